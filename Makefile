@@ -1,0 +1,44 @@
+# Virtuelles Rathaus — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+
+# Tests, CI and bench use PostgreSQL; `make run` uses SQLite under var/ unless POSTGRES_* is set.
+TEST_PG_DB ?= vr_test
+TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres
+
+.PHONY: install run test test-unit test-integration test-e2e bench lint rebuild clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(PY) deploy/run.py
+
+test: install
+	@$(PY) deploy/testdb.py $(TEST_PG_DB)
+	@$(TEST_ENV) $(PY) -m pytest tests -q -p no:cacheprovider
+
+test-unit: install
+	@$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+bench: install
+	@$(PY) deploy/testdb.py vr_bench
+	@POSTGRES_DBNAME=vr_bench POSTGRES_HOST=127.0.0.1 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres $(PY) -m tests.bench
+
+lint: install
+	@$(PY) -m ruff check services tests deploy
+
+rebuild: install
+	@$(PY) -m services.submissions.projector rebuild $(if $(TENANT),--tenant $(TENANT),)
+
+clean:
+	rm -rf var

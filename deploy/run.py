@@ -1,0 +1,116 @@
+"""Start the whole platform with one command; Ctrl-C stops every process cleanly.
+
+    .venv/bin/python deploy/run.py
+
+Processes: catalog, submissions, gateway (nameko services), the submissions relay and the
+submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.amqp import check_broker  # noqa: E402
+from services.common.config import postgres_configured  # noqa: E402
+
+PYTHON = sys.executable
+
+
+def nameko(service: str, cls: str) -> list[str]:
+    return [
+        PYTHON, "-m", "nameko", "run", "--config", str(ROOT / "services" / service / "config.yml"),
+        f"services.{service}.service:{cls}",
+    ]
+
+
+PROCESSES: list[tuple[str, list[str]]] = [
+    ("catalog", nameko("catalog", "CatalogService")),
+    ("submissions", nameko("submissions", "SubmissionsService")),
+    ("gateway", nameko("gateway", "GatewayService")),
+    ("relay", [PYTHON, "-m", "services.submissions.relay"]),
+    ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+]
+
+
+def wait_ready(url: str, procs: dict[str, subprocess.Popen], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"[run] {name} exited with code {proc.returncode}", file=sys.stderr)
+                return False
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            print(f"[run] {name} did not stop in time; killing it", file=sys.stderr)
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    check_broker()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    storage = "PostgreSQL" if postgres_configured() else f"SQLite in {ROOT / 'var'}"
+    print(f"[run] storage: {storage}", file=sys.stderr)
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for name, command in PROCESSES:
+        # own process group: Ctrl-C reaches only this supervisor, which stops the rest in order
+        procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        if name == "catalog":
+            time.sleep(1.0)
+    port = os.environ.get("GATEWAY_PORT", "8000")
+    base = f"http://127.0.0.1:{port}"
+    if wait_ready(f"{base}/health/ready", procs):
+        print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
+    else:
+        print("[run] the platform did not become ready; stopping", file=sys.stderr)
+        stop_all(procs)
+        return 1
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"[run] {name} stopped unexpectedly (code {proc.returncode}); stopping all", file=sys.stderr)
+                stopping = True
+                break
+        time.sleep(0.5)
+    print("[run] stopping …", file=sys.stderr)
+    stop_all(procs)
+    print("[run] stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""RabbitMQ plumbing for plain (non-eventlet) processes: topology, confirmed publishing,
+batched consuming. nameko services use their own connections; this module is for the
+relay and the projectors, which run outside eventlet.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import amqp
+
+from services.common import config
+
+EXCHANGE = "vr.events"
+
+# Every consumer queue and what it binds to. Declared (durable) by the relay before it
+# publishes anything, and by each consumer, so that no event is published into the void.
+QUEUES: dict[str, list[str]] = {
+    "submissions.projections": ["case.#"],
+}
+
+BROKER_HINT = (
+    "RabbitMQ is not reachable at {where}: start it with `rabbitmq-server -detached` "
+    "(or `sudo systemctl start rabbitmq-server`), or set AMQP_URI to a running broker."
+)
+
+
+class BrokerUnavailable(SystemExit):
+    pass
+
+
+def _params(uri: str) -> dict[str, Any]:
+    parsed = urlparse(uri)
+    vhost = unquote(parsed.path[1:]) if parsed.path and parsed.path != "/" else "/"
+    return {
+        "host": f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 5672}",
+        "userid": unquote(parsed.username or "guest"),
+        "password": unquote(parsed.password or "guest"),
+        "virtual_host": vhost,
+    }
+
+
+def connect(uri: str | None = None, heartbeat: int = 0) -> amqp.Connection:
+    uri = uri or config.amqp_uri()
+    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=5)
+    conn.connect()
+    return conn
+
+
+def check_broker(uri: str | None = None) -> None:
+    """Fail fast, in one sentence, when RabbitMQ cannot be reached."""
+    uri = uri or config.amqp_uri()
+    try:
+        connect(uri).close()
+    except (OSError, socket.timeout, amqp.exceptions.AMQPError) as exc:
+        where = urlparse(uri).hostname or uri
+        port = urlparse(uri).port or 5672
+        message = BROKER_HINT.format(where=f"{where}:{port}") + f" ({exc.__class__.__name__})"
+        print(message, file=sys.stderr)
+        raise BrokerUnavailable(2) from exc
+
+
+def declare_topology(channel: amqp.Channel, queues: dict[str, list[str]] | None = None) -> None:
+    channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
+    for queue, keys in (queues or QUEUES).items():
+        channel.queue_declare(queue, durable=True, auto_delete=False)
+        for key in keys:
+            channel.queue_bind(queue, EXCHANGE, routing_key=key)
+
+
+class ConfirmingPublisher:
+    """Publishes a batch of events persistently and returns only once the broker
+    confirmed every one of them (publisher confirms, acks counted by delivery tag)."""
+
+    def __init__(self, uri: str | None = None, queues: dict[str, list[str]] | None = None):
+        self.conn = connect(uri)
+        self.channel = self.conn.channel()
+        declare_topology(self.channel, queues)
+        self.channel.confirm_select()
+        self._published = 0
+        self._acked = 0
+        self._nacked = False
+        self.channel.events["basic_ack"].add(self._on_ack)
+        self.channel.events["basic_nack"].add(self._on_nack)
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._acked = max(self._acked, delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked = True
+
+    def publish_batch(self, events: Iterable[dict[str, Any]], timeout: float = 30.0) -> int:
+        count = 0
+        for envelope in events:
+            message = amqp.Message(
+                json.dumps(envelope, separators=(",", ":"), default=str),
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=envelope["event_id"],
+                type=envelope["type"],
+                correlation_id=envelope.get("correlation_id") or "",
+            )
+            self.channel.basic_publish(message, exchange=EXCHANGE, routing_key=envelope["type"])
+            count += 1
+        self._published += count
+        deadline = time.monotonic() + timeout
+        while self._acked < self._published:
+            if self._nacked:
+                raise RuntimeError("broker refused (nacked) a published event")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("broker did not confirm the published events in time")
+            try:
+                self.conn.drain_events(timeout=min(remaining, 1.0))
+            except socket.timeout:
+                continue
+        return count
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            pass
+
+
+@dataclass
+class Delivery:
+    delivery_tag: int
+    body: dict[str, Any]
+    redelivered: bool
+
+
+class BatchConsumer:
+    """Takes messages from one queue in batches; the caller acks after its commit."""
+
+    def __init__(self, queue: str, uri: str | None = None, prefetch: int = 1000):
+        self.queue = queue
+        self.conn = connect(uri)
+        self.channel = self.conn.channel()
+        declare_topology(self.channel, {queue: QUEUES.get(queue, [])})
+        self.channel.basic_qos(0, prefetch, False)
+        self._buffer: list[Delivery] = []
+        self.channel.basic_consume(queue, callback=self._on_message)
+        self.prefetch = prefetch
+
+    def _on_message(self, message: amqp.Message) -> None:
+        try:
+            body = json.loads(message.body)
+        except ValueError:
+            body = {"_malformed": message.body if isinstance(message.body, str) else repr(message.body)}
+        self._buffer.append(
+            Delivery(message.delivery_info["delivery_tag"], body, bool(message.delivery_info.get("redelivered")))
+        )
+
+    def next_batch(self, max_size: int = 500, wait: float = 0.2) -> list[Delivery]:
+        """Wait up to ``wait`` seconds for the first message, then take what is buffered."""
+        deadline = time.monotonic() + wait
+        while len(self._buffer) < max_size:
+            remaining = deadline - time.monotonic() if not self._buffer else 0.0
+            try:
+                self.conn.drain_events(timeout=max(remaining, 0.001))
+            except socket.timeout:
+                if self._buffer or time.monotonic() >= deadline:
+                    break
+        batch, self._buffer = self._buffer[:max_size], self._buffer[max_size:]
+        return batch
+
+    def ack_through(self, delivery_tag: int) -> None:
+        self.channel.basic_ack(delivery_tag, multiple=True)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass

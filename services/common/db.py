@@ -1,0 +1,128 @@
+"""Read-model storage: one small DB-API wrapper for SQLite (default) and PostgreSQL.
+
+Projections, tracking records and relay positions live here. SQL is written once with
+``?`` placeholders and rewritten to ``%s`` for psycopg. Each service gets its own file
+(SQLite) or its own schema (PostgreSQL), so no service reads another service's tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from services.common import config
+
+
+def ensure_schema(schema: str) -> None:
+    """Create the PostgreSQL schema a service keeps its tables in (no-op for SQLite)."""
+    if not config.postgres_configured():
+        return
+    import psycopg
+
+    with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+class ReadStore:
+    """A connection per thread to the service's read-model database."""
+
+    def __init__(self, service: str, name: str = "read"):
+        self.service = service
+        self.postgres = config.postgres_configured()
+        self._local = threading.local()
+        if self.postgres:
+            ensure_schema(service)
+            self.path = None
+        else:
+            config.VAR_DIR.mkdir(parents=True, exist_ok=True)
+            self.path = str(config.VAR_DIR / f"{service}-{name}.sqlite")
+
+    # -- connections -------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self.postgres:
+            import psycopg
+
+            conn = psycopg.connect(config.postgres_conninfo(), autocommit=False)
+            conn.execute(f'SET search_path TO "{self.service}"')
+            conn.commit()
+            return conn
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @property
+    def conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or (self.postgres and conn.closed):
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    @contextmanager
+    def transaction(self, exclusive: bool = False) -> Iterator[Any]:
+        """A transaction; ``exclusive`` takes the write lock up front (used by rebuilds)."""
+        conn = self.conn
+        if self.postgres:
+            try:
+                with conn.cursor() as cur:
+                    yield _Cursor(self, cur)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        else:
+            conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+            try:
+                yield _Cursor(self, conn.cursor())
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.transaction() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+
+    def executescript(self, script: str) -> None:
+        """Run DDL statements separated by ``;`` (idempotent CREATE … IF NOT EXISTS)."""
+        with self.transaction() as cur:
+            for statement in script.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+
+
+class _Cursor:
+    def __init__(self, store: ReadStore, cursor: Any):
+        self._store = store
+        self._cursor = cursor
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> _Cursor:
+        self._cursor.execute(self._store.sql(statement), tuple(params))
+        return self
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(self._store.sql(statement), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> tuple | None:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount

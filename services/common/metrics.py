@@ -1,0 +1,58 @@
+"""Prometheus metrics: every process exposes /metrics on its own port."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from services.common.logs import get_logger
+
+ENTRYPOINT_LATENCY = Histogram(
+    "vr_entrypoint_seconds",
+    "Latency of nameko entrypoints (RPC, HTTP, event handlers)",
+    ["service", "entrypoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+ENTRYPOINT_ERRORS = Counter(
+    "vr_entrypoint_errors_total", "Entrypoint calls that raised", ["service", "entrypoint", "error"]
+)
+HTTP_REQUESTS = Histogram(
+    "vr_http_request_seconds",
+    "Gateway HTTP request latency",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+EVENTS_RELAYED = Counter("vr_events_relayed_total", "Integration events published", ["source"])
+RELAY_POSITION = Gauge("vr_relay_position", "Last notification id confirmed by the broker", ["source"])
+PROJECTION_LAG = Gauge(
+    "vr_projection_lag_events", "Events behind the head of the event store", ["projection"]
+)
+PROJECTION_APPLIED = Counter(
+    "vr_projection_events_total", "Events applied by a projection", ["projection", "result"]
+)
+BATCH_SIZE = Histogram(
+    "vr_batch_size",
+    "Commands carried per group-commit batch",
+    ["stage"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+
+_started: set[int] = set()
+
+
+def serve(default_port: int) -> int | None:
+    """Start the /metrics HTTP endpoint once per process (port from METRICS_PORT or default).
+
+    ``METRICS_PORT=0`` switches it off (tests start many containers in one process).
+    """
+    port = int(os.environ.get("METRICS_PORT", default_port))
+    if port == 0 or port in _started:
+        return None
+    try:
+        start_http_server(port, addr=os.environ.get("METRICS_ADDR", "127.0.0.1"))
+    except OSError as exc:
+        get_logger(__name__).warning("metrics_port_unavailable", port=port, error=str(exc))
+        return None
+    _started.add(port)
+    return port

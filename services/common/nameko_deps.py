@@ -1,0 +1,92 @@
+"""nameko dependency providers shared by every service: a ready application per container,
+correlation ids carried through RPC and events, and entrypoint metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.exceptions import RemoteError
+
+from services.common import logs, metrics
+from services.common.problems import DomainError
+
+
+class Provided(DependencyProvider):
+    """Builds one object per container at setup (e.g. an eventsourcing Application)
+    and hands the same ready object to every worker."""
+
+    def __init__(self, factory: Callable[[], Any]):
+        self.factory = factory
+        self.instance: Any = None
+
+    def setup(self) -> None:
+        self.instance = self.factory()
+
+    def stop(self) -> None:
+        close = getattr(self.instance, "close", None)
+        if callable(close):
+            close()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.instance
+
+
+class Observability(DependencyProvider):
+    """Configures JSON logging and starts the process's /metrics endpoint."""
+
+    def __init__(self, service: str, metrics_port: int):
+        self.service = service
+        self.metrics_port = metrics_port
+
+    def setup(self) -> None:
+        logs.configure(self.service)
+        metrics.serve(self.metrics_port)
+
+
+class Correlation(DependencyProvider):
+    """Binds the correlation id of the incoming call (or a new one) to the worker's log
+    context and to its context data, from where nameko copies it into every outgoing
+    RPC call and event as the ``nameko.correlation_id`` header."""
+
+    KEY = "correlation_id"
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        cid = logs.valid_correlation_id(worker_ctx.data.get(self.KEY))
+        worker_ctx.data[self.KEY] = logs.bind_correlation_id(cid)
+
+    def get_dependency(self, worker_ctx: Any) -> Callable[[str | None], str]:
+        def rebind(correlation_id: str | None) -> str:
+            cid = logs.bind_correlation_id(logs.valid_correlation_id(correlation_id))
+            worker_ctx.data[self.KEY] = cid
+            return cid
+
+        return rebind
+
+
+class EntrypointMetrics(DependencyProvider):
+    """Latency histogram and error counter for every entrypoint of the service."""
+
+    def setup(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        self._started[worker_ctx.call_id] = time.perf_counter()
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        started = self._started.pop(worker_ctx.call_id, None)
+        name = worker_ctx.entrypoint.method_name
+        service = worker_ctx.service_name
+        if started is not None:
+            metrics.ENTRYPOINT_LATENCY.labels(service, name).observe(time.perf_counter() - started)
+        if exc_info is not None:
+            metrics.ENTRYPOINT_ERRORS.labels(service, name, exc_info[0].__name__).inc()
+
+
+def domain_error(exc: RemoteError) -> DomainError | None:
+    """The DomainError a remote service raised, if that is what came back over RPC."""
+    if exc.exc_type in ("DomainError", "TransitionNotAllowed"):
+        return DomainError.from_json(exc.value)
+    return None

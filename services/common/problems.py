@@ -1,0 +1,112 @@
+"""Errors with a stable machine-readable code and a German and English message.
+
+Domain code raises :class:`DomainError` (or a subclass); it crosses RPC as JSON in
+nameko's ``RemoteError`` value and the gateway renders it once as RFC 9457
+``application/problem+json`` in the caller's language.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# code -> (HTTP status, German, English). Messages may use {placeholders} from params.
+MESSAGES: dict[str, tuple[int, str, str]] = {
+    "malformed_json": (400, "Der Anfrageinhalt ist kein gültiges JSON: {detail}", "The request body is not valid JSON: {detail}"),
+    "invalid_request": (400, "Die Anfrage ist ungültig: {detail}", "The request is invalid: {detail}"),
+    "invalid_parameter": (400, "Der Parameter '{name}' ist ungültig: {detail}", "The parameter '{name}' is invalid: {detail}"),
+    "invalid_cursor": (400, "Der Blätter-Cursor ist ungültig oder abgelaufen.", "The pagination cursor is invalid."),
+    "unsupported_media_type": (415, "Bitte senden Sie JSON (Content-Type: application/json).", "Please send JSON (Content-Type: application/json)."),
+    "payload_too_large": (413, "Die Anfrage ist zu groß (höchstens {limit} Bytes).", "The request is too large (at most {limit} bytes)."),
+    "not_found": (404, "Diese Adresse gibt es nicht.", "There is no such resource."),
+    "method_not_allowed": (405, "Diese Methode ist hier nicht erlaubt.", "This method is not allowed here."),
+    "unknown_tenant": (404, "Die Kommune mit dem Schlüssel {ags} ist nicht auf dieser Plattform.", "The municipality {ags} is not hosted on this platform."),
+    "unknown_service": (404, "Die Leistung '{service_id}' wird hier nicht angeboten.", "The service '{service_id}' is not offered here."),
+    "unknown_form_version": (409, "Das Formular '{service_id}' in Version {version} gilt nicht mehr; bitte laden Sie die aktuelle Version {current} und senden Sie erneut.", "Form '{service_id}' version {version} is no longer in force; please reload version {current} and submit again."),
+    "case_not_found": (404, "Den Antrag {case_id} gibt es nicht.", "Case {case_id} does not exist."),
+    "unknown_action": (404, "Die Aktion '{action}' gibt es nicht. Möglich sind: {allowed}.", "There is no action '{action}'. Possible actions: {allowed}."),
+    "form_invalid": (422, "Das Formular enthält Fehler. Bitte prüfen Sie die markierten Felder.", "The form contains errors. Please check the marked fields."),
+    "idempotency_key_reused": (422, "Dieser Idempotency-Key wurde bereits für eine andere Anfrage verwendet.", "This Idempotency-Key was already used for a different request."),
+    "invalid_idempotency_key": (400, "Der Idempotency-Key muss 1 bis 255 druckbare ASCII-Zeichen lang sein.", "The Idempotency-Key must be 1 to 255 printable ASCII characters."),
+    "transition_not_allowed": (409, "Die Aktion '{action}' ist im Status '{status_de}' nicht möglich.", "The action '{action}' is not possible while the case is '{status}'."),
+    "no_fee_due": (409, "Für diesen Antrag ist keine Gebühr zu zahlen.", "No fee is due for this case."),
+    "payment_amount_mismatch": (409, "Der gezahlte Betrag ({paid_cents} Cent) entspricht nicht der Forderung ({due_cents} Cent).", "The amount paid ({paid_cents} cents) does not match the amount due ({due_cents} cents)."),
+    "service_unavailable": (503, "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.", "The service is unavailable right now. Please try again shortly."),
+    "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
+}
+
+TITLES = {
+    400: ("Ungültige Anfrage", "Bad Request"),
+    404: ("Nicht gefunden", "Not Found"),
+    405: ("Methode nicht erlaubt", "Method Not Allowed"),
+    409: ("Konflikt", "Conflict"),
+    413: ("Anfrage zu groß", "Payload Too Large"),
+    415: ("Nicht unterstütztes Format", "Unsupported Media Type"),
+    422: ("Nicht verarbeitbar", "Unprocessable Content"),
+    500: ("Interner Fehler", "Internal Server Error"),
+    503: ("Dienst nicht verfügbar", "Service Unavailable"),
+}
+
+
+class DomainError(Exception):
+    """A rule of the domain said no. ``code`` is stable; ``params`` fill the message."""
+
+    code = "invalid_request"
+
+    def __init__(self, code: str | None = None, **params: Any):
+        self.code = code or self.code
+        self.params = params
+        super().__init__(self.to_json())
+
+    @property
+    def status(self) -> int:
+        return MESSAGES.get(self.code, (400,))[0]
+
+    def to_json(self) -> str:
+        return json.dumps({"code": self.code, "params": self.params}, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> DomainError | None:
+        try:
+            data = json.loads(text)
+            return cls(data["code"], **data.get("params", {}))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def language(accept_language: str | None) -> str:
+    """German unless the caller prefers English (``Accept-Language``; q-values honoured)."""
+    best, best_q = "de", -1.0
+    for part in (accept_language or "").split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        primary = tag.strip().lower()[:2]
+        if primary in ("de", "en") and weight > best_q:
+            best, best_q = primary, weight
+    return best
+
+
+def problem(code: str, lang: str = "de", instance: str | None = None, **params: Any) -> dict[str, Any]:
+    """Build an RFC 9457 problem document."""
+    status, de, en = MESSAGES.get(code, MESSAGES["invalid_request"])
+    template = en if lang == "en" else de
+    try:
+        detail = template.format(**params)
+    except (KeyError, IndexError):
+        detail = template
+    title_de, title_en = TITLES.get(status, ("Fehler", "Error"))
+    body: dict[str, Any] = {
+        "type": f"https://virtuelles-rathaus.de/probleme/{code}",
+        "title": title_en if lang == "en" else title_de,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if "errors" in params:
+        body["errors"] = params["errors"]
+    return body

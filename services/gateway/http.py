@@ -1,0 +1,136 @@
+"""HTTP plumbing of the gateway: JSON and problem+json responses, body limits, the
+principal, and one decorator that maps every error to a clear response."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventlet import Timeout
+from nameko.exceptions import RemoteError, UnknownService
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from services.common import logs, metrics
+from services.common.nameko_deps import domain_error
+from services.common.problems import DomainError, language, problem
+
+MAX_BODY = 1_000_000  # bytes
+log = logs.get_logger("gateway")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. Until the identity service exists every caller is the anonymous
+    development principal: no authentication is claimed (see README)."""
+
+    subject: str = "anonymous"
+    kind: str = "anonymous"
+    authenticated: bool = False
+
+
+def resolve_principal(request: Request) -> Principal:
+    return Principal()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None, lang: str = "de") -> Response:
+    response = Response(
+        json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json"
+    )
+    response.headers["Content-Language"] = lang
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def problem_response(code: str, lang: str, instance: str | None = None, **params: Any) -> Response:
+    body = problem(code, lang, instance, **params)
+    if "errors" in body:
+        body["errors"] = [
+            {"field": e["field"], "code": e["code"], "message": e[f"message_{lang}"]} for e in body["errors"]
+        ]
+    response = Response(json.dumps(body, ensure_ascii=False), status=body["status"], mimetype="application/problem+json")
+    response.headers["Content-Language"] = lang
+    return response
+
+
+def read_json(request: Request) -> Any:
+    """The request body as JSON, with a size limit and clear errors."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise DomainError("payload_too_large", limit=MAX_BODY)
+    mimetype = request.mimetype or "application/json"
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise DomainError("unsupported_media_type")
+    request.max_content_length = MAX_BODY
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise DomainError("payload_too_large", limit=MAX_BODY) from None
+    if len(raw) > MAX_BODY:
+        raise DomainError("payload_too_large", limit=MAX_BODY)
+    if not raw.strip():
+        raise DomainError("malformed_json", detail="leerer Inhalt / empty body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainError("malformed_json", detail=str(exc)[:200]) from None
+
+
+def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Wrap a handler: correlation id in and out, language, metrics, errors → problem+json."""
+
+    def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def wrapper(self: Any, request: Request, **kwargs: Any) -> Response:
+            started = time.perf_counter()
+            lang = language(request.headers.get("Accept-Language"))
+            cid = self.correlation(request.headers.get(logs.CORRELATION_HEADER))
+            try:
+                response = handler(self, request, lang=lang, principal=resolve_principal(request), **kwargs)
+            except DomainError as exc:
+                response = problem_response(exc.code, lang, request.path, **exc.params)
+            except RemoteError as exc:
+                error = domain_error(exc)
+                if error is None:
+                    log.error("remote_error", exc_type=exc.exc_type, value=str(exc.value)[:500])
+                    response = problem_response("internal_error", lang, request.path)
+                else:
+                    response = problem_response(error.code, lang, request.path, **error.params)
+            except (UnknownService, Timeout, ConnectionError, OSError) as exc:
+                log.warning("service_unavailable", error=repr(exc))
+                response = problem_response("service_unavailable", lang, request.path)
+            except Exception:  # noqa: BLE001 - never a bare 500 page; logged with its trace
+                log.exception("unhandled_error")
+                response = problem_response("internal_error", lang, request.path)
+            response.headers[logs.CORRELATION_HEADER] = cid
+            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+        raise DomainError("invalid_parameter", name=name, detail=f"{low}–{high}")
+    return int(raw)
+
+
+def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise DomainError("invalid_parameter", name=name, detail=", ".join(choices))
+    return raw

@@ -1,0 +1,81 @@
+"""Domain errors of the identity service.
+
+Every error has a stable machine-readable ``code`` that the service layer maps to a
+problem+json response. Messages are for logs, never shown verbatim to citizens, and
+never say whether an e-mail address is registered.
+"""
+
+from __future__ import annotations
+
+
+class IdentityError(Exception):
+    """Base class of all identity domain errors."""
+
+    code = "identity_error"
+
+
+class InvalidInput(IdentityError, ValueError):
+    code = "invalid_input"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+
+
+class PasswordRejected(InvalidInput):
+    """The password does not satisfy the password policy (length, breached list …)."""
+
+    code = "password_rejected"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidGrant(InvalidInput):
+    code = "invalid_grant"
+
+
+class AccountNotFound(IdentityError, LookupError):
+    code = "account_not_found"
+
+
+class AccountDeleted(IdentityError):
+    code = "account_deleted"
+
+
+class NotPermitted(IdentityError):
+    """The command is not allowed for this account in its current state."""
+
+    code = "not_permitted"
+
+
+class InvalidCredentials(IdentityError):
+    code = "invalid_credentials"
+
+
+class OneTimeTokenInvalid(IdentityError):
+    """A verification/reset/e-mail-change/eID token is unknown, used or expired.
+
+    Deliberately one error for all three cases so that callers cannot probe tokens.
+    """
+
+    code = "token_invalid"
+
+
+class EmailAlreadyInUse(IdentityError):
+    """Only raised to an *authenticated* owner confirming an e-mail change."""
+
+    code = "email_in_use"
+
+
+class SessionInvalid(IdentityError):
+    """Refresh token unknown, expired, revoked or replayed."""
+
+    code = "session_invalid"
+
+
+class RefreshTokenReused(SessionInvalid):
+    """A rotated-out refresh token was presented again: the session was revoked."""
+
+    code = "session_invalid"

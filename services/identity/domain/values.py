@@ -1,0 +1,105 @@
+"""Value rules of the identity domain: kinds, trust levels, roles, grants, e-mails."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import InvalidEmail, InvalidGrant, InvalidInput
+
+#: Account kinds. Citizens and organisations register themselves; staff accounts are
+#: created by a tenant admin or an operator.
+KINDS = ("citizen", "organisation", "clerk", "tenant_admin", "operator")
+SELF_SERVICE_KINDS = frozenset({"citizen", "organisation"})
+STAFF_KINDS = frozenset({"clerk", "tenant_admin", "operator"})
+
+#: Roles an account may hold *per tenant*, and which account kinds may hold them.
+ROLES = ("clerk", "team_lead", "tenant_admin")
+ROLES_BY_KIND: Mapping[str, frozenset[str]] = {
+    "clerk": frozenset({"clerk", "team_lead"}),
+    "tenant_admin": frozenset({"clerk", "team_lead", "tenant_admin"}),
+}
+ALL_SERVICES = "*"
+
+#: Trust levels, ordered (eIDAS / BundID: niedrig → substanziell → hoch).
+TRUST_LEVELS = ("basic", "substantial", "high")
+
+_AGS = re.compile(r"^\d{8}$")
+_SERVICE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+# Deliberately simple: one "@", a dot in the domain, no whitespace. Deliverability is
+# proven by the verification mail, not by a regular expression.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+#: Namespace for e-mail index ids (uuid5). Override per deployment with
+#: IDENTITY_EMAIL_NAMESPACE so that index ids cannot be computed without it.
+DEFAULT_EMAIL_NAMESPACE = uuid.UUID("5b7c6f0e-3d0a-5a43-9d7e-7a1f6c0e2b11")
+
+
+def normalise_email(email: str) -> str:
+    """Trim, NFC-normalise and lower-case an address; raise InvalidEmail if malformed.
+
+    Local parts are case-insensitive at every mail provider a German municipality will
+    meet in practice, so lower-casing the whole address is the expected behaviour.
+    Dots and ``+tags`` are kept: they are different addresses.
+    """
+    if not isinstance(email, str):
+        raise InvalidEmail("e-mail must be a string")
+    value = unicodedata.normalize("NFC", email.strip()).lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidEmail("malformed e-mail address")
+    return value
+
+
+def email_index_id(normalised_email: str, namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE) -> uuid.UUID:
+    return uuid.uuid5(namespace, normalised_email)
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown account kind {kind!r}")
+    return kind
+
+
+def check_trust_level(level: str) -> str:
+    if level not in TRUST_LEVELS:
+        raise InvalidInput(f"unknown trust level {level!r}")
+    return level
+
+
+def trust_rank(level: str | None) -> int:
+    """0 for basic … 2 for high; unknown or missing levels rank below basic (-1)."""
+    try:
+        return TRUST_LEVELS.index(level or "")
+    except ValueError:
+        return -1
+
+
+def check_ags(tenant: str) -> str:
+    if not isinstance(tenant, str) or not _AGS.match(tenant):
+        raise InvalidGrant(f"tenant must be an 8-digit AGS, got {tenant!r}")
+    return tenant
+
+
+def check_service_keys(service_keys: Iterable[str]) -> list[str]:
+    """Return the keys sorted and de-duplicated; ``["*"]`` means every service."""
+    if isinstance(service_keys, str):
+        raise InvalidGrant("service_keys must be a list of strings")
+    keys = sorted(set(service_keys))
+    if not keys:
+        raise InvalidGrant("service_keys must not be empty (use ['*'] for all services)")
+    if ALL_SERVICES in keys:
+        if keys != [ALL_SERVICES]:
+            raise InvalidGrant("'*' cannot be combined with other service keys")
+        return keys
+    for key in keys:
+        if not isinstance(key, str) or not _SERVICE_KEY.match(key):
+            raise InvalidGrant(f"invalid service key {key!r}")
+    return keys
+
+
+def grant_dict(tenant: str, role: str, service_keys: Iterable[str]) -> dict[str, Any]:
+    """The one wire shape of a grant, used in events, views and token claims."""
+    return {"tenant": tenant, "role": role, "service_keys": list(service_keys)}

@@ -1,0 +1,346 @@
+"""Submissions application: commands in, Case events saved, plain values out.
+
+Submitting is the hot path, so it takes a batch: validate every command, allocate case
+numbers, and save all new cases in one ``save(*aggregates)`` (group commit). A retried
+submission (same idempotency key) maps to the same case id; a conflict on save is resolved
+by looking the existing case up and comparing the request fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from jsonschema import Draft202012Validator, FormatChecker
+
+from services.common.problems import DomainError
+from services.submissions.domain import (
+    Case,
+    ReferenceSequence,
+    case_id_for,
+    format_reference,
+    request_fingerprint,
+)
+
+ACTIONS = (
+    "request-payment",
+    "record-payment",
+    "start-review",
+    "request-information",
+    "supply-information",
+    "approve",
+    "reject",
+    "withdraw",
+    "reassign",
+)
+_FORMAT_CHECKER = FormatChecker()
+
+
+@dataclass(frozen=True)
+class Offering:
+    """What the catalog says about a service at one portal, at submission time."""
+
+    tenant: str  # responsible authority (AGS)
+    tenant_code: str  # reference prefix, e.g. VEC
+    service_id: str
+    ozg_id: str
+    leika_key: str
+    form_version: int
+    fee_cents: int
+    processing_days: int
+    form_schema: dict[str, Any]
+    validator: Draft202012Validator = field(compare=False, repr=False)
+
+    @classmethod
+    def from_catalog(cls, data: dict[str, Any]) -> Offering:
+        return cls(
+            tenant=data["tenant"],
+            tenant_code=data["tenant_code"],
+            service_id=data["service_id"],
+            ozg_id=data["ozg_id"],
+            leika_key=data["leika_key"],
+            form_version=data["form_version"],
+            fee_cents=data["fee_cents"],
+            processing_days=data["processing_days"],
+            form_schema=data["form"],
+            validator=Draft202012Validator(data["form"], format_checker=_FORMAT_CHECKER),
+        )
+
+
+@dataclass
+class SubmitCommand:
+    portal: str
+    service_id: str
+    form_data: dict[str, Any]
+    applicant: dict[str, Any]
+    principal: str
+    idempotency_key: str
+    correlation_id: str
+    form_version: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmitCommand:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+    def fingerprint(self) -> str:
+        return request_fingerprint(
+            {
+                "portal": self.portal,
+                "service_id": self.service_id,
+                "form_data": self.form_data,
+                "applicant": self.applicant,
+                "form_version": self.form_version,
+            }
+        )
+
+
+def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, str]]:
+    """jsonschema errors as one entry per field (JSON pointer), German and English."""
+    errors = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = "/" + "/".join(str(p) for p in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = path.rstrip("/") + "/" + missing
+            de, en = "Dieses Feld ist erforderlich.", "This field is required."
+        elif error.validator == "additionalProperties":
+            de, en = "Unbekanntes Feld.", "Unknown field."
+        else:
+            de, en = f"Ungültiger Wert ({error.validator}).", error.message
+        errors.append({"field": path, "code": str(error.validator), "message_de": de, "message_en": en})
+    return errors
+
+
+def case_view(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": str(case.id),
+        "reference": case.reference,
+        "tenant": case.tenant,
+        "portal": case.portal,
+        "service_id": case.service_id,
+        "form_version": case.form_version,
+        "fee_cents": case.fee_cents,
+        "status": case.status.value,
+        "version": case.version,
+        "assignee": case.assignee,
+        "submitted_at": case.submitted_at,
+    }
+
+
+class SubmissionsApp(Application[UUID]):
+    """Owns the case event store."""
+
+    name = "submissions"
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None):
+        super().__init__(env)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._sequences: dict[tuple[str, int], ReferenceSequence] = {}
+
+    # -- the hot path -------------------------------------------------------------------
+    def submit_batch(
+        self, commands: list[SubmitCommand], resolve: Callable[[str, str], Offering]
+    ) -> list[dict[str, Any]]:
+        """Validate and save many submissions at once; one result (case or error) per command."""
+        results: list[dict[str, Any] | None] = [None] * len(commands)
+        pending: list[tuple[int, UUID, SubmitCommand, Offering, str]] = []
+        seen: dict[UUID, int] = {}
+        for i, cmd in enumerate(commands):
+            try:
+                offering = resolve(cmd.portal, cmd.service_id)
+                if cmd.form_version is not None and cmd.form_version != offering.form_version:
+                    raise DomainError(
+                        "unknown_form_version",
+                        service_id=cmd.service_id,
+                        version=cmd.form_version,
+                        current=offering.form_version,
+                    )
+                errors = field_errors(offering.validator, cmd.form_data)
+                if errors:
+                    raise DomainError("form_invalid", errors=errors)
+            except DomainError as exc:
+                results[i] = {"error": {"code": exc.code, "params": exc.params}}
+                continue
+            case_id = case_id_for(cmd.portal, cmd.principal, cmd.idempotency_key)
+            if case_id in seen:  # the same key twice in one batch: resolve after saving
+                results[i] = {"duplicate_of": seen[case_id]}
+                continue
+            seen[case_id] = i
+            pending.append((i, case_id, cmd, offering, cmd.fingerprint()))
+
+        saved = self._save_new_cases(pending)
+        for i, result in saved.items():
+            results[i] = result
+        for i, cmd in enumerate(commands):
+            result = results[i]
+            if result is not None and "duplicate_of" in result:
+                first = results[result["duplicate_of"]]
+                results[i] = self._same_request(first, cmd.fingerprint(), commands[result["duplicate_of"]])
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _same_request(first: dict[str, Any] | None, fingerprint: str, first_cmd: SubmitCommand) -> dict[str, Any]:
+        if first is None or "error" in first:
+            return first or {"error": {"code": "internal_error", "params": {}}}
+        if first_cmd.fingerprint() != fingerprint:
+            return {"error": {"code": "idempotency_key_reused", "params": {}}}
+        return {"case": first["case"], "replayed": True}
+
+    def _save_new_cases(self, pending: list[tuple[int, UUID, SubmitCommand, Offering, str]]) -> dict[int, dict[str, Any]]:
+        results: dict[int, dict[str, Any]] = {}
+        for attempt in range(5):
+            if not pending:
+                return results
+            cases, sequences = self._build(pending)
+            try:
+                self.save(*sequences, *cases)
+            except IntegrityError:
+                # A retried idempotency key (case exists) or a sequence moved on elsewhere.
+                self._sequences.clear()
+                still: list[tuple[int, UUID, SubmitCommand, Offering, str]] = []
+                for item in pending:
+                    i, case_id, cmd, offering, fingerprint = item
+                    existing = self._find(case_id)
+                    if existing is None:
+                        still.append(item)
+                    elif existing.request_hash != fingerprint:
+                        results[i] = {"error": {"code": "idempotency_key_reused", "params": {}}}
+                    else:
+                        results[i] = {"case": case_view(existing), "replayed": True}
+                pending = still
+                continue
+            for (i, *_), case in zip(pending, cases, strict=True):
+                results[i] = {"case": case_view(case)}
+            return results
+        raise RuntimeError("could not save submissions after 5 attempts")
+
+    def _find(self, case_id: UUID) -> Case | None:
+        try:
+            return self.repository.get(case_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _sequence(self, tenant: str, year: int) -> ReferenceSequence:
+        key = (tenant, year)
+        sequence = self._sequences.get(key)
+        if sequence is None:
+            try:
+                sequence = self.repository.get(ReferenceSequence.create_id(tenant, year))
+            except AggregateNotFoundError:
+                sequence = ReferenceSequence(tenant=tenant, year=year)
+            self._sequences[key] = sequence
+        return sequence
+
+    def _build(self, pending: list[tuple[int, UUID, SubmitCommand, Offering, str]]) -> tuple[list[Case], list[ReferenceSequence]]:
+        now = self.clock()
+        year = now.year
+        counts: dict[str, int] = {}
+        for _, _, _, offering, _ in pending:
+            counts[offering.tenant] = counts.get(offering.tenant, 0) + 1
+        next_number: dict[str, int] = {}
+        sequences = []
+        for tenant, count in counts.items():
+            sequence = self._sequence(tenant, year)
+            next_number[tenant] = sequence.last + 1
+            sequence.allocate(count)
+            sequences.append(sequence)
+        cases = []
+        for _, case_id, cmd, offering, fingerprint in pending:
+            number = next_number[offering.tenant]
+            next_number[offering.tenant] += 1
+            cases.append(
+                Case.submit(
+                    case_id,
+                    tenant=offering.tenant,
+                    portal=cmd.portal,
+                    service_id=offering.service_id,
+                    ozg_id=offering.ozg_id,
+                    leika_key=offering.leika_key,
+                    form_version=offering.form_version,
+                    fee_cents=offering.fee_cents,
+                    processing_days=offering.processing_days,
+                    reference=format_reference(offering.tenant_code, year, number),
+                    applicant_ref=cmd.principal,
+                    applicant=cmd.applicant,
+                    form_data=cmd.form_data,
+                    submitted_at=now.isoformat(),
+                    request_hash=fingerprint,
+                    actor=cmd.principal,
+                    correlation_id=cmd.correlation_id,
+                )
+            )
+        return cases, sequences
+
+    # -- lifecycle actions ------------------------------------------------------------------
+    def act(self, case_id: UUID, action: str, payload: dict[str, Any], actor: str, correlation_id: str) -> dict[str, Any]:
+        """Load the case, let it decide, save the new event(s)."""
+        if action not in ACTIONS:
+            raise DomainError("unknown_action", action=action, allowed=", ".join(ACTIONS))
+        case = self.get_case(case_id)
+        meta = {"actor": actor, "correlation_id": correlation_id}
+        text = _text(payload)
+        if action == "request-payment":
+            case.request_payment(_int(payload, "amount_cents", case.fee_cents), **meta)
+        elif action == "record-payment":
+            case.receive_payment(
+                _int(payload, "amount_cents", case.amount_due_cents), text("payment_ref", 200, required=True), **meta
+            )
+        elif action == "start-review":
+            case.start_review(text("clerk", 200) or actor, **meta)
+        elif action == "request-information":
+            due = payload.get("due_date") or (self.clock().date() + timedelta(days=14)).isoformat()
+            case.request_information(text("question", 4000, required=True), _date(due), **meta)
+        elif action == "supply-information":
+            case.supply_information(text("answer", 20000, required=True), **meta)
+        elif action == "approve":
+            case.approve(text("decision", 20000) or "Ihr Antrag wurde bewilligt.", **meta)
+        elif action == "reject":
+            case.reject(text("reason", 20000, required=True), **meta)
+        elif action == "withdraw":
+            case.withdraw(text("reason", 4000), **meta)
+        elif action == "reassign":
+            case.reassign(text("clerk", 200, required=True), **meta)
+        self.save(case)
+        return case_view(case)
+
+    def get_case(self, case_id: UUID) -> Case:
+        case = self._find(case_id)
+        if case is None or not isinstance(case, Case):
+            raise DomainError("case_not_found", case_id=str(case_id))
+        return case
+
+    def case_events(self, case_id: UUID) -> list[Any]:
+        """The case's domain events, oldest first (used when a projection lags behind)."""
+        self.get_case(case_id)
+        return list(self.events.get(case_id))
+
+
+def _text(payload: dict[str, Any]) -> Callable[..., str]:
+    def get(name: str, limit: int, required: bool = False) -> str:
+        value = payload.get(name, "")
+        if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+            raise DomainError(
+                "invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen erwartet / text of 1 to {limit} characters expected"
+            )
+        return value.strip()
+
+    return get
+
+
+def _int(payload: dict[str, Any], name: str, default: int) -> int:
+    value = payload.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DomainError("invalid_parameter", name=name, detail="ganze Zahl ≥ 0 erwartet / integer ≥ 0 expected")
+    return value
+
+
+def _date(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError("invalid_parameter", name="due_date", detail="Datum JJJJ-MM-TT erwartet / date YYYY-MM-DD expected") from None

@@ -1,0 +1,278 @@
+"""The case (Antrag): an event-sourced aggregate with its whole lifecycle.
+
+Pure domain code: eventsourcing aggregates and domain errors, no I/O. Every event carries
+the responsible tenant (AGS), the service key, the acting principal and the correlation id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import Enum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from services.common.problems import DomainError
+
+CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/cases")
+SEQUENCE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/case-references")
+
+
+class Status(str, Enum):
+    SUBMITTED = "submitted"
+    PAYMENT_PENDING = "payment_pending"
+    PAID = "paid"
+    IN_REVIEW = "in_review"
+    INFORMATION_REQUESTED = "information_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+STATUS_DE = {
+    Status.SUBMITTED: "Eingegangen",
+    Status.PAYMENT_PENDING: "Zahlung ausstehend",
+    Status.PAID: "Bezahlt",
+    Status.IN_REVIEW: "In Bearbeitung",
+    Status.INFORMATION_REQUESTED: "Rückfrage offen",
+    Status.APPROVED: "Bewilligt",
+    Status.REJECTED: "Abgelehnt",
+    Status.WITHDRAWN: "Zurückgezogen",
+}
+FINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN})
+OPEN = frozenset(Status) - FINAL
+
+
+class TransitionNotAllowed(DomainError):
+    code = "transition_not_allowed"
+
+
+def case_id_for(portal: str, principal: str, idempotency_key: str) -> UUID:
+    """The same submission retried with the same key maps to the same case id."""
+    return uuid5(CASE_NAMESPACE, f"{portal}|{principal}|{idempotency_key}")
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def format_reference(code: str, year: int, number: int) -> str:
+    return f"{code}-{year}-{number:06d}"
+
+
+class Case(Aggregate):
+    """One application (Antrag) from submission to decision."""
+
+    class Event(Aggregate.Event):
+        tenant: str
+        service_id: str
+        actor: str
+        correlation_id: str
+
+    @event("Submitted")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        portal: str,
+        service_id: str,
+        ozg_id: str,
+        leika_key: str,
+        form_version: int,
+        fee_cents: int,
+        processing_days: int,
+        reference: str,
+        applicant_ref: str,
+        applicant: dict[str, Any],
+        form_data: dict[str, Any],
+        submitted_at: str,
+        request_hash: str,
+        actor: str,
+        correlation_id: str,
+    ) -> None:
+        self.tenant = tenant
+        self.portal = portal
+        self.service_id = service_id
+        self.ozg_id = ozg_id
+        self.leika_key = leika_key
+        self.form_version = form_version
+        self.fee_cents = fee_cents
+        self.processing_days = processing_days
+        self.reference = reference
+        self.applicant_ref = applicant_ref
+        self.applicant = applicant
+        self.form_data = form_data
+        self.submitted_at = submitted_at
+        self.request_hash = request_hash
+        self.status = Status.SUBMITTED
+        self.assignee: str | None = None
+        self.amount_due_cents = 0
+        self.paid_cents = 0
+        self.question: str | None = None
+        self.information_due: str | None = None
+        self.decision: str | None = None
+
+    @classmethod
+    def submit(cls, case_id: UUID, **fields: Any) -> Case:
+        """Open a case under a given id (derived from the idempotency key)."""
+        return cls._create(cls.Submitted, id=case_id, **fields)
+
+    # -- rules ---------------------------------------------------------------------
+    def _require(self, action: str, *allowed: Status) -> None:
+        if self.status not in allowed:
+            raise TransitionNotAllowed(
+                action=action, status=self.status.value, status_de=STATUS_DE[self.status]
+            )
+
+    def _trigger(self, event_class: type[Case.Event], actor: str, correlation_id: str, **kw: Any) -> None:
+        self.trigger_event(
+            event_class,
+            tenant=self.tenant,
+            service_id=self.service_id,
+            actor=actor,
+            correlation_id=correlation_id,
+            **kw,
+        )
+
+    # -- commands --------------------------------------------------------------------
+    def request_payment(self, amount_cents: int, actor: str, correlation_id: str) -> None:
+        self._require("request-payment", Status.SUBMITTED)
+        if amount_cents <= 0:
+            raise DomainError("no_fee_due")
+        self._trigger(self.PaymentRequested, actor, correlation_id, amount_cents=amount_cents)
+
+    def receive_payment(self, amount_cents: int, payment_ref: str, actor: str, correlation_id: str) -> None:
+        self._require("record-payment", Status.PAYMENT_PENDING)
+        if amount_cents != self.amount_due_cents:
+            raise DomainError(
+                "payment_amount_mismatch", paid_cents=amount_cents, due_cents=self.amount_due_cents
+            )
+        self._trigger(
+            self.PaymentReceived, actor, correlation_id, amount_cents=amount_cents, payment_ref=payment_ref
+        )
+
+    def start_review(self, clerk: str, actor: str, correlation_id: str) -> None:
+        self._require("start-review", Status.SUBMITTED, Status.PAID)
+        self._trigger(self.ReviewStarted, actor, correlation_id, clerk=clerk)
+
+    def request_information(self, question: str, due_date: date, actor: str, correlation_id: str) -> None:
+        self._require("request-information", Status.IN_REVIEW)
+        self._trigger(
+            self.InformationRequested, actor, correlation_id, question=question, due_date=due_date.isoformat()
+        )
+
+    def supply_information(self, answer: str, actor: str, correlation_id: str) -> None:
+        self._require("supply-information", Status.INFORMATION_REQUESTED)
+        self._trigger(self.InformationSupplied, actor, correlation_id, answer=answer)
+
+    def approve(self, decision: str, actor: str, correlation_id: str) -> None:
+        self._require("approve", Status.IN_REVIEW)
+        self._trigger(self.Approved, actor, correlation_id, decision=decision)
+
+    def reject(self, reason: str, actor: str, correlation_id: str) -> None:
+        self._require("reject", Status.IN_REVIEW)
+        self._trigger(self.Rejected, actor, correlation_id, reason=reason)
+
+    def withdraw(self, reason: str, actor: str, correlation_id: str) -> None:
+        self._require("withdraw", *OPEN)
+        self._trigger(self.Withdrawn, actor, correlation_id, reason=reason)
+
+    def reassign(self, clerk: str, actor: str, correlation_id: str) -> None:
+        self._require("reassign", *OPEN)
+        self._trigger(self.Reassigned, actor, correlation_id, clerk=clerk, previous=self.assignee)
+
+    # -- events ----------------------------------------------------------------------
+    class PaymentRequested(Event):
+        amount_cents: int
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.PAYMENT_PENDING
+            case.amount_due_cents = self.amount_cents
+
+    class PaymentReceived(Event):
+        amount_cents: int
+        payment_ref: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.PAID
+            case.paid_cents += self.amount_cents
+
+    class ReviewStarted(Event):
+        clerk: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.IN_REVIEW
+            case.assignee = self.clerk
+
+    class InformationRequested(Event):
+        question: str
+        due_date: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.INFORMATION_REQUESTED
+            case.question = self.question
+            case.information_due = self.due_date
+
+    class InformationSupplied(Event):
+        answer: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.IN_REVIEW
+            case.question = None
+            case.information_due = None
+
+    class Approved(Event):
+        decision: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.APPROVED
+            case.decision = self.decision
+
+    class Rejected(Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.REJECTED
+            case.decision = self.reason
+
+    class Withdrawn(Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.WITHDRAWN
+
+    class Reassigned(Event):
+        clerk: str
+        previous: str | None
+
+        def apply(self, case: Case) -> None:
+            case.assignee = self.clerk
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+
+class ReferenceSequence(Aggregate):
+    """Hands out human-readable case numbers per tenant and year (VEC-2026-000123).
+
+    Numbers are unique; a rejected batch may leave gaps, as paper registers do.
+    """
+
+    @event("Started")
+    def __init__(self, tenant: str, year: int) -> None:
+        self.tenant = tenant
+        self.year = year
+        self.last = 0
+
+    @staticmethod
+    def create_id(tenant: str, year: int) -> UUID:
+        return uuid5(SEQUENCE_NAMESPACE, f"{tenant}|{year}")
+
+    @event("NumbersAllocated")
+    def allocate(self, count: int) -> None:
+        self.last += count

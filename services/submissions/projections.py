@@ -1,0 +1,382 @@
+"""Read models of the submissions service: the clerk worklist and the citizen case status.
+
+Both are folded from the same integration events by one pure function (:func:`fold`),
+written in one transaction per batch together with the tracking record (the highest
+applied event-store position), and can be dropped and rebuilt from the event store.
+Idempotent by construction: an event whose version the row already has is skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.common.db import ReadStore
+from services.common.problems import DomainError
+from services.submissions.domain import FINAL, STATUS_DE, Status
+
+PROJECTIONS = ("worklist", "case_status")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS worklist (
+    case_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    service_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    is_open INTEGER NOT NULL,
+    submitted_at TEXT NOT NULL,
+    due_date TEXT NOT NULL,
+    assignee TEXT,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS worklist_by_age ON worklist (tenant, is_open, submitted_at, case_id);
+CREATE INDEX IF NOT EXISTS worklist_by_due ON worklist (tenant, is_open, due_date, case_id);
+CREATE INDEX IF NOT EXISTS worklist_by_reference ON worklist (tenant, is_open, reference, case_id);
+CREATE TABLE IF NOT EXISTS case_status (
+    case_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    applicant_ref TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_status_by_applicant ON case_status (applicant_ref);
+CREATE TABLE IF NOT EXISTS projection_tracking (
+    projection TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+)
+"""
+
+
+# -- the fold ------------------------------------------------------------------------------
+def _euro(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d} €"
+
+
+def _german_date(iso: str) -> str:
+    return date.fromisoformat(iso[:10]).strftime("%d.%m.%Y")
+
+
+def step_text(event_type: str, data: dict[str, Any], state: dict[str, Any]) -> str:
+    """The citizen's timeline, in German."""
+    if event_type == "submitted":
+        return f"Antrag eingegangen (Aktenzeichen {data['reference']})"
+    if event_type == "payment_requested":
+        return f"Gebühr angefordert: {_euro(data['amount_cents'])}"
+    if event_type == "payment_received":
+        return f"Zahlung eingegangen: {_euro(data['amount_cents'])}"
+    if event_type == "review_started":
+        return "Ihr Antrag wird bearbeitet"
+    if event_type == "information_requested":
+        return f"Rückfrage der Verwaltung: {data['question']} – bitte bis {_german_date(data['due_date'])} beantworten"
+    if event_type == "information_supplied":
+        return "Ihre Antwort ist eingegangen"
+    if event_type == "approved":
+        return "Antrag bewilligt"
+    if event_type == "rejected":
+        return f"Antrag abgelehnt: {data['reason']}"
+    if event_type == "withdrawn":
+        return "Antrag zurückgezogen"
+    if event_type == "reassigned":
+        return "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben"
+    return event_type
+
+
+NEXT_STATUS = {
+    "submitted": Status.SUBMITTED,
+    "payment_requested": Status.PAYMENT_PENDING,
+    "payment_received": Status.PAID,
+    "review_started": Status.IN_REVIEW,
+    "information_requested": Status.INFORMATION_REQUESTED,
+    "information_supplied": Status.IN_REVIEW,
+    "approved": Status.APPROVED,
+    "rejected": Status.REJECTED,
+    "withdrawn": Status.WITHDRAWN,
+}
+
+
+def fold(state: dict[str, Any] | None, envelope: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply one integration event to a case's read state; None means 'nothing to do'."""
+    version = envelope["aggregate_version"]
+    if state is not None and version <= state["version"]:
+        return None  # already applied (redelivery or replay)
+    kind = envelope["type"].split(".")[1]
+    data = envelope["data"]
+    if state is None:
+        if kind != "submitted":
+            return None  # cannot happen with an ordered log; never invent a case
+        submitted = data["submitted_at"]
+        processing_due = (
+            datetime.fromisoformat(submitted) + timedelta(days=int(data["processing_days"]))
+        ).date().isoformat()
+        state = {
+            "case_id": envelope["aggregate_id"],
+            "tenant": envelope["tenant"],
+            "portal": data["portal"],
+            "service_id": envelope["service_id"],
+            "reference": data["reference"],
+            "applicant_ref": data["applicant_ref"],
+            "form_version": data["form_version"],
+            "fee_cents": data["fee_cents"],
+            "submitted_at": submitted,
+            "processing_due": processing_due,
+            "information_due": None,
+            "assignee": None,
+            "timeline": [],
+        }
+    else:
+        state = {**state, "timeline": list(state["timeline"])}
+    if kind in NEXT_STATUS:
+        state["status"] = NEXT_STATUS[kind].value
+    if kind in ("review_started", "reassigned"):
+        state["assignee"] = data["clerk"]
+    if kind == "information_requested":
+        state["information_due"] = data["due_date"]
+    if kind == "information_supplied":
+        state["information_due"] = None
+    state["version"] = version
+    state["updated_at"] = envelope["occurred_at"]
+    state["timeline"].append({"at": envelope["occurred_at"], "step": kind, "text": step_text(kind, data, state)})
+    return state
+
+
+def status_view(state: dict[str, Any]) -> dict[str, Any]:
+    status = Status(state["status"])
+    return {
+        "case_id": state["case_id"],
+        "reference": state["reference"],
+        "tenant": state["tenant"],
+        "portal": state["portal"],
+        "service_id": state["service_id"],
+        "form_version": state["form_version"],
+        "fee_cents": state["fee_cents"],
+        "status": status.value,
+        "status_text": STATUS_DE[status],
+        "is_open": status not in FINAL,
+        "assignee": state["assignee"],
+        "submitted_at": state["submitted_at"],
+        "due_date": state["information_due"] or state["processing_due"],
+        "version": state["version"],
+        "updated_at": state["updated_at"],
+        "timeline": state["timeline"],
+    }
+
+
+def _worklist_row(state: dict[str, Any]) -> tuple:
+    return (
+        state["case_id"], state["tenant"], state["reference"], state["service_id"], state["status"],
+        0 if Status(state["status"]) in FINAL else 1, state["submitted_at"],
+        state["information_due"] or state["processing_due"], state["assignee"], state["version"],
+        state["updated_at"],
+    )
+
+
+UPSERT_WORKLIST = (
+    "INSERT INTO worklist (case_id, tenant, reference, service_id, status, is_open, submitted_at, "
+    "due_date, assignee, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, is_open = excluded.is_open, "
+    "due_date = excluded.due_date, assignee = excluded.assignee, version = excluded.version, "
+    "updated_at = excluded.updated_at WHERE worklist.version < excluded.version"
+)
+UPSERT_STATUS = (
+    "INSERT INTO case_status (case_id, tenant, applicant_ref, version, state) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, state = excluded.state "
+    "WHERE case_status.version < excluded.version"
+)
+
+
+class CaseReadModels:
+    """Writes and queries the worklist and case-status tables."""
+
+    def __init__(self, store: ReadStore):
+        self.store = store
+        store.executescript(DDL)
+
+    # -- writing -------------------------------------------------------------------------
+    def apply(self, envelopes: Iterable[dict[str, Any]], projections: tuple[str, ...] = PROJECTIONS) -> int:
+        """Apply a batch in one transaction with its tracking record; returns events applied."""
+        envelopes = [e for e in envelopes if e.get("type", "").startswith("case.")]
+        with self.store.transaction() as cur:
+            return self._apply(cur, envelopes, projections)
+
+    def _apply(self, cur: Any, envelopes: list[dict[str, Any]], projections: tuple[str, ...]) -> int:
+        if not envelopes:
+            return 0
+        ids = sorted({e["aggregate_id"] for e in envelopes})
+        states: dict[str, dict[str, Any]] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ",".join("?" * len(part))
+            for (state,) in cur.execute(f"SELECT state FROM case_status WHERE case_id IN ({marks})", part).fetchall():
+                loaded = json.loads(state)
+                states[loaded["case_id"]] = loaded
+        changed: dict[str, dict[str, Any]] = {}
+        applied = 0
+        for envelope in sorted(envelopes, key=lambda e: (e["aggregate_id"], e["aggregate_version"])):
+            new = fold(states.get(envelope["aggregate_id"]), envelope)
+            if new is not None:
+                states[new["case_id"]] = changed[new["case_id"]] = new
+                applied += 1
+        self._write(cur, list(changed.values()), projections)
+        positions = [e["position"] for e in envelopes if e.get("position") is not None]
+        if positions:
+            self._track(cur, projections, max(positions))
+        return applied
+
+    def _write(self, cur: Any, states: list[dict[str, Any]], projections: tuple[str, ...]) -> None:
+        if "worklist" in projections:
+            cur.executemany(UPSERT_WORKLIST, [_worklist_row(s) for s in states])
+        # case_status holds the fold state, so it is always written (the worklist derives from it)
+        cur.executemany(
+            UPSERT_STATUS,
+            [(s["case_id"], s["tenant"], s["applicant_ref"], s["version"], json.dumps(s, ensure_ascii=False)) for s in states],
+        )
+
+    def _track(self, cur: Any, projections: tuple[str, ...], position: int) -> None:
+        for projection in projections:
+            cur.execute(
+                "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) ON CONFLICT (projection) "
+                "DO UPDATE SET position = excluded.position WHERE projection_tracking.position < excluded.position",
+                (projection, position),
+            )
+
+    def positions(self) -> dict[str, int]:
+        rows = self.store.query("SELECT projection, position FROM projection_tracking")
+        return {name: int(position) for name, position in rows}
+
+    # -- reading ---------------------------------------------------------------------------
+    def case_state(self, case_id: str) -> dict[str, Any] | None:
+        rows = self.store.query("SELECT state FROM case_status WHERE case_id = ?", (case_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def cases_of_applicant(self, applicant_ref: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT state FROM case_status WHERE applicant_ref = ? ORDER BY case_id LIMIT ?", (applicant_ref, limit)
+        )
+        return [status_view(json.loads(state)) for (state,) in rows]
+
+    def worklist(
+        self,
+        tenant: str,
+        *,
+        state: str = "open",
+        status: str | None = None,
+        service_ids: list[str] | None = None,
+        assignee: str | None = None,
+        sort: str = "submitted_at",
+        order: str = "asc",
+        limit: int = 50,
+        cursor: str | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """One page of a tenant's worklist, filtered inside the query, keyset-paginated."""
+        where, params = ["tenant = ?"], [tenant]
+        if state != "all":
+            where.append("is_open = ?")
+            params.append(1 if state == "open" else 0)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if service_ids is not None:
+            if not service_ids:
+                return {"items": [], "next_cursor": None}
+            where.append(f"service_id IN ({','.join('?' * len(service_ids))})")
+            params.extend(service_ids)
+        if assignee == "none":
+            where.append("assignee IS NULL")
+        elif assignee:
+            where.append("assignee = ?")
+            params.append(assignee)
+        op, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
+        if cursor:
+            after_value, after_id = decode_cursor(cursor, sort)
+            where.append(f"({sort}, case_id) {op} (?, ?)")
+            params.extend([after_value, after_id])
+        sql = (
+            "SELECT case_id, reference, service_id, status, submitted_at, due_date, assignee, version, updated_at "
+            f"FROM worklist WHERE {' AND '.join(where)} ORDER BY {sort} {direction}, case_id {direction} LIMIT ?"
+        )
+        rows = self.store.query(sql, (*params, limit + 1))
+        now = now or datetime.now(UTC)
+        items = [
+            {
+                "case_id": r[0],
+                "reference": r[1],
+                "service_id": r[2],
+                "status": r[3],
+                "status_text": STATUS_DE[Status(r[3])],
+                "submitted_at": r[4],
+                "age_days": (now - datetime.fromisoformat(r[4])).days,
+                "due_date": r[5],
+                "overdue": r[5] < now.date().isoformat(),
+                "assignee": r[6],
+                "version": r[7],
+                "updated_at": r[8],
+            }
+            for r in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(sort, last[sort], last["case_id"])
+        return {"items": items, "next_cursor": next_cursor}
+
+    # -- rebuilding ------------------------------------------------------------------------
+    def rebuild(
+        self,
+        envelopes: Iterable[dict[str, Any]],
+        projections: tuple[str, ...] = PROJECTIONS,
+        tenant: str | None = None,
+        head: int | None = None,
+    ) -> int:
+        """Drop and refold (all tenants or one) in one exclusive transaction."""
+        with self.store.transaction(exclusive=True) as cur:
+            if self.store.postgres:
+                cur.execute("LOCK TABLE worklist, case_status, projection_tracking IN EXCLUSIVE MODE")
+            tables = set(projections) | {"case_status"}
+            for table in sorted(tables):
+                if tenant:
+                    cur.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
+                else:
+                    cur.execute(f"DELETE FROM {table}")
+            states: dict[str, dict[str, Any]] = {}
+            count = 0
+            for envelope in envelopes:
+                if tenant and envelope["tenant"] != tenant:
+                    continue
+                new = fold(states.get(envelope["aggregate_id"]), envelope)
+                if new is not None:
+                    states[new["case_id"]] = new
+                    count += 1
+            self._write(cur, list(states.values()), projections)
+            if head is not None and not tenant:
+                for projection in projections:
+                    cur.execute(
+                        "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
+                        "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                        (projection, head),
+                    )
+            return count
+
+
+SORTS = ("submitted_at", "due_date", "reference")
+
+
+def encode_cursor(sort: str, value: Any, case_id: str) -> str:
+    raw = json.dumps([sort, value, case_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, case_id = json.loads(raw)
+    except (ValueError, TypeError):
+        raise DomainError("invalid_cursor") from None
+    if cursor_sort != sort or not isinstance(value, str) or not isinstance(case_id, str):
+        raise DomainError("invalid_cursor")
+    return value, case_id

@@ -1,0 +1,138 @@
+"""The submissions projector: a plain (non-eventlet) process that folds case events from
+RabbitMQ into the worklist and case-status read models, plus the rebuild command.
+
+    python -m services.submissions.projector run
+    python -m services.submissions.projector rebuild [--projection worklist|case_status|all] [--tenant AGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from tqdm import tqdm
+
+from services.common import config, logs, metrics
+from services.common.amqp import BatchConsumer, check_broker
+from services.common.db import ReadStore, ensure_schema
+from services.submissions.application import SubmissionsApp
+from services.submissions.integration import map_notification
+from services.submissions.projections import PROJECTIONS, CaseReadModels
+
+QUEUE = "submissions.projections"
+
+
+def open_app() -> SubmissionsApp:
+    ensure_schema("submissions")
+    return SubmissionsApp(config.eventstore_env("submissions"))
+
+
+def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
+    """Every case event in the event store up to ``head``, as integration events."""
+    position = 0
+    with tqdm(total=head, unit="ev", desc="rebuild", disable=not progress, file=sys.stderr) as bar:
+        while position < head:
+            notes = app.recorder.select_notifications(start=position, limit=2000, stop=head, inclusive_of_start=False)
+            if not notes:
+                break
+            for note in notes:
+                envelope = map_notification(app, note)
+                if envelope is not None:
+                    yield envelope
+            bar.update(notes[-1].id - position)
+            position = notes[-1].id
+
+
+def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:
+    app = open_app()
+    models = CaseReadModels(ReadStore("submissions"))
+    head = app.recorder.max_notification_id() or 0
+    projections = PROJECTIONS if projection == "all" else (projection,)
+    count = models.rebuild(envelopes_from_store(app, head, progress), projections, tenant=tenant, head=head)
+    logs.get_logger("projector").info(
+        "projection_rebuilt", projections=list(projections), tenant=tenant, events=count, head=head
+    )
+    return count
+
+
+class Projector:
+    def __init__(self) -> None:
+        self.running = True
+        self.app = open_app()
+        self.models = CaseReadModels(ReadStore("submissions"))
+        self.log = logs.get_logger("projector")
+
+    def stop(self, *_: Any) -> None:
+        self.running = False
+
+    def update_lag(self) -> None:
+        head = self.app.recorder.max_notification_id() or 0
+        for projection, position in self.models.positions().items():
+            metrics.PROJECTION_LAG.labels(projection).set(max(head - position, 0))
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        consumer = None
+        last_lag = 0.0
+        self.log.info("projector_started", queue=QUEUE)
+        while self.running:
+            try:
+                if consumer is None:
+                    consumer = BatchConsumer(QUEUE)
+                batch = consumer.next_batch(max_size=500, wait=0.2)
+                if batch:
+                    bodies = []
+                    for delivery in batch:
+                        if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
+                            self.log.error("malformed_event_skipped", body=str(delivery.body)[:200])
+                            continue
+                        bodies.append(delivery.body)
+                    applied = self.models.apply(bodies)
+                    consumer.ack_through(batch[-1].delivery_tag)
+                    metrics.PROJECTION_APPLIED.labels("case", "applied").inc(applied)
+                    metrics.PROJECTION_APPLIED.labels("case", "skipped").inc(len(batch) - applied)
+                    metrics.BATCH_SIZE.labels("projector").observe(len(batch))
+                    for body in bodies[:1]:
+                        logs.bind_correlation_id(body.get("correlation_id"))
+                        self.log.debug("batch_applied", events=len(batch), applied=applied)
+                if time.monotonic() - last_lag > 1.0:
+                    self.update_lag()
+                    last_lag = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - reconnect and carry on; unacked events come back
+                self.log.warning("projector_retry", error=repr(exc))
+                if consumer is not None:
+                    consumer.close()
+                consumer = None
+                self.models.store.close()
+                time.sleep(1.0)
+        if consumer is not None:
+            consumer.close()
+        self.log.info("projector_stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.submissions.projector")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="fold events from RabbitMQ into the read models")
+    rb = sub.add_parser("rebuild", help="drop and rebuild read models from the event store")
+    rb.add_argument("--projection", choices=("all", *PROJECTIONS), default="all")
+    rb.add_argument("--tenant", help="only this tenant (AGS)")
+    args = parser.parse_args(argv)
+    logs.configure("projector")
+    if args.command == "rebuild":
+        count = rebuild(args.projection, args.tenant)
+        print(f"rebuilt {args.projection} from {count} events" + (f" for tenant {args.tenant}" if args.tenant else ""))
+        return 0
+    check_broker()
+    metrics.serve(9104)
+    Projector().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Submissions service (nameko): the only writer of the case event store.
+
+``submit_batch`` is the hot path: one RPC carries many submissions (collected by the
+gateway) and they are saved in one group commit. Lifecycle actions are one RPC each.
+Reads come from the projections, falling back to the event store for a case the
+projector has not reached yet (read-your-writes for the citizen who just submitted).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+from eventlet.semaphore import Semaphore
+from nameko.exceptions import RemoteError
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+
+from services.common import logs, metrics
+from services.common.db import ReadStore
+from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
+from services.common.problems import DomainError
+from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from services.submissions.integration import to_envelope
+from services.submissions.projections import SORTS, CaseReadModels, fold, status_view
+from services.submissions.projector import open_app
+
+
+class OfferingCache(DependencyProvider):
+    """Catalog answers (offering or error) per (portal, service), kept a few seconds so the
+    hot path rarely needs an RPC. Form versions are immutable, so a cached one is never wrong;
+    a newly published version is seen within ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self.entries: dict[tuple[str, str], tuple[float, Offering | DomainError]] = {}
+
+    def get_dependency(self, worker_ctx: Any) -> OfferingCache:
+        return self
+
+    def resolver(self, catalog: Any) -> Any:
+        def resolve(portal: str, service_id: str) -> Offering:
+            key = (portal, service_id)
+            hit = self.entries.get(key)
+            if hit is None or time.monotonic() - hit[0] > self.ttl:
+                try:
+                    value: Offering | DomainError = Offering.from_catalog(catalog.resolve(portal, service_id))
+                except RemoteError as exc:
+                    error = domain_error(exc)
+                    if error is None:
+                        raise
+                    value = error
+                if len(self.entries) > 10_000:
+                    self.entries.clear()
+                hit = self.entries[key] = (time.monotonic(), value)
+            if isinstance(hit[1], DomainError):
+                raise hit[1]
+            return hit[1]
+
+        return resolve
+
+
+class WriteLock(DependencyProvider):
+    """One group commit at a time per process (the store serialises writers anyway)."""
+
+    def setup(self) -> None:
+        self.lock = Semaphore(1)
+
+    def get_dependency(self, worker_ctx: Any) -> Semaphore:
+        return self.lock
+
+
+class SubmissionsService:
+    name = "submissions"
+
+    app: SubmissionsApp = Provided(open_app)
+    read: CaseReadModels = Provided(lambda: CaseReadModels(ReadStore("submissions")))
+    offerings: OfferingCache = OfferingCache()
+    write_lock = WriteLock()
+    catalog = RpcProxy("catalog")
+    observability = Observability("submissions", 9102)
+    correlation = Correlation()
+    entrypoint_metrics = EntrypointMetrics()
+
+    @rpc
+    def ping(self) -> str:
+        return "submissions"
+
+    @rpc
+    def submit_batch(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Many submissions in, one result per submission out (a case or an error)."""
+        metrics.BATCH_SIZE.labels("submit").observe(len(commands))
+        parsed = [SubmitCommand.from_dict(c) for c in commands]
+        resolve = self.offerings.resolver(self.catalog)
+        with self.write_lock:
+            return self.app.submit_batch(parsed, resolve)
+
+    @rpc(expected_exceptions=DomainError)
+    def act(self, case_id: str, action: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            return self.app.act(_uuid(case_id), action, payload, actor, cid)
+
+    @rpc(expected_exceptions=DomainError)
+    def case_status(self, case_id: str) -> dict[str, Any]:
+        state = self.read.case_state(str(_uuid(case_id)))
+        if state is None:  # not projected yet: fold the case's own events
+            for event in self.app.case_events(_uuid(case_id)):
+                state = fold(state, to_envelope(event)) or state
+        return status_view(state)
+
+    @rpc(expected_exceptions=DomainError)
+    def worklist(self, tenant: str, query: dict[str, Any]) -> dict[str, Any]:
+        if query.get("sort", "submitted_at") not in SORTS:
+            raise DomainError("invalid_parameter", name="sort", detail=", ".join(SORTS))
+        return self.read.worklist(tenant, **query)
+
+    @rpc
+    def cases_of_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
+        return self.read.cases_of_applicant(applicant_ref)
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise DomainError("case_not_found", case_id=str(value)[:64]) from None
