@@ -12,6 +12,8 @@ from services.common.db import ensure_schema
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
 
+logs.configure("catalog")
+
 
 def open_catalog() -> CatalogApp:
     ensure_schema("catalog")

@@ -15,7 +15,6 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR_DIR = Path(os.environ.get("VR_VAR_DIR", ROOT / "var"))
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
 _ENV = re.compile(r"\$\{([^}^{:]+)(?::([^}^{]*))?\}")
@@ -47,6 +46,11 @@ def _expand_tree(node: Any) -> Any:
 def load_config(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         return _expand_tree(yaml.safe_load(handle) or {})
+
+
+def var_dir() -> Path:
+    """Where embedded (SQLite) data lives: ./var unless VR_VAR_DIR says otherwise."""
+    return Path(os.environ.get("VR_VAR_DIR", ROOT / "var"))
 
 
 def amqp_uri() -> str:
@@ -85,6 +89,13 @@ def postgres_conninfo() -> str:
     return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
 
 
+def schema_for(service: str) -> str:
+    """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
+
+    ``VR_SCHEMA_PREFIX`` lets tests and benches run beside a development instance."""
+    return os.environ.get("VR_SCHEMA_PREFIX", "") + service
+
+
 def eventstore_env(service: str) -> dict[str, str]:
     """eventsourcing settings for one service's event store.
 
@@ -100,15 +111,15 @@ def eventstore_env(service: str) -> dict[str, str]:
             "POSTGRES_PORT": parts["port"],
             "POSTGRES_USER": parts["user"],
             "POSTGRES_PASSWORD": parts["password"],
-            "POSTGRES_SCHEMA": service,
+            "POSTGRES_SCHEMA": schema_for(service),
             "POSTGRES_LOCK_TIMEOUT": os.environ.get("POSTGRES_LOCK_TIMEOUT", "5"),
             "POSTGRES_POOL_SIZE": os.environ.get("POSTGRES_POOL_SIZE", "4"),
             "CREATE_TABLE": "y",
         }
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    var_dir().mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(VAR_DIR / f"{service}-events.sqlite"),
+        "SQLITE_DBNAME": str(var_dir() / f"{schema_for(service)}-events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "10",
         "CREATE_TABLE": "y",
     }

@@ -16,29 +16,29 @@ from typing import Any
 from services.common import config
 
 
-def ensure_schema(schema: str) -> None:
+def ensure_schema(service: str) -> None:
     """Create the PostgreSQL schema a service keeps its tables in (no-op for SQLite)."""
     if not config.postgres_configured():
         return
     import psycopg
 
     with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema_for(service)}"')
 
 
 class ReadStore:
     """A connection per thread to the service's read-model database."""
 
     def __init__(self, service: str, name: str = "read"):
-        self.service = service
+        self.service = config.schema_for(service)
         self.postgres = config.postgres_configured()
         self._local = threading.local()
         if self.postgres:
             ensure_schema(service)
             self.path = None
         else:
-            config.VAR_DIR.mkdir(parents=True, exist_ok=True)
-            self.path = str(config.VAR_DIR / f"{service}-{name}.sqlite")
+            config.var_dir().mkdir(parents=True, exist_ok=True)
+            self.path = str(config.var_dir() / f"{self.service}-{name}.sqlite")
 
     # -- connections -------------------------------------------------------------
     def _connect(self) -> Any:

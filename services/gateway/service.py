@@ -66,6 +66,8 @@ ROUTES = (
     ("GET", re.compile(r"^/health/(live|ready)$")),
 )
 
+logs.configure("gateway")
+
 
 def _check_ags(ags: str) -> str:
     if not AGS.match(ags):

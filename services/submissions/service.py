@@ -26,6 +26,8 @@ from services.submissions.integration import to_envelope
 from services.submissions.projections import SORTS, CaseReadModels, fold, status_view
 from services.submissions.projector import open_app
 
+logs.configure("submissions")
+
 
 class OfferingCache(DependencyProvider):
     """Catalog answers (offering or error) per (portal, service), kept a few seconds so the

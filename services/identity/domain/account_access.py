@@ -1,0 +1,118 @@
+"""Account commands about access: eID trust, tenant grants, logins, lockout, deletion.
+
+A mixin of :class:`~services.identity.domain.account.Account`, split off to keep modules
+short; it only decides and triggers the Account's events (see ``account.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from .errors import InvalidGrant, NotPermitted, OneTimeTokenInvalid
+from .values import (
+    ROLES,
+    ROLES_BY_KIND,
+    check_ags,
+    check_service_keys,
+    check_trust_level,
+    grant_dict,
+    trust_rank,
+)
+
+EID = "eid"
+
+
+class AccountAccessRules:
+    """Decisions on an Account's access. Relies on Account's state and events."""
+
+    def start_eid_verification(self, state_hash: str, provider: str, expires_at: datetime, now: datetime) -> None:
+        self._alive()
+        self.trigger_event(
+            self.EidVerificationStarted, state_hash=state_hash, provider=provider, expires_at=expires_at, timestamp=now
+        )
+
+    def check_eid_state(self, state_hash: str, now: datetime) -> str:
+        """Return the provider name the pending eID verification was started with."""
+        self._alive()
+        return str(self._consume(EID, state_hash, now)["provider"])
+
+    def raise_trust_level(self, state_hash: str, level: str, provider: str, now: datetime) -> bool:
+        """Raise to ``level`` if higher than the current one; never lowers. True if raised."""
+        started_with = self.check_eid_state(state_hash, now)
+        if started_with != provider:
+            raise OneTimeTokenInvalid("eID result from a different provider")
+        if trust_rank(check_trust_level(level)) <= trust_rank(self.trust_level):
+            return False
+        self.trigger_event(self.TrustLevelRaised, level=level, provider=provider, timestamp=now)
+        return True
+
+    def grant_role(
+        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, granted_by: str | None = None
+    ) -> None:
+        self._alive()
+        if role not in ROLES:
+            raise InvalidGrant(f"unknown role {role!r}")
+        if role not in ROLES_BY_KIND.get(self.kind, frozenset()):
+            raise InvalidGrant(f"an account of kind {self.kind!r} cannot hold role {role!r}")
+        keys = check_service_keys(service_keys)
+        tenant = check_ags(tenant)
+        if self.grants.get(tenant, {}).get(role) == keys:
+            return  # idempotent
+        self.trigger_event(
+            self.RoleGranted, tenant=tenant, role=role, service_keys=keys, granted_by=granted_by, timestamp=now
+        )
+
+    def revoke_role(self, tenant: str, role: str, now: datetime, *, revoked_by: str | None = None) -> None:
+        self._alive()
+        if role not in self.grants.get(tenant, {}):
+            raise InvalidGrant(f"account holds no {role!r} grant for tenant {tenant!r}")
+        self.trigger_event(self.RoleRevoked, tenant=tenant, role=role, revoked_by=revoked_by, timestamp=now)
+
+    def grant_list(self) -> list[dict[str, Any]]:
+        return [
+            grant_dict(tenant, role, keys)
+            for tenant, roles in sorted(self.grants.items())
+            for role, keys in sorted(roles.items())
+        ]
+
+    def record_login_failure(self, now: datetime, *, max_failures: int, lockout: timedelta) -> bool:
+        """Count a failed login; lock after ``max_failures``. True if this call locked."""
+        if self.is_deleted or self.is_locked(now):
+            return False
+        self.trigger_event(self.LoginFailed, timestamp=now)
+        if self.failed_logins >= max_failures:
+            self.trigger_event(
+                self.AccountLocked,
+                reason="too_many_failed_logins",
+                until=now + lockout,
+                locked_by=None,
+                timestamp=now,
+            )
+            return True
+        return False
+
+    def record_login(self, session_id: UUID, now: datetime) -> None:
+        self._alive()
+        if self.is_locked(now):
+            raise NotPermitted("account is locked")
+        self.trigger_event(self.LoginSucceeded, session_id=session_id, timestamp=now)
+
+    def lock(self, now: datetime, *, reason: str = "admin", until: datetime | None = None, by: str | None = None) -> None:
+        self._alive()
+        self.trigger_event(self.AccountLocked, reason=reason, until=until, locked_by=by, timestamp=now)
+
+    def unlock(self, now: datetime, *, reason: str = "admin", by: str | None = None) -> None:
+        self._alive()
+        if self.locked:
+            self.trigger_event(self.AccountUnlocked, reason=reason, unlocked_by=by, timestamp=now)
+
+    def revoke_sessions(self, now: datetime, *, reason: str = "logout_all") -> None:
+        self._alive()
+        self.trigger_event(self.SessionsRevoked, reason=reason, timestamp=now)
+
+    def delete(self, now: datetime, *, reason: str = "requested_by_user", by: str | None = None) -> None:
+        if self.is_deleted:
+            return  # idempotent: a retried deletion only re-runs the erasure step
+        self.trigger_event(self.AccountDeleted, reason=reason, deleted_by=by, timestamp=now)

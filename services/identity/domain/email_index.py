@@ -1,0 +1,65 @@
+"""EmailIndex: one tiny aggregate per normalised e-mail address.
+
+Its id is ``uuid5(namespace, normalised_email)``, so two concurrent registrations of the
+same address both try to write version 1 of the same stream and the event store's
+optimistic concurrency lets exactly one win — uniqueness without a unique index or a
+lock. The account id itself is random (uuid4): deriving it from the address would put
+the address (or a guessable hash of it) into every event of the account forever.
+
+On deletion or e-mail change the index is *released* (the stream stays, pointing
+nowhere) and the address can be claimed again by appending to the same stream. The
+index events contain no address; with a deployment-specific namespace
+(IDENTITY_EMAIL_NAMESPACE) an index id cannot even be recomputed from a guessed
+address without the configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from .errors import EmailAlreadyInUse, NotPermitted
+
+
+class EmailIndex(Aggregate):
+    class EmailClaimed(Aggregate.Created):
+        account_id: UUID
+
+        def apply(self, index: EmailIndex) -> None:
+            index.account_id = self.account_id
+
+    class EmailReclaimed(Aggregate.Event):
+        account_id: UUID
+
+        def apply(self, index: EmailIndex) -> None:
+            index.account_id = self.account_id
+
+    class EmailReleased(Aggregate.Event):
+        def apply(self, index: EmailIndex) -> None:
+            index.account_id = None
+
+    if TYPE_CHECKING:
+        account_id: UUID | None
+
+    @classmethod
+    def claim_new(cls, index_id: UUID, account_id: UUID, now: datetime) -> EmailIndex:
+        return cls._create(cls.EmailClaimed, id=index_id, account_id=account_id, timestamp=now)
+
+    @property
+    def is_claimed(self) -> bool:
+        return self.account_id is not None
+
+    def claim(self, account_id: UUID, now: datetime) -> None:
+        if self.account_id == account_id:
+            return
+        if self.account_id is not None:
+            raise EmailAlreadyInUse("address is in use")
+        self.trigger_event(self.EmailReclaimed, account_id=account_id, timestamp=now)
+
+    def release(self, account_id: UUID, now: datetime) -> None:
+        if self.account_id != account_id:
+            raise NotPermitted("address is not held by this account")
+        self.trigger_event(self.EmailReleased, timestamp=now)

@@ -1,0 +1,122 @@
+"""Session: one login, identified by a random id, holding the hashed refresh token.
+
+Refresh tokens are opaque ``<session-id>.<secret>`` strings; only SHA-256 of the secret
+is stored. Each refresh rotates the secret. Presenting a rotated-out secret again means
+the token was copied: the whole session is revoked (OAuth 2.0 Security BCP, refresh
+token rotation with reuse detection). A session is also void when the account's
+``session_epoch`` moved on (password change, lock, logout everywhere, deletion).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from .errors import RefreshTokenReused, SessionInvalid
+
+_MAX_REMEMBERED_HASHES = 50
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class Session(Aggregate):
+    class SessionStarted(Aggregate.Created):
+        account_id: UUID
+        token_hash: str
+        expires_at: datetime
+        absolute_expires_at: datetime
+        epoch: int
+
+        def apply(self, session: Session) -> None:
+            session.account_id = self.account_id
+            session.token_hash = self.token_hash
+            session.previous_hashes = []
+            session.expires_at = self.expires_at
+            session.absolute_expires_at = self.absolute_expires_at
+            session.epoch = self.epoch
+            session.started_at = self.timestamp
+            session.revoked = False
+            session.revoke_reason = None
+
+    class RefreshTokenRotated(Aggregate.Event):
+        token_hash: str
+        expires_at: datetime
+
+        def apply(self, session: Session) -> None:
+            session.previous_hashes = [session.token_hash, *session.previous_hashes][:_MAX_REMEMBERED_HASHES]
+            session.token_hash = self.token_hash
+            session.expires_at = self.expires_at
+
+    class SessionRevoked(Aggregate.Event):
+        reason: str
+
+        def apply(self, session: Session) -> None:
+            session.revoked = True
+            session.revoke_reason = self.reason
+
+    if TYPE_CHECKING:
+        account_id: UUID
+        token_hash: str
+        previous_hashes: list[str]
+        expires_at: datetime
+        absolute_expires_at: datetime
+        epoch: int
+        started_at: datetime
+        revoked: bool
+        revoke_reason: str | None
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        account_id: UUID,
+        token_hash: str,
+        epoch: int,
+        now: datetime,
+        idle_ttl: timedelta,
+        max_age: timedelta,
+        session_id: UUID | None = None,
+    ) -> Session:
+        absolute = now + max_age
+        return cls._create(
+            cls.SessionStarted,
+            id=session_id or uuid4(),
+            account_id=account_id,
+            token_hash=token_hash,
+            expires_at=min(now + idle_ttl, absolute),
+            absolute_expires_at=absolute,
+            epoch=epoch,
+            timestamp=now,
+        )
+
+    def is_active(self, now: datetime, account_epoch: int) -> bool:
+        return not self.revoked and now < self.expires_at and self.epoch == account_epoch
+
+    def rotate(self, presented_hash: str, new_hash: str, now: datetime, *, idle_ttl: timedelta) -> None:
+        """Swap the refresh secret. On replay of an old secret: revoke, then raise.
+
+        The caller must save the aggregate also when RefreshTokenReused is raised, so
+        that the revocation is recorded.
+        """
+        if self.revoked:
+            raise SessionInvalid("session revoked")
+        if _same(self.token_hash, presented_hash):
+            if now >= self.expires_at:
+                raise SessionInvalid("session expired")
+            expires = min(now + idle_ttl, self.absolute_expires_at)
+            self.trigger_event(self.RefreshTokenRotated, token_hash=new_hash, expires_at=expires, timestamp=now)
+            return
+        if any(_same(old, presented_hash) for old in self.previous_hashes):
+            self.trigger_event(self.SessionRevoked, reason="refresh_token_reuse", timestamp=now)
+            raise RefreshTokenReused("rotated refresh token presented again")
+        raise SessionInvalid("unknown refresh token")
+
+    def revoke(self, now: datetime, *, reason: str = "logout") -> None:
+        if not self.revoked:
+            self.trigger_event(self.SessionRevoked, reason=reason, timestamp=now)

@@ -1,0 +1,51 @@
+"""Shared fixtures: real PostgreSQL (schemas per test), real RabbitMQ (a vhost per run)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests import support
+
+
+@pytest.fixture(scope="session")
+def pg_env() -> dict[str, str]:
+    """PostgreSQL connection settings (from the Makefile's environment, or the defaults)."""
+    env = {key: os.environ.get(key, default) for key, default in support.PG_DEFAULTS.items()}
+    support.ensure_database(env["POSTGRES_DBNAME"])
+    return env
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> str:
+    return support.fresh_vhost("vr_test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path, pg_env) -> Iterator[str]:
+    """Run the test once on the embedded SQLite default and once on PostgreSQL."""
+    prefix = support.unique_prefix()
+    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
+    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
+    for key in support.PG_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    if request.param == "postgres":
+        for key, value in pg_env.items():
+            monkeypatch.setenv(key, value)
+    yield request.param
+    if request.param == "postgres":
+        support.drop_schemas(prefix)
+
+
+@pytest.fixture
+def postgres(monkeypatch: pytest.MonkeyPatch, tmp_path, pg_env) -> Iterator[str]:
+    """PostgreSQL only, in schemas of this test's own."""
+    prefix = support.unique_prefix()
+    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
+    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
+    for key, value in pg_env.items():
+        monkeypatch.setenv(key, value)
+    yield prefix
+    support.drop_schemas(prefix)

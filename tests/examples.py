@@ -1,0 +1,50 @@
+"""Valid form data for the services used in tests and the bench."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+HUNDEANMELDUNG: dict[str, Any] = {
+    "holder_first_name": "Erika",
+    "holder_last_name": "Mustermann",
+    "holder_birth_date": "1980-04-12",
+    "holder_street": "Große Straße",
+    "holder_house_number": "12a",
+    "holder_postal_code": "49377",
+    "holder_city": "Vechta",
+    "email": "erika.mustermann@example.org",
+    "dog_name": "Bello",
+    "dog_breed": "Labrador Retriever",
+    "dog_sex": "male",
+    "dog_birth_date": "2025-03-01",
+    "kept_since": "2026-11-01",
+    "chip_number": "276098106543210",
+    "is_dangerous": False,
+    "liability_insurer": "VGH Versicherungen",
+    "liability_policy_number": "HH-123456",
+    "dogs_in_household": 1,
+}
+
+MELDEBESCHEINIGUNG: dict[str, Any] = {
+    "first_name": "Max",
+    "last_name": "Mustermann",
+    "birth_date": "1975-01-30",
+    "street": "Marktstraße",
+    "house_number": "3",
+    "postal_code": "49393",
+    "city": "Lohne",
+    "email": "max@example.org",
+    "certificate_type": "simple",
+    "purpose": "Vorlage beim Arbeitgeber",
+    "copies": 1,
+    "delivery": "postbox",
+}
+
+FORMS = {"hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG}
+
+
+def form(service_id: str = "hundeanmeldung", **changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(FORMS[service_id])
+    data.update(changes)
+    return data

@@ -1,0 +1,159 @@
+"""Test support: real RabbitMQ vhosts, real PostgreSQL schemas, the real platform as processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_DEFAULTS = {
+    "POSTGRES_DBNAME": "vr_test",
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "5432",
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "postgres",
+}
+PG_KEYS = (*PG_DEFAULTS, "POSTGRES_DSN")
+
+
+def ensure_database(name: str) -> None:
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_schemas(prefix: str) -> None:
+    dbname = os.environ.get("POSTGRES_DBNAME", PG_DEFAULTS["POSTGRES_DBNAME"])
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={dbname}", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix.replace("_", r"\_") + "%",)
+        ).fetchall()
+        for (schema,) in rows:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def fresh_vhost(name: str) -> str:
+    """A clean RabbitMQ vhost (via rabbitmqctl), so tests never see another run's messages."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    if os.path.exists(ctl):
+        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True, timeout=60)
+        subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            check=True, capture_output=True, timeout=60,
+        )
+        return f"amqp://guest:guest@127.0.0.1:5672/{name}"
+    raise RuntimeError("rabbitmqctl is needed to give the tests their own RabbitMQ vhost")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:8]}_"
+
+
+class Platform:
+    """The whole platform as real processes (as `make run` starts it), on its own port,
+    schema prefix and vhost."""
+
+    NAMEKO = {
+        "catalog": "services.catalog.service:CatalogService",
+        "submissions": "services.submissions.service:SubmissionsService",
+        "gateway": "services.gateway.service:GatewayService",
+    }
+    PLAIN = {
+        "relay": ["-m", "services.submissions.relay"],
+        "projector": ["-m", "services.submissions.projector", "run"],
+    }
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            **env,
+            "GATEWAY_PORT": str(self.port),
+            "METRICS_PORT": "0",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def command(self, name: str) -> list[str]:
+        if name in self.NAMEKO:
+            config = ROOT / "services" / name.split(":")[0] / "config.yml"
+            return [sys.executable, "-m", "nameko", "run", "--config", str(config), self.NAMEKO[name]]
+        return [sys.executable, *self.PLAIN[name]]
+
+    def start(self, name: str) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            self.command(name), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_all(self) -> None:
+        for name in (*self.NAMEKO, *self.PLAIN):
+            self.start(name)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.tail(name)}")
+            try:
+                if httpx.get(f"{self.base_url}/health/ready", timeout=3).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError("platform not ready: " + " | ".join(self.tail(n) for n in self.procs))
+
+    def tail(self, name: str, size: int = 2000) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-size:] if path.exists() else ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+@contextmanager
+def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
+    running = Platform(env, log_dir)
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
