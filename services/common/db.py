@@ -94,7 +94,7 @@ class ReadStore:
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.transaction() as cur:
             cur.execute(statement, params)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description else []
 
     def executescript(self, script: str) -> None:
         """Run DDL statements separated by ``;`` (idempotent CREATE … IF NOT EXISTS)."""
@@ -122,6 +122,10 @@ class _Cursor:
 
     def fetchone(self) -> tuple | None:
         return self._cursor.fetchone()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
 
     @property
     def rowcount(self) -> int:

@@ -277,7 +277,7 @@ class SubmissionsApp(Application[UUID]):
         return cases, sequences
 
     # -- lifecycle actions ------------------------------------------------------------------
-    def act(self, case_id: UUID, action: str, payload: dict[str, Any], actor: str, correlation_id: str) -> dict[str, Any]:
+    def act(self, case_id: UUID | str, action: str, payload: dict[str, Any], actor: str, correlation_id: str) -> dict[str, Any]:
         """Load the case, let it decide, save the new event(s)."""
         if action not in ACTIONS:
             raise DomainError("unknown_action", action=action, allowed=", ".join(ACTIONS))
@@ -308,16 +308,19 @@ class SubmissionsApp(Application[UUID]):
         self.save(case)
         return case_view(case)
 
-    def get_case(self, case_id: UUID) -> Case:
+    def get_case(self, case_id: UUID | str) -> Case:
+        try:
+            case_id = case_id if isinstance(case_id, UUID) else UUID(str(case_id))
+        except ValueError:
+            raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
         case = self._find(case_id)
         if case is None or not isinstance(case, Case):
             raise DomainError("case_not_found", case_id=str(case_id))
         return case
 
-    def case_events(self, case_id: UUID) -> list[Any]:
+    def case_events(self, case_id: UUID | str) -> list[Any]:
         """The case's domain events, oldest first (used when a projection lags behind)."""
-        self.get_case(case_id)
-        return list(self.events.get(case_id))
+        return list(self.events.get(self.get_case(case_id).id))
 
 
 def _text(payload: dict[str, Any]) -> Callable[..., str]:

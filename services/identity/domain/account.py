@@ -221,10 +221,11 @@ class Account(AccountAccessRules, Aggregate):
         personal_data_id: UUID,
         now: datetime,
         created_by: str | None = None,
+        account_id: UUID | None = None,
     ) -> Account:
         return cls._create(
             cls.AccountRegistered,
-            id=uuid4(),
+            id=account_id or uuid4(),
             kind=check_kind(kind),
             personal_data_id=personal_data_id,
             created_by=created_by,

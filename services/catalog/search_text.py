@@ -1,0 +1,262 @@
+"""German text handling for the catalog search: normalisation, stemming, compounds and typos.
+
+Pure Python, no third-party text libraries. Everything here works on *normalised* text:
+lower case, ``ä/ö/ü/ß`` folded to ``ae/oe/ue/ss`` (so both spellings citizens type are the
+same), other accents removed, and words reduced by a light stemmer that merges inflected
+forms and verb/noun pairs ("anmelden", "Anmeldung" → "anmeld").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_TOKEN = re.compile(r"[a-z0-9]+")
+#: Fugenelemente that may join two parts of a compound ("Geburt-s-urkunde", "Hund-e-steuer").
+LINKERS = ("es", "en", "er", "s", "e", "n")
+MIN_PART = 4  # shortest compound part unless listed in the lexicon's short_words
+
+
+def normalize(text: str) -> str:
+    """Lower-case, fold umlauts and ß, strip other accents."""
+    text = text.lower().translate(_FOLD)
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of ``text`` (hyphens and punctuation split words)."""
+    return _TOKEN.findall(normalize(text))
+
+
+def stem(word: str) -> str:
+    """Light German stemmer for normalised words (inflection and -ung, not derivation)."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix in ("ungen", "ung"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    for suffix in ("ern", "em", "en", "er", "es", "et"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) >= 5 and word[-1] in "esn":
+        word = word[:-1]
+    return word
+
+
+def osa_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (edits incl. transpositions), capped at ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    if a == b:
+        return 0
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        row_min = i
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+            row_min = min(row_min, value)
+        if row_min > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return min(previous[-1], limit + 1)
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Stop words, weak words and synonyms from ``search_lexicon.yaml``, normalised and stemmed."""
+
+    stopwords: frozenset[str]
+    weak: frozenset[str]
+    short_words: frozenset[str]
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Lexicon:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        synonyms: dict[str, list[str]] = defaultdict(list)
+        for key, values in (raw.get("synonyms") or {}).items():
+            key_stems = [stem(w) for w in words(str(key))]
+            if not 1 <= len(key_stems) <= 2:
+                raise ValueError(f"synonym key must be one or two words: {key!r}")
+            for value in values:
+                value_words = words(str(value))
+                if len(value_words) != 1:
+                    raise ValueError(f"synonym of {key!r} must be a single word: {value!r}")
+                target = stem(value_words[0])
+                joined = " ".join(key_stems)
+                if target != joined and target not in synonyms[joined]:
+                    synonyms[joined].append(target)
+        return cls(
+            stopwords=frozenset(w for s in raw.get("stopwords") or () for w in words(str(s))),
+            weak=frozenset(stem(w) for s in raw.get("weak_words") or () for w in words(str(s))),
+            short_words=frozenset(w for s in raw.get("short_words") or () for w in words(str(s))),
+            synonyms={k: tuple(v) for k, v in synonyms.items()},
+        )
+
+    def terms(self, text: str) -> list[str]:
+        """Stemmed words of a catalog text without stop words."""
+        return [stem(w) for w in words(text) if w not in self.stopwords and (len(w) > 1 or w.isdigit())]
+
+
+class TermMatcher:
+    """Finds the index terms a query term stands for: itself, compounds containing it, typos.
+
+    ``vocabulary`` are the stemmed terms of the index, ``morphemes`` the words and stems that
+    may be compound parts. Results are cached per term; the instance is read-only otherwise.
+    """
+
+    def __init__(self, vocabulary: Iterable[str], morphemes: Iterable[str], lexicon: Lexicon,
+                 cache_size: int = 20000) -> None:
+        self.lexicon = lexicon
+        self.vocabulary = frozenset(vocabulary)
+        self._vocabulary_list = sorted(self.vocabulary)
+        self.morphemes = frozenset(
+            m for m in morphemes if len(m) >= MIN_PART or m in lexicon.short_words
+        )
+        fuzzy_terms = {t for t in self.vocabulary if len(t) >= MIN_PART and not t.isdigit()}
+        fuzzy_terms.update(k for k in lexicon.synonyms if " " not in k and len(k) >= MIN_PART)
+        self._fuzzy_terms = frozenset(fuzzy_terms)
+        deletes: dict[str, list[str]] = defaultdict(list)
+        for term in fuzzy_terms:
+            for d in _deletes(term):
+                deletes[d].append(term)
+        self._deletes = dict(deletes)
+        self._cache_size = cache_size
+        self._match_cache: dict[str, dict[str, float]] = {}
+        self._typo_cache: dict[str, list[tuple[str, int]]] = {}
+        self._segment_cache: dict[str, bool] = {}
+
+    # -- compounds ---------------------------------------------------------------------------
+    def is_compound_part(self, text: str) -> bool:
+        """Whether ``text`` is a sequence of known words joined by optional linking letters."""
+        if not text:
+            return False
+        cached = self._segment_cache.get(text)
+        if cached is not None:
+            return cached
+        n = len(text)
+        # reachable[i]: text[:i] can be segmented; second flag: last piece was a linker
+        reachable = [[False, False] for _ in range(n + 1)]
+        reachable[0] = [True, True]
+        morphemes = self.morphemes
+        for i in range(n):
+            after_word, after_linker = reachable[i]
+            if not (after_word or after_linker):
+                continue
+            for j in range(i + 1, n + 1):
+                if text[i:j] in morphemes:
+                    reachable[j][0] = True
+            if after_word:
+                for linker in LINKERS:
+                    if text.startswith(linker, i):
+                        reachable[i + len(linker)][1] = True
+        result = reachable[n][0] or (reachable[n][1] and n > 2)
+        if len(self._segment_cache) < self._cache_size:
+            self._segment_cache[text] = result
+        return result
+
+    def split(self, term: str) -> list[str] | None:
+        """Split an unknown compound into known parts ("kitaplatz" → ["kita", "platz"])."""
+        n = len(term)
+        if n < 2 * MIN_PART - 1:
+            return None
+        known = self.morphemes | self.lexicon.synonyms.keys()
+        best: list[list[str] | None] = [None] * (n + 1)
+        best[0] = []
+        for i in range(n):
+            if best[i] is None:
+                continue
+            starts = [i] + [i + len(lk) for lk in LINKERS if i > 0 and term.startswith(lk, i)]
+            for start in starts:
+                for j in range(start + 1, n + 1):
+                    part = term[start:j]
+                    if part not in known or not (len(part) >= MIN_PART or part in self.lexicon.short_words):
+                        continue
+                    candidate = best[i] + [part]
+                    current = best[j]
+                    if current is None or len(candidate) < len(current) or (
+                            len(candidate) == len(current) and min(map(len, candidate)) > min(map(len, current))):
+                        best[j] = candidate
+        parts = best[n]
+        if not parts or len(parts) < 2:
+            return None
+        return [stem(p) for p in parts]
+
+    # -- matching ------------------------------------------------------------------------------
+    def matches(self, term: str) -> dict[str, float]:
+        """Index terms equal to ``term`` or compounds containing it, with a similarity in (0, 1]."""
+        cached = self._match_cache.get(term)
+        if cached is not None:
+            return cached
+        found: dict[str, float] = {}
+        if term in self.vocabulary:
+            found[term] = 1.0
+        length = len(term)
+        if length >= 3 and (length >= MIN_PART or term in self.lexicon.short_words):
+            for candidate in [t for t in self._vocabulary_list if term in t and t != term]:
+                similarity = self._compound_similarity(term, candidate)
+                if similarity:
+                    found[candidate] = similarity
+        if len(self._match_cache) < self._cache_size:
+            self._match_cache[term] = found
+        return found
+
+    def _compound_similarity(self, term: str, candidate: str) -> float:
+        index = candidate.find(term)
+        end = index + len(term)
+        if index == 0:  # term is the first part: "hund" in "hundeanmeld"
+            if self.is_compound_part(candidate[end:]):
+                return 0.9
+            return 0.7 if len(term) >= 6 else 0.0
+        if end == len(candidate):  # term is the head: "auswei" in "personalauswei"
+            if self.is_compound_part(candidate[:index]):
+                return 0.85
+            return 0.7 if len(term) >= 5 else 0.0
+        if self.is_compound_part(candidate[:index]) and self.is_compound_part(candidate[end:]):
+            return 0.8  # middle part: "fahrzeug" in "kraftfahrzeugsteu"
+        return 0.5 if len(term) >= 6 else 0.0
+
+    def typos(self, term: str) -> list[tuple[str, int]]:
+        """Known terms within edit distance 1 (2 for long words) of ``term``, closest first."""
+        cached = self._typo_cache.get(term)
+        if cached is not None:
+            return cached
+        result: list[tuple[str, int]] = []
+        if len(term) >= MIN_PART and not term.isdigit():
+            limit = 2 if len(term) >= 8 else 1
+            candidates: set[str] = set()
+            keys = _deletes(term) | {term}
+            for key in keys:
+                candidates.update(self._deletes.get(key, ()))
+                if key in self._fuzzy_terms:
+                    candidates.add(key)
+            candidates.discard(term)
+            for candidate in candidates:
+                distance = osa_distance(term, candidate, limit)
+                if distance <= limit:
+                    result.append((candidate, distance))
+            result.sort(key=lambda item: (item[1], -len(item[0]), item[0]))
+        if len(self._typo_cache) < self._cache_size:
+            self._typo_cache[term] = result
+        return result

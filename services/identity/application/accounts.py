@@ -1,0 +1,199 @@
+"""Self-service account commands: register, verify, reset/change password, change e-mail."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from .. import onetime
+from ..domain import (
+    SELF_SERVICE_KINDS,
+    EmailAlreadyInUse,
+    EmailIndex,
+    InvalidCredentials,
+    InvalidInput,
+    NotPermitted,
+    OneTimeTokenInvalid,
+    normalise_email,
+)
+from ..domain.values import check_kind
+from .base import IdentityBase
+from .results import (
+    MAIL_ACCOUNT_EXISTS,
+    MAIL_CONFIRM_EMAIL_CHANGE,
+    MAIL_EMAIL_CHANGE_NOTICE,
+    MAIL_EMAIL_IN_USE,
+    MAIL_PASSWORD_CHANGED,
+    MAIL_PASSWORD_RESET,
+    Accepted,
+    MailToSend,
+)
+
+_NAME_MAX = 200
+
+
+def _clean_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(str(value).split())
+    if len(value) > _NAME_MAX:
+        raise InvalidInput(f"names are limited to {_NAME_MAX} characters")
+    return value or None
+
+
+class AccountCommands(IdentityBase):
+    def register(
+        self,
+        email: str,
+        password: str,
+        *,
+        kind: str = "citizen",
+        display_name: str | None = None,
+        organisation_name: str | None = None,
+    ) -> Accepted:
+        """Self-registration of citizens and organisations.
+
+        Same answer for new and existing addresses; the mail differs (verification link
+        vs. "you already have an account"). Input and password are validated *before*
+        looking at the address, and the password is hashed in both cases, so neither
+        errors nor timing tell whether the address is registered.
+        """
+        if check_kind(kind) not in SELF_SERVICE_KINDS:
+            raise NotPermitted(f"accounts of kind {kind!r} are created by administrators")
+        normalised = normalise_email(email)
+        organisation_name = _clean_name(organisation_name)
+        if kind == "organisation" and not organisation_name:
+            raise InvalidInput("organisation accounts need an organisation name")
+        password_hash = self.passwords.hash(self.passwords.policy.check(password, email=normalised))
+        now = self._now()
+        created = self._new_account(
+            email=normalised,
+            kind=kind,
+            password_hash=password_hash,
+            display_name=_clean_name(display_name),
+            organisation_name=organisation_name,
+            created_by=None,
+            now=now,
+        )
+        if created is not None:
+            account, personal, index = created
+            mail = self._verification_mail(account, normalised, now)
+            if self._store_new_account(account, personal, index):
+                return Accepted(mails=(mail,))
+        return Accepted(mails=(MailToSend(MAIL_ACCOUNT_EXISTS, normalised),))
+
+    def verify_email(self, token: str) -> dict[str, object]:
+        account = self._account_from_token(token)
+        account.verify_email(self._secret_hash(token), self._now())
+        self.save(account)
+        return {"account_id": str(account.id), "email_verified": True}
+
+    def resend_verification(self, email: str) -> Accepted:
+        account = self._find_account(email)
+        if account is None or account.email_verified:
+            return Accepted()
+        personal = self._get_personal(account)
+        if personal is None:
+            return Accepted()
+        mail = self._verification_mail(account, personal.email, self._now())
+        self.save(account)
+        return Accepted(mails=(mail,))
+
+    def request_password_reset(self, email: str) -> Accepted:
+        """Mail a single-use reset link if the address has an account; at most one per
+        IDENTITY_RESET_REQUEST_INTERVAL. Always the same answer."""
+        account = self._find_account(email)
+        personal = self._get_personal(account) if account else None
+        if account is None or personal is None:
+            return Accepted()
+        now = self._now()
+        last = account.last_reset_requested_at
+        if last is not None and now - last < self._seconds(self.settings.reset_request_interval):
+            return Accepted()
+        issued = onetime.issue(account.id)
+        expires = now + self._seconds(self.settings.reset_ttl)
+        account.request_password_reset(issued.token_hash, expires, now)
+        self.save(account)
+        params = {"token": issued.token, "expires_at": expires.isoformat()}
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_RESET, personal.email, params),))
+
+    def reset_password(self, token: str, new_password: str) -> Accepted:
+        """Set a new password with a reset (or staff invitation) token. Also verifies
+        the address, lifts a failed-login lockout, and ends all sessions."""
+        account = self._account_from_token(token)
+        personal = self._get_personal(account)
+        if personal is None:
+            raise OneTimeTokenInvalid("unknown token")
+        password = self.passwords.policy.check(new_password, email=personal.email)
+        now = self._now()
+        account.reset_password(self._secret_hash(token), now)  # decides: raises if invalid
+        personal.set_password_hash(self.passwords.hash(password), now, reason="reset")
+        self._save_personal(personal)
+        self.save(account)
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
+
+    def change_password(self, account_id: str | UUID, current_password: str, new_password: str) -> Accepted:
+        """Change the password of a logged-in account; ends all its sessions."""
+        account = self._get_account(account_id)
+        personal = self._get_personal(account)
+        if personal is None or not self.passwords.verify(personal.password_hash, current_password):
+            raise InvalidCredentials("current password is wrong")
+        password = self.passwords.policy.check(new_password, email=personal.email)
+        now = self._now()
+        account.change_password(now)
+        personal.set_password_hash(self.passwords.hash(password), now, reason="change")
+        self._save_personal(personal)
+        self.save(account)
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
+
+    def request_email_change(self, account_id: str | UUID, new_email: str, password: str) -> Accepted:
+        """Start an e-mail change (re-authenticated with the password). The new address
+        gets a confirmation link — or, if it already has an account, a notice instead;
+        the old address is told either way. The answer is the same in all cases."""
+        account = self._get_account(account_id)
+        personal = self._get_personal(account)
+        if personal is None or not self.passwords.verify(personal.password_hash, password):
+            raise InvalidCredentials("password is wrong")
+        normalised = normalise_email(new_email)
+        if normalised == personal.email:
+            raise InvalidInput("that is already the account's address")
+        notice = MailToSend(MAIL_EMAIL_CHANGE_NOTICE, personal.email)
+        index = self._get_index(normalised)
+        if index is not None and index.is_claimed:
+            return Accepted(mails=(MailToSend(MAIL_EMAIL_IN_USE, normalised), notice))
+        now = self._now()
+        issued = onetime.issue(account.id)
+        expires = now + self._seconds(self.settings.email_change_ttl)
+        account.request_email_change(issued.token_hash, expires, now)
+        personal.set_pending_email(normalised, now)
+        self._save_personal(personal)
+        self.save(account)
+        params = {"token": issued.token, "expires_at": expires.isoformat()}
+        return Accepted(mails=(MailToSend(MAIL_CONFIRM_EMAIL_CHANGE, normalised, params), notice))
+
+    def confirm_email_change(self, token: str) -> dict[str, object]:
+        """Confirm with the link sent to the new address: claims the new address and
+        releases the old one in one transaction (EmailAlreadyInUse if someone else
+        claimed it meanwhile)."""
+        account = self._account_from_token(token)
+        personal = self._get_personal(account)
+        if personal is None or not personal.pending_email:
+            raise OneTimeTokenInvalid("no pending e-mail change")
+        now = self._now()
+        account.confirm_email_change(self._secret_hash(token), now)
+        new_index = self._get_index(personal.pending_email)
+        if new_index is None:
+            new_index = EmailIndex.claim_new(self._index_id(personal.pending_email), account.id, now)
+        else:
+            new_index.claim(account.id, now)
+        old_index = self._get_index(personal.email)
+        if old_index is not None and old_index.account_id == account.id:
+            old_index.release(account.id, now)
+        try:
+            self.save(account, new_index, old_index)
+        except IntegrityError:
+            raise EmailAlreadyInUse("address was claimed concurrently") from None
+        personal.apply_pending_email(account.email_generation, now)
+        self._save_personal(personal)
+        return {"account_id": str(account.id), "email": personal.email}

@@ -1,0 +1,165 @@
+"""Login, token refresh, logout, introspection and principal resolution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from .. import onetime
+from ..authz import Grant, Principal
+from ..domain import (
+    Account,
+    OneTimeTokenInvalid,
+    RefreshTokenReused,
+    Session,
+    SessionInvalid,
+)
+from ..tokens import TokenError
+from .base import IdentityBase
+from .results import MAIL_ACCOUNT_LOCKED, LoginResult, MailToSend, TokenPair
+
+
+class SessionCommands(IdentityBase):
+    def login(self, email: str, password: str, *, client_ip: str | None = None) -> LoginResult:
+        """Password login. Unknown addresses take the same path as wrong passwords
+        (argon2 verification against a dummy hash, same throttling, same error)."""
+        email = email if isinstance(email, str) else ""
+        wait = self.throttle.retry_after(email, client_ip)
+        if wait > 0:
+            return LoginResult.failed("rate_limited", wait)
+        now = self._now()
+        account = self._find_account(email)
+        personal = self._get_personal(account) if account else None
+        password_hash = personal.password_hash if personal else None
+        if not self.passwords.verify(password_hash, password) or account is None or personal is None:
+            wait = self.throttle.record_failure(email, client_ip)
+            mails: tuple[MailToSend, ...] = ()
+            if account is not None and personal is not None:
+                locked = self._update(account.id, lambda a: self._count_failure(a, now))
+                if locked:
+                    until = now + self._seconds(self.settings.lockout_seconds)
+                    mails = (MailToSend(MAIL_ACCOUNT_LOCKED, personal.email, {"until": until.isoformat()}),)
+            return LoginResult.failed("invalid_credentials", wait, mails)
+        if account.is_locked(now):
+            remaining = (account.locked_until - now).total_seconds() if account.locked_until else 0
+            return LoginResult.failed("account_locked", remaining)
+        if not account.email_verified:
+            return LoginResult.failed("email_not_verified")
+        self.throttle.record_success(email)
+        if password_hash and self.passwords.needs_rehash(password_hash):
+            personal.set_password_hash(self.passwords.hash(password), now, reason="rehash")
+            self._save_personal(personal)
+        secret = onetime.new_secret()
+        session = Session.start(
+            account_id=account.id,
+            token_hash=onetime.hash_secret(secret),
+            epoch=account.session_epoch,
+            now=now,
+            idle_ttl=self._seconds(self.settings.refresh_token_ttl),
+            max_age=self._seconds(self.settings.session_max_age),
+        )
+        account.record_login(session.id, now)
+        self.save(account, session)
+        return LoginResult(ok=True, tokens=self._token_pair(account, session, f"{session.id.hex}.{secret}", now))
+
+    def _count_failure(self, account: Account, now: datetime) -> bool:
+        return account.record_login_failure(
+            now,
+            max_failures=self.settings.max_failed_logins,
+            lockout=self._seconds(self.settings.lockout_seconds),
+        )
+
+    def _token_pair(self, account: Account, session: Session, refresh_token: str, now: datetime) -> TokenPair:
+        access_token, _claims = self.tokens.issue_access_token(
+            subject=str(account.id),
+            kind=account.kind,
+            grants=account.grant_list(),
+            trust_level=account.trust_level,
+            session_id=str(session.id),
+        )
+        return TokenPair(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            expires_in=self.settings.access_token_ttl,
+            refresh_expires_in=max(0, int((session.expires_at - now).total_seconds())),
+            session_id=str(session.id),
+        )
+
+    def _session_from_refresh_token(self, refresh_token: str) -> tuple[Session, str]:
+        try:
+            session_id, secret = onetime.parse(refresh_token)
+            session: Session = self.repository.get(session_id)
+        except (OneTimeTokenInvalid, AggregateNotFoundError):
+            raise SessionInvalid("unknown refresh token") from None
+        if not isinstance(session, Session):
+            raise SessionInvalid("unknown refresh token")
+        return session, onetime.hash_secret(secret)
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate the refresh token and issue a fresh access token (with the account's
+        *current* kind, grants and trust level). A replayed old refresh token revokes
+        the session. Raises SessionInvalid."""
+        session, presented = self._session_from_refresh_token(refresh_token)
+        account = self._get_account(session.account_id)
+        now = self._now()
+        if account.is_deleted or account.is_locked(now) or session.epoch != account.session_epoch:
+            raise SessionInvalid("session ended")
+        secret = onetime.new_secret()
+        try:
+            session.rotate(presented, onetime.hash_secret(secret), now, idle_ttl=self._seconds(self.settings.refresh_token_ttl))
+        except RefreshTokenReused:
+            self.save(session)  # record the revocation
+            raise
+        self.save(session)
+        return self._token_pair(account, session, f"{session.id.hex}.{secret}", now)
+
+    def logout(self, refresh_token: str) -> None:
+        """Revoke the session of a refresh token. Unknown tokens are ignored."""
+        try:
+            session, _presented = self._session_from_refresh_token(refresh_token)
+        except SessionInvalid:
+            return
+        session.revoke(self._now(), reason="logout")
+        self.save(session)
+
+    def end_session(self, account_id: str | UUID, session_id: str | UUID) -> None:
+        """Revoke a session by id (e.g. from the access token's ``sid``), if it is the
+        account's own."""
+        try:
+            session: Session = self.repository.get(UUID(str(session_id)))
+        except (AggregateNotFoundError, ValueError):
+            return
+        if isinstance(session, Session) and str(session.account_id) == str(account_id):
+            session.revoke(self._now(), reason="logout")
+            self.save(session)
+
+    def logout_everywhere(self, account_id: str | UUID) -> None:
+        self._update(account_id, lambda a: a.revoke_sessions(self._now(), reason="logout_all"))
+
+    def introspect(self, access_token: str) -> dict[str, Any]:
+        """RFC 7662-style check for sensitive operations: signature, times *and* that
+        the session is still active. ``{"active": False}`` on any failure."""
+        try:
+            claims = self.tokens.verify_access_token(access_token)
+            account = self._get_account(claims["sub"])
+            session: Session = self.repository.get(UUID(claims["sid"]))
+        except (TokenError, KeyError, ValueError, AggregateNotFoundError, LookupError):
+            return {"active": False}
+        now = self._now()
+        if account.is_deleted or account.is_locked(now) or not session.is_active(now, account.session_epoch):
+            return {"active": False}
+        return {"active": True, **claims}
+
+    def resolve_principal(self, account_id: str | UUID) -> Principal:
+        """The Principal from the account's current state (not from a token)."""
+        account = self._get_account(account_id)
+        grants = () if account.is_deleted else tuple(Grant.from_dict(g) for g in account.grant_list())
+        return Principal(
+            subject=str(account.id),
+            kind=account.kind,
+            grants=grants,
+            trust_level=account.trust_level,
+        )

@@ -1,0 +1,187 @@
+"""Authorisation decisions: pure functions over a Principal and case metadata.
+
+Deny by default: every function answers False/None unless a rule grants access, and
+malformed input (unknown kind, missing case fields) is a denial, never an exception.
+
+Rules
+-----
+* Citizens and organisations read and act on their **own** cases only:
+  ``case_meta["applicant_ref"]`` must equal ``principal.acting_for or principal.subject``
+  (the account id — the ``sub`` claim — of the applicant or of the represented party).
+  A case may demand a minimum trust level (``case_meta["trust_level_required"]``, e.g.
+  "substantial" for a case submitted with eID); lower principals are denied.
+* Staff (kinds clerk, tenant_admin) reach cases through **grants**: tenant (AGS) ×
+  role × service keys. The case's ``tenant`` is the *responsible* authority; grants
+  match it exactly (a Landkreis grant does not cover its municipalities).
+  Roles ``clerk`` and ``team_lead`` give case access; ``team_lead`` additionally may
+  assign/reassign/reopen. ``tenant_admin`` manages staff and settings of the tenant but
+  gives **no** access to case contents (data minimisation) — give the same account a
+  clerk/team_lead grant if it needs both.
+* Operators are platform-wide for operations (metrics, staff administration) and never
+  read or act on case contents, whatever grants they carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .domain.values import ALL_SERVICES, KINDS, TRUST_LEVELS, trust_rank
+
+APPLICANT_KINDS = frozenset({"citizen", "organisation"})
+CASE_STAFF_KINDS = frozenset({"clerk", "tenant_admin"})
+CASE_ROLES = frozenset({"clerk", "team_lead"})
+
+APPLICANT_ACTIONS = frozenset({"withdraw", "provide_information", "pay", "download_notice", "comment"})
+CLERK_ACTIONS = frozenset(
+    {"start_review", "request_information", "approve", "reject", "comment", "add_note", "assign_to_self"}
+)
+TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"assign", "reassign", "reopen"}
+ACTIONS_BY_ROLE: Mapping[str, frozenset[str]] = {"clerk": CLERK_ACTIONS, "team_lead": TEAM_LEAD_ACTIONS}
+
+
+@dataclass(frozen=True)
+class Grant:
+    tenant: str
+    role: str
+    service_keys: tuple[str, ...]
+
+    def covers(self, service_id: str) -> bool:
+        return ALL_SERVICES in self.service_keys or service_id in self.service_keys
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "role": self.role, "service_keys": list(self.service_keys)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grant:
+        return cls(str(data["tenant"]), str(data["role"]), tuple(str(k) for k in data["service_keys"]))
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: str
+    grants: tuple[Grant, ...] = field(default=())
+    trust_level: str = "basic"
+    acting_for: str | None = None
+
+    @property
+    def applicant_ref(self) -> str:
+        return self.acting_for or self.subject
+
+    def grants_for(self, tenant: str, roles: Iterable[str] = CASE_ROLES) -> tuple[Grant, ...]:
+        wanted = frozenset(roles)
+        return tuple(g for g in self.grants if g.tenant == tenant and g.role in wanted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "kind": self.kind,
+            "grants": [g.to_dict() for g in self.grants],
+            "trust_level": self.trust_level,
+            "acting_for": self.acting_for,
+        }
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """Build the Principal from *verified* access-token claims (see tokens.py)."""
+    return Principal(
+        subject=str(claims["sub"]),
+        kind=str(claims["kind"]),
+        grants=tuple(Grant.from_dict(g) for g in claims.get("grants", ())),
+        trust_level=str(claims.get("trust_level", "basic")),
+        acting_for=claims.get("acting_for"),
+    )
+
+
+def _case_fields(case_meta: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    try:
+        tenant, service_id, applicant = case_meta["tenant"], case_meta["service_id"], case_meta["applicant_ref"]
+    except (KeyError, TypeError):
+        return None
+    if not all(isinstance(v, str) and v for v in (tenant, service_id, applicant)):
+        return None
+    return tenant, service_id, applicant
+
+
+def _valid(principal: Principal) -> bool:
+    return isinstance(principal, Principal) and principal.kind in KINDS and principal.trust_level in TRUST_LEVELS
+
+
+def _is_own_case(principal: Principal, applicant: str, case_meta: Mapping[str, Any]) -> bool:
+    if principal.kind not in APPLICANT_KINDS or principal.applicant_ref != applicant:
+        return False
+    required = case_meta.get("trust_level_required")
+    return required is None or trust_rank(principal.trust_level) >= trust_rank(required) >= 0
+
+
+def _staff_roles_for(principal: Principal, tenant: str, service_id: str) -> set[str]:
+    if principal.kind not in CASE_STAFF_KINDS:
+        return set()
+    return {g.role for g in principal.grants_for(tenant) if g.covers(service_id)}
+
+
+def can_read_case(principal: Principal, case_meta: Mapping[str, Any]) -> bool:
+    fields = _case_fields(case_meta)
+    if fields is None or not _valid(principal):
+        return False
+    tenant, service_id, applicant = fields
+    return _is_own_case(principal, applicant, case_meta) or bool(_staff_roles_for(principal, tenant, service_id))
+
+
+def can_act_on_case(principal: Principal, case_meta: Mapping[str, Any], action: str) -> bool:
+    fields = _case_fields(case_meta)
+    if fields is None or not _valid(principal):
+        return False
+    tenant, service_id, applicant = fields
+    if _is_own_case(principal, applicant, case_meta):
+        return action in APPLICANT_ACTIONS
+    return any(action in ACTIONS_BY_ROLE[role] for role in _staff_roles_for(principal, tenant, service_id))
+
+
+class WorklistScope(NamedTuple):
+    """What a worklist query may return: ``WHERE tenant = ANY(tenants) AND
+    (service_keys = ('*',) OR service_id = ANY(service_keys))``."""
+
+    tenants: tuple[str, ...]
+    service_keys: tuple[str, ...]
+
+    @property
+    def all_services(self) -> bool:
+        return ALL_SERVICES in self.service_keys
+
+
+def worklist_filter(principal: Principal, tenant: str) -> WorklistScope | None:
+    """The scope of ``tenant``'s worklist for this principal, or None (= deny)."""
+    if not _valid(principal) or principal.kind not in CASE_STAFF_KINDS or not isinstance(tenant, str):
+        return None
+    grants = principal.grants_for(tenant)
+    if not grants:
+        return None
+    keys: set[str] = set()
+    for grant in grants:
+        keys.update(grant.service_keys)
+    if not keys:
+        return None
+    return WorklistScope((tenant,), (ALL_SERVICES,) if ALL_SERVICES in keys else tuple(sorted(keys)))
+
+
+def can_manage_staff(principal: Principal, tenant: str) -> bool:
+    """Create staff accounts, grant and revoke roles for ``tenant``."""
+    if not _valid(principal):
+        return False
+    if principal.kind == "operator":
+        return True
+    return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
+
+
+def can_view_tenant_metrics(principal: Principal, tenant: str) -> bool:
+    """Aggregated KPIs (no case contents)."""
+    if not _valid(principal):
+        return False
+    if principal.kind == "operator":
+        return True
+    return principal.kind in CASE_STAFF_KINDS and bool(
+        principal.grants_for(tenant, roles=("team_lead", "tenant_admin"))
+    )

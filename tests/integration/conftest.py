@@ -1,0 +1,103 @@
+"""Applications on every event-store backend: in-memory (POPO), SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.catalog.application import DEFINITIONS_DIR, CatalogApp
+from services.common import config
+from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from tests import support
+from tests.examples import form
+
+
+@pytest.fixture(params=["popo", "sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_env) -> Iterator[Callable[[str], dict[str, str]]]:
+    """A factory of eventsourcing settings per service, on the parametrised backend."""
+    prefix = support.unique_prefix()
+    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
+    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
+    for key in support.PG_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    if request.param == "postgres":
+        for key, value in pg_env.items():
+            monkeypatch.setenv(key, value)
+
+    def env(service: str) -> dict[str, str]:
+        if request.param == "popo":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        from services.common.db import ensure_schema
+
+        ensure_schema(service)
+        return config.eventstore_env(service)
+
+    env.backend = request.param  # type: ignore[attr-defined]
+    yield env
+    if request.param == "postgres":
+        support.drop_schemas(prefix)
+
+
+@pytest.fixture
+def catalog(store_env, tmp_path: Path) -> CatalogApp:
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    for path in DEFINITIONS_DIR.glob("*.json"):
+        (definitions / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    app = CatalogApp(store_env("catalog"))
+    app.import_definitions(definitions)
+    app.import_tenants()
+    app.definitions_dir = definitions  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.fixture
+def resolve(catalog: CatalogApp) -> Callable[[str, str], Offering]:
+    return lambda portal, service_id: Offering.from_catalog(catalog.resolve(portal, service_id))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def submissions(store_env, clock: Clock) -> SubmissionsApp:
+    return SubmissionsApp(store_env("submissions"), clock=clock)
+
+
+def command(portal: str = "03460009", key: str = "k1", service_id: str = "hundeanmeldung", **changes) -> SubmitCommand:
+    data = {
+        "portal": portal,
+        "service_id": service_id,
+        "form_data": form(service_id) if service_id in ("hundeanmeldung", "meldebescheinigung") else {},
+        "applicant": {"name": "Erika Mustermann"},
+        "principal": "citizen:erika",
+        "idempotency_key": key,
+        "correlation_id": "corr-" + key,
+        "form_version": None,
+    }
+    data.update(changes)
+    return SubmitCommand(**data)
+
+
+def publish_new_version(catalog: CatalogApp, service_id: str, **changes) -> int:
+    path = catalog.definitions_dir / f"{service_id}.json"  # type: ignore[attr-defined]
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    definition["version"] += 1
+    definition.update(changes)
+    path.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+    assert catalog.import_definitions(path.parent) == [f"{service_id}@{definition['version']}"]
+    return definition["version"]

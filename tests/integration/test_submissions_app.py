@@ -1,0 +1,132 @@
+"""The submissions application on POPO, SQLite and PostgreSQL (same tests, every backend)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.problems import DomainError
+from services.submissions.application import SubmissionsApp
+from tests.examples import form
+from tests.integration.conftest import command, publish_new_version
+
+
+def cases(results: list[dict]) -> list[dict]:
+    assert all("case" in r for r in results), results
+    return [r["case"] for r in results]
+
+
+def test_batch_saves_cases_with_references_per_tenant(submissions, resolve) -> None:
+    results = submissions.submit_batch(
+        [command(key="a"), command(key="b"), command(portal="03460006", key="c", service_id="meldebescheinigung")],
+        resolve,
+    )
+    a, b, c = cases(results)
+    assert [a["reference"], b["reference"], c["reference"]] == ["VEC-2026-000001", "VEC-2026-000002", "LOH-2026-000001"]
+    assert (a["tenant"], c["tenant"], c["fee_cents"]) == ("03460009", "03460006", 700)
+    stored = submissions.get_case(a["case_id"])
+    assert stored.form_data == form() and stored.applicant_ref == "citizen:erika"
+    more = cases(submissions.submit_batch([command(key="d")], resolve))
+    assert more[0]["reference"] == "VEC-2026-000003"
+
+
+def test_retry_with_the_same_key_returns_the_same_case(submissions, resolve) -> None:
+    (first,) = cases(submissions.submit_batch([command(key="same")], resolve))
+    results = submissions.submit_batch([command(key="same"), command(key="other")], resolve)
+    assert results[0] == {"case": first, "replayed": True}
+    assert results[1]["case"]["reference"] == "VEC-2026-000002"
+    changed = submissions.submit_batch([command(key="same", form_data=form(dog_name="Hasso"))], resolve)
+    assert changed == [{"error": {"code": "idempotency_key_reused", "params": {}}}]
+
+
+def test_the_same_key_twice_in_one_batch(submissions, resolve) -> None:
+    results = submissions.submit_batch(
+        [command(key="twice"), command(key="twice"), command(key="twice", form_data=form(dog_name="Rex"))], resolve
+    )
+    assert results[1]["case"]["case_id"] == results[0]["case"]["case_id"] and results[1]["replayed"]
+    assert results[2]["error"]["code"] == "idempotency_key_reused"
+
+
+def test_errors_are_per_command_and_do_not_stop_the_batch(submissions, resolve) -> None:
+    bad_form = form(chip_number="123")
+    del bad_form["email"]
+    results = submissions.submit_batch(
+        [
+            command(key="1", form_data=bad_form),
+            command(key="2", service_id="drachenanmeldung"),
+            command(key="3", portal="99999999"),
+            command(key="4"),
+        ],
+        resolve,
+    )
+    assert results[0]["error"]["code"] == "form_invalid"
+    assert {e["field"] for e in results[0]["error"]["params"]["errors"]} == {"/chip_number", "/email"}
+    assert results[1]["error"] == {"code": "unknown_service", "params": {"service_id": "drachenanmeldung"}}
+    assert results[2]["error"]["code"] == "unknown_tenant"
+    assert results[3]["case"]["reference"] == "VEC-2026-000001"
+
+
+def test_district_services_go_to_the_district(submissions, resolve) -> None:
+    (case,) = cases(submissions.submit_batch([command(portal="03460001", key="e", service_id="elterngeld", form_data=_elterngeld())], resolve))
+    assert (case["tenant"], case["portal"]) == ("03460000", "03460001")
+    assert case["reference"].startswith("LKV-")
+
+
+def test_form_version_and_fee_are_pinned(submissions, resolve, catalog) -> None:
+    (old,) = cases(submissions.submit_batch([command(portal="03460006", key="v1", service_id="meldebescheinigung")], resolve))
+    version = publish_new_version(catalog, "meldebescheinigung", fee={"amount_cents": 900, "currency": "EUR"})
+    refused = submissions.submit_batch(
+        [command(portal="03460006", key="v1-late", service_id="meldebescheinigung", form_version=1)], resolve
+    )
+    assert refused[0]["error"]["code"] == "unknown_form_version"
+    assert refused[0]["error"]["params"]["current"] == version
+    (new,) = cases(submissions.submit_batch([command(portal="03460006", key="v2", service_id="meldebescheinigung", form_version=version)], resolve))
+    assert (new["form_version"], new["fee_cents"]) == (version, 900)
+    kept = submissions.get_case(old["case_id"])
+    assert (kept.form_version, kept.fee_cents) == (1, 700)
+
+
+def test_lifecycle_is_saved_and_survives_a_restart(submissions, resolve, store_env, clock) -> None:
+    (case,) = cases(submissions.submit_batch([command(key="life")], resolve))
+    case_id = case["case_id"]
+    submissions.act(case_id, "start-review", {"clerk": "Frau Meyer"}, "clerk:meyer", "c1")
+    submissions.act(case_id, "request-information", {"question": "Impfpass?"}, "clerk:meyer", "c2")
+    with pytest.raises(DomainError) as refused:
+        submissions.act(case_id, "approve", {}, "clerk:meyer", "c3")
+    assert refused.value.code == "transition_not_allowed"
+    view = submissions.act(case_id, "supply-information", {"answer": "anbei"}, "citizen:erika", "c4")
+    assert view["status"] == "in_review" and view["version"] == 4
+    if store_env.backend == "popo":
+        return
+    reopened = SubmissionsApp(store_env("submissions"), clock=clock)
+    assert reopened.get_case(case_id).status.value == "in_review"
+    (next_case,) = cases(reopened.submit_batch([command(key="after-restart")], resolve))
+    assert next_case["reference"] == "VEC-2026-000002"
+
+
+def test_bad_action_input(submissions, resolve) -> None:
+    (case,) = cases(submissions.submit_batch([command(key="bad")], resolve))
+    case_id = case["case_id"]
+    for action, payload, code in [
+        ("fly", {}, "unknown_action"),
+        ("reassign", {}, "invalid_parameter"),
+        ("reassign", {"clerk": 7}, "invalid_parameter"),
+        ("request-payment", {"amount_cents": -1}, "invalid_parameter"),
+    ]:
+        with pytest.raises(DomainError) as refused:
+            submissions.act(case_id, action, payload, "clerk", "c")
+        assert refused.value.code == code
+    submissions.act(case_id, "start-review", {}, "clerk", "c")
+    with pytest.raises(DomainError) as bad_date:
+        submissions.act(case_id, "request-information", {"question": "?", "due_date": "31.12.2026"}, "clerk", "c")
+    assert bad_date.value.code == "invalid_parameter"
+
+
+def _elterngeld() -> dict:
+    return {
+        "first_name": "Anna", "last_name": "Schmidt", "birth_date": "1990-05-05", "street": "Lange Straße",
+        "house_number": "5", "postal_code": "49377", "city": "Vechta", "email": "anna@example.org",
+        "tax_id": "12345678901", "iban": "DE89370400440532013000", "child_first_name": "Lena",
+        "child_last_name": "Schmidt", "child_birth_date": "2026-10-01", "multiple_birth": 1,
+        "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
+        "works_during_receipt": False,
+    }
