@@ -7,8 +7,8 @@ from typing import Any
 from nameko.rpc import rpc
 
 from services.catalog.application import CatalogApp
-from services.common import config, logs
-from services.common.db import ensure_schema
+from services.common import logs
+from services.common.db import open_application
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
 
@@ -16,8 +16,7 @@ logs.configure("catalog")
 
 
 def open_catalog() -> CatalogApp:
-    ensure_schema("catalog")
-    app = CatalogApp(config.eventstore_env("catalog"))
+    app = open_application(CatalogApp, "catalog")
     published = app.import_definitions()
     added = app.import_tenants()
     logs.get_logger("catalog").info("catalog_imported", definitions=published, tenants=len(added))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from services.common import config
+
+T = TypeVar("T")
 
 
 def ensure_schema(service: str) -> None:
@@ -24,6 +27,25 @@ def ensure_schema(service: str) -> None:
 
     with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema_for(service)}"')
+
+
+def _is_ddl_race(exc: BaseException) -> bool:
+    text = str(exc)
+    return "already exists" in text or "duplicate key" in text or "tuple concurrently" in text
+
+
+def open_application(factory: Callable[[dict[str, str]], T], service: str) -> T:
+    """Construct a service's eventsourcing Application on its configured store, retrying
+    the table creation race when several processes of one service start together."""
+    ensure_schema(service)
+    for attempt in range(10):
+        try:
+            return factory(config.eventstore_env(service))
+        except Exception as exc:  # noqa: BLE001
+            if attempt == 9 or not _is_ddl_race(exc):
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class ReadStore:
@@ -97,11 +119,20 @@ class ReadStore:
             return cur.fetchall() if cur.description else []
 
     def executescript(self, script: str) -> None:
-        """Run DDL statements separated by ``;`` (idempotent CREATE … IF NOT EXISTS)."""
-        with self.transaction() as cur:
-            for statement in script.split(";"):
-                if statement.strip():
-                    cur.execute(statement)
+        """Run DDL statements separated by ``;`` (idempotent CREATE … IF NOT EXISTS).
+
+        Processes starting together may race on PostgreSQL's catalog; retry then."""
+        for attempt in range(10):
+            try:
+                with self.transaction() as cur:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            cur.execute(statement)
+                return
+            except Exception as exc:  # noqa: BLE001 - only concurrent-DDL races are retried
+                if attempt == 9 or not _is_ddl_race(exc):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
 
 class _Cursor:

@@ -16,9 +16,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from services.common import config, logs, metrics
+from services.common import logs, metrics
 from services.common.amqp import BatchConsumer, check_broker
-from services.common.db import ReadStore, ensure_schema
+from services.common.db import ReadStore, open_application
 from services.submissions.application import SubmissionsApp
 from services.submissions.integration import map_notification
 from services.submissions.projections import PROJECTIONS, CaseReadModels
@@ -27,8 +27,7 @@ QUEUE = "submissions.projections"
 
 
 def open_app() -> SubmissionsApp:
-    ensure_schema("submissions")
-    return SubmissionsApp(config.eventstore_env("submissions"))
+    return open_application(SubmissionsApp, "submissions")
 
 
 def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:

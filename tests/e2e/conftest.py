@@ -15,9 +15,10 @@ VECHTA, LOHNE, LK_VECHTA, BAKUM = "03460009", "03460006", "03460000", "03460001"
 
 
 @pytest.fixture(scope="session")
-def platform_env(pg_env: dict[str, str], amqp_uri: str) -> Iterator[dict[str, str]]:
+def platform_env(pg_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Own schemas and an own vhost: nothing another test published can reach the platform."""
     prefix = support.unique_prefix()
-    yield {**pg_env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": prefix}
+    yield {**pg_env, "AMQP_URI": support.fresh_vhost("vr_e2e"), "VR_SCHEMA_PREFIX": prefix}
     support.drop_schemas(prefix)
 
 

@@ -33,9 +33,10 @@ from ..domain import (
 )
 from ..eid import IdentityProvider, provider_from_name
 from ..erasure import purge_stream
+from ..keys import KeySet, ensure_dev_keys
 from ..passwords import PasswordService
 from ..ratelimit import LoginThrottle
-from ..tokens import KeySet, TokenService, ensure_dev_keys
+from ..tokens import TokenService
 from .results import MAIL_VERIFY_EMAIL, MailToSend
 from .settings import IdentitySettings
 

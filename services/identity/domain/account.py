@@ -18,14 +18,9 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from .account_access import AccountAccessRules
+from .account_access import EID, EMAIL_CHANGE, PASSWORD_RESET, VERIFY_EMAIL, AccountAccessRules
 from .errors import AccountDeleted, NotPermitted, OneTimeTokenInvalid
 from .values import check_kind
-
-VERIFY_EMAIL = "verify_email"
-PASSWORD_RESET = "password_reset"
-EMAIL_CHANGE = "email_change"
-EID = "eid"
 
 
 class Account(AccountAccessRules, Aggregate):
@@ -116,6 +111,15 @@ class Account(AccountAccessRules, Aggregate):
         def apply(self, account: Account) -> None:
             account.trust_level = self.level
             account.trust_provider = self.provider
+            account.pending.pop(EID, None)
+
+    class EidVerificationCompleted(Aggregate.Event):
+        """An eID result at or below the current level: state consumed, level kept."""
+
+        level: str
+        provider: str
+
+        def apply(self, account: Account) -> None:
             account.pending.pop(EID, None)
 
     class RoleGranted(Aggregate.Event):

@@ -21,6 +21,10 @@ from .values import (
     trust_rank,
 )
 
+# Keys of Account.pending (one-time tokens awaiting use).
+VERIFY_EMAIL = "verify_email"
+PASSWORD_RESET = "password_reset"
+EMAIL_CHANGE = "email_change"
 EID = "eid"
 
 
@@ -38,12 +42,14 @@ class AccountAccessRules:
         self._alive()
         return str(self._consume(EID, state_hash, now)["provider"])
 
-    def raise_trust_level(self, state_hash: str, level: str, provider: str, now: datetime) -> bool:
-        """Raise to ``level`` if higher than the current one; never lowers. True if raised."""
+    def complete_eid_verification(self, state_hash: str, level: str, provider: str, now: datetime) -> bool:
+        """Consume the pending eID state; raise to ``level`` if higher than the current
+        level (never lowers). True if raised."""
         started_with = self.check_eid_state(state_hash, now)
         if started_with != provider:
             raise OneTimeTokenInvalid("eID result from a different provider")
         if trust_rank(check_trust_level(level)) <= trust_rank(self.trust_level):
+            self.trigger_event(self.EidVerificationCompleted, level=level, provider=provider, timestamp=now)
             return False
         self.trigger_event(self.TrustLevelRaised, level=level, provider=provider, timestamp=now)
         return True

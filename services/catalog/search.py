@@ -1,0 +1,388 @@
+"""Citizen-language search over the OZG/LeiKa catalog and the platform's service definitions.
+
+The index is built in memory from the CSV files in ``services/catalog/data`` and the
+definitions (no database, no network). It is read-only after ``SearchIndex.load`` and safe to
+share between green threads.
+
+Model
+-----
+* A *result group* is one service definition, one OZG service (Leistungsbündel) or a LeiKa
+  service without OZG-ID. Each group has *variants* — short texts that name it: the OZG name
+  and the names of all LeiKa services of the bundle; for a definition its German name, its
+  citizen keywords and its LeiKa name — and *context* words (its Lebenslage and Themenfeld).
+* A query is split into *slots*, one per meaningful word (stop words dropped, unknown compounds
+  split into parts, two-word synonym phrases merged). Each slot matches index terms by stem,
+  as part of a compound, by synonym or, for unknown words, within one or two typing errors.
+* A variant scores ``coverage * (0.8 + 0.2 * precision)``: coverage is the idf-weighted share of
+  query slots it matches (context words count half or less), precision the idf-weighted share
+  of its own words the query matched, so short exact names beat long ones. A group scores as
+  its best variant.
+* Ranking: relevant definitions the tenant offers online itself come first, then relevant ones
+  offered by its district, then everything by score. A catalog group is dropped when it only
+  repeats a definition already in the result (same LeiKa key).
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.catalog.search_text import Lexicon, TermMatcher, normalize, stem, words
+
+LEXICON_FILE = "search_lexicon.yaml"
+NO_LEIKA_KEY = "nicht im LeiKa"
+MAX_QUERY_LENGTH = 200   # characters considered; longer input is cut
+MAX_QUERY_WORDS = 10
+SYNONYM_WEIGHT = 0.9      # similarity of a synonym relative to the word itself
+SPLIT_WEIGHT = 0.95       # similarity of the parts of a query compound that was split
+TYPO_WEIGHT = {1: 0.85, 2: 0.7}
+WEAK_WORD_WEIGHT = 0.2    # slot weight factor of words like "beantragen", "online"
+LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
+THEMENFELD_WEIGHT = 0.3
+PRECISION_SHARE = 0.2
+RERANK_CANDIDATES = 300
+RELEVANT_SHARE = 0.6      # offered services rank first if they score >= this share of the best
+MIN_RESULT_SHARE = 0.2    # results below this share of the best score are left out
+TIERS = {"own": 0, "district": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    kind: str                 # "definition" | "ozg" | "leika"
+    service_id: str | None
+    ozg_id: str | None
+    leika_key: str | None
+    name: str
+    ozg_name: str | None
+    primary: int              # variant used when only context words match
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    group: int
+    name: str
+    leika_key: str | None
+    terms: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Slot:
+    weight: float
+    matches: dict[str, float]  # index term -> similarity
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _leika_key(raw: str) -> str | None:
+    return raw if raw and raw != NO_LEIKA_KEY else None
+
+
+class SearchIndex:
+    """In-memory search index; build it with :meth:`load`."""
+
+    def __init__(self, groups: list[_Group], variants: list[_Variant],
+                 context: dict[int, list[tuple[str, float]]], lexicon: Lexicon,
+                 morphemes: set[str]) -> None:
+        self._groups = groups
+        self._variants = variants
+        self._lexicon = lexicon
+        postings: dict[str, list[int]] = {}
+        for vid, variant in enumerate(variants):
+            for term in set(variant.terms):
+                postings.setdefault(term, []).append(vid)
+        context_postings: dict[str, dict[int, float]] = {}
+        for gid, terms in context.items():
+            for term, weight in terms:
+                slot = context_postings.setdefault(term, {})
+                slot[gid] = max(slot.get(gid, 0.0), weight)
+        self._postings = postings
+        self._context_postings = context_postings
+        total = len(variants)
+        self._idf = {term: math.log(1.0 + total / len(ids)) for term, ids in postings.items()}
+        self._default_idf = math.log(1.0 + total)
+        for term in context_postings:
+            self._idf.setdefault(term, self._default_idf / 2)
+        self._matcher = TermMatcher(set(postings) | set(context_postings), morphemes, lexicon)
+        self.definition_ids = frozenset(g.service_id for g in groups if g.service_id)
+
+    # ------------------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, data_dir: Path | str,
+             definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | None = None,
+             ) -> SearchIndex:
+        """Build the index from the catalog CSVs in ``data_dir`` and the service definitions.
+
+        ``definitions`` may be a mapping service_id -> definition (as returned by
+        ``services.catalog.definitions.load_definitions``) or an iterable of definitions.
+        """
+        data_dir = Path(data_dir)
+        lexicon = Lexicon.load(data_dir / LEXICON_FILE)
+        themenfelder = {r["id"]: r["name"] for r in _read_csv(data_dir / "themenfelder.csv")}
+        lebenslagen = {r["id"]: (r["name"], r["themenfeld_id"]) for r in _read_csv(data_dir / "lebenslagen.csv")}
+        ozg_rows = _read_csv(data_dir / "ozg_leistungen.csv")
+        leika_rows = _read_csv(data_dir / "leika_leistungen.csv")
+        leika_names = {r["leika_key"]: r["name"] for r in leika_rows if _leika_key(r["leika_key"])}
+
+        groups: list[_Group] = []
+        variants: list[_Variant] = []
+        context: dict[int, list[tuple[str, float]]] = {}
+        morphemes: set[str] = set()
+        seen: set[tuple[int, str]] = set()
+
+        def add_variant(gid: int, name: str, leika_key: str | None) -> int:
+            terms = tuple(lexicon.terms(name))
+            key = (gid, " ".join(terms))
+            if not terms or key in seen:
+                return -1
+            seen.add(key)
+            variants.append(_Variant(gid, name, leika_key, terms))
+            morphemes.update(terms)
+            morphemes.update(w for w in words(name) if w not in lexicon.stopwords)
+            return len(variants) - 1
+
+        def add_group(kind: str, service_id: str | None, ozg_id: str | None, leika_key: str | None,
+                      name: str, ozg_name: str | None, lebenslage_ids: Iterable[str]) -> int:
+            gid = len(groups)
+            terms: list[tuple[str, float]] = []
+            for lid in lebenslage_ids:
+                if lid not in lebenslagen:
+                    continue
+                lname, themenfeld_id = lebenslagen[lid]
+                terms += [(t, LEBENSLAGE_WEIGHT) for t in lexicon.terms(lname)]
+                terms += [(t, THEMENFELD_WEIGHT) for t in lexicon.terms(themenfelder.get(themenfeld_id, ""))]
+            context[gid] = terms
+            primary = len(variants)
+            groups.append(_Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary))
+            if add_variant(gid, name, leika_key) < 0:  # name without searchable words
+                groups[gid] = _Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1)
+            return gid
+
+        ozg_groups: dict[str, int] = {}
+        ozg_names: dict[str, str] = {}
+        for row in ozg_rows:
+            ozg_names[row["ozg_id"]] = row["name"]
+            ozg_groups[row["ozg_id"]] = add_group("ozg", None, row["ozg_id"], None, row["name"], row["name"],
+                                                  [row["lebenslage_id"]])
+        for row in leika_rows:
+            key = _leika_key(row["leika_key"])
+            gid = ozg_groups.get(row["ozg_id"])
+            if gid is None:
+                add_group("leika", None, row["ozg_id"] or None, key, row["name"], None, ())
+            else:
+                add_variant(gid, row["name"], key)
+
+        ozg_lebenslage = {r["ozg_id"]: r["lebenslage_id"] for r in ozg_rows}
+        if isinstance(definitions, Mapping):
+            definitions = definitions.values()
+        for definition in definitions or ():
+            ozg_id = str(definition["ozg_id"])
+            lebenslage_ids = [str(i) for i in definition.get("lebenslagen", ())] or [ozg_lebenslage.get(ozg_id, "")]
+            name = definition["name"]["de"]
+            gid = add_group("definition", definition["service_id"], ozg_id, definition.get("leika_key"), name,
+                            ozg_names.get(ozg_id), lebenslage_ids)
+            for keyword in definition.get("keywords", ()):
+                add_variant(gid, keyword, definition.get("leika_key"))
+            leika_name = leika_names.get(definition.get("leika_key") or "")
+            if leika_name:
+                add_variant(gid, leika_name, definition.get("leika_key"))
+
+        for key, targets in lexicon.synonyms.items():
+            morphemes.update(key.split())
+            morphemes.update(targets)
+        return cls(groups, variants, context, lexicon, morphemes)
+
+    # ------------------------------------------------------------------------------- query
+    def _slot(self, alternatives: dict[str, float], weak: bool) -> _Slot | None:
+        matches: dict[str, float] = {}
+        for term, factor in alternatives.items():
+            for found, similarity in self._matcher.matches(term).items():
+                value = similarity * factor
+                if value > matches.get(found, 0.0):
+                    matches[found] = value
+        if not matches:
+            return None
+        known = [self._idf[t] for t in alternatives if t in self._idf]
+        if not known:
+            best = max(matches, key=matches.__getitem__)
+            known = [self._idf.get(best, self._default_idf)]
+        weight = max(known) * (WEAK_WORD_WEIGHT if weak else 1.0)
+        return _Slot(weight, matches)
+
+    def _word_alternatives(self, term: str) -> dict[str, float]:
+        alternatives = {term: 1.0}
+        for synonym in self._lexicon.synonyms.get(term, ()):
+            alternatives.setdefault(synonym, SYNONYM_WEIGHT)
+        return alternatives
+
+    def _parse(self, query: str) -> list[_Slot]:
+        lexicon = self._lexicon
+        raw = [w for w in words(query[:MAX_QUERY_LENGTH]) if w not in lexicon.stopwords][:MAX_QUERY_WORDS]
+        terms = [stem(w) for w in raw]
+        slots: list[_Slot] = []
+        i = 0
+        while i < len(terms):
+            term = terms[i]
+            phrase = f"{term} {terms[i + 1]}" if i + 1 < len(terms) else ""
+            if phrase in lexicon.synonyms:
+                alternatives = {s: SYNONYM_WEIGHT for s in lexicon.synonyms[phrase]}
+                slot = self._slot(alternatives, weak=False)
+                if slot:
+                    slots.append(slot)
+                i += 2
+                continue
+            i += 1
+            if len(term) < 2 and not term.isdigit():
+                continue
+            weak = term in lexicon.weak
+            known = term in self._matcher.vocabulary or term in lexicon.synonyms
+            if not known:
+                typos = self._matcher.typos(term)
+                if typos and typos[0][1] == 1:
+                    known = True
+                    term_alternatives = self._typo_alternatives(term, typos)
+                    slot = self._slot(term_alternatives, weak)
+                    if slot:
+                        slots.append(slot)
+                    continue
+                parts = self._matcher.split(term)
+                if parts:
+                    for part in parts:
+                        alternatives = {p: f * SPLIT_WEIGHT for p, f in self._word_alternatives(part).items()}
+                        alternatives[term] = 1.0
+                        slot = self._slot(alternatives, part in lexicon.weak)
+                        if slot:
+                            slots.append(slot)
+                    continue
+                alternatives = self._typo_alternatives(term, typos) if typos else {term: 1.0}
+            else:
+                alternatives = self._word_alternatives(term)
+            slot = self._slot(alternatives, weak)
+            if slot:
+                slots.append(slot)
+        return slots
+
+    def _typo_alternatives(self, term: str, typos: list[tuple[str, int]]) -> dict[str, float]:
+        alternatives = {term: 1.0}
+        best = typos[0][1]
+        for candidate, distance in typos[:3]:
+            if distance > best:
+                break
+            for alternative, factor in self._word_alternatives(candidate).items():
+                value = factor * TYPO_WEIGHT[distance]
+                if value > alternatives.get(alternative, 0.0):
+                    alternatives[alternative] = value
+        return alternatives
+
+    # ------------------------------------------------------------------------------ search
+    def search(self, query: str, offered: Mapping[str, str] | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """Services matching a citizen's query, best first.
+
+        ``offered`` maps service_id -> "own" | "district" for the definitions the current
+        tenant or its district offers online; those rank first when relevant. Raises
+        ValueError for an empty query or a limit outside 1..100.
+        """
+        if not isinstance(query, str) or not normalize(query).strip():
+            raise ValueError("query must not be empty")
+        if not 1 <= limit <= 100:
+            raise ValueError("limit must be between 1 and 100")
+        slots = self._parse(query)
+        if not slots:
+            return []
+        scored = self._score(slots)
+        if not scored:
+            return []
+        return self._rank(scored, offered or {}, limit)
+
+    def _score(self, slots: list[_Slot]) -> dict[int, tuple[float, int]]:
+        variants = self._variants
+        total_weight = sum(s.weight for s in slots)
+        per_slot: list[dict[int, float]] = []
+        per_slot_context: list[dict[int, float]] = []
+        candidates: set[int] = set()
+        for slot in slots:
+            best: dict[int, float] = {}
+            best_context: dict[int, float] = {}
+            for term, similarity in slot.matches.items():
+                for vid in self._postings.get(term, ()):
+                    if similarity > best.get(vid, 0.0):
+                        best[vid] = similarity
+                for gid, factor in self._context_postings.get(term, {}).items():
+                    value = similarity * factor
+                    if value > best_context.get(gid, 0.0):
+                        best_context[gid] = value
+            per_slot.append(best)
+            per_slot_context.append(best_context)
+            candidates.update(best)
+            candidates.update(self._groups[g].primary for g in best_context if self._groups[g].primary >= 0)
+
+        coverage: list[tuple[float, int]] = []
+        for vid in candidates:
+            gid = variants[vid].group
+            value = 0.0
+            for slot, best, best_context in zip(slots, per_slot, per_slot_context):
+                value += slot.weight * max(best.get(vid, 0.0), best_context.get(gid, 0.0))
+            coverage.append((value / total_weight, vid))
+        top = heapq.nlargest(RERANK_CANDIDATES, coverage)
+
+        idf = self._idf
+        groups: dict[int, tuple[float, int]] = {}
+        for value, vid in top:
+            variant = variants[vid]
+            matched = 0.0
+            size = 0.0
+            for term in variant.terms:
+                weight = idf.get(term, self._default_idf)
+                size += weight
+                matched += weight * max((s.matches.get(term, 0.0) for s in slots), default=0.0)
+            precision = matched / size if size else 0.0
+            score = value * (1.0 - PRECISION_SHARE + PRECISION_SHARE * precision)
+            current = groups.get(variant.group)
+            if current is None or score > current[0]:
+                groups[variant.group] = (score, vid)
+        return groups
+
+    def _rank(self, scored: dict[int, tuple[float, int]], offered: Mapping[str, str],
+              limit: int) -> list[dict[str, Any]]:
+        best_score = max(score for score, _ in scored.values())
+        floor = best_score * MIN_RESULT_SHARE
+        relevant = best_score * RELEVANT_SHARE
+
+        def sort_key(item: tuple[int, tuple[float, int]]) -> tuple[int, float, int, int, str]:
+            gid, (score, _) = item
+            group = self._groups[gid]
+            tier = TIERS.get(offered.get(group.service_id or "", ""), 2) if score >= relevant else 2
+            return (tier, -round(score, 6), 0 if group.kind == "definition" else 1, len(group.name), group.name)
+
+        ordered = sorted(((g, s) for g, s in scored.items() if s[0] >= floor), key=sort_key)
+        definition_keys = {self._groups[g].leika_key for g, _ in ordered if self._groups[g].kind == "definition"}
+        results: list[dict[str, Any]] = []
+        for gid, (score, vid) in ordered:
+            group = self._groups[gid]
+            variant = self._variants[vid]
+            if group.kind == "definition":
+                name, leika_key = group.name, group.leika_key
+            elif variant.leika_key and variant.leika_key in definition_keys:
+                continue  # the definition above is this very LeiKa service
+            else:
+                name, leika_key = variant.name, variant.leika_key
+            results.append({
+                "service_id": group.service_id,
+                "ozg_id": group.ozg_id,
+                "leika_key": leika_key,
+                "name": name,
+                "ozg_name": group.ozg_name,
+                "kind": group.kind,
+                "offered": offered.get(group.service_id) if group.service_id else None,
+                "score": round(score, 4),
+            })
+            if len(results) >= limit:
+                break
+        return results

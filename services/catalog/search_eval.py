@@ -1,0 +1,99 @@
+"""Offline evaluation of the catalog search against citizen-phrased queries.
+
+Usage::
+
+    .venv/bin/python -m services.catalog.search_eval [tests/search_eval.yaml]
+
+A case is ``{"query": str, "expected": [ozg_id, ...]}``; it is a hit at rank k when a result at
+rank <= k has one of the expected OZG-IDs. Latencies are wall-clock per ``search`` call,
+measured on the first (cold-cache) run of every query unless ``rounds`` > 1.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CASES = REPO_ROOT / "tests" / "search_eval.yaml"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def load_cases(path: Path | str = DEFAULT_CASES) -> list[dict[str, Any]]:
+    """Cases from a YAML file with a top-level ``cases`` list."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    cases = raw["cases"] if isinstance(raw, dict) else raw
+    return [{"query": str(c["query"]), "expected": [str(e) for e in c["expected"]]} for c in cases]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def evaluate(index: Any, cases: Iterable[Mapping[str, Any]], k: int = 5, rounds: int = 1,
+             offered: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Recall@k, MRR (over the first 10 results) and latency percentiles of ``index.search``.
+
+    Returns ``{"recall_at_5", "mrr", "n", "p50_ms", "p99_ms", "misses"}`` where ``misses`` lists
+    the queries without a hit in the first ``k`` results (the key name stays ``recall_at_5``
+    for the default k).
+    """
+    cases = list(cases)
+    if not cases:
+        raise ValueError("no evaluation cases")
+    hits = 0
+    reciprocal_ranks = 0.0
+    timings: list[float] = []
+    misses: list[dict[str, Any]] = []
+    for case in cases:
+        expected = {str(e) for e in case["expected"]}
+        results: list[dict[str, Any]] = []
+        for _ in range(max(1, rounds)):
+            started = time.perf_counter()
+            results = index.search(case["query"], offered, limit=10)
+            timings.append((time.perf_counter() - started) * 1000.0)
+        rank = next((i for i, r in enumerate(results, 1) if r.get("ozg_id") in expected), None)
+        if rank is not None:
+            reciprocal_ranks += 1.0 / rank
+        if rank is not None and rank <= k:
+            hits += 1
+        else:
+            misses.append({"query": case["query"], "expected": sorted(expected), "rank": rank,
+                           "top": [(r.get("ozg_id"), r.get("name")) for r in results[:k]]})
+    return {
+        "recall_at_5": round(hits / len(cases), 4),
+        "mrr": round(reciprocal_ranks / len(cases), 4),
+        "n": len(cases),
+        "p50_ms": round(_percentile(timings, 0.50), 3),
+        "p99_ms": round(_percentile(timings, 0.99), 3),
+        "misses": misses,
+    }
+
+
+def main(argv: list[str]) -> int:
+    from services.catalog.definitions import load_definitions
+    from services.catalog.search import SearchIndex
+
+    started = time.perf_counter()
+    index = SearchIndex.load(DATA_DIR, load_definitions())
+    load_ms = (time.perf_counter() - started) * 1000.0
+    report = evaluate(index, load_cases(argv[0] if argv else DEFAULT_CASES))
+    for miss in report.pop("misses"):
+        print(f"MISS {miss['query']!r} expected {miss['expected']} rank {miss['rank']}")
+        for ozg_id, name in miss["top"]:
+            print(f"       {ozg_id} {name}")
+    print({"load_ms": round(load_ms, 1), **report})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
