@@ -25,7 +25,8 @@ run: install
 
 test: install
 	@$(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) $(PY) -m pytest tests -q -p no:cacheprovider
+	@$(TEST_ENV) $(PY) -m pytest tests -q --ignore=tests/interface
+	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi
 
 test-unit: install
 	@$(PY) -m pytest tests/unit -q -p no:cacheprovider

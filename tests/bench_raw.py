@@ -16,12 +16,9 @@ PAYLOAD = '{"type":"case.submitted.v1","tenant":"03460009","data":{"reference":"
 
 
 def _progress_sleep(seconds: float, desc: str) -> None:
-    with tqdm(total=round(seconds, 1), desc=desc, unit="s", leave=False, bar_format="{desc}: {bar} {n:.1f}/{total}s") as bar:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(0.25, left))
-            bar.n = round(seconds - max(left - 0.25, 0), 1)
-            bar.refresh()
+    ticks = max(1, int(seconds * 4))
+    for _ in tqdm(range(ticks), desc=desc, leave=False, bar_format="{desc}: {bar} {elapsed}"):
+        time.sleep(seconds / ticks)
 
 
 def postgres_inserts(conninfo: str, threads: int = 8, seconds: float = 5.0) -> dict[str, Any]:

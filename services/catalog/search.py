@@ -243,17 +243,11 @@ class SearchIndex:
                 continue
             weak = term in lexicon.weak
             known = term in self._matcher.vocabulary or term in lexicon.synonyms
-            if not known:
-                typos = self._matcher.typos(term)
-                if typos and typos[0][1] == 1:
-                    known = True
-                    term_alternatives = self._typo_alternatives(term, typos)
-                    slot = self._slot(term_alternatives, weak)
-                    if slot:
-                        slots.append(slot)
-                    continue
+            if known:
+                alternatives = self._word_alternatives(term)
+            else:
                 parts = self._matcher.split(term)
-                if parts:
+                if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
                     for part in parts:
                         alternatives = {p: f * SPLIT_WEIGHT for p, f in self._word_alternatives(part).items()}
                         alternatives[term] = 1.0
@@ -261,9 +255,8 @@ class SearchIndex:
                         if slot:
                             slots.append(slot)
                     continue
+                typos = self._matcher.typos(term)
                 alternatives = self._typo_alternatives(term, typos) if typos else {term: 1.0}
-            else:
-                alternatives = self._word_alternatives(term)
             slot = self._slot(alternatives, weak)
             if slot:
                 slots.append(slot)
@@ -301,7 +294,7 @@ class SearchIndex:
             return []
         return self._rank(scored, offered or {}, limit)
 
-    def _score(self, slots: list[_Slot]) -> dict[int, tuple[float, int]]:
+    def _score(self, slots: list[_Slot]) -> dict[int, list[tuple[float, int]]]:
         variants = self._variants
         total_weight = sum(s.weight for s in slots)
         per_slot: list[dict[int, float]] = []
@@ -333,56 +326,58 @@ class SearchIndex:
         top = heapq.nlargest(RERANK_CANDIDATES, coverage)
 
         idf = self._idf
-        groups: dict[int, tuple[float, int]] = {}
+        weak_words = self._lexicon.weak
+        groups: dict[int, list[tuple[float, int]]] = {}
         for value, vid in top:
             variant = variants[vid]
             matched = 0.0
             size = 0.0
             for term in variant.terms:
-                weight = idf.get(term, self._default_idf)
+                weight = idf.get(term, self._default_idf) * (WEAK_WORD_WEIGHT if term in weak_words else 1.0)
                 size += weight
                 matched += weight * max((s.matches.get(term, 0.0) for s in slots), default=0.0)
             precision = matched / size if size else 0.0
             score = value * (1.0 - PRECISION_SHARE + PRECISION_SHARE * precision)
-            current = groups.get(variant.group)
-            if current is None or score > current[0]:
-                groups[variant.group] = (score, vid)
+            groups.setdefault(variant.group, []).append((score, vid))
+        for ranked in groups.values():
+            ranked.sort(reverse=True)
         return groups
 
-    def _rank(self, scored: dict[int, tuple[float, int]], offered: Mapping[str, str],
+    def _rank(self, scored: dict[int, list[tuple[float, int]]], offered: Mapping[str, str],
               limit: int) -> list[dict[str, Any]]:
-        best_score = max(score for score, _ in scored.values())
+        groups = self._groups
+        best_score = max(ranked[0][0] for ranked in scored.values())
         floor = best_score * MIN_RESULT_SHARE
         relevant = best_score * RELEVANT_SHARE
+        definition_keys = {groups[g].leika_key for g, ranked in scored.items()
+                           if groups[g].kind == "definition" and ranked[0][0] >= floor}
+        chosen: list[tuple[int, float, int]] = []
+        for gid, ranked in scored.items():
+            if groups[gid].kind != "definition":
+                # a LeiKa service that is also a definition in the result is shown only once
+                ranked = [(s, v) for s, v in ranked if self._variants[v].leika_key not in definition_keys]
+            if ranked and ranked[0][0] >= floor:
+                chosen.append((gid, *ranked[0]))
 
-        def sort_key(item: tuple[int, tuple[float, int]]) -> tuple[int, float, int, int, str]:
-            gid, (score, _) = item
-            group = self._groups[gid]
+        def sort_key(item: tuple[int, float, int]) -> tuple[int, float, int, int, str]:
+            gid, score, _ = item
+            group = groups[gid]
             tier = TIERS.get(offered.get(group.service_id or "", ""), 2) if score >= relevant else 2
             return (tier, -round(score, 6), 0 if group.kind == "definition" else 1, len(group.name), group.name)
 
-        ordered = sorted(((g, s) for g, s in scored.items() if s[0] >= floor), key=sort_key)
-        definition_keys = {self._groups[g].leika_key for g, _ in ordered if self._groups[g].kind == "definition"}
         results: list[dict[str, Any]] = []
-        for gid, (score, vid) in ordered:
-            group = self._groups[gid]
+        for gid, score, vid in sorted(chosen, key=sort_key)[:limit]:
+            group = groups[gid]
             variant = self._variants[vid]
-            if group.kind == "definition":
-                name, leika_key = group.name, group.leika_key
-            elif variant.leika_key and variant.leika_key in definition_keys:
-                continue  # the definition above is this very LeiKa service
-            else:
-                name, leika_key = variant.name, variant.leika_key
+            definition = group.kind == "definition"
             results.append({
                 "service_id": group.service_id,
                 "ozg_id": group.ozg_id,
-                "leika_key": leika_key,
-                "name": name,
+                "leika_key": group.leika_key if definition else variant.leika_key,
+                "name": group.name if definition else variant.name,
                 "ozg_name": group.ozg_name,
                 "kind": group.kind,
                 "offered": offered.get(group.service_id) if group.service_id else None,
                 "score": round(score, 4),
             })
-            if len(results) >= limit:
-                break
         return results
