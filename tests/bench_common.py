@@ -14,6 +14,8 @@ import psycopg
 
 from tests import support
 
+ROOT = support.ROOT
+
 # The 25 tenants (AGS): Landkreis Vechta and its 10 Gemeinden, Landkreis Cloppenburg and its 13.
 TENANTS = (
     *(f"0346000{n}" for n in range(10)),

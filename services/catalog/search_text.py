@@ -191,7 +191,7 @@ class TermMatcher:
             for start in starts:
                 for j in range(start + 1, n + 1):
                     part = term[start:j]
-                    if part not in known or not (len(part) >= MIN_PART or part in self.lexicon.short_words):
+                    if part == term or part not in known or not (len(part) >= MIN_PART or part in self.lexicon.short_words):
                         continue
                     candidate = best[i] + [part]
                     current = best[j]

@@ -5,8 +5,8 @@ relay and the projectors, which run outside eventlet.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import socket
 import sys
 import time
 from collections.abc import Iterable
@@ -59,7 +59,7 @@ def check_broker(uri: str | None = None) -> None:
     uri = uri or config.amqp_uri()
     try:
         connect(uri).close()
-    except (OSError, socket.timeout, amqp.exceptions.AMQPError) as exc:
+    except (TimeoutError, OSError, amqp.exceptions.AMQPError) as exc:
         where = urlparse(uri).hostname or uri
         port = urlparse(uri).port or 5672
         message = BROKER_HINT.format(where=f"{where}:{port}") + f" ({exc.__class__.__name__})"
@@ -119,15 +119,13 @@ class ConfirmingPublisher:
                 raise TimeoutError("broker did not confirm the published events in time")
             try:
                 self.conn.drain_events(timeout=min(remaining, 1.0))
-            except socket.timeout:
+            except TimeoutError:
                 continue
         return count
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection
             self.conn.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection
-            pass
 
 
 @dataclass
@@ -166,7 +164,7 @@ class BatchConsumer:
             remaining = deadline - time.monotonic() if not self._buffer else 0.0
             try:
                 self.conn.drain_events(timeout=max(remaining, 0.001))
-            except socket.timeout:
+            except TimeoutError:
                 if self._buffer or time.monotonic() >= deadline:
                     break
         batch, self._buffer = self._buffer[:max_size], self._buffer[max_size:]
@@ -176,7 +174,5 @@ class BatchConsumer:
         self.channel.basic_ack(delivery_tag, multiple=True)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.conn.close()
-        except Exception:  # noqa: BLE001
-            pass

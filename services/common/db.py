@@ -41,7 +41,7 @@ def open_application(factory: Callable[[dict[str, str]], T], service: str) -> T:
     for attempt in range(10):
         try:
             return factory(config.eventstore_env(service))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if attempt == 9 or not _is_ddl_race(exc):
                 raise
             time.sleep(0.1 * (attempt + 1))
@@ -129,7 +129,7 @@ class ReadStore:
                         if statement.strip():
                             cur.execute(statement)
                 return
-            except Exception as exc:  # noqa: BLE001 - only concurrent-DDL races are retried
+            except Exception as exc:
                 if attempt == 9 or not _is_ddl_race(exc):
                     raise
                 time.sleep(0.1 * (attempt + 1))

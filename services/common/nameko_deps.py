@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nameko.extensions import DependencyProvider
 from nameko.exceptions import RemoteError
+from nameko.extensions import DependencyProvider
 
 from services.common import logs, metrics
 from services.common.problems import DomainError

@@ -60,7 +60,7 @@ class SubmitBatcher(DependencyProvider):
                         metrics.BATCH_SIZE.labels("gateway").observe(len(batch))
                         try:
                             results = proxy.submissions.submit_batch([command for command, _ in batch])
-                        except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
+                        except Exception as exc:
                             for _, waiter in batch:
                                 waiter.send_exception(exc)
                             raise

@@ -104,7 +104,7 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
             except (UnknownService, Timeout, ConnectionError, OSError) as exc:
                 log.warning("service_unavailable", error=repr(exc))
                 response = problem_response("service_unavailable", lang, request.path)
-            except Exception:  # noqa: BLE001 - never a bare 500 page; logged with its trace
+            except Exception:
                 log.exception("unhandled_error")
                 response = problem_response("internal_error", lang, request.path)
             response.headers[logs.CORRELATION_HEADER] = cid

@@ -193,7 +193,7 @@ class SubmissionsApp(Application[UUID]):
 
     def _save_new_cases(self, pending: list[tuple[int, UUID, SubmitCommand, Offering, str]]) -> dict[int, dict[str, Any]]:
         results: dict[int, dict[str, Any]] = {}
-        for attempt in range(5):
+        for _attempt in range(5):
             if not pending:
                 return results
             cases, sequences = self._build(pending)
@@ -204,7 +204,7 @@ class SubmissionsApp(Application[UUID]):
                 self._sequences.clear()
                 still: list[tuple[int, UUID, SubmitCommand, Offering, str]] = []
                 for item in pending:
-                    i, case_id, cmd, offering, fingerprint = item
+                    i, case_id, _, _, fingerprint = item
                     existing = self._find(case_id)
                     if existing is None:
                         still.append(item)

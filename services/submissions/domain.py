@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -21,7 +21,7 @@ CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/cases")
 SEQUENCE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/case-references")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     SUBMITTED = "submitted"
     PAYMENT_PENDING = "payment_pending"
     PAID = "paid"
