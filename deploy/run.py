@@ -74,7 +74,12 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
 
 def main() -> int:
     check_broker()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",
+    }
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {ROOT / 'var'}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}

@@ -101,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(submit_run(plat, dsn, schema, args.compare_n, client, args.concurrency, f"cmp-{client}"))
         best = max(runs, key=lambda r: r["submissions_per_s"] or 0)["client"]
         results["client_comparison"] = runs
-        show(e2e_table("2a. Load generator comparison (N=%d, c=%d)" % (args.compare_n, args.concurrency), runs, "client"))
+        show(e2e_table(f"2a. Load generator comparison (N={args.compare_n}, c={args.concurrency})", runs, "client"))
         save()
         main_run = submit_run(plat, dsn, schema, args.n, best, args.concurrency, "main")
         main_run["ratio_end_to_end_vs_raw_insert"] = round((main_run["end_to_end_per_s"] or 0) / raw_pg["rows_per_s"], 3)
         results["end_to_end"] = main_run
         show(e2e_table(f"2b. End to end, N={args.n}, client={best}, c={args.concurrency}", [main_run], "client"))
-        show(cpu_table("2c. CPU during the main run (% of one core; box has %d cores)" % (os.cpu_count() or 1), main_run["cpu"]))
+        show(cpu_table(f"2c. CPU during the main run (% of one core; box has {os.cpu_count()} cores)", main_run["cpu"]))
         save()
         sweep = []
         for pipelines in (1, 2, 4):
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             sweep.append(run)
         plat.restart("gateway", SUBMIT_PIPELINES="2")
         results["pipelines"] = sweep
-        show(e2e_table("2d. Gateway SUBMIT_PIPELINES (N=%d)" % args.compare_n, sweep, "submit_pipelines"))
+        show(e2e_table(f"2d. Gateway SUBMIT_PIPELINES (N={args.compare_n})", sweep, "submit_pipelines"))
         save()
     finally:
         plat.stop_all()

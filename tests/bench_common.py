@@ -3,6 +3,7 @@ percentiles and the printed table. See :mod:`tests.bench` for what is measured."
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -46,7 +47,7 @@ def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(round(q / 100 * len(ordered) + 0.5))))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 

@@ -25,7 +25,7 @@ import httpx
 import psycopg
 from tqdm import tqdm
 
-from tests.bench_common import TENANTS, CpuWindow, BenchPlatform, latency_summary, worklist_count
+from tests.bench_common import TENANTS, BenchPlatform, CpuWindow, latency_summary, worklist_count
 from tests.examples import form
 
 Request = tuple[str, bytes, str]  # path, body, idempotency key
@@ -248,8 +248,7 @@ def submit_run(
     with tqdm(total=accepted, desc="until visible in worklist", unit="case", leave=False) as seen:
         deadline = time.monotonic() + settle_timeout
         while watcher.is_alive() and time.monotonic() < deadline:
-            seen.n = max(0, min(accepted, watcher.count - baseline))
-            seen.refresh()
+            seen.update(max(0, min(accepted, watcher.count - baseline)) - seen.n)
             watcher.join(0.2)
     watcher.finish.set()
     watcher.join()

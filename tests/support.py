@@ -90,7 +90,7 @@ class Platform:
             "GATEWAY_PORT": str(self.port),
             "METRICS_PORT": "0",
             "PYTHONPATH": str(ROOT),
-            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}

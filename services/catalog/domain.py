@@ -75,3 +75,76 @@ class Tenant(Aggregate):
     @event("ProfileUpdated")
     def update_profile(self, profile: dict[str, Any]) -> None:
         self.profile = profile
+
+
+class Offering(Aggregate):
+    """A service as one tenant offers it online: form version, fee and terms in force.
+
+    Every change is an event with its time, so "what was offered, at what fee, on date X"
+    is answered by folding the events up to X."""
+
+    @event("ServiceOffered")
+    def __init__(
+        self,
+        tenant: str,
+        service_id: str,
+        leika_key: str,
+        ozg_id: str,
+        form_version: int,
+        fee_cents: int,
+        processing_days: int,
+        trust_level: str,
+        attachments: list[dict[str, Any]],
+        responsible_office: str,
+    ) -> None:
+        self.tenant = tenant
+        self.service_id = service_id
+        self.leika_key = leika_key
+        self.ozg_id = ozg_id
+        self.form_version = form_version
+        self.fee_cents = fee_cents
+        self.processing_days = processing_days
+        self.trust_level = trust_level
+        self.attachments = attachments
+        self.responsible_office = responsible_office
+        self.active = True
+
+    @staticmethod
+    def create_id(tenant: str, service_id: str) -> UUID:
+        return uuid5(CATALOG_NAMESPACE, f"offering|{tenant}|{service_id}")
+
+    def change_fee(self, fee_cents: int, reason: str) -> None:
+        if fee_cents < 0:
+            raise ValueError("a fee cannot be negative")
+        if fee_cents != self.fee_cents:
+            self._fee_changed(fee_cents=fee_cents, previous_cents=self.fee_cents, reason=reason)
+
+    @event("FeeChanged")
+    def _fee_changed(self, fee_cents: int, previous_cents: int, reason: str) -> None:
+        self.fee_cents = fee_cents
+
+    def adopt_form_version(self, form_version: int) -> bool:
+        if form_version <= self.form_version:
+            return False
+        self._form_version_published(form_version=form_version)
+        return True
+
+    @event("FormVersionPublished")
+    def _form_version_published(self, form_version: int) -> None:
+        self.form_version = form_version
+
+    def withdraw(self, reason: str) -> None:
+        if self.active:
+            self._withdrawn(reason=reason)
+
+    @event("OfferingWithdrawn")
+    def _withdrawn(self, reason: str) -> None:
+        self.active = False
+
+    def resume(self) -> None:
+        if not self.active:
+            self._resumed()
+
+    @event("OfferingResumed")
+    def _resumed(self) -> None:
+        self.active = True

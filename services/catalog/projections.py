@@ -10,7 +10,12 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from services.catalog.domain import ServiceDefinition, Tenant
+from services.catalog.domain import Offering, ServiceDefinition, Tenant
+
+OFFERING_FIELDS = (
+    "tenant", "service_id", "leika_key", "ozg_id", "form_version", "fee_cents", "processing_days",
+    "trust_level", "attachments", "responsible_office",
+)
 
 
 class CatalogView:
@@ -19,6 +24,9 @@ class CatalogView:
         self.position = 0
         self.tenants: dict[str, dict[str, Any]] = {}
         self.definitions: dict[str, dict[int, dict[str, Any]]] = {}
+        self.offerings: dict[tuple[str, str], dict[str, Any]] = {}
+        self._offering_keys: dict[Any, tuple[str, str]] = {}
+        self._tenant_ags: dict[Any, str] = {}
         self._lock = threading.Lock()
 
     def catch_up(self) -> None:
@@ -34,7 +42,26 @@ class CatalogView:
                 self.position = notes[-1].id
 
     def _fold(self, event: Any) -> None:
-        if isinstance(event, Tenant.Registered):
+        if isinstance(event, Offering.ServiceOffered):
+            key = (event.tenant, event.service_id)
+            self._offering_keys[event.originator_id] = key
+            self.offerings[key] = {
+                **{name: getattr(event, name) for name in OFFERING_FIELDS},
+                "active": True,
+                "since": event.timestamp.isoformat(),
+            }
+        elif isinstance(event, Offering.Event) and event.originator_id in self._offering_keys:
+            offering = self.offerings[self._offering_keys[event.originator_id]]
+            if isinstance(event, Offering.FeeChanged):
+                offering["fee_cents"] = event.fee_cents
+            elif isinstance(event, Offering.FormVersionPublished):
+                offering["form_version"] = event.form_version
+            elif isinstance(event, Offering.OfferingWithdrawn):
+                offering["active"] = False
+            elif isinstance(event, Offering.OfferingResumed):
+                offering["active"] = True
+        elif isinstance(event, Tenant.Registered):
+            self._tenant_ags[event.originator_id] = event.ags
             self.tenants[event.ags] = {
                 "ags": event.ags,
                 "name": event.name,
@@ -44,9 +71,7 @@ class CatalogView:
                 **event.profile,
             }
         elif isinstance(event, Tenant.ProfileUpdated):
-            ags = next((a for a, t in self.tenants.items() if Tenant.create_id(a) == event.originator_id), None)
-            if ags:
-                self.tenants[ags].update(event.profile)
+            self.tenants[self._tenant_ags[event.originator_id]].update(event.profile)
         elif isinstance(event, ServiceDefinition.FormVersionPublished):
             definition = {**event.definition, "published_at": event.timestamp.isoformat()}
             self.definitions.setdefault(definition["service_id"], {})[int(event.version)] = definition
@@ -69,3 +94,11 @@ class CatalogView:
     def current_definitions(self) -> list[dict[str, Any]]:
         self.catch_up()
         return [versions[max(versions)] for _, versions in sorted(self.definitions.items())]
+
+    def offering(self, tenant: str, service_id: str) -> dict[str, Any] | None:
+        self.catch_up()
+        return self.offerings.get((tenant, service_id))
+
+    def offerings_of(self, tenant: str) -> list[dict[str, Any]]:
+        self.catch_up()
+        return [o for (t, _), o in sorted(self.offerings.items()) if t == tenant]

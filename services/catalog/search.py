@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.catalog.search_text import Lexicon, TermMatcher, normalize, stem, words
+from services.catalog.search_text import Lexicon, TermMatcher, ellipsis_words, normalize, stem, words
 
 LEXICON_FILE = "search_lexicon.yaml"
 NO_LEIKA_KEY = "nicht im LeiKa"
@@ -42,6 +42,7 @@ SYNONYM_WEIGHT = 0.9      # similarity of a synonym relative to the word itself
 SPLIT_WEIGHT = 0.95       # similarity of the parts of a query compound that was split
 TYPO_WEIGHT = {1: 0.85, 2: 0.7}
 WEAK_WORD_WEIGHT = 0.2    # slot weight factor of words like "beantragen", "online"
+ACTION_WORD_WEIGHT = 0.5  # slot weight factor of verbs like "anmelden", "abholen"
 LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
 THEMENFELD_WEIGHT = 0.3
 PRECISION_SHARE = 0.2
@@ -110,6 +111,14 @@ class SearchIndex:
         self._default_idf = math.log(1.0 + total)
         for term in context_postings:
             self._idf.setdefault(term, self._default_idf / 2)
+        weak = lexicon.weak
+        self._variant_weights = [
+            tuple(self._idf[t] * (WEAK_WORD_WEIGHT if t in weak else 1.0) for t in v.terms) for v in variants
+        ]
+        self._variant_size = [sum(w) for w in self._variant_weights]
+        self._group_variants: dict[int, list[int]] = {}
+        for vid, variant in enumerate(variants):
+            self._group_variants.setdefault(variant.group, []).append(vid)
         self._matcher = TermMatcher(set(postings) | set(context_postings), morphemes, lexicon)
         self.definition_ids = frozenset(g.service_id for g in groups if g.service_id)
 
@@ -138,14 +147,15 @@ class SearchIndex:
         seen: set[tuple[int, str]] = set()
 
         def add_variant(gid: int, name: str, leika_key: str | None) -> int:
-            terms = tuple(lexicon.terms(name))
+            content = lexicon.content_words(name)
+            terms = tuple(stem(w) for w in content)
             key = (gid, " ".join(terms))
             if not terms or key in seen:
                 return -1
             seen.add(key)
             variants.append(_Variant(gid, name, leika_key, terms))
             morphemes.update(terms)
-            morphemes.update(w for w in words(name) if w not in lexicon.stopwords)
+            morphemes.update(content)
             return len(variants) - 1
 
         def add_group(kind: str, service_id: str | None, ozg_id: str | None, leika_key: str | None,
@@ -194,13 +204,22 @@ class SearchIndex:
             if leika_name:
                 add_variant(gid, leika_name, definition.get("leika_key"))
 
+        # German hyphen ellipses: "Organ- und Gewebespendeausweis" also names "Organspendeausweis"
+        stems = {t for v in variants for t in v.terms}
+        full_words = morphemes - stems
+        for vid, variant in enumerate(variants):
+            if "-" in variant.name:
+                extra = tuple(stem(w) for w in ellipsis_words(variant.name, full_words, stems))
+                if extra:
+                    variants[vid] = _Variant(variant.group, variant.name, variant.leika_key, variant.terms + extra)
+                    morphemes.update(extra)
         for key, targets in lexicon.synonyms.items():
             morphemes.update(key.split())
             morphemes.update(targets)
         return cls(groups, variants, context, lexicon, morphemes)
 
     # ------------------------------------------------------------------------------- query
-    def _slot(self, alternatives: dict[str, float], weak: bool) -> _Slot | None:
+    def _slot(self, alternatives: dict[str, float], weak: bool = False, action: bool = False) -> _Slot | None:
         matches: dict[str, float] = {}
         for term, factor in alternatives.items():
             for found, similarity in self._matcher.matches(term).items():
@@ -213,7 +232,7 @@ class SearchIndex:
         if not known:
             best = max(matches, key=matches.__getitem__)
             known = [self._idf.get(best, self._default_idf)]
-        weight = max(known) * (WEAK_WORD_WEIGHT if weak else 1.0)
+        weight = max(known) * (WEAK_WORD_WEIGHT if weak else ACTION_WORD_WEIGHT if action else 1.0)
         return _Slot(weight, matches)
 
     def _word_alternatives(self, term: str) -> dict[str, float]:
@@ -226,40 +245,47 @@ class SearchIndex:
         lexicon = self._lexicon
         raw = [w for w in words(query[:MAX_QUERY_LENGTH]) if w not in lexicon.stopwords][:MAX_QUERY_WORDS]
         terms = [stem(w) for w in raw]
-        slots: list[_Slot] = []
+        slots: list[_Slot | None] = []
         i = 0
         while i < len(terms):
             term = terms[i]
             phrase = f"{term} {terms[i + 1]}" if i + 1 < len(terms) else ""
             if phrase in lexicon.synonyms:
-                alternatives = {s: SYNONYM_WEIGHT for s in lexicon.synonyms[phrase]}
-                slot = self._slot(alternatives, weak=False)
-                if slot:
-                    slots.append(slot)
+                slots.append(self._slot({s: SYNONYM_WEIGHT for s in lexicon.synonyms[phrase]}))
                 i += 2
                 continue
             i += 1
             if len(term) < 2 and not term.isdigit():
                 continue
-            weak = term in lexicon.weak
-            known = term in self._matcher.vocabulary or term in lexicon.synonyms
-            if known:
-                alternatives = self._word_alternatives(term)
-            else:
-                parts = self._matcher.split(term)
-                if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
-                    for part in parts:
-                        alternatives = {p: f * SPLIT_WEIGHT for p, f in self._word_alternatives(part).items()}
-                        alternatives[term] = 1.0
-                        slot = self._slot(alternatives, part in lexicon.weak)
-                        if slot:
-                            slots.append(slot)
-                    continue
-                typos = self._matcher.typos(term)
-                alternatives = self._typo_alternatives(term, typos) if typos else {term: 1.0}
-            slot = self._slot(alternatives, weak)
-            if slot:
-                slots.append(slot)
+            if term in self._matcher.vocabulary or term in lexicon.synonyms:
+                slots += self._slots_for(term)
+                continue
+            parts = self._matcher.split(term)
+            if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
+                slots += self._slots_for(*parts, whole=term)
+                continue
+            typos = self._matcher.typos(term)
+            if typos:  # "fuerungszeugni" -> "fuehrungszeugni"
+                slot = self._slot(self._typo_alternatives(term, typos), term in lexicon.weak, term in lexicon.actions)
+                slots += [slot] if slot else []
+                continue
+            split = self._matcher.split_with_typo(term)
+            if split:  # "hundeanmeldng" -> "hund", "anmeld"
+                first, corrected, distance = split
+                slots += self._slots_for(first, whole=term)
+                slots += self._slots_for(corrected, factor=TYPO_WEIGHT[distance])
+        return [s for s in slots if s is not None]
+
+    def _slots_for(self, *parts: str, whole: str | None = None, factor: float = 1.0) -> list[_Slot | None]:
+        """One slot per query word; parts of a split compound also accept the whole word."""
+        lexicon = self._lexicon
+        split_factor = SPLIT_WEIGHT if whole else 1.0
+        slots = []
+        for part in parts:
+            alternatives = {p: f * split_factor * factor for p, f in self._word_alternatives(part).items()}
+            if whole:
+                alternatives[whole] = 1.0
+            slots.append(self._slot(alternatives, part in lexicon.weak, part in lexicon.actions))
         return slots
 
     def _typo_alternatives(self, term: str, typos: list[tuple[str, int]]) -> dict[str, float]:
@@ -295,11 +321,12 @@ class SearchIndex:
         return self._rank(scored, offered or {}, limit)
 
     def _score(self, slots: list[_Slot]) -> dict[int, list[tuple[float, int]]]:
+        """Best-scoring variants per group: {group id: [(score, variant id), ...] best first}."""
         variants = self._variants
+        groups = self._groups
         total_weight = sum(s.weight for s in slots)
-        per_slot: list[dict[int, float]] = []
-        per_slot_context: list[dict[int, float]] = []
-        candidates: set[int] = set()
+        direct: list[dict[int, float]] = []
+        context: list[dict[int, float]] = []
         for slot in slots:
             best: dict[int, float] = {}
             best_context: dict[int, float] = {}
@@ -311,37 +338,50 @@ class SearchIndex:
                     value = similarity * factor
                     if value > best_context.get(gid, 0.0):
                         best_context[gid] = value
-            per_slot.append(best)
-            per_slot_context.append(best_context)
-            candidates.update(best)
-            candidates.update(self._groups[g].primary for g in best_context if self._groups[g].primary >= 0)
+            direct.append(best)
+            context.append(best_context)
 
-        coverage: list[tuple[float, int]] = []
-        for vid in candidates:
-            gid = variants[vid].group
-            value = 0.0
-            for slot, best, best_context in zip(slots, per_slot, per_slot_context):
-                value += slot.weight * max(best.get(vid, 0.0), best_context.get(gid, 0.0))
-            coverage.append((value / total_weight, vid))
-        top = heapq.nlargest(RERANK_CANDIDATES, coverage)
+        # coverage: weighted share of slots matched, by name (direct) or by context of the group
+        candidates: dict[int, list[int]] = {}  # group -> candidate variants
+        coverage: dict[int, float] = {}
+        for best in direct:
+            for vid in best:
+                if vid not in coverage:
+                    coverage[vid] = 0.0
+                    candidates.setdefault(variants[vid].group, []).append(vid)
+        for best_context in context:
+            for gid in best_context:
+                primary = groups[gid].primary
+                if gid not in candidates and primary >= 0:
+                    coverage[primary] = 0.0
+                    candidates[gid] = [primary]
+        for slot, best, best_context in zip(slots, direct, context):
+            weight = slot.weight / total_weight
+            for vid, similarity in best.items():
+                coverage[vid] += weight * similarity
+            for gid, value in best_context.items():
+                for vid in candidates.get(gid, ()):
+                    gain = value - best.get(vid, 0.0)
+                    if gain > 0.0:
+                        coverage[vid] += weight * gain
+        top = heapq.nlargest(RERANK_CANDIDATES, coverage.items(), key=lambda item: item[1])
 
-        idf = self._idf
-        weak_words = self._lexicon.weak
-        groups: dict[int, list[tuple[float, int]]] = {}
-        for value, vid in top:
-            variant = variants[vid]
-            matched = 0.0
-            size = 0.0
-            for term in variant.terms:
-                weight = idf.get(term, self._default_idf) * (WEAK_WORD_WEIGHT if term in weak_words else 1.0)
-                size += weight
-                matched += weight * max((s.matches.get(term, 0.0) for s in slots), default=0.0)
+        # precision: weighted share of the variant's own words the query matched
+        term_best: dict[str, float] = {}
+        for slot in slots:
+            for term, similarity in slot.matches.items():
+                if similarity > term_best.get(term, 0.0):
+                    term_best[term] = similarity
+        scored: dict[int, list[tuple[float, int]]] = {}
+        for vid, value in top:
+            size = self._variant_size[vid]
+            matched = sum(w * term_best.get(t, 0.0) for t, w in zip(variants[vid].terms, self._variant_weights[vid]))
             precision = matched / size if size else 0.0
             score = value * (1.0 - PRECISION_SHARE + PRECISION_SHARE * precision)
-            groups.setdefault(variant.group, []).append((score, vid))
-        for ranked in groups.values():
+            scored.setdefault(variants[vid].group, []).append((score, vid))
+        for ranked in scored.values():
             ranked.sort(reverse=True)
-        return groups
+        return scored
 
     def _rank(self, scored: dict[int, list[tuple[float, int]]], offered: Mapping[str, str],
               limit: int) -> list[dict[str, Any]]:

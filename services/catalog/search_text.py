@@ -13,11 +13,12 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_FOLD = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("ẞ", "ss"))
 _TOKEN = re.compile(r"[a-z0-9]+")
 #: Fugenelemente that may join two parts of a compound ("Geburt-s-urkunde", "Hund-e-steuer").
 LINKERS = ("es", "en", "er", "s", "e", "n")
@@ -26,7 +27,11 @@ MIN_PART = 4  # shortest compound part unless listed in the lexicon's short_word
 
 def normalize(text: str) -> str:
     """Lower-case, fold umlauts and ß, strip other accents."""
-    text = text.lower().translate(_FOLD)
+    text = text.lower()
+    if text.isascii():
+        return text
+    for umlaut, folded in _FOLD:
+        text = text.replace(umlaut, folded)
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFKD", text)
@@ -38,6 +43,7 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(normalize(text))
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Light German stemmer for normalised words (inflection and -ung, not derivation)."""
     if len(word) <= 3 or word.isdigit():
@@ -49,7 +55,7 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             break
-    if len(word) >= 5 and word[-1] in "esn":
+    if len(word) >= 5 and word[-1] in "es":
         word = word[:-1]
     return word
 
@@ -78,6 +84,50 @@ def osa_distance(a: str, b: str, limit: int) -> int:
     return min(previous[-1], limit + 1)
 
 
+_ELLIPSIS_FORWARD = re.compile(r"([a-z]+)-\s*(?:/|,|und|oder|bzw\.?|sowie)\s*([a-z]+)")
+_ELLIPSIS_BACKWARD = re.compile(r"([a-z]+)\s*(?:/|,|und|oder|bzw\.?|sowie)\s*-([a-z]+)")
+
+
+def ellipsis_words(text: str, known_words: set[str] | frozenset[str],
+                   known_stems: set[str] | frozenset[str]) -> list[str]:
+    """Compounds hidden in German hyphen ellipses, given the words and stems known in the catalog.
+
+    "Organ- und Gewebespendeausweis" → ["organspendeausweis"];
+    "Meldebescheinigung und -registerauskunft" → ["melderegisterauskunft"].
+    """
+    text = normalize(text)
+    found = []
+    for modifier, compound in _ELLIPSIS_FORWARD.findall(text):
+        cut = _first_part_end(compound, known_words, known_stems)
+        if cut:
+            found.append(modifier + compound[cut:])
+    for compound, head in _ELLIPSIS_BACKWARD.findall(text):
+        cut = _first_part_end(compound, known_words, known_stems)
+        if cut:
+            found.append(compound[:cut] + head)
+    return found
+
+
+def _first_part_end(compound: str, known_words: set[str] | frozenset[str],
+                    known_stems: set[str] | frozenset[str]) -> int | None:
+    """End of the first part of a compound (after its linking letters), or None."""
+    fallback = None
+    for i in range(3, len(compound) - MIN_PART + 1):
+        prefix = compound[:i]
+        is_word = prefix in known_words
+        if not is_word and prefix not in known_stems:
+            continue
+        ends = [i] + [i + len(lk) for lk in LINKERS if compound.startswith(lk, i)]
+        for end in ends:
+            rest = compound[end:]
+            if len(rest) >= MIN_PART and (rest in known_words or rest in known_stems):
+                return end
+        if fallback is None:
+            # a stem lacks its final e ("geweb" of "gewebe"): the e belongs to the first part
+            fallback = i if is_word or not compound.startswith("e", i) else i + 1
+    return fallback
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
@@ -88,6 +138,7 @@ class Lexicon:
 
     stopwords: frozenset[str]
     weak: frozenset[str]
+    actions: frozenset[str]
     short_words: frozenset[str]
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -110,13 +161,18 @@ class Lexicon:
         return cls(
             stopwords=frozenset(w for s in raw.get("stopwords") or () for w in words(str(s))),
             weak=frozenset(stem(w) for s in raw.get("weak_words") or () for w in words(str(s))),
+            actions=frozenset(stem(w) for s in raw.get("action_words") or () for w in words(str(s))),
             short_words=frozenset(w for s in raw.get("short_words") or () for w in words(str(s))),
             synonyms={k: tuple(v) for k, v in synonyms.items()},
         )
 
     def terms(self, text: str) -> list[str]:
         """Stemmed words of a catalog text without stop words."""
-        return [stem(w) for w in words(text) if w not in self.stopwords and (len(w) > 1 or w.isdigit())]
+        return [stem(w) for w in self.content_words(text)]
+
+    def content_words(self, text: str) -> list[str]:
+        """Normalised words of a catalog text without stop words (not stemmed)."""
+        return [w for w in words(text) if w not in self.stopwords and (len(w) > 1 or w.isdigit())]
 
 
 class TermMatcher:
@@ -130,17 +186,29 @@ class TermMatcher:
                  cache_size: int = 20000) -> None:
         self.lexicon = lexicon
         self.vocabulary = frozenset(vocabulary)
-        self._vocabulary_list = sorted(self.vocabulary)
+        trigrams: dict[str, set[str]] = defaultdict(set)
+        for term in self.vocabulary:
+            for i in range(len(term) - 2):
+                trigrams[term[i:i + 3]].add(term)
+        self._trigrams = dict(trigrams)
         self.morphemes = frozenset(
             m for m in morphemes if len(m) >= MIN_PART or m in lexicon.short_words
         )
-        fuzzy_terms = {t for t in self.vocabulary if len(t) >= MIN_PART and not t.isdigit()}
-        fuzzy_terms.update(k for k in lexicon.synonyms if " " not in k and len(k) >= MIN_PART)
-        self._fuzzy_terms = frozenset(fuzzy_terms)
+        # typo candidates: index terms, synonym keys and the full words of index terms
+        targets: dict[str, str] = {}
+        for word in self.morphemes:
+            if stem(word) in self.vocabulary and not word.isdigit():
+                targets[word] = stem(word)
+        for term in self.vocabulary:
+            targets[term] = term
+        for key in lexicon.synonyms:
+            if " " not in key:
+                targets[key] = key
+        self._typo_targets = {k: v for k, v in targets.items() if len(k) >= MIN_PART and not k.isdigit()}
         deletes: dict[str, list[str]] = defaultdict(list)
-        for term in fuzzy_terms:
-            for d in _deletes(term):
-                deletes[d].append(term)
+        for key in self._typo_targets:
+            for d in _deletes(key):
+                deletes[d].append(key)
         self._deletes = dict(deletes)
         self._cache_size = cache_size
         self._match_cache: dict[str, dict[str, float]] = {}
@@ -203,6 +271,22 @@ class TermMatcher:
             return None
         return [stem(p) for p in parts]
 
+    def split_with_typo(self, term: str) -> tuple[str, str, int] | None:
+        """Split a compound whose second part has a typo ("hundeanmeldng" → "hund", "anmeld", 2)."""
+        for i in range(len(term) - MIN_PART, 2, -1):
+            first = term[:i]
+            if first not in self.morphemes:
+                continue
+            rest = term[i:]
+            for candidate in [rest] + [rest[len(lk):] for lk in LINKERS if rest.startswith(lk)]:
+                if len(candidate) < MIN_PART + 1:
+                    continue
+                typos = self.typos(candidate)
+                if typos:
+                    corrected, distance = typos[0]
+                    return stem(first), corrected, distance
+        return None
+
     # -- matching ------------------------------------------------------------------------------
     def matches(self, term: str) -> dict[str, float]:
         """Index terms equal to ``term`` or compounds containing it, with a similarity in (0, 1]."""
@@ -214,13 +298,29 @@ class TermMatcher:
             found[term] = 1.0
         length = len(term)
         if length >= 3 and (length >= MIN_PART or term in self.lexicon.short_words):
-            for candidate in [t for t in self._vocabulary_list if term in t and t != term]:
+            for candidate in self._containing(term):
                 similarity = self._compound_similarity(term, candidate)
                 if similarity:
                     found[candidate] = similarity
         if len(self._match_cache) < self._cache_size:
             self._match_cache[term] = found
         return found
+
+    def _containing(self, term: str) -> list[str]:
+        """Index terms that contain ``term`` and are longer (via the trigram index)."""
+        sets = []
+        for i in range(len(term) - 2):
+            found = self._trigrams.get(term[i:i + 3])
+            if not found:
+                return []
+            sets.append(found)
+        sets.sort(key=len)
+        candidates = set(sets[0])
+        for other in sets[1:]:
+            if len(candidates) <= 8:
+                break
+            candidates &= other
+        return [t for t in candidates if term in t and t != term]
 
     def _compound_similarity(self, term: str, candidate: str) -> float:
         index = candidate.find(term)
@@ -245,18 +345,23 @@ class TermMatcher:
         result: list[tuple[str, int]] = []
         if len(term) >= MIN_PART and not term.isdigit():
             limit = 2 if len(term) >= 8 else 1
-            candidates: set[str] = set()
             keys = _deletes(term) | {term}
+            if limit == 2:  # two letters too many
+                keys |= {d for key in list(keys) for d in _deletes(key)}
+            candidates: set[str] = set()
             for key in keys:
                 candidates.update(self._deletes.get(key, ()))
-                if key in self._fuzzy_terms:
+                if key in self._typo_targets:
                     candidates.add(key)
-            candidates.discard(term)
+            best: dict[str, int] = {}
             for candidate in candidates:
+                target = self._typo_targets[candidate]
+                if target == term:
+                    continue
                 distance = osa_distance(term, candidate, limit)
-                if distance <= limit:
-                    result.append((candidate, distance))
-            result.sort(key=lambda item: (item[1], -len(item[0]), item[0]))
+                if distance <= limit and distance < best.get(target, limit + 1):
+                    best[target] = distance
+            result = sorted(best.items(), key=lambda item: (item[1], -len(item[0]), item[0]))
         if len(self._typo_cache) < self._cache_size:
             self._typo_cache[term] = result
         return result

@@ -22,6 +22,7 @@ from services.common import logs
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
 from services.gateway.batching import SubmitBatcher
+from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import (
     Principal,
     endpoint,
@@ -57,6 +58,13 @@ SUBMIT_SCHEMA = Draft202012Validator(
 AGS = re.compile(r"^\d{8}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ROUTES = (
+    ("GET", re.compile(r"^/api/v1/tenants/[^/]+/services$")),
+    ("GET", re.compile(r"^/api/v1/tenants/[^/]+/offerings/[^/]+$")),
+    ("GET", re.compile(r"^/api/v1/(themenfelder|themenfelder/[^/]+/lebenslagen|lebenslagen/[^/]+/leistungen|leistungen/[^/]+)$")),
+    ("POST", re.compile(r"^/api/v1/admin/tenants$")),
+    ("PATCH", re.compile(r"^/api/v1/admin/tenants/[^/]+$")),
+    ("PUT", re.compile(r"^/api/v1/admin/tenants/[^/]+/offerings/[^/]+$")),
+    ("DELETE", re.compile(r"^/api/v1/admin/tenants/[^/]+/offerings/[^/]+$")),
     ("POST", re.compile(r"^/api/v1/tenants/[^/]+/cases$")),
     ("GET", re.compile(r"^/api/v1/tenants/[^/]+/worklist$")),
     ("GET", re.compile(r"^/api/v1/tenants(/[^/]+)?$")),
@@ -91,8 +99,11 @@ class TenantCache:
             raise DomainError("unknown_tenant", ags=ags)
         return self.tenants[ags]
 
+    def forget(self) -> None:
+        self.loaded_at = 0.0
 
-class GatewayService:
+
+class GatewayService(CatalogRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")

@@ -13,8 +13,8 @@ Rules
 * Staff (kinds clerk, tenant_admin) reach cases through **grants**: tenant (AGS) ×
   role × service keys. The case's ``tenant`` is the *responsible* authority; grants
   match it exactly (a Landkreis grant does not cover its municipalities).
-  Roles ``clerk`` and ``team_lead`` give case access; ``team_lead`` additionally may
-  assign/reassign/reopen. ``tenant_admin`` manages staff and settings of the tenant but
+  Roles ``clerk`` and ``team_lead`` give case access; only ``team_lead`` may
+  ``reassign``. ``tenant_admin`` manages staff and settings of the tenant but
   gives **no** access to case contents (data minimisation) — give the same account a
   clerk/team_lead grant if it needs both.
 * Operators are platform-wide for operations (metrics, staff administration) and never
@@ -33,11 +33,11 @@ APPLICANT_KINDS = frozenset({"citizen", "organisation"})
 CASE_STAFF_KINDS = frozenset({"clerk", "tenant_admin"})
 CASE_ROLES = frozenset({"clerk", "team_lead"})
 
-APPLICANT_ACTIONS = frozenset({"withdraw", "provide_information", "pay", "download_notice", "comment"})
-CLERK_ACTIONS = frozenset(
-    {"start_review", "request_information", "approve", "reject", "comment", "add_note", "assign_to_self"}
-)
-TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"assign", "reassign", "reopen"}
+# Action names as in services.submissions.application.ACTIONS. "record-payment" is
+# for the payments service (a system caller, not a person) and is granted to no one here.
+APPLICANT_ACTIONS = frozenset({"withdraw", "supply-information"})
+CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject"})
+TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"reassign"}
 ACTIONS_BY_ROLE: Mapping[str, frozenset[str]] = {"clerk": CLERK_ACTIONS, "team_lead": TEAM_LEAD_ACTIONS}
 
 
@@ -102,6 +102,9 @@ def _case_fields(case_meta: Mapping[str, Any]) -> tuple[str, str, str] | None:
         return None
     if not all(isinstance(v, str) and v for v in (tenant, service_id, applicant)):
         return None
+    required = case_meta.get("trust_level_required")
+    if required is not None and required not in TRUST_LEVELS:
+        return None
     return tenant, service_id, applicant
 
 
@@ -113,7 +116,7 @@ def _is_own_case(principal: Principal, applicant: str, case_meta: Mapping[str, A
     if principal.kind not in APPLICANT_KINDS or principal.applicant_ref != applicant:
         return False
     required = case_meta.get("trust_level_required")
-    return required is None or trust_rank(principal.trust_level) >= trust_rank(required) >= 0
+    return required is None or trust_rank(principal.trust_level) >= trust_rank(required)
 
 
 def _staff_roles_for(principal: Principal, tenant: str, service_id: str) -> set[str]:

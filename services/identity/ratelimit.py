@@ -113,8 +113,12 @@ class LoginThrottle:
         per_account: RateLimiter | None = None,
         per_ip: RateLimiter | None = None,
     ) -> None:
-        self.per_account = per_account or RateLimiter(free_attempts=3, base_delay=1.0, max_delay=300.0, clock=clock)
-        self.per_ip = per_ip or RateLimiter(free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+        if per_account is None:
+            per_account = RateLimiter(free_attempts=3, base_delay=1.0, max_delay=300.0, clock=clock)
+        if per_ip is None:
+            per_ip = RateLimiter(free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+        self.per_account = per_account
+        self.per_ip = per_ip
 
     def retry_after(self, email: str, client_ip: str | None) -> float:
         wait = self.per_account.retry_after(account_key(email))

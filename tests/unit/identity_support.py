@@ -68,23 +68,30 @@ def _pg_connect(dbname: str) -> Any:
     return psycopg.connect(dbname=dbname, autocommit=True, connect_timeout=3, **_pg_params())
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> str:
-    """Create the test database once per session if it is missing."""
+_PG_STATE: dict[str, str] = {}
+
+
+def ensure_postgres_database() -> str:
+    """Create the test database once per session if missing; skip if no server."""
     import psycopg
 
-    try:
-        with _pg_connect("postgres") as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DBNAME,)).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{PG_DBNAME}"')
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable: {error}")
-    return PG_DBNAME
+    if "error" in _PG_STATE:
+        pytest.skip(_PG_STATE["error"])
+    if "dbname" not in _PG_STATE:
+        try:
+            with _pg_connect("postgres") as conn:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DBNAME,)).fetchone()
+                if not exists:
+                    conn.execute(f'CREATE DATABASE "{PG_DBNAME}"')
+        except psycopg.OperationalError as error:
+            _PG_STATE["error"] = f"PostgreSQL not reachable: {error}"
+            pytest.skip(_PG_STATE["error"])
+        _PG_STATE["dbname"] = PG_DBNAME
+    return _PG_STATE["dbname"]
 
 
-def _postgres_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    dbname = request.getfixturevalue("postgres_database")
+def _postgres_env() -> Iterator[dict[str, str]]:
+    dbname = ensure_postgres_database()
     schema = f"identity_t_{uuid.uuid4().hex[:12]}"
     with _pg_connect(dbname) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -117,19 +124,9 @@ def backend_env_for(name: str, request: pytest.FixtureRequest) -> Iterator[dict[
             "CREATE_TABLE": "y",
         }
     elif name == "postgres":
-        yield from _postgres_env(request)
+        yield from _postgres_env()
     else:  # pragma: no cover
         raise ValueError(name)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(scope="session")
-def keyset() -> KeySet:
-    return new_keyset()
 
 
 class AppFactory:
@@ -189,3 +186,16 @@ def all_stored_bytes(app: IdentityApplication, personal_data_ids: list[uuid.UUID
     for pid in personal_data_ids:
         blobs.extend(s.state for s in app.personal_recorder.select_events(pid))
     return b"\n".join(blobs)
+
+
+def open_factory(request: pytest.FixtureRequest, backend: str, clock: Clock, keyset: KeySet) -> Iterator[AppFactory]:
+    """Generator body for an ``apps`` fixture on ``backend``."""
+    env_gen = backend_env_for(backend, request)
+    env = next(env_gen)
+    factory = AppFactory(env, clock, keyset)
+    try:
+        yield factory
+    finally:
+        factory.close()
+        for _ in env_gen:  # run the backend's teardown
+            pass

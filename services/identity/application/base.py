@@ -2,10 +2,13 @@
 
 Two stores: the application's event store (Account, EmailIndex, Session — published
 via the notification log) and a separate PersonalData store (never published,
-erasable; see ``domain/personal_data.py``). Commands touching both write the
-PersonalData first and the Account second, so a crash in between leaves either a
-harmless extra fact (a password hash nobody can use yet) or is repaired on the next
-read (``email_generation``).
+erasable; see ``domain/personal_data.py``). The two stores cannot share a transaction.
+Commands decide on the Account first (in memory, so invalid tokens fail before any
+write), then write PersonalData, then the Account's events. A crash between the writes
+leaves: after registration, an orphan PersonalData nobody references (purged when the
+race is detected); after a password reset/change, the new password active but the
+token not yet consumed — the user simply retries; after an e-mail change, the Account
+ahead of PersonalData, caught up on the next read (``email_generation``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,14 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from .account_access import EID, EMAIL_CHANGE, PASSWORD_RESET, VERIFY_EMAIL, AccountAccessRules
+from .account_access import (
+    EID,
+    EMAIL_CHANGE,
+    LOCK_FAILED_LOGINS,
+    PASSWORD_RESET,
+    VERIFY_EMAIL,
+    AccountAccessRules,
+)
 from .errors import AccountDeleted, NotPermitted, OneTimeTokenInvalid
 from .values import check_kind
 
@@ -278,7 +285,7 @@ class Account(AccountAccessRules, Aggregate):
         self.trigger_event(self.PasswordChanged, via="reset", timestamp=now)
         if not self.email_verified:
             self.trigger_event(self.EmailVerified, timestamp=now)
-        if self.locked and self.lock_reason != "admin":
+        if self.locked and self.lock_reason == LOCK_FAILED_LOGINS:
             self.trigger_event(self.AccountUnlocked, reason="password_reset", unlocked_by=None, timestamp=now)
 
     def change_password(self, now: datetime, *, via: str = "change") -> None:

@@ -26,6 +26,7 @@ VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"
 EMAIL_CHANGE = "email_change"
 EID = "eid"
+LOCK_FAILED_LOGINS = "too_many_failed_logins"  # the only lock a password reset lifts
 
 
 class AccountAccessRules:
@@ -91,7 +92,7 @@ class AccountAccessRules:
         if self.failed_logins >= max_failures:
             self.trigger_event(
                 self.AccountLocked,
-                reason="too_many_failed_logins",
+                reason=LOCK_FAILED_LOGINS,
                 until=now + lockout,
                 locked_by=None,
                 timestamp=now,

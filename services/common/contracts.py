@@ -1,0 +1,65 @@
+"""The machine-readable contracts in ``contracts/``: the gateway's OpenAPI document and the
+JSON Schemas of the integration events (``contracts/events/<type>.json``)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
+EVENTS_DIR = CONTRACTS_DIR / "events"
+ENVELOPE = "envelope.v1"
+
+
+@cache
+def load_openapi() -> dict[str, Any]:
+    """``contracts/openapi.yaml`` as a dict (parsed once)."""
+    with open(CONTRACTS_DIR / "openapi.yaml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@cache
+def _schemas() -> dict[str, dict[str, Any]]:
+    """Every event schema by its file name without ``.json`` (which is the event type)."""
+    return {
+        path.name.removesuffix(".json"): json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(EVENTS_DIR.glob("*.json"))
+    }
+
+
+@cache
+def _registry() -> Registry:
+    """The schemas under their ``$id``s, so relative refs (``envelope.v1.json``) resolve locally."""
+    return Registry().with_resources(
+        (schema["$id"], DRAFT202012.create_resource(schema)) for schema in _schemas().values()
+    )
+
+
+def event_types() -> list[str]:
+    """Every event type with a published schema, e.g. ``case.submitted.v1``."""
+    return [name for name in _schemas() if name != ENVELOPE]
+
+
+@cache
+def event_validator(event_type: str) -> Draft202012Validator:
+    """A validator for one event type (or ``envelope.v1``), with formats asserted."""
+    schema = _schemas().get(event_type)
+    if schema is None:
+        raise KeyError(f"no schema for event type {event_type!r} in {EVENTS_DIR}")
+    return Draft202012Validator(schema, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate_event(envelope: Any) -> None:
+    """Raise :class:`jsonschema.ValidationError` unless ``envelope`` matches the schema of its type."""
+    event_type = envelope.get("type") if isinstance(envelope, dict) else None
+    if event_type == ENVELOPE or event_type not in _schemas():
+        event_validator(ENVELOPE).validate(envelope)  # the precise error if the envelope is malformed
+        raise ValidationError(f"unknown event type {event_type!r}", validator="enum", instance=event_type)
+    event_validator(event_type).validate(envelope)

@@ -1,0 +1,113 @@
+"""Gateway routes of the catalog: search, browse the OZG catalog, offerings, tenant admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from services.common.problems import DomainError
+from services.gateway.http import Principal, endpoint, json_response, query_int, read_json
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
+    return body
+
+
+def _ident(value: str, name: str) -> str:
+    if not value.replace("-", "").isalnum() or len(value) > 64:
+        raise DomainError("invalid_parameter", name=name, detail="a-z, 0-9, -")
+    return value
+
+
+class CatalogRoutes:
+    """Mixed into GatewayService; uses its ``catalog`` RPC proxy and ``tenants`` cache."""
+
+    catalog: Any
+    tenants: Any
+
+    # -- finding a service ------------------------------------------------------------------
+    @http("GET", "/api/v1/tenants/<ags>/services")
+    @endpoint("search_services")
+    def search_services(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
+        self.tenants.get(self.catalog, ags)
+        limit = query_int(request, "limit", 10, 1, 50)
+        if "q" not in request.args:
+            return json_response({"tenant": ags, "items": self.catalog.list_offerings(ags)}, lang=lang)
+        results = self.catalog.search(ags, request.args["q"], limit)
+        return json_response({"tenant": ags, "query": request.args["q"], "items": results}, lang=lang)
+
+    @http("GET", "/api/v1/tenants/<ags>/offerings/<service_id>")
+    @endpoint("get_offering")
+    def get_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
+        self.tenants.get(self.catalog, ags)
+        at = request.args.get("at")
+        if at:
+            offering = self.catalog.offering_as_of(ags, _ident(service_id, "service_id"), at)
+            if offering is None:
+                raise DomainError("not_found")
+            return json_response(offering, lang=lang)
+        offerings = {o["service_id"]: o for o in self.catalog.list_offerings(ags)}
+        if service_id not in offerings:
+            raise DomainError("not_found")
+        return json_response(offerings[service_id], lang=lang)
+
+    # -- browsing the OZG catalog: Themenfeld → Lebenslage → Leistung ----------------------
+    @http("GET", "/api/v1/themenfelder")
+    @endpoint("themenfelder")
+    def themenfelder(self, request: Request, lang: str, principal: Principal) -> Response:
+        return json_response({"items": self.catalog.themenfelder()}, lang=lang)
+
+    @http("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen")
+    @endpoint("lebenslagen")
+    def lebenslagen(self, request: Request, themenfeld_id: str, lang: str, principal: Principal) -> Response:
+        return json_response({"items": self.catalog.lebenslagen(themenfeld_id[:10])}, lang=lang)
+
+    @http("GET", "/api/v1/lebenslagen/<lebenslage_id>/leistungen")
+    @endpoint("leistungen")
+    def leistungen(self, request: Request, lebenslage_id: str, lang: str, principal: Principal) -> Response:
+        return json_response({"items": self.catalog.leistungen(lebenslage_id[:10])}, lang=lang)
+
+    @http("GET", "/api/v1/leistungen/<ozg_id>")
+    @endpoint("leistung")
+    def leistung(self, request: Request, ozg_id: str, lang: str, principal: Principal) -> Response:
+        return json_response(self.catalog.leistung(ozg_id[:20]), lang=lang)
+
+    # -- administration -------------------------------------------------------------------
+    @http("POST", "/api/v1/admin/tenants")
+    @endpoint("register_tenant")
+    def register_tenant(self, request: Request, lang: str, principal: Principal) -> Response:
+        tenant = self.catalog.register_tenant(_object(read_json(request)))
+        self.tenants.forget()
+        return json_response(tenant, 201, {"Location": f"/api/v1/tenants/{tenant['ags']}"}, lang)
+
+    @http("PATCH", "/api/v1/admin/tenants/<ags>")
+    @endpoint("update_tenant")
+    def update_tenant(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
+        self.tenants.get(self.catalog, ags)
+        tenant = self.catalog.update_tenant_profile(ags, _object(read_json(request)))
+        self.tenants.forget()
+        return json_response(tenant, lang=lang)
+
+    @http("PUT", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")
+    @endpoint("put_offering")
+    def put_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
+        self.tenants.get(self.catalog, ags)
+        body = _object(read_json(request)) if request.content_length else {}
+        offering = self.catalog.offer(ags, _ident(service_id, "service_id"))
+        if "fee_cents" in body:
+            reason = body.get("reason", "")
+            if not isinstance(reason, str):
+                raise DomainError("invalid_parameter", name="reason", detail="Text / text")
+            offering = self.catalog.change_fee(ags, service_id, body["fee_cents"], reason)
+        return json_response(offering, lang=lang)
+
+    @http("DELETE", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")
+    @endpoint("withdraw_offering")
+    def withdraw_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
+        self.tenants.get(self.catalog, ags)
+        reason = request.args.get("reason", "")[:500]
+        return json_response(self.catalog.withdraw_offering(ags, _ident(service_id, "service_id"), reason), lang=lang)

@@ -1,0 +1,231 @@
+"""Integration events against their published JSON Schemas (contracts/events/).
+
+Real Case aggregates are driven through every transition; each domain event is mapped by
+``integration.to_envelope`` exactly as the relay does and must match the schema of its type.
+Broken envelopes (a field missing, a wrong type, personal data in ``data``) must not.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, ValidationError
+
+from services.common import contracts
+from services.submissions.domain import Case, ReferenceSequence, Status
+from services.submissions.integration import event_type, to_envelope
+
+META = {"actor": "anonymous", "correlation_id": "c0ffee"}
+
+
+def submitted(service_id: str = "meldebescheinigung", fee_cents: int = 700) -> Case:
+    return Case.submit(
+        uuid.uuid4(),
+        tenant="03460009",
+        portal="03460009",
+        service_id=service_id,
+        ozg_id="10173",
+        leika_key="99115004001000",
+        form_version=1,
+        fee_cents=fee_cents,
+        processing_days=14,
+        reference="VEC-2026-000042",
+        applicant_ref="anonymous",
+        applicant={"name": "Erika Mustermann", "email": "erika@example.org"},
+        form_data={"first_name": "Erika", "purpose": "privat"},
+        submitted_at="2026-11-25T08:00:00+00:00",
+        request_hash="0" * 64,
+        **META,
+    )
+
+
+def lifecycles() -> list[Case]:
+    """Three cases that together emit every event type."""
+    paid = submitted()
+    paid.request_payment(700, **META)
+    paid.receive_payment(700, "KASSE-2026-17", **META)
+    paid.start_review("Frau Meyer", **META)
+    paid.request_information("Bitte Meldeadresse bestätigen.", date(2026, 12, 31), **META)
+    paid.supply_information("Die Adresse stimmt, Hausnummer 12a.", **META)
+    paid.reassign("Herr Schulz", **META)
+    paid.approve("Die Bescheinigung wird zugesandt.", **META)
+
+    refused = submitted("hundeanmeldung", 0)
+    refused.start_review("Frau Meyer", **META)
+    refused.reject("Der Hund ist bereits angemeldet.", **META)
+
+    withdrawn = submitted("hundeanmeldung", 0)
+    withdrawn.reassign("Herr Schulz", **META)  # previous is None
+    withdrawn.withdraw("", **META)
+    assert (paid.status, refused.status, withdrawn.status) == (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
+    return [paid, refused, withdrawn]
+
+
+@pytest.fixture(scope="module")
+def envelopes() -> list[dict[str, Any]]:
+    events = [event for case in lifecycles() for event in case.collect_events()]
+    mapped = [to_envelope(event, position) for position, event in enumerate(events, start=1)]
+    # over the wire the envelope is JSON; compare what a consumer receives
+    return [json.loads(json.dumps(envelope)) for envelope in mapped if envelope is not None]
+
+
+def one(envelopes: list[dict[str, Any]], event_type: str) -> dict[str, Any]:
+    return copy.deepcopy(next(e for e in envelopes if e["type"] == event_type))
+
+
+# -- the schema files ----------------------------------------------------------------------
+def test_every_schema_file_is_a_valid_2020_12_schema_named_after_its_type() -> None:
+    for path in sorted(contracts.EVENTS_DIR.glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert schema["$id"].endswith("/" + path.name)
+        if path.name != "envelope.v1.json":
+            assert schema["properties"]["type"]["const"] == path.name.removesuffix(".json")
+            assert schema["allOf"] == [{"$ref": "envelope.v1.json"}]
+
+
+def test_every_domain_event_of_a_case_has_a_schema() -> None:
+    """A new Case event needs a published schema (Case.Created is only the generic base of Submitted)."""
+    event_classes = [
+        cls
+        for cls in vars(Case).values()
+        if isinstance(cls, type) and issubclass(cls, Case.Event) and cls not in (Case.Event, Case.Created)
+    ]
+    assert {event_type(object.__new__(cls)) for cls in event_classes} == set(contracts.event_types())
+    assert len(contracts.event_types()) == 10
+
+
+# -- real events ---------------------------------------------------------------------------
+def test_every_transition_emits_an_envelope_that_matches_its_schema(envelopes: list[dict[str, Any]]) -> None:
+    assert {e["type"] for e in envelopes} == set(contracts.event_types())
+    for envelope in envelopes:
+        contracts.validate_event(envelope)
+
+
+def test_an_envelope_mapped_outside_the_log_has_no_position_and_is_valid() -> None:
+    case = submitted()
+    envelope = json.loads(json.dumps(to_envelope(case.collect_events()[0])))
+    assert envelope["position"] is None
+    contracts.validate_event(envelope)
+
+
+def test_versions_count_per_case_and_event_ids_are_unique(envelopes: list[dict[str, Any]]) -> None:
+    by_case: dict[str, list[int]] = {}
+    for envelope in envelopes:
+        by_case.setdefault(envelope["aggregate_id"], []).append(envelope["aggregate_version"])
+    assert all(versions == list(range(1, len(versions) + 1)) for versions in by_case.values())
+    assert len({e["event_id"] for e in envelopes}) == len(envelopes)
+
+
+def test_no_form_data_or_free_text_of_the_citizen_leaves_the_service(envelopes: list[dict[str, Any]]) -> None:
+    text = json.dumps(envelopes, ensure_ascii=False)
+    for private in ("Erika", "erika@example.org", "privat", "Hausnummer 12a", "0" * 64):
+        assert private not in text
+    assert one(envelopes, "case.information_supplied.v1")["data"] == {}
+
+
+def test_internal_aggregates_are_not_published() -> None:
+    sequence = ReferenceSequence(tenant="03460009", year=2026)
+    sequence.allocate(3)
+    assert [to_envelope(event) for event in sequence.collect_events()] == [None, None]
+
+
+# -- broken envelopes ----------------------------------------------------------------------
+ENVELOPE_FIELDS = json.loads((contracts.EVENTS_DIR / "envelope.v1.json").read_text())["required"]
+
+
+@pytest.mark.parametrize("field", ENVELOPE_FIELDS)
+def test_a_missing_envelope_field_fails(envelopes: list[dict[str, Any]], field: str) -> None:
+    envelope = one(envelopes, "case.approved.v1")
+    del envelope[field]
+    with pytest.raises(ValidationError):
+        contracts.validate_event(envelope)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "path", "value"),
+    [
+        ("case.submitted.v1", ("aggregate_version",), "1"),
+        ("case.submitted.v1", ("aggregate_version",), 0),
+        ("case.submitted.v1", ("tenant",), 3460009),
+        ("case.submitted.v1", ("tenant",), "vechta"),
+        ("case.submitted.v1", ("event_id",), "not-a-uuid"),
+        ("case.submitted.v1", ("aggregate_id",), 42),
+        ("case.submitted.v1", ("occurred_at",), "gestern"),
+        ("case.submitted.v1", ("position",), "7"),
+        ("case.submitted.v1", ("actor",), None),
+        ("case.submitted.v1", ("correlation_id",), ""),
+        ("case.submitted.v1", ("data",), []),
+        ("case.submitted.v1", ("data", "fee_cents"), "7,00 €"),
+        ("case.submitted.v1", ("data", "reference"), "42"),
+        ("case.submitted.v1", ("data", "submitted_at"), "25.11.2026"),
+        ("case.payment_requested.v1", ("data", "amount_cents"), "700"),
+        ("case.payment_requested.v1", ("data", "amount_cents"), 0),
+        ("case.payment_received.v1", ("data", "payment_ref"), 17),
+        ("case.information_requested.v1", ("data", "due_date"), "31.12.2026"),
+        ("case.reassigned.v1", ("data", "previous"), 1),
+        ("case.approved.v1", ("type",), "case.approved.v2"),
+        ("case.approved.v1", ("type",), "case.rejected.v1"),
+    ],
+)
+def test_a_field_of_the_wrong_type_or_shape_fails(
+    envelopes: list[dict[str, Any]], event_type: str, path: tuple[str, ...], value: Any
+) -> None:
+    envelope = one(envelopes, event_type)
+    target = envelope
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValidationError):
+        contracts.validate_event(envelope)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [
+        ("case.submitted.v1", "reference"),
+        ("case.payment_received.v1", "amount_cents"),
+        ("case.information_requested.v1", "question"),
+        ("case.reassigned.v1", "previous"),
+    ],
+)
+def test_a_missing_data_field_fails(envelopes: list[dict[str, Any]], event_type: str, field: str) -> None:
+    envelope = one(envelopes, event_type)
+    del envelope["data"][field]
+    with pytest.raises(ValidationError):
+        contracts.validate_event(envelope)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "value"),
+    [
+        ("case.submitted.v1", "form_data", {"first_name": "Erika"}),
+        ("case.submitted.v1", "applicant", {"email": "erika@example.org"}),
+        ("case.information_supplied.v1", "answer", "Die Adresse stimmt."),
+    ],
+)
+def test_personal_data_in_an_event_fails(envelopes: list[dict[str, Any]], event_type: str, field: str, value: Any) -> None:
+    envelope = one(envelopes, event_type)
+    envelope["data"][field] = value
+    with pytest.raises(ValidationError):
+        contracts.validate_event(envelope)
+
+
+def test_an_undocumented_envelope_field_or_unknown_type_fails(envelopes: list[dict[str, Any]]) -> None:
+    envelope = one(envelopes, "case.withdrawn.v1")
+    with pytest.raises(ValidationError):
+        contracts.validate_event({**envelope, "applicant_email": "erika@example.org"})
+    with pytest.raises(ValidationError, match="unknown event type"):
+        contracts.validate_event({**envelope, "type": "case.teleported.v1"})
+    with pytest.raises(ValidationError):
+        contracts.validate_event({**envelope, "type": "envelope.v1"})
+    with pytest.raises(ValidationError):
+        contracts.validate_event(["not", "an", "object"])
+    with pytest.raises(KeyError):
+        contracts.event_validator("case.teleported.v1")
