@@ -21,135 +21,186 @@ import os
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests import bench_report as report
 from tests import support
-from tests.bench_common import ROOT, BenchPlatform, conninfo, pg_env, table
+from tests.bench_common import ROOT, BenchPlatform, conninfo, pg_env
 from tests.bench_load import CLIENTS, submit_run
+from tests.bench_profile import PySpy, pyspy_binary
 from tests.bench_raw import postgres_inserts, rabbit_publish
 
-BUDGET_S = 9 * 60  # optional steps are skipped when the run gets near 10 minutes
+BUDGET_S = 8 * 60  # optional steps are skipped once the run passes this, to stay under 10 minutes
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=os.environ.get("BENCH_NAME") or datetime.now(UTC).strftime("bench-%Y%m%d-%H%M%S"))
     parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", "20000")), help="submissions in the main run")
-    parser.add_argument("--compare-n", type=int, default=3000, help="submissions per client / pipeline comparison run")
+    parser.add_argument("--compare-n", type=int, default=3000, help="submissions per comparison run")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--cases", type=int, default=100_000, help="cases in the worklist for the query step")
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the bench itself")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas (default: drop them)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.compare_n, args.cases = 2000, 500, 10_000
+        args.n, args.compare_n, args.cases = 2000, 600, 8_000
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    began = time.monotonic()
-    env = pg_env()
-    os.environ.update(env)
-    support.ensure_database(env["POSTGRES_DBNAME"])
-    prefix = f"bench{support.unique_prefix()}"
-    os.environ["VR_SCHEMA_PREFIX"] = prefix  # the in-process steps use the platform's schemas
-    dsn = conninfo(env)
-    out_dir = ROOT / "var" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {
-        "name": args.name,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-        "settings": {k: v for k, v in vars(args).items() if k != "name"},
-    }
-    report: list[str] = []
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.began = time.monotonic()
+        self.env = pg_env()
+        os.environ.update(self.env)
+        support.ensure_database(self.env["POSTGRES_DBNAME"])
+        self.prefix = f"bench{support.unique_prefix()}"
+        os.environ["VR_SCHEMA_PREFIX"] = self.prefix  # the in-process steps use the platform's schemas
+        self.dsn = conninfo(self.env)
+        self.schema = f"{self.prefix}submissions"
+        self.out_dir = ROOT / "var" / "bench"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.lines: list[str] = []
+        self.results: dict[str, Any] = {
+            "name": args.name,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "loadavg_at_start": os.getloadavg()},
+            "settings": {k: v for k, v in vars(args).items() if k != "name"},
+            "errors": {},
+        }
 
-    def show(text: str) -> None:
-        report.append(text)
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+    def show(self, text: str) -> None:
+        self.lines.append(text)
         print(text, flush=True)
 
-    def save() -> Path:
-        path = out_dir / f"{args.name}.json"
-        results["elapsed_s"] = round(time.monotonic() - began, 1)
-        path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    def save(self) -> Path:
+        path = self.out_dir / f"{self.args.name}.json"
+        self.results["elapsed_s"] = round(self.elapsed(), 1)
+        path.write_text(json.dumps(self.results, indent=2, ensure_ascii=False, default=str))
+        (self.out_dir / f"{self.args.name}.txt").write_text("\n".join(self.lines) + "\n")
         return path
 
-    amqp_uri = support.fresh_vhost("vr_bench")
-    # 1. ceilings ---------------------------------------------------------------------------
-    raw_pg = postgres_inserts(dsn)
-    raw_mq = rabbit_publish(amqp_uri)
-    results["raw"] = {"postgres_insert": raw_pg, "rabbitmq_publish": raw_mq}
-    show(table("1. Ceilings", ["measure", "per s", "notes"], [
-        ["PostgreSQL single-row INSERT, 8 conns", raw_pg["rows_per_s"], f"p50 {raw_pg['p50_ms']} ms, p99 {raw_pg['p99_ms']} ms"],
-        ["RabbitMQ publish, confirm per 500", raw_mq["batch_confirm"]["msgs_per_s"], "ConfirmingPublisher (relay path)"],
-        ["RabbitMQ publish, confirm each", raw_mq["single_confirm"]["msgs_per_s"], "1 message per confirm"],
-    ]))
-    save()
+    def step(self, name: str, action: Callable[[], None]) -> None:
+        """Run one step; a failure is recorded and printed, and the bench goes on."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - report and continue with the next step
+            self.results["errors"][name] = traceback.format_exc()
+            self.show(f"\n!! step {name} failed: {exc!r} (traceback in the JSON)")
+        self.save()
 
-    log_dir = Path(tempfile.mkdtemp(prefix="vr-bench-logs-"))
-    plat = BenchPlatform({**env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": prefix}, log_dir)
-    schema = f"{prefix}submissions"
-    try:
-        plat.start_all()
-        results["platform_logs"] = str(log_dir)
-        # 2. end to end -----------------------------------------------------------------------
+    def run(self) -> int:
+        args = self.args
+        amqp_uri = support.fresh_vhost("vr_bench")
+        self.step("ceilings", lambda: self.ceilings(amqp_uri))
+        log_dir = Path(tempfile.mkdtemp(prefix="vr-bench-logs-"))
+        self.results["platform_logs"] = str(log_dir)
+        plat = BenchPlatform({**self.env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": self.prefix}, log_dir)
+        try:
+            plat.start_all()
+            submit_run(plat, self.dsn, self.schema, 500, "raw", args.concurrency, "warmup")
+            self.step("clients", lambda: self.clients(plat))
+            self.step("end_to_end", lambda: self.end_to_end(plat))
+            self.step("concurrency", lambda: self.concurrency(plat))
+            self.step("pipelines", lambda: self.pipelines(plat))
+            self.step("profile", lambda: self.profile(plat))
+            self.step("worklist", lambda: self.worklist(plat))
+        finally:
+            plat.stop_all()
+            if not args.keep:
+                support.drop_schemas(self.prefix)
+        self.show(report.summary(self.results))
+        self.results["machine"]["loadavg_at_end"] = os.getloadavg()
+        path = self.save()
+        print(f"\nwritten: {path} (+ .txt) in {self.results['elapsed_s']} s")
+        return 0
+
+    # -- steps ------------------------------------------------------------------------------
+    def ceilings(self, amqp_uri: str) -> None:
+        self.results["raw"] = {"postgres_insert": postgres_inserts(self.dsn), "rabbitmq_publish": rabbit_publish(amqp_uri)}
+        self.show(report.ceilings(self.results["raw"]))
+
+    def clients(self, plat: BenchPlatform) -> None:
+        n, c = self.args.compare_n // 2, self.args.concurrency
+        runs = [submit_run(plat, self.dsn, self.schema, n, client, c, f"cmp-{client}") for client in CLIENTS]
+        self.results["client_comparison"] = runs
+        self.best = max(runs, key=lambda r: r["submissions_per_s"] or 0)["client"]
+        self.show(report.e2e(f"2a. Load generators (N={n}, c={c})", runs, "client"))
+
+    def end_to_end(self, plat: BenchPlatform) -> None:
+        client = getattr(self, "best", "raw")
+        run = submit_run(plat, self.dsn, self.schema, self.args.n, client, self.args.concurrency, "main")
+        raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
+        run["ratio_end_to_end_vs_raw_insert"] = round((run["end_to_end_per_s"] or 0) / raw, 3) if raw else None
+        self.results["end_to_end"] = run
+        self.show(report.e2e(f"2b. End to end (N={self.args.n}, client={client}, c={self.args.concurrency})", [run], "client"))
+        self.show(report.cpu("2c. CPU during 2b", run["cpu"], run["accepted"]))
+
+    def concurrency(self, plat: BenchPlatform) -> None:
         runs = []
-        for client in CLIENTS:
-            runs.append(submit_run(plat, dsn, schema, args.compare_n, client, args.concurrency, f"cmp-{client}"))
-        best = max(runs, key=lambda r: r["submissions_per_s"] or 0)["client"]
-        results["client_comparison"] = runs
-        show(e2e_table(f"2a. Load generator comparison (N={args.compare_n}, c={args.concurrency})", runs, "client"))
-        save()
-        main_run = submit_run(plat, dsn, schema, args.n, best, args.concurrency, "main")
-        main_run["ratio_end_to_end_vs_raw_insert"] = round((main_run["end_to_end_per_s"] or 0) / raw_pg["rows_per_s"], 3)
-        results["end_to_end"] = main_run
-        show(e2e_table(f"2b. End to end, N={args.n}, client={best}, c={args.concurrency}", [main_run], "client"))
-        show(cpu_table(f"2c. CPU during the main run (% of one core; box has {os.cpu_count()} cores)", main_run["cpu"]))
-        save()
-        sweep = []
-        for pipelines in (1, 2, 4):
-            if time.monotonic() - began > BUDGET_S * 0.45:
-                show(f"(skipped SUBMIT_PIPELINES={pipelines}: time budget)")
+        for c in (1, 8, 32, 128):
+            if self.elapsed() > BUDGET_S * 0.4:
+                self.show(f"(skipped concurrency {c}: time budget)")
                 continue
-            plat.restart("gateway", SUBMIT_PIPELINES=str(pipelines))
-            run = submit_run(plat, dsn, schema, args.compare_n, best, args.concurrency, f"pipe{pipelines}")
-            run["submit_pipelines"] = pipelines
-            sweep.append(run)
-        plat.restart("gateway", SUBMIT_PIPELINES="2")
-        results["pipelines"] = sweep
-        show(e2e_table(f"2d. Gateway SUBMIT_PIPELINES (N={args.compare_n})", sweep, "submit_pipelines"))
-        save()
-    finally:
-        plat.stop_all()
-        if not args.keep:
-            support.drop_schemas(prefix)
-    path = save()
-    (out_dir / f"{args.name}.txt").write_text("\n".join(report) + "\n")
-    print(f"\nwritten: {path} ({results['elapsed_s']} s)")
-    return 0
+            n = min(self.args.compare_n, 100 + 100 * c)
+            runs.append(submit_run(plat, self.dsn, self.schema, n, getattr(self, "best", "raw"), c, f"conc{c}"))
+        self.results["concurrency"] = runs
+        self.show(report.e2e("2d. Latency vs concurrency (closed loop)", runs, "concurrency"))
+
+    def pipelines(self, plat: BenchPlatform) -> None:
+        runs = []
+        try:
+            for pipelines in (1, 2, 4):
+                if self.elapsed() > BUDGET_S * 0.5:
+                    self.show(f"(skipped SUBMIT_PIPELINES={pipelines}: time budget)")
+                    continue
+                plat.restart("gateway", SUBMIT_PIPELINES=str(pipelines))
+                run = submit_run(plat, self.dsn, self.schema, self.args.compare_n, getattr(self, "best", "raw"),
+                                 self.args.concurrency, f"pipe{pipelines}")
+                run["submit_pipelines"] = pipelines
+                runs.append(run)
+        finally:
+            plat.restart("gateway", SUBMIT_PIPELINES="2")  # the config.yml default
+        self.results["pipelines"] = runs
+        self.show(report.e2e(f"2e. Gateway SUBMIT_PIPELINES (N={self.args.compare_n})", runs, "submit_pipelines"))
+
+    def profile(self, plat: BenchPlatform) -> None:
+        binary = pyspy_binary()
+        if binary is None:
+            self.show("(py-spy not available: only the in-process cProfile below)")
+            return
+        pids = {name: pid for name, pid in plat.pids().items() if name != "catalog"}
+        spy = PySpy(binary, pids, self.out_dir / f"{self.args.name}-pyspy").start()
+        try:
+            run = submit_run(plat, self.dsn, self.schema, self.args.compare_n, getattr(self, "best", "raw"),
+                             self.args.concurrency, "profile")
+        finally:
+            analysis = spy.stop()
+        self.results["profile"] = {"run_under_py_spy": run, "py_spy": analysis, "raw_stacks": str(spy.out_dir)}
+        self.show(report.profile("4a. py-spy", analysis))
+
+    def worklist(self, plat: BenchPlatform) -> None:
+        from tests.bench_worklist import load_cases, query_latencies
+
+        load = load_cases(self.args.cases)
+        self.results["worklist_load"] = load
+        self.show(report.loading(load))
+        self.results["worklist_queries"] = query_latencies(plat.base_url)
+        self.show(report.queries(self.results["worklist_queries"]))
+        if load.get("cprofile_submit_batch"):
+            self.show(report.cprofile(load["cprofile_submit_batch"]))
 
 
-def e2e_table(title: str, runs: list[dict[str, Any]], key: str) -> str:
-    rows = []
-    for r in runs:
-        rows.append([
-            r[key], r["accepted"], r["submissions_per_s"], r["end_to_end_per_s"],
-            r["submit_latency"]["p50_ms"], r["submit_latency"]["p99_ms"],
-            r["submit_to_visible_latency"]["p50_ms"], r["submit_to_visible_latency"]["p99_ms"],
-            r["cpu"]["per_process_pct_of_one_core"].get("bench (load generator)"),
-        ])
-    header = [key, "ok", "submit/s", "e2e/s", "http p50", "http p99", "vis p50", "vis p99", "client cpu%"]
-    return table(title, header, rows) + "\n(latencies in ms; vis = submit → visible in the worklist)"
-
-
-def cpu_table(title: str, cpu: dict[str, Any]) -> str:
-    rows = [[name, value] for name, value in cpu["per_process_pct_of_one_core"].items()]
-    rows.append(["whole box busy (% of all cores)", cpu["box_busy_pct_of_all_cores"]])
-    rows.append(["iowait (% of all cores)", cpu["box_iowait_pct"]])
-    return table(title, ["process", "cpu %"], rows)
+def main(argv: list[str] | None = None) -> int:
+    return Bench(parse_args(argv)).run()
 
 
 if __name__ == "__main__":

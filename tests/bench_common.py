@@ -145,12 +145,15 @@ class CpuWindow:
         wall = time.monotonic() - self.started
         cores = os.cpu_count() or 1
         used = {k: end[k] - self.begin.get(k, 0.0) for k in end}
+        busy, iowait = used.pop("_box_busy"), used.pop("_box_iowait")
         self.result = {
             "wall_s": round(wall, 2),
             "cores": cores,
-            "box_busy_pct_of_all_cores": round(100 * used.pop("_box_busy") / (wall * cores), 1),
-            "box_iowait_pct": round(100 * used.pop("_box_iowait") / (wall * cores), 1),
+            "box_busy_pct_of_all_cores": round(100 * busy / (wall * cores), 1),
+            "box_iowait_pct": round(100 * iowait / (wall * cores), 1),
             "per_process_pct_of_one_core": {k: round(100 * v / wall, 1) for k, v in sorted(used.items())},
+            # PostgreSQL and RabbitMQ are shared: their figures include other users of the box
+            "other_load_pct_of_one_core": round(100 * max(0.0, busy - sum(used.values())) / wall, 1),
         }
         return self.result
 

@@ -247,7 +247,7 @@ def summary(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 AGS_PATTERN = re.compile(r"^\d{8}$")
-CODE_PATTERN = re.compile(r"^[A-Z]{2,5}$")
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,4}$")
 
 
 def validate_tenant(row: dict[str, Any], view: CatalogView) -> dict[str, Any]:
@@ -263,7 +263,7 @@ def validate_tenant(row: dict[str, Any], view: CatalogView) -> dict[str, Any]:
     if not isinstance(data.get("name"), str) or not 1 <= len(data["name"]) <= 200:
         raise bad("name", "1–200 Zeichen / characters")
     if not isinstance(data.get("code"), str) or not CODE_PATTERN.match(data["code"]):
-        raise bad("code", "2–5 Großbuchstaben / capital letters")
+        raise bad("code", "2–5 Zeichen A–Z, 0–9, zuerst ein Buchstabe / 2–5 of A–Z, 0–9, starting with a letter")
     if any(t["code"] == data["code"] for t in view.tenants.values()):
         raise bad("code", "bereits vergeben / already taken")
     if data.get("kind") not in ("gemeinde", "landkreis"):

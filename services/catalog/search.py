@@ -13,13 +13,16 @@ Model
 * A query is split into *slots*, one per meaningful word (stop words dropped, unknown compounds
   split into parts, two-word synonym phrases merged). Each slot matches index terms by stem,
   as part of a compound, by synonym or, for unknown words, within one or two typing errors.
-* A variant scores ``coverage * (0.8 + 0.2 * precision)``: coverage is the idf-weighted share of
-  query slots it matches (context words count half or less), precision the idf-weighted share
-  of its own words the query matched, so short exact names beat long ones. A group scores as
-  its best variant.
-* Ranking: relevant definitions the tenant offers online itself come first, then relevant ones
-  offered by its district, then everything by score. A catalog group is dropped when it only
-  repeats a definition already in the result (same LeiKa key).
+* A variant scores ``coverage * (0.8 + 0.2 * precision)``. Coverage is the weighted share of
+  query slots it matches (context words count half or less); a slot weighs its idf over the
+  variants it matches at query time (so "Kita" weighs like the Kindertages... services it
+  stands for), weak words ("beantragen") a fifth, action verbs ("anmelden") half. Precision is
+  the idf-weighted share of the variant's own words the query matched, so short exact names
+  beat long ones. A group scores as its best variant.
+* Ranking: relevant definitions (score >= 75 % of the best) the tenant offers online itself
+  come first, then relevant ones offered by its district, then everything by score. A catalog
+  entry is not shown when it is the LeiKa service of a definition in the result.
+* A query that is exactly an OZG-ID (5 digits) or LeiKa key (14 digits) returns that service.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import csv
 import heapq
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +51,10 @@ LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
 THEMENFELD_WEIGHT = 0.3
 PRECISION_SHARE = 0.2
 RERANK_CANDIDATES = 300
-RELEVANT_SHARE = 0.6      # offered services rank first if they score >= this share of the best
+RELEVANT_SHARE = 0.75     # offered services rank first if they score >= this share of the best
 MIN_RESULT_SHARE = 0.2    # results below this share of the best score are left out
 TIERS = {"own": 0, "district": 1}
+_ID_QUERY = re.compile(r"^\s*(\d{5}|\d{14})\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +78,7 @@ class _Variant:
 
 @dataclass(slots=True)
 class _Slot:
-    weight: float
+    factor: float              # 1, or less for weak and action words
     matches: dict[str, float]  # index term -> similarity
 
 
@@ -107,20 +112,20 @@ class SearchIndex:
         self._postings = postings
         self._context_postings = context_postings
         total = len(variants)
-        self._idf = {term: math.log(1.0 + total / len(ids)) for term, ids in postings.items()}
-        self._default_idf = math.log(1.0 + total)
-        for term in context_postings:
-            self._idf.setdefault(term, self._default_idf / 2)
-        weak = lexicon.weak
+        idf = {term: math.log(1.0 + total / len(ids)) for term, ids in postings.items()}
         self._variant_weights = [
-            tuple(self._idf[t] * (WEAK_WORD_WEIGHT if t in weak else 1.0) for t in v.terms) for v in variants
+            tuple(idf[t] * (WEAK_WORD_WEIGHT if t in lexicon.weak else 1.0) for t in v.terms) for v in variants
         ]
         self._variant_size = [sum(w) for w in self._variant_weights]
-        self._group_variants: dict[int, list[int]] = {}
-        for vid, variant in enumerate(variants):
-            self._group_variants.setdefault(variant.group, []).append(vid)
         self._matcher = TermMatcher(set(postings) | set(context_postings), morphemes, lexicon)
-        self.definition_ids = frozenset(g.service_id for g in groups if g.service_id)
+        # exact look-up by OZG-ID or LeiKa key: id -> [(group, variant)]
+        self._by_id: dict[str, list[tuple[int, int]]] = {}
+        for gid, group in enumerate(groups):
+            if group.ozg_id and group.primary >= 0 and group.kind != "leika":
+                self._by_id.setdefault(group.ozg_id, []).append((gid, group.primary))
+        for vid, variant in enumerate(variants):
+            if variant.leika_key:
+                self._by_id.setdefault(variant.leika_key, []).append((variant.group, vid))
 
     # ------------------------------------------------------------------------------ loading
     @classmethod
@@ -228,12 +233,7 @@ class SearchIndex:
                     matches[found] = value
         if not matches:
             return None
-        known = [self._idf[t] for t in alternatives if t in self._idf]
-        if not known:
-            best = max(matches, key=matches.__getitem__)
-            known = [self._idf.get(best, self._default_idf)]
-        weight = max(known) * (WEAK_WORD_WEIGHT if weak else ACTION_WORD_WEIGHT if action else 1.0)
-        return _Slot(weight, matches)
+        return _Slot(WEAK_WORD_WEIGHT if weak else ACTION_WORD_WEIGHT if action else 1.0, matches)
 
     def _word_alternatives(self, term: str) -> dict[str, float]:
         alternatives = {term: 1.0}
@@ -312,19 +312,20 @@ class SearchIndex:
             raise ValueError("query must not be empty")
         if not 1 <= limit <= 100:
             raise ValueError("limit must be between 1 and 100")
-        slots = self._parse(query)
-        if not slots:
-            return []
-        scored = self._score(slots)
-        if not scored:
-            return []
-        return self._rank(scored, offered or {}, limit)
+        exact = _ID_QUERY.match(query)
+        if exact:
+            scored: dict[int, list[tuple[float, int]]] = {}
+            for gid, vid in self._by_id.get(exact.group(1), ()):
+                scored.setdefault(gid, []).append((1.0, vid))
+        else:
+            slots = self._parse(query)
+            scored = self._score(slots) if slots else {}
+        return self._rank(scored, offered or {}, limit) if scored else []
 
     def _score(self, slots: list[_Slot]) -> dict[int, list[tuple[float, int]]]:
         """Best-scoring variants per group: {group id: [(score, variant id), ...] best first}."""
         variants = self._variants
         groups = self._groups
-        total_weight = sum(s.weight for s in slots)
         direct: list[dict[int, float]] = []
         context: list[dict[int, float]] = []
         for slot in slots:
@@ -340,6 +341,14 @@ class SearchIndex:
                         best_context[gid] = value
             direct.append(best)
             context.append(best_context)
+        # a slot's weight is its idf over the variants it actually matches (compounds and
+        # synonyms included), so "Kita" counts like the Kindertages... services it stands for
+        total = len(variants)
+        weights = []
+        for slot, best, best_context in zip(slots, direct, context, strict=True):
+            soft_count = sum(best.values()) + sum(best_context.values())
+            weights.append(math.log(1.0 + total / (1.0 + soft_count)) * slot.factor)
+        total_weight = sum(weights) or 1.0
 
         # coverage: weighted share of slots matched, by name (direct) or by context of the group
         candidates: dict[int, list[int]] = {}  # group -> candidate variants
@@ -355,8 +364,8 @@ class SearchIndex:
                 if gid not in candidates and primary >= 0:
                     coverage[primary] = 0.0
                     candidates[gid] = [primary]
-        for slot, best, best_context in zip(slots, direct, context):
-            weight = slot.weight / total_weight
+        for slot_weight, best, best_context in zip(weights, direct, context, strict=True):
+            weight = slot_weight / total_weight
             for vid, similarity in best.items():
                 coverage[vid] += weight * similarity
             for gid, value in best_context.items():
@@ -375,7 +384,8 @@ class SearchIndex:
         scored: dict[int, list[tuple[float, int]]] = {}
         for vid, value in top:
             size = self._variant_size[vid]
-            matched = sum(w * term_best.get(t, 0.0) for t, w in zip(variants[vid].terms, self._variant_weights[vid]))
+            weights = self._variant_weights[vid]
+            matched = sum(w * term_best.get(t, 0.0) for t, w in zip(variants[vid].terms, weights, strict=True))
             precision = matched / size if size else 0.0
             score = value * (1.0 - PRECISION_SHARE + PRECISION_SHARE * precision)
             scored.setdefault(variants[vid].group, []).append((score, vid))
@@ -390,12 +400,13 @@ class SearchIndex:
         floor = best_score * MIN_RESULT_SHARE
         relevant = best_score * RELEVANT_SHARE
         definition_keys = {groups[g].leika_key for g, ranked in scored.items()
-                           if groups[g].kind == "definition" and ranked[0][0] >= floor}
+                           if groups[g].kind == "definition" and groups[g].leika_key and ranked[0][0] >= floor}
         chosen: list[tuple[int, float, int]] = []
         for gid, ranked in scored.items():
             if groups[gid].kind != "definition":
                 # a LeiKa service that is also a definition in the result is shown only once
-                ranked = [(s, v) for s, v in ranked if self._variants[v].leika_key not in definition_keys]
+                ranked = [(s, v) for s, v in ranked
+                          if not self._variants[v].leika_key or self._variants[v].leika_key not in definition_keys]
             if ranked and ranked[0][0] >= floor:
                 chosen.append((gid, *ranked[0]))
 

@@ -51,6 +51,7 @@ def catalog(store_env, tmp_path: Path) -> CatalogApp:
     app = CatalogApp(store_env("catalog"))
     app.import_definitions(definitions)
     app.import_tenants()
+    app.sync_offerings()
     app.definitions_dir = definitions  # type: ignore[attr-defined]
     return app
 
@@ -93,11 +94,13 @@ def command(portal: str = "03460009", key: str = "k1", service_id: str = "hundea
     return SubmitCommand(**data)
 
 
-def publish_new_version(catalog: CatalogApp, service_id: str, **changes) -> int:
+def publish_new_version(catalog: CatalogApp, service_id: str, adopt: bool = False, **changes) -> int:
     path = catalog.definitions_dir / f"{service_id}.json"  # type: ignore[attr-defined]
     definition = json.loads(path.read_text(encoding="utf-8"))
     definition["version"] += 1
     definition.update(changes)
     path.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     assert catalog.import_definitions(path.parent) == [f"{service_id}@{definition['version']}"]
+    if adopt:
+        catalog.sync_offerings()
     return definition["version"]

@@ -86,6 +86,7 @@ def resolve_pg(postgres, tmp_path):
     catalog = CatalogApp({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     catalog.import_definitions()
     catalog.import_tenants()
+    catalog.sync_offerings()
     return lambda portal, service_id: Offering.from_catalog(catalog.resolve(portal, service_id))
 
 

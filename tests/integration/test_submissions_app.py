@@ -73,7 +73,8 @@ def test_district_services_go_to_the_district(submissions, resolve) -> None:
 
 def test_form_version_and_fee_are_pinned(submissions, resolve, catalog) -> None:
     (old,) = cases(submissions.submit_batch([command(portal="03460006", key="v1", service_id="meldebescheinigung")], resolve))
-    version = publish_new_version(catalog, "meldebescheinigung", fee={"amount_cents": 900, "currency": "EUR"})
+    version = publish_new_version(catalog, "meldebescheinigung", adopt=True)
+    catalog.change_fee("03460006", "meldebescheinigung", 900, "Gebührensatzung")
     refused = submissions.submit_batch(
         [command(portal="03460006", key="v1-late", service_id="meldebescheinigung", form_version=1)], resolve
     )

@@ -78,7 +78,7 @@ def test_submit_case_goes_through_the_batcher(platform, client: httpx.Client) ->
     assert status.status_code == 200 and status.json()["status"] == "submitted"
 
 
-def test_concurrent_submissions_share_batches(platform, client: httpx.Client, web_base_url: str) -> None:
+def test_concurrent_submissions_all_go_through_submit_batch(platform, client: httpx.Client, web_base_url: str) -> None:
     import eventlet
 
     def one(n: int) -> int:
@@ -95,8 +95,7 @@ def test_concurrent_submissions_share_batches(platform, client: httpx.Client, we
     with entrypoint_waiter(submissions, "submit_batch", callback=count, timeout=60):
         statuses = list(eventlet.GreenPool(20).imap(one, range(20)))
     assert statuses == [201] * 20
-    assert sum(sizes) == 20, sizes
-    print("BATCH SIZES", sizes)
+    assert sum(sizes) == 20, sizes  # often fewer RPCs than requests: [10, 10], [1, 19], ...
 
 
 def test_submission_errors_are_problem_documents(platform, client: httpx.Client) -> None:
