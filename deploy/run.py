@@ -2,8 +2,8 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, submissions, gateway (nameko services), the submissions relay and the
-submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
+and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def nameko(service: str, cls: str) -> list[str]:
 
 PROCESSES: list[tuple[str, list[str]]] = [
     ("catalog", nameko("catalog", "CatalogService")),
+    ("identity", nameko("identity", "IdentityService")),
     ("submissions", nameko("submissions", "SubmissionsService")),
     ("gateway", nameko("gateway", "GatewayService")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
@@ -79,6 +80,9 @@ def main() -> int:
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
         "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",
+        # development defaults: the clearly named eID simulator, cookies over plain http
+        "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
+        "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
     }
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {ROOT / 'var'}"
     print(f"[run] storage: {storage}", file=sys.stderr)

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from typing import Any
 from tests import bench_report as report
 from tests import support
 from tests.bench_common import ROOT, BenchPlatform, conninfo, pg_env
-from tests.bench_load import CLIENTS, submit_run
+from tests.bench_load import CLIENTS, offered_tenants, submit_run
 from tests.bench_profile import PySpy, pyspy_binary
 from tests.bench_raw import postgres_inserts, rabbit_publish
 
@@ -73,6 +72,8 @@ class Bench:
             "settings": {k: v for k, v in vars(args).items() if k != "name"},
             "errors": {},
         }
+        self.best = "raw"  # until the load generators were compared
+        self.tenants: tuple[str, ...] = ()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.began
@@ -101,12 +102,22 @@ class Bench:
         args = self.args
         amqp_uri = support.fresh_vhost("vr_bench")
         self.step("ceilings", lambda: self.ceilings(amqp_uri))
-        log_dir = Path(tempfile.mkdtemp(prefix="vr-bench-logs-"))
+        log_dir = self.out_dir / f"{args.name}-logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
         plat = BenchPlatform({**self.env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": self.prefix}, log_dir)
         try:
-            plat.start_all()
-            submit_run(plat, self.dsn, self.schema, 500, "raw", args.concurrency, "warmup")
+            try:
+                plat.start_all()
+            except (RuntimeError, TimeoutError) as exc:
+                self.results["errors"]["platform"] = str(exc)
+                self.show(f"\n!! the platform did not start: {str(exc)[-1500:]}")
+                self.save()
+                return 1
+            self.tenants = offered_tenants(plat.base_url)
+            self.results["submit_tenants"] = self.tenants
+            self.show(f"\nHundeanmeldung is offered online by {len(self.tenants)} of 25 tenants; the load goes to those.")
+            self.submit(plat, 500, "warmup")
             self.step("clients", lambda: self.clients(plat))
             self.step("end_to_end", lambda: self.end_to_end(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
@@ -124,20 +135,23 @@ class Bench:
         return 0
 
     # -- steps ------------------------------------------------------------------------------
+    def submit(self, plat: BenchPlatform, n: int, tag: str, client: str | None = None, concurrency: int | None = None) -> dict[str, Any]:
+        return submit_run(plat, self.dsn, self.schema, n, client or self.best, concurrency or self.args.concurrency, tag, self.tenants)
+
     def ceilings(self, amqp_uri: str) -> None:
         self.results["raw"] = {"postgres_insert": postgres_inserts(self.dsn), "rabbitmq_publish": rabbit_publish(amqp_uri)}
         self.show(report.ceilings(self.results["raw"]))
 
     def clients(self, plat: BenchPlatform) -> None:
         n, c = self.args.compare_n // 2, self.args.concurrency
-        runs = [submit_run(plat, self.dsn, self.schema, n, client, c, f"cmp-{client}") for client in CLIENTS]
+        runs = [self.submit(plat, n, f"cmp-{client}", client) for client in CLIENTS]
         self.results["client_comparison"] = runs
         self.best = max(runs, key=lambda r: r["submissions_per_s"] or 0)["client"]
         self.show(report.e2e(f"2a. Load generators (N={n}, c={c})", runs, "client"))
 
     def end_to_end(self, plat: BenchPlatform) -> None:
-        client = getattr(self, "best", "raw")
-        run = submit_run(plat, self.dsn, self.schema, self.args.n, client, self.args.concurrency, "main")
+        client = self.best
+        run = self.submit(plat, self.args.n, "main")
         raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
         run["ratio_end_to_end_vs_raw_insert"] = round((run["end_to_end_per_s"] or 0) / raw, 3) if raw else None
         self.results["end_to_end"] = run
@@ -151,7 +165,7 @@ class Bench:
                 self.show(f"(skipped concurrency {c}: time budget)")
                 continue
             n = min(self.args.compare_n, 100 + 100 * c)
-            runs.append(submit_run(plat, self.dsn, self.schema, n, getattr(self, "best", "raw"), c, f"conc{c}"))
+            runs.append(self.submit(plat, n, f"conc{c}", concurrency=c))
         self.results["concurrency"] = runs
         self.show(report.e2e("2d. Latency vs concurrency (closed loop)", runs, "concurrency"))
 
@@ -163,8 +177,7 @@ class Bench:
                     self.show(f"(skipped SUBMIT_PIPELINES={pipelines}: time budget)")
                     continue
                 plat.restart("gateway", SUBMIT_PIPELINES=str(pipelines))
-                run = submit_run(plat, self.dsn, self.schema, self.args.compare_n, getattr(self, "best", "raw"),
-                                 self.args.concurrency, f"pipe{pipelines}")
+                run = self.submit(plat, self.args.compare_n, f"pipe{pipelines}")
                 run["submit_pipelines"] = pipelines
                 runs.append(run)
         finally:
@@ -180,8 +193,7 @@ class Bench:
         pids = {name: pid for name, pid in plat.pids().items() if name != "catalog"}
         spy = PySpy(binary, pids, self.out_dir / f"{self.args.name}-pyspy").start()
         try:
-            run = submit_run(plat, self.dsn, self.schema, self.args.compare_n, getattr(self, "best", "raw"),
-                             self.args.concurrency, "profile")
+            run = self.submit(plat, self.args.compare_n, "profile")
         finally:
             analysis = spy.stop()
         self.results["profile"] = {"run_under_py_spy": run, "py_spy": analysis, "raw_stacks": str(spy.out_dir)}
@@ -190,11 +202,12 @@ class Bench:
     def worklist(self, plat: BenchPlatform) -> None:
         from tests.bench_worklist import load_cases, query_latencies
 
-        load = load_cases(self.args.cases)
+        load = load_cases(self.args.cases, self.tenants or ("03460009",))
         self.results["worklist_load"] = load
         self.show(report.loading(load))
         self.results["worklist_queries"] = query_latencies(plat.base_url)
         self.show(report.queries(self.results["worklist_queries"]))
+        self.show(report.plans(self.results["worklist_queries"]))
         if load.get("cprofile_submit_batch"):
             self.show(report.cprofile(load["cprofile_submit_batch"]))
 

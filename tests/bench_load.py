@@ -38,6 +38,18 @@ def build_requests(n: int, tag: str, tenants: tuple[str, ...] = TENANTS) -> list
     return [(f"/api/v1/tenants/{tenants[i % len(tenants)]}/cases", body, f"{tag}-{i}") for i in range(n)]
 
 
+def offered_tenants(base_url: str, service_id: str = "hundeanmeldung") -> tuple[str, ...]:
+    """The tenants whose portal takes this service online (one probe submission each)."""
+    offered = []
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for ags in TENANTS:
+            body = {"service_id": service_id, "form_data": form(service_id)}
+            response = client.post(f"/api/v1/tenants/{ags}/cases", json=body, headers={"Idempotency-Key": f"probe-{ags}"})
+            if response.status_code == 201:
+                offered.append(ags)
+    return tuple(offered)
+
+
 # -- load generators ---------------------------------------------------------------------
 def run_threads(base_url: str, requests: list[Request], concurrency: int, done: Done) -> None:
     lock = threading.Lock()
@@ -161,6 +173,7 @@ class VisibilityWatcher(threading.Thread):
         self.latencies: list[float] = []
         self.count = 0
         self.reached_at: float | None = None
+        self.load_done = threading.Event()  # counting rows is not free: only once the clients are done
         self.lock = threading.Lock()
         self.finish = threading.Event()
 
@@ -182,7 +195,7 @@ class VisibilityWatcher(threading.Thread):
                     with self.lock:
                         for (case_id,) in rows:
                             self.latencies.append(now - self.pending.pop(case_id))
-                if time.monotonic() - last_count > 0.05:
+                if self.load_done.is_set() and time.monotonic() - last_count > 0.05:
                     self.count = worklist_count(conn, self.schema)
                     last_count = time.monotonic()
                     if self.reached_at is None and self.count >= self.target:
@@ -213,11 +226,12 @@ def submit_run(
     client: str,
     concurrency: int,
     tag: str,
+    tenants: tuple[str, ...] = TENANTS,
     sample_every: int = 10,
     settle_timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Submit ``n`` cases with one load generator, wait until all are in the worklist."""
-    requests = build_requests(n, tag)
+    requests = build_requests(n, tag, tenants)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         baseline = worklist_count(conn, schema)
     watcher = VisibilityWatcher(conninfo, schema, baseline + n)
@@ -245,6 +259,7 @@ def submit_run(
     http_seconds = run.last_done - run.first_send
     accepted = run.statuses[201]
     watcher.target = baseline + accepted
+    watcher.load_done.set()
     with tqdm(total=accepted, desc="until visible in worklist", unit="case", leave=False) as seen:
         deadline = time.monotonic() + settle_timeout
         while watcher.is_alive() and time.monotonic() < deadline:
@@ -257,6 +272,7 @@ def submit_run(
     return {
         "client": client,
         "concurrency": concurrency,
+        "tenants": len(tenants),
         "n": n,
         "accepted": accepted,
         "statuses": {str(k): v for k, v in sorted(run.statuses.items())},

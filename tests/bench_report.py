@@ -68,6 +68,7 @@ def loading(load: dict[str, Any]) -> str:
         ["in-process submit_batch, cases/s", load["submit_batch_cases_per_s"]],
         ["projector lag after the last batch, s", load["projector_lag_after_load_s"]],
         ["by status", ", ".join(f"{k} {v}" for k, v in load["by_status"].items())],
+        ["tenants with cases; cases per tenant min–max", f"{load['tenants']}; {load['cases_per_tenant_min_max'][0]}–{load['cases_per_tenant_min_max'][1]}"],
     ]
     if load.get("load_errors"):
         rows.append(["load errors", ", ".join(f"{k} {v}" for k, v in load["load_errors"].items())])
@@ -82,6 +83,17 @@ def queries(result: dict[str, Any]) -> str:
         rows.append([label, q["rows_avg"], q["http"]["p50_ms"], q["http"]["p99_ms"], q["direct"]["p50_ms"], q["direct"]["p99_ms"]])
     return table("3b. Worklist page queries (ms; 25 tenants, random tenant per query)",
                  ["query", "rows", "http p50", "http p99", "direct p50", "direct p99"], rows)
+
+
+def plans(result: dict[str, Any]) -> str:
+    before, after = result.get("_plans_before_analyze", {}), result.get("_plans_after_analyze", {})
+    rows = []
+    for label, plan in after.items():
+        old = before.get(label, {})
+        rows.append([label, old.get("execution_ms"), plan["execution_ms"], plan["plan"][:70],
+                     "" if old.get("plan") == plan["plan"] else "plan changed"])
+    return table(f"3c. EXPLAIN ANALYZE on one tenant, before/after ANALYZE worklist ({result.get('_analyze_ms')} ms)",
+                 ["query", "ms before", "ms after", "plan after", ""], rows)
 
 
 def summary(results: dict[str, Any]) -> str:

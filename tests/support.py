@@ -74,6 +74,7 @@ class Platform:
 
     NAMEKO = {
         "catalog": "services.catalog.service:CatalogService",
+        "identity": "services.identity.service:IdentityService",
         "submissions": "services.submissions.service:SubmissionsService",
         "gateway": "services.gateway.service:GatewayService",
     }
@@ -88,6 +89,8 @@ class Platform:
             **os.environ,
             **env,
             "GATEWAY_PORT": str(self.port),
+            "IDENTITY_EID_PROVIDER": "simulated",
+            "COOKIE_SECURE": "0",
             "METRICS_PORT": "0",
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",

@@ -91,6 +91,12 @@ def _leika_key(raw: str) -> str | None:
     return raw if raw and raw != NO_LEIKA_KEY else None
 
 
+def _valid_leika_row(row: dict[str, str]) -> bool:
+    """LeiKa rows need a 14-digit key or "nicht im LeiKa"; the source has a few test rows."""
+    key = row["leika_key"]
+    return bool(row["name"]) and (key == NO_LEIKA_KEY or (len(key) == 14 and key.isdigit()))
+
+
 class SearchIndex:
     """In-memory search index; build it with :meth:`load`."""
 
@@ -142,7 +148,7 @@ class SearchIndex:
         themenfelder = {r["id"]: r["name"] for r in _read_csv(data_dir / "themenfelder.csv")}
         lebenslagen = {r["id"]: (r["name"], r["themenfeld_id"]) for r in _read_csv(data_dir / "lebenslagen.csv")}
         ozg_rows = _read_csv(data_dir / "ozg_leistungen.csv")
-        leika_rows = _read_csv(data_dir / "leika_leistungen.csv")
+        leika_rows = [r for r in _read_csv(data_dir / "leika_leistungen.csv") if _valid_leika_row(r)]
         leika_names = {r["leika_key"]: r["name"] for r in leika_rows if _leika_key(r["leika_key"])}
 
         groups: list[_Group] = []
@@ -261,10 +267,12 @@ class SearchIndex:
                 slots += self._slots_for(term)
                 continue
             parts = self._matcher.split(term)
-            if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
-                slots += self._slots_for(*parts, whole=term)
-                continue
             typos = self._matcher.typos(term)
+            if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
+                close = [t for t in typos if t[1] == 1]  # ... unless it is a typo of a known word
+                slots += self._slots_for(*parts, whole=term,
+                                         extra=self._typo_alternatives(term, close) if close else None)
+                continue
             if typos:  # "fuerungszeugni" -> "fuehrungszeugni"
                 slot = self._slot(self._typo_alternatives(term, typos), term in lexicon.weak, term in lexicon.actions)
                 slots += [slot] if slot else []
@@ -276,13 +284,17 @@ class SearchIndex:
                 slots += self._slots_for(corrected, factor=TYPO_WEIGHT[distance])
         return [s for s in slots if s is not None]
 
-    def _slots_for(self, *parts: str, whole: str | None = None, factor: float = 1.0) -> list[_Slot | None]:
-        """One slot per query word; parts of a split compound also accept the whole word."""
+    def _slots_for(self, *parts: str, whole: str | None = None, factor: float = 1.0,
+                   extra: dict[str, float] | None = None) -> list[_Slot | None]:
+        """One slot per query word; parts of a split compound also accept the whole word (and
+        ``extra`` alternatives for it, e.g. typo readings)."""
         lexicon = self._lexicon
         split_factor = SPLIT_WEIGHT if whole else 1.0
         slots = []
         for part in parts:
             alternatives = {p: f * split_factor * factor for p, f in self._word_alternatives(part).items()}
+            for alternative, value in (extra or {}).items():
+                alternatives[alternative] = max(value, alternatives.get(alternative, 0.0))
             if whole:
                 alternatives[whole] = 1.0
             slots.append(self._slot(alternatives, part in lexicon.weak, part in lexicon.actions))

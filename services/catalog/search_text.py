@@ -48,6 +48,10 @@ def stem(word: str) -> str:
     """Light German stemmer for normalised words (inflection and -ung, not derivation)."""
     if len(word) <= 3 or word.isdigit():
         return word
+    for plural in ("nissen", "nisses", "nisse"):  # Zeugnisse, Ergebnissen -> Zeugnis
+        if word.endswith(plural):
+            word = word[: -len(plural)] + "nis"
+            break
     for suffix in ("ungen", "ung"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
@@ -144,7 +148,8 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path | str) -> Lexicon:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader) or {}
         synonyms: dict[str, list[str]] = defaultdict(list)
         for key, values in (raw.get("synonyms") or {}).items():
             key_stems = [stem(w) for w in words(str(key))]
@@ -210,6 +215,7 @@ class TermMatcher:
             for d in _deletes(key):
                 deletes[d].append(key)
         self._deletes = dict(deletes)
+        self._split_words = self.morphemes | frozenset(k for k in lexicon.synonyms if " " not in k)
         self._cache_size = cache_size
         self._match_cache: dict[str, dict[str, float]] = {}
         self._typo_cache: dict[str, list[tuple[str, int]]] = {}
@@ -249,7 +255,7 @@ class TermMatcher:
         n = len(term)
         if n < 2 * MIN_PART - 1:
             return None
-        known = self.morphemes | self.lexicon.synonyms.keys()
+        known = self._split_words
         best: list[list[str] | None] = [None] * (n + 1)
         best[0] = []
         for i in range(n):

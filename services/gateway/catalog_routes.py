@@ -8,7 +8,8 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.common.problems import DomainError
-from services.gateway.http import Principal, endpoint, json_response, query_int, read_json
+from services.gateway.http import endpoint, json_response, query_int, read_json
+from services.identity.authz import Principal
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from eventlet import Timeout
@@ -24,20 +23,6 @@ MAX_BODY = 1_000_000  # bytes
 log = logs.get_logger("gateway")
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling. Until the identity service exists every caller is the anonymous
-    development principal: no authentication is claimed (see README)."""
-
-    subject: str = "anonymous"
-    kind: str = "anonymous"
-    authenticated: bool = False
-
-
-def resolve_principal(request: Request) -> Principal:
-    return Principal()
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None, lang: str = "de") -> Response:
     response = Response(
         json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json"
@@ -50,12 +35,16 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem_response(code: str, lang: str, instance: str | None = None, **params: Any) -> Response:
     body = problem(code, lang, instance, **params)
-    if "errors" in body:
+    if "errors" in body and body["errors"] and "message_de" in body["errors"][0]:
         body["errors"] = [
             {"field": e["field"], "code": e["code"], "message": e[f"message_{lang}"]} for e in body["errors"]
         ]
     response = Response(json.dumps(body, ensure_ascii=False), status=body["status"], mimetype="application/problem+json")
     response.headers["Content-Language"] = lang
+    if body["status"] == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="virtuelles-rathaus"'
+    if params.get("retry_after"):
+        response.headers["Retry-After"] = str(params["retry_after"])
     return response
 
 
@@ -91,7 +80,8 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
             lang = language(request.headers.get("Accept-Language"))
             cid = self.correlation(request.headers.get(logs.CORRELATION_HEADER))
             try:
-                response = handler(self, request, lang=lang, principal=resolve_principal(request), **kwargs)
+                principal = self.auth.principal(request, self.identity)
+                response = handler(self, request, lang=lang, principal=principal, **kwargs)
             except DomainError as exc:
                 response = problem_response(exc.code, lang, request.path, **exc.params)
             except RemoteError as exc:

@@ -7,80 +7,41 @@ RPC. The OpenAPI description is ``contracts/openapi.yaml``.
 
 from __future__ import annotations
 
-import re
+import inspect
 import time
-import uuid
 from typing import Any
 
 import eventlet
-from jsonschema import Draft202012Validator
+from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler, http
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common import logs
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
+from services.gateway.auth import Authenticator
+from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
+from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
-from services.gateway.http import (
-    Principal,
-    endpoint,
-    json_response,
-    problem_response,
-    query_choice,
-    query_int,
-    read_json,
-)
-from services.submissions.domain import Status
+from services.gateway.http import endpoint, json_response, problem_response, query_int
+from services.identity.authz import Principal
 
-SUBMIT_SCHEMA = Draft202012Validator(
-    {
-        "type": "object",
-        "required": ["service_id", "form_data"],
-        "additionalProperties": False,
-        "properties": {
-            "service_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
-            "form_version": {"type": "integer", "minimum": 1},
-            "form_data": {"type": "object"},
-            "applicant": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "maxLength": 200},
-                    "email": {"type": "string", "maxLength": 254},
-                    "phone": {"type": "string", "maxLength": 50},
-                },
-            },
-        },
-    }
-)
-AGS = re.compile(r"^\d{8}$")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-ROUTES = (
-    ("GET", re.compile(r"^/api/v1/tenants/[^/]+/services$")),
-    ("GET", re.compile(r"^/api/v1/tenants/[^/]+/offerings/[^/]+$")),
-    ("GET", re.compile(r"^/api/v1/(themenfelder|themenfelder/[^/]+/lebenslagen|lebenslagen/[^/]+/leistungen|leistungen/[^/]+)$")),
-    ("POST", re.compile(r"^/api/v1/admin/tenants$")),
-    ("PATCH", re.compile(r"^/api/v1/admin/tenants/[^/]+$")),
-    ("PUT", re.compile(r"^/api/v1/admin/tenants/[^/]+/offerings/[^/]+$")),
-    ("DELETE", re.compile(r"^/api/v1/admin/tenants/[^/]+/offerings/[^/]+$")),
-    ("POST", re.compile(r"^/api/v1/tenants/[^/]+/cases$")),
-    ("GET", re.compile(r"^/api/v1/tenants/[^/]+/worklist$")),
-    ("GET", re.compile(r"^/api/v1/tenants(/[^/]+)?$")),
-    ("GET", re.compile(r"^/api/v1/services(/[^/]+)?$")),
-    ("GET", re.compile(r"^/api/v1/cases/[^/]+$")),
-    ("POST", re.compile(r"^/api/v1/cases/[^/]+/actions/[^/]+$")),
-    ("GET", re.compile(r"^/health/(live|ready)$")),
-)
-
+CATCH_ALL = "/<path:path>"
 logs.configure("gateway")
 
 
-def _check_ags(ags: str) -> str:
-    if not AGS.match(ags):
-        raise DomainError("unknown_tenant", ags=ags[:20])
-    return ags
+def route_map(service_cls: type) -> Map:
+    """Every HTTP route of the service (but the catch-all), to tell 404 from 405."""
+    rules = []
+    for _, method in inspect.getmembers(service_cls, inspect.isfunction):
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler) and entrypoint.url != CATCH_ALL:
+                rules.append(Rule(entrypoint.url, methods=entrypoint.method.split(",")))
+    return Map(rules)
 
 
 class TenantCache:
@@ -91,7 +52,7 @@ class TenantCache:
         self.tenants: dict[str, dict[str, Any]] = {}
 
     def get(self, catalog: Any, ags: str) -> dict[str, Any]:
-        _check_ags(ags)
+        check_ags(ags)
         if ags not in self.tenants or time.monotonic() - self.loaded_at > 30:
             self.tenants = {t["ags"]: t for t in catalog.list_tenants()}
             self.loaded_at = time.monotonic()
@@ -103,53 +64,26 @@ class TenantCache:
         self.loaded_at = 0.0
 
 
-class GatewayService(CatalogRoutes):
+class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")
     catalog = RpcProxy("catalog")
+    identity = RpcProxy("identity")
     submit = SubmitBatcher()
+    auth = Authenticator()
     observability = Observability("gateway", 9100)
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
     tenants = TenantCache()
 
-    # -- citizens ----------------------------------------------------------------------------
-    @http("POST", "/api/v1/tenants/<ags>/cases")
-    @endpoint("submit_case")
-    def submit_case(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
-        _check_ags(ags)
-        body = read_json(request)
-        errors = sorted(SUBMIT_SCHEMA.iter_errors(body), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise DomainError("invalid_request", detail="; ".join(_describe(e) for e in errors[:5]))
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not IDEMPOTENCY_KEY.match(key):
-            raise DomainError("invalid_idempotency_key")
-        command = {
-            "portal": ags,
-            "service_id": body["service_id"],
-            "form_version": body.get("form_version"),
-            "form_data": body["form_data"],
-            "applicant": body.get("applicant", {}),
-            "principal": principal.subject,
-            "idempotency_key": key or uuid.uuid4().hex,
-            "correlation_id": logs.current_correlation_id(),
-        }
-        result = self.submit(command)
-        if "error" in result:
-            error = result["error"]
-            return problem_response(error["code"], lang, request.path, **error["params"])
-        case = result["case"]
-        headers = {"Location": f"/api/v1/cases/{case['case_id']}"}
-        if result.get("replayed"):
-            headers["Idempotent-Replayed"] = "true"
-        return json_response(_case_links(case), 201, headers, lang)
-
-    @http("GET", "/api/v1/cases/<case_id>")
-    @endpoint("get_case")
-    def get_case(self, request: Request, case_id: str, lang: str, principal: Principal) -> Response:
-        return json_response(_case_links(self.submissions.case_status(case_id)), lang=lang)
+    @event_handler("identity", "sessions_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_sessions_revoked(self, payload: dict[str, Any]) -> None:
+        """Logout, lock, deletion or a new password void tokens before they expire."""
+        if payload.get("session_id"):
+            self.auth.revoke_session(payload["session_id"], float(payload.get("until", 0)) or 1e12)
+        if payload.get("account_id"):
+            self.auth.revoke_subject(payload["account_id"], float(payload["at"]))
 
     @http("GET", "/api/v1/tenants")
     @endpoint("list_tenants")
@@ -172,35 +106,6 @@ class GatewayService(CatalogRoutes):
         version = query_int(request, "version", 0, 0, 10_000) or None
         return json_response(self.catalog.get_definition(service_id[:64], version), lang=lang)
 
-    # -- clerks -----------------------------------------------------------------------------
-    @http("GET", "/api/v1/tenants/<ags>/worklist")
-    @endpoint("worklist")
-    def worklist(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
-        self.tenants.get(self.catalog, ags)
-        service = request.args.get("service_id")
-        query = {
-            "state": query_choice(request, "state", ("open", "closed", "all"), "open"),
-            "status": query_choice(request, "status", tuple(s.value for s in Status), None),
-            "service_ids": [service[:64]] if service else None,
-            "assignee": (request.args.get("assignee") or None),
-            "sort": query_choice(request, "sort", ("submitted_at", "due_date", "reference"), "submitted_at"),
-            "order": query_choice(request, "order", ("asc", "desc"), "asc"),
-            "limit": query_int(request, "limit", 50, 1, 500),
-            "cursor": request.args.get("cursor") or None,
-        }
-        page = self.submissions.worklist(ags, query)
-        return json_response({"tenant": ags, **page}, lang=lang)
-
-    @http("POST", "/api/v1/cases/<case_id>/actions/<action>")
-    @endpoint("case_action")
-    def case_action(self, request: Request, case_id: str, action: str, lang: str, principal: Principal) -> Response:
-        has_body = request.content_length or request.headers.get("Transfer-Encoding")
-        payload = read_json(request) if has_body else {}
-        if not isinstance(payload, dict):
-            raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
-        case = self.submissions.act(case_id, action[:64], payload, principal.subject)
-        return json_response(_case_links(case), lang=lang)
-
     # -- operations ---------------------------------------------------------------------------
     @http("GET", "/health/live")
     @endpoint("health_live")
@@ -211,7 +116,7 @@ class GatewayService(CatalogRoutes):
     @endpoint("health_ready")
     def health_ready(self, request: Request, lang: str, principal: Principal) -> Response:
         checks = {}
-        for name, proxy in (("catalog", self.catalog), ("submissions", self.submissions)):
+        for name, proxy in (("catalog", self.catalog), ("identity", self.identity), ("submissions", self.submissions)):
             try:
                 with eventlet.Timeout(2):
                     checks[name] = "ok" if proxy.ping() == name else "unexpected"
@@ -220,21 +125,19 @@ class GatewayService(CatalogRoutes):
         ready = all(v == "ok" for v in checks.values())
         return json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
-    @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
+    @http("GET,POST,PUT,PATCH,DELETE", CATCH_ALL)
     @endpoint("not_found")
     def not_found(self, request: Request, path: str, lang: str, principal: Principal) -> Response:
-        known = [method for method, pattern in ROUTES if pattern.match(request.path)]
-        if known:
+        try:
+            ROUTE_MAP.bind("gateway").match(request.path, method=request.method)
+        except MethodNotAllowed as exc:
             response = problem_response("method_not_allowed", lang, request.path)
-            response.headers["Allow"] = ", ".join(sorted(set(known)))
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
             return response
+        except NotFound:
+            pass
         return problem_response("not_found", lang, request.path)
 
 
-def _describe(error: Any) -> str:
-    where = "/".join(str(p) for p in error.absolute_path) or "body"
-    return f"{where}: {error.message}"[:300]
+ROUTE_MAP = route_map(GatewayService)
 
-
-def _case_links(case: dict[str, Any]) -> dict[str, Any]:
-    return {**case, "links": {"self": f"/api/v1/cases/{case['case_id']}"}}

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from services.common.problems import DomainError
 from services.submissions.domain import (
+    TRUST_ORDER,
     Case,
     ReferenceSequence,
     case_id_for,
@@ -53,6 +54,7 @@ class Offering:
     form_version: int
     fee_cents: int
     processing_days: int
+    trust_level: str
     form_schema: dict[str, Any]
     validator: Draft202012Validator = field(compare=False, repr=False)
 
@@ -67,6 +69,7 @@ class Offering:
             form_version=data["form_version"],
             fee_cents=data["fee_cents"],
             processing_days=data["processing_days"],
+            trust_level=data.get("trust_level", "basic"),
             form_schema=data["form"],
             validator=Draft202012Validator(data["form"], format_checker=_FORMAT_CHECKER),
         )
@@ -82,10 +85,22 @@ class SubmitCommand:
     idempotency_key: str
     correlation_id: str
     form_version: int | None = None
+    actor: str | None = None  # who typed it in: the applicant, or a clerk assisting them
+    trust_level: str = "basic"
+    assisted: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmitCommand:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def check_trust(self, required: str) -> None:
+        """A service may demand identity proof (BundID-like levels). A clerk who assisted
+        at the counter has seen the citizen's ID, which is what the level stands for."""
+        if self.assisted:
+            return
+        have = TRUST_ORDER.index(self.trust_level) if self.trust_level in TRUST_ORDER else -1
+        if have < TRUST_ORDER.index(required if required in TRUST_ORDER else "high"):
+            raise DomainError("trust_level_insufficient", required=required, current=self.trust_level)
 
     def fingerprint(self) -> str:
         return request_fingerprint(
@@ -160,6 +175,7 @@ class SubmissionsApp(Application[UUID]):
                         version=cmd.form_version,
                         current=offering.form_version,
                     )
+                cmd.check_trust(offering.trust_level)
                 errors = field_errors(offering.validator, cmd.form_data)
                 if errors:
                     raise DomainError("form_invalid", errors=errors)
@@ -270,7 +286,7 @@ class SubmissionsApp(Application[UUID]):
                     form_data=cmd.form_data,
                     submitted_at=now.isoformat(),
                     request_hash=fingerprint,
-                    actor=cmd.principal,
+                    actor=cmd.actor or cmd.principal,
                     correlation_id=cmd.correlation_id,
                 )
             )

@@ -42,6 +42,8 @@ STATUS_DE = {
     Status.REJECTED: "Abgelehnt",
     Status.WITHDRAWN: "Zurückgezogen",
 }
+ERASED_MARK = "_erased"
+TRUST_ORDER = ("basic", "substantial", "high")
 FINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN})
 OPEN = frozenset(Status) - FINAL
 
@@ -185,6 +187,16 @@ class Case(Aggregate):
         self._require("reassign", *OPEN)
         self._trigger(self.Reassigned, actor, correlation_id, clerk=clerk, previous=self.assignee)
 
+    def erase_personal_data(self, actor: str, correlation_id: str) -> None:
+        """The applicant deleted their account: the case stays (what the law requires to
+        keep: reference, authority, service, dates, fee, decision), personal data go."""
+        if not self.personal_data_erased:
+            self._trigger(self.PersonalDataErased, actor, correlation_id)
+
+    @property
+    def personal_data_erased(self) -> bool:
+        return bool(self.form_data.get(ERASED_MARK)) if isinstance(self.form_data, dict) else False
+
     # -- events ----------------------------------------------------------------------
     class PaymentRequested(Event):
         amount_cents: int
@@ -244,6 +256,11 @@ class Case(Aggregate):
 
         def apply(self, case: Case) -> None:
             case.status = Status.WITHDRAWN
+
+    class PersonalDataErased(Event):
+        def apply(self, case: Case) -> None:
+            case.applicant = {}
+            case.form_data = {ERASED_MARK: True}
 
     class Reassigned(Event):
         clerk: str

@@ -83,6 +83,8 @@ def step_text(event_type: str, data: dict[str, Any], state: dict[str, Any]) -> s
         return "Antrag zurückgezogen"
     if event_type == "reassigned":
         return "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben"
+    if event_type == "personal_data_erased":
+        return "Persönliche Daten gelöscht (Konto aufgelöst)"
     return event_type
 
 
@@ -152,6 +154,7 @@ def status_view(state: dict[str, Any]) -> dict[str, Any]:
         "tenant": state["tenant"],
         "portal": state["portal"],
         "service_id": state["service_id"],
+        "applicant_ref": state["applicant_ref"],
         "form_version": state["form_version"],
         "fee_cents": state["fee_cents"],
         "status": status.value,

@@ -21,7 +21,9 @@ from services.common.db import ReadStore
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
 from services.common.problems import DomainError
 from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from services.submissions.audit import AuditLog
 from services.submissions.integration import to_envelope
+from services.submissions.privacy import erase_applicant, export_applicant
 from services.submissions.projections import SORTS, CaseReadModels, fold, status_view
 from services.submissions.projector import open_app
 
@@ -77,6 +79,7 @@ class SubmissionsService:
 
     app: SubmissionsApp = Provided(open_app)
     read: CaseReadModels = Provided(lambda: CaseReadModels(ReadStore("submissions")))
+    audit: AuditLog = Provided(lambda: AuditLog(ReadStore("submissions")))
     offerings: OfferingCache = OfferingCache()
     write_lock = WriteLock()
     catalog = RpcProxy("catalog")
@@ -120,3 +123,28 @@ class SubmissionsService:
     @rpc
     def cases_of_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
         return self.read.cases_of_applicant(applicant_ref)
+
+    # -- audit and data subject rights ---------------------------------------------------------
+    @rpc
+    def record_access(self, case_id: str, tenant: str, actor: str, action: str) -> str:
+        return self.audit.record(case_id, tenant, actor, action)
+
+    @rpc(expected_exceptions=DomainError)
+    def audit_trail(self, case_id: str) -> list[dict[str, Any]]:
+        changes = [
+            {"at": e.timestamp.isoformat(), "actor": e.actor, "action": type(e).__name__, "tenant": e.tenant}
+            for e in self.app.case_events(case_id)
+        ]
+        return sorted(changes + self.audit.reads(str(case_id)), key=lambda entry: entry["at"])
+
+    @rpc(expected_exceptions=DomainError)
+    def export_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
+        ids = [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
+        return export_applicant(self.app, ids)
+
+    @rpc(expected_exceptions=DomainError)
+    def pseudonymise_applicant(self, applicant_ref: str) -> int:
+        ids = [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            return erase_applicant(self.app, ids, applicant_ref, cid)

@@ -10,15 +10,20 @@ import httpx
 import pytest
 
 from tests import support
+from tests.e2e.accounts import Account, Accounts
 
 VECHTA, LOHNE, LK_VECHTA, BAKUM = "03460009", "03460006", "03460000", "03460001"
 
 
 @pytest.fixture(scope="session")
-def platform_env(pg_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """Own schemas and an own vhost: nothing another test published can reach the platform."""
+def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Own schemas, files and vhost: nothing another test published can reach the platform."""
     prefix = support.unique_prefix()
-    yield {**pg_env, "AMQP_URI": support.fresh_vhost("vr_e2e"), "VR_SCHEMA_PREFIX": prefix}
+    var = tmp_path_factory.mktemp("platform-var")
+    yield {
+        **pg_env, "AMQP_URI": support.fresh_vhost("vr_e2e"), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var),
+        "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
+    }
     support.drop_schemas(prefix)
 
 
@@ -30,7 +35,44 @@ def running(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def client(running: support.Platform) -> Iterator[httpx.Client]:
+    """An anonymous client."""
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def accounts(running: support.Platform, platform_env: dict[str, str]) -> Iterator[Accounts]:
+    with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield Accounts(platform_env, http)
+
+
+def client_for(running: support.Platform, account: Account) -> httpx.Client:
+    return httpx.Client(base_url=running.base_url, timeout=30, headers=account.headers)
+
+
+@pytest.fixture(scope="session")
+def citizen(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
+    """A logged-in citizen (basic trust level)."""
+    with client_for(running, accounts.citizen()) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
+    """A clerk of Vechta with every service key."""
+    with client_for(running, accounts.staff([(VECHTA, "clerk", ["*"])])) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def lohne_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
+    with client_for(running, accounts.staff([(LOHNE, "clerk", ["*"])])) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def district_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
+    with client_for(running, accounts.staff([(LK_VECHTA, "clerk", ["*"])])) as http:
         yield http
 
 

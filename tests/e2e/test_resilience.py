@@ -11,11 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import httpx
+import pytest
 
 from services.common.amqp import ConfirmingPublisher
 from services.submissions.integration import to_envelope
 from services.submissions.projector import open_app
-from tests.e2e.conftest import BAKUM, LOHNE, VECHTA, eventually
+from tests.e2e.accounts import Account, Accounts
+from tests.e2e.conftest import BAKUM, LOHNE, VECHTA, client_for, eventually
 from tests.examples import form
 from tests.support import Platform
 
@@ -33,8 +35,8 @@ def worklist_all(client: httpx.Client, ags: str) -> list[dict]:
             return items
 
 
-def submit_one(base_url: str, ags: str) -> dict:
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+def submit_one(base_url: str, ags: str, headers: dict[str, str]) -> dict:
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as http:
         response = http.post(
             f"/api/v1/tenants/{ags}/cases",
             json={"service_id": "hundeanmeldung", "form_data": form()},
@@ -44,13 +46,27 @@ def submit_one(base_url: str, ags: str) -> dict:
         return response.json()
 
 
-def test_relay_and_projector_killed_mid_stream(running: Platform, client: httpx.Client) -> None:
+@pytest.fixture(scope="module")
+def applicant(accounts: Accounts) -> Account:
+    return accounts.citizen()
+
+
+@pytest.fixture(scope="module")
+def staff(running: Platform, accounts: Accounts) -> httpx.Client:
+    """A clerk (team lead) of all three towns."""
+    account = accounts.staff([(ags, "team_lead", ["*"]) for ags in TENANTS])
+    with client_for(running, account) as http:
+        yield http
+
+
+def test_relay_and_projector_killed_mid_stream(running: Platform, applicant: Account, staff: httpx.Client) -> None:
+    client = staff
     submitted: list[dict] = []
     lock = threading.Lock()
     enough_before_kill = threading.Event()
 
     def work(i: int) -> None:
-        case = submit_one(running.base_url, TENANTS[i % 3])
+        case = submit_one(running.base_url, TENANTS[i % 3], applicant.headers)
         with lock:
             submitted.append(case)
             if len(submitted) >= 60:
@@ -90,8 +106,9 @@ def test_relay_and_projector_killed_mid_stream(running: Platform, client: httpx.
     assert len(references) == len(set(references))
 
 
-def test_a_redelivered_event_changes_nothing(running: Platform, client: httpx.Client) -> None:
-    case = submit_one(running.base_url, VECHTA)
+def test_a_redelivered_event_changes_nothing(running: Platform, applicant: Account, staff: httpx.Client) -> None:
+    client = staff
+    case = submit_one(running.base_url, VECHTA, applicant.headers)
     case_id = case["case_id"]
     client.post(f"/api/v1/cases/{case_id}/actions/start-review", json={"clerk": "Herr Schulz"})
     client.post(f"/api/v1/cases/{case_id}/actions/approve", json={"decision": "ok"})
@@ -109,7 +126,7 @@ def test_a_redelivered_event_changes_nothing(running: Platform, client: httpx.Cl
         publisher.close()
 
     # a later case proves the projector has consumed everything published before it
-    sentinel = submit_one(running.base_url, VECHTA)
+    sentinel = submit_one(running.base_url, VECHTA, applicant.headers)
     eventually(lambda: any(r["case_id"] == sentinel["case_id"] for r in worklist_all(client, VECHTA)))
     after = client.get(f"/api/v1/cases/{case_id}").json()
     assert after == before

@@ -66,9 +66,7 @@ def web_base_url(nameko_config: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def start_services(
-    runner_factory: Callable[..., Any], nameko_config: dict[str, Any]
-) -> Iterator[Callable[..., Any]]:
+def start_services(runner_factory: Callable[..., Any], nameko_config: dict[str, Any]) -> Iterator[Callable[..., Any]]:
     """Start service classes together in one runner; stopped gracefully (dependencies
     closed) before the schemas are dropped. ``runner_factory`` kills whatever is left."""
     runners: list[Any] = []

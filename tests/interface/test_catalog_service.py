@@ -23,6 +23,12 @@ def catalog(start_container) -> Any:
     return start_container(CatalogService)
 
 
+def catalog_app(container: Any) -> Any:
+    """The container's eventsourcing application (the one ``Provided`` dependency)."""
+    instance = get_extension(container, Provided).instance
+    return getattr(instance, "app", instance)
+
+
 def call(container: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     with entrypoint_hook(container, method) as hook:
         return hook(*args, **kwargs)
@@ -124,12 +130,10 @@ def test_rpc_over_rabbitmq(catalog, nameko_config) -> None:
 
 def test_import_is_idempotent_across_restarts(start_container) -> None:
     first = start_container(CatalogService)
-    app = get_extension(first, Provided, attr_name="app").instance
-    head = app.recorder.max_notification_id()
-    assert head and head >= 25 + 14  # tenants and definitions
+    head = catalog_app(first).recorder.max_notification_id()
+    assert head and head >= 25 + 14  # tenants and definitions (and whatever else is imported)
     first.stop()
 
     second = start_container(CatalogService)
-    again = get_extension(second, Provided, attr_name="app").instance
-    assert again.recorder.max_notification_id() == head  # nothing imported twice
+    assert catalog_app(second).recorder.max_notification_id() == head  # nothing imported twice
     assert len(call(second, "list_tenants")) == 25

@@ -127,11 +127,24 @@ def test_submit_batch_one_result_per_command(submissions: Submissions) -> None:
 
 def test_landkreis_service_is_filed_with_the_district(submissions: Submissions) -> None:
     elterngeld = {
-        "first_name": "Anna", "last_name": "Beispiel", "birth_date": "1990-05-05", "street": "Hauptstraße",
-        "house_number": "1", "postal_code": "49456", "city": "Bakum", "email": "anna@example.org",
-        "tax_id": "12345678901", "iban": "DE02120300000000202051", "child_first_name": "Ben",
-        "child_last_name": "Beispiel", "child_birth_date": "2026-01-10", "multiple_birth": 1,
-        "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
+        "first_name": "Anna",
+        "last_name": "Beispiel",
+        "birth_date": "1990-05-05",
+        "street": "Hauptstraße",
+        "house_number": "1",
+        "postal_code": "49456",
+        "city": "Bakum",
+        "email": "anna@example.org",
+        "tax_id": "12345678901",
+        "iban": "DE02120300000000202051",
+        "child_first_name": "Ben",
+        "child_last_name": "Beispiel",
+        "child_birth_date": "2026-01-10",
+        "multiple_birth": 1,
+        "single_parent": False,
+        "basic_months": 12,
+        "plus_months": 0,
+        "partnership_bonus": False,
         "works_during_receipt": False,
     }
     [result] = submissions.submit(command("e1", service_id="elterngeld", portal=BAKUM, form_data=elterngeld))
@@ -157,7 +170,11 @@ def test_case_status_reads_its_own_writes_before_the_projector(submissions: Subm
     assert submissions.read.case_state(case["case_id"]) is None  # the projector has not run
 
     status = submissions.call("case_status", case["case_id"])
-    assert (status["case_id"], status["reference"], status["status"]) == (case["case_id"], case["reference"], "submitted")
+    assert (status["case_id"], status["reference"], status["status"]) == (
+        case["case_id"],
+        case["reference"],
+        "submitted",
+    )
     assert status["status_text"] == "Eingegangen" and status["is_open"] is True
     assert [step["step"] for step in status["timeline"]] == ["submitted"]
     assert case["reference"] in status["timeline"][0]["text"]
@@ -179,7 +196,11 @@ def test_lifecycle_of_a_free_case(submissions: Submissions) -> None:
     case_id = result["case"]["case_id"]
     steps = [
         ("start-review", {"clerk": "Frau Meyer"}, "in_review"),
-        ("request-information", {"question": "Bitte Impfpass nachreichen.", "due_date": "2026-12-31"}, "information_requested"),
+        (
+            "request-information",
+            {"question": "Bitte Impfpass nachreichen.", "due_date": "2026-12-31"},
+            "information_requested",
+        ),
         ("supply-information", {"answer": "Impfpass ist hochgeladen."}, "in_review"),
         ("approve", {"decision": "Die Hundesteuermarke wird zugesandt."}, "approved"),
     ]
@@ -196,7 +217,11 @@ def test_lifecycle_of_a_free_case(submissions: Submissions) -> None:
     status = submissions.call("case_status", case_id)  # still not projected: folded from the store
     assert status["status"] == "approved" and status["is_open"] is False
     assert [step["step"] for step in status["timeline"]] == [
-        "submitted", "review_started", "information_requested", "information_supplied", "approved"
+        "submitted",
+        "review_started",
+        "information_requested",
+        "information_supplied",
+        "approved",
     ]
     assert "31.12.2026" in status["timeline"][2]["text"]
 
@@ -211,7 +236,10 @@ def test_lifecycle_with_fee(submissions: Submissions) -> None:
     assert submissions.act(case_id, "request-payment")["status"] == "payment_pending"
     with pytest.raises(DomainError) as raised:
         submissions.act(case_id, "record-payment", {"amount_cents": 500, "payment_ref": "P-1"})
-    assert (raised.value.code, raised.value.params) == ("payment_amount_mismatch", {"paid_cents": 500, "due_cents": 700})
+    assert (raised.value.code, raised.value.params) == (
+        "payment_amount_mismatch",
+        {"paid_cents": 500, "due_cents": 700},
+    )
     assert submissions.act(case_id, "record-payment", {"amount_cents": 700, "payment_ref": "P-1"})["status"] == "paid"
     assert submissions.act(case_id, "start-review")["assignee"] == "clerk-1"  # the actor, when no clerk is named
     assert submissions.act(case_id, "reject", {"reason": "Unterlagen fehlen."})["status"] == "rejected"
@@ -219,7 +247,11 @@ def test_lifecycle_with_fee(submissions: Submissions) -> None:
     submissions.project()
     status = submissions.call("case_status", case_id)
     assert [step["step"] for step in status["timeline"]] == [
-        "submitted", "payment_requested", "payment_received", "review_started", "rejected"
+        "submitted",
+        "payment_requested",
+        "payment_received",
+        "review_started",
+        "rejected",
     ]
     assert status["timeline"][1]["text"] == "Gebühr angefordert: 7,00 €"
 

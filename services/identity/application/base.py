@@ -23,6 +23,8 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
+from services.common.erasure import purge_stream
+
 from .. import onetime
 from ..domain import (
     Account,
@@ -35,7 +37,6 @@ from ..domain import (
     normalise_email,
 )
 from ..eid import IdentityProvider, provider_from_name
-from ..erasure import purge_stream
 from ..keys import KeySet, ensure_dev_keys
 from ..passwords import PasswordService
 from ..ratelimit import LoginThrottle

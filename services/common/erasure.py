@@ -1,9 +1,13 @@
-"""Physical erasure of one aggregate's stream from an *aggregate* recorder.
+"""Erasing personal data from event stores (right to erasure, Art. 17 GDPR).
 
-Infrastructure adapter used only for the PersonalData store (an AggregateRecorder with
-no notification log, so deleting rows leaves no gaps that a relay or projection could
-trip over). Supports the three persistence modules the platform uses; anything else
-raises instead of silently keeping personal data.
+* :func:`purge_stream` physically deletes one aggregate's stream from an *aggregate*
+  recorder (identity's PersonalData store: no notification log, so no gaps).
+* :func:`rewrite_event` replaces the stored state of one event in place (used to redact
+  a case's Submitted event: the case stays, its personal contents go). The position in
+  the notification log is kept, so relays and projections are unaffected.
+
+Both support the three persistence modules the platform uses; anything else raises
+instead of silently keeping personal data.
 
 Residual copies: PostgreSQL keeps dead tuples until (auto)VACUUM and in WAL/backups —
 the operator's backup retention (documented in the README) bounds how long; SQLite is
@@ -12,6 +16,7 @@ told ``secure_delete`` so freed pages are zeroed.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -75,3 +80,42 @@ def _purge_postgres(recorder: Any, originator_id: UUID) -> int:
     with recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(statement, (key,))
         return int(cursor.rowcount)
+
+
+def rewrite_event(recorder: Any, stored: Any) -> None:
+    """Overwrite the ``state`` of the stored event (originator id, version) with ``stored.state``."""
+    from eventsourcing.popo import POPOAggregateRecorder
+
+    if isinstance(recorder, POPOAggregateRecorder):
+        with recorder._database_lock:
+            position = recorder._stored_events_index[str(stored.originator_id)][stored.originator_version]
+            old = recorder._stored_events[position]
+            recorder._stored_events[position] = dataclasses.replace(old, state=stored.state)
+        return
+
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        key = stored.originator_id.hex if recorder.datastore.originator_id_type == "uuid" else str(stored.originator_id)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(
+                f"UPDATE {recorder.events_table_name} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                (stored.state, key, stored.originator_version),
+            )
+        return
+
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    if isinstance(recorder, PostgresAggregateRecorder):
+        from psycopg.sql import SQL, Identifier
+
+        statement = SQL(
+            "UPDATE {schema}.{table} SET state = %s WHERE originator_id = %s AND originator_version = %s"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        key = stored.originator_id if recorder.datastore.originator_id_type == "uuid" else str(stored.originator_id)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement, (stored.state, key, stored.originator_version))
+        return
+    msg = f"no redaction support for {type(recorder).__name__}"
+    raise NotImplementedError(msg)

@@ -1,0 +1,99 @@
+"""Who is calling: access tokens (bearer header or HTTP-only cookie) verified locally with
+the identity service's public keys, checked against revocations broadcast by identity.
+
+The authorisation rules themselves are the identity service's pure functions
+(``services.identity.authz``); the gateway applies them to every request.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Request
+
+from services.common.problems import DomainError
+from services.identity.application.settings import IdentitySettings
+from services.identity.authz import Principal, principal_from_claims
+from services.identity.keys import KeySet
+from services.identity.tokens import TokenError, TokenService
+
+ACCESS_COOKIE = "vr_access"
+REFRESH_COOKIE = "vr_refresh"
+ANONYMOUS = Principal(subject="anonymous", kind="anonymous")
+
+
+class Authenticator(DependencyProvider):
+    """Verifies access tokens. Keys come from identity (refreshed when an unknown key id
+    shows up, at most every 10 s); revocations arrive as broadcast events."""
+
+    def setup(self) -> None:
+        self.settings = IdentitySettings.from_env(os.environ)
+        self.tokens: TokenService | None = None
+        self.keys_loaded_at = 0.0
+        self.revoked_sessions: dict[str, float] = {}  # sid -> token expiry
+        self.revoked_subjects: dict[str, float] = {}  # sub -> tokens issued up to this time are void
+
+    def get_dependency(self, worker_ctx: Any) -> Authenticator:
+        return self
+
+    # -- revocation ------------------------------------------------------------------------
+    def revoke_session(self, sid: str, until: float) -> None:
+        self.revoked_sessions[sid] = until
+        self._expire()
+
+    def revoke_subject(self, subject: str, at: float) -> None:
+        self.revoked_subjects[subject] = max(at, self.revoked_subjects.get(subject, 0.0))
+
+    def _expire(self) -> None:
+        now = time.time()
+        for sid in [s for s, until in self.revoked_sessions.items() if until < now]:
+            del self.revoked_sessions[sid]
+
+    # -- verification ----------------------------------------------------------------------
+    def _service(self, identity: Any, force: bool = False) -> TokenService:
+        stale = time.monotonic() - self.keys_loaded_at > 10
+        if self.tokens is None or (force and stale):
+            keyset = KeySet.from_jwks(identity.jwks())
+            self.tokens = TokenService(keyset, issuer=self.settings.token_issuer, audience=self.settings.token_audience)
+            self.keys_loaded_at = time.monotonic()
+        return self.tokens
+
+    def claims(self, request: Request, identity: Any) -> dict[str, Any] | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        try:
+            try:
+                claims = self._service(identity).verify_access_token(token)
+            except TokenError as exc:
+                if exc.reason != "unknown_key":
+                    raise
+                claims = self._service(identity, force=True).verify_access_token(token)
+        except TokenError as exc:
+            raise DomainError("invalid_token", reason=exc.reason) from None
+        if claims.get("sid") in self.revoked_sessions or claims["iat"] < self.revoked_subjects.get(claims["sub"], -1):
+            raise DomainError("invalid_token", reason="revoked")
+        return claims
+
+    def principal(self, request: Request, identity: Any) -> Principal:
+        claims = self.claims(request, identity)
+        return ANONYMOUS if claims is None else principal_from_claims(claims)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise DomainError("invalid_token", reason="malformed")
+        return value.strip()
+    return request.cookies.get(ACCESS_COOKIE) or None
+
+
+def require_login(principal: Principal) -> Principal:
+    if principal.kind == "anonymous":
+        raise DomainError("unauthenticated")
+    return principal

@@ -1,0 +1,280 @@
+"""Gateway routes of the citizen account (Kundenkonto) and staff administration.
+
+Tokens go out in the JSON body (API clients, bearer) and as HTTP-only, SameSite=Lax
+cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). State-changing requests need a
+JSON body, which a cross-site form cannot send, so the cookies cannot be ridden (CSRF).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from services.common.problems import DomainError
+from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE, require_login
+from services.gateway.http import endpoint, json_response, read_json
+from services.identity import authz
+from services.identity.authz import Principal
+
+SECURE_COOKIES = os.environ.get("COOKIE_SECURE", "1") != "0"
+REFRESH_PATH = "/api/v1/auth"
+STAFF_KINDS = ("clerk", "tenant_admin", "operator")
+ROLES = ("clerk", "team_lead", "tenant_admin")
+
+
+def _text(body: dict[str, Any], name: str, limit: int = 500, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise DomainError("invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen / text of 1 to {limit} characters")
+    return value
+
+
+def _object(request: Request) -> dict[str, Any]:
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
+    return body
+
+
+def _with_tokens(tokens: dict[str, Any], lang: str) -> Response:
+    response = json_response(
+        {k: tokens[k] for k in ("access_token", "refresh_token", "token_type", "expires_in", "refresh_expires_in")},
+        lang=lang,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    common = {"httponly": True, "secure": SECURE_COOKIES, "samesite": "Lax"}
+    response.set_cookie(ACCESS_COOKIE, tokens["access_token"], max_age=tokens["expires_in"], path="/", **common)
+    response.set_cookie(
+        REFRESH_COOKIE, tokens["refresh_token"], max_age=tokens["refresh_expires_in"], path=REFRESH_PATH, **common
+    )
+    return response
+
+
+class AuthRoutes:
+    """Mixed into GatewayService (uses its identity and submissions proxies)."""
+
+    identity: Any
+    submissions: Any
+    auth: Any
+
+    # -- register, verify, log in and out ----------------------------------------------------
+    @http("POST", "/api/v1/auth/register")
+    @endpoint("register")
+    def register(self, request: Request, lang: str, principal: Principal) -> Response:
+        body = _object(request)
+        kind = body.get("kind", "citizen")
+        if kind not in authz.APPLICANT_KINDS:
+            raise DomainError("invalid_parameter", name="kind", detail="citizen | organisation")
+        result = self.identity.register(
+            _text(body, "email", 254), _text(body, "password", 1000), kind,
+            _text(body, "display_name", 200, required=False), _text(body, "organisation_name", 200, required=False),
+        )
+        return json_response(result, 202, lang=lang)
+
+    @http("GET,POST", "/api/v1/auth/verify-email")
+    @endpoint("verify_email")
+    def verify_email(self, request: Request, lang: str, principal: Principal) -> Response:
+        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        if not isinstance(token, str) or not token:
+            raise DomainError("token_invalid")
+        return json_response(self.identity.verify_email(token[:500]), lang=lang)
+
+    @http("POST", "/api/v1/auth/verify-email/resend")
+    @endpoint("resend_verification")
+    def resend_verification(self, request: Request, lang: str, principal: Principal) -> Response:
+        return json_response(self.identity.resend_verification(_text(_object(request), "email", 254)), 202, lang=lang)
+
+    @http("POST", "/api/v1/auth/login")
+    @endpoint("login")
+    def login(self, request: Request, lang: str, principal: Principal) -> Response:
+        body = _object(request)
+        result = self.identity.login(_text(body, "email", 254), _text(body, "password", 1000), request.remote_addr)
+        if not result["ok"]:
+            params = {"retry_after": result["retry_after"]} if result["retry_after"] else {}
+            raise DomainError(result["error"], **params)
+        return _with_tokens(result["tokens"], lang)
+
+    @http("POST", "/api/v1/auth/refresh")
+    @endpoint("refresh")
+    def refresh(self, request: Request, lang: str, principal: Principal) -> Response:
+        body = _object(request) if request.content_length else {}
+        token = body.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
+        if not isinstance(token, str) or not token:
+            raise DomainError("session_invalid")
+        return _with_tokens(self.identity.refresh(token[:1000]), lang)
+
+    @http("POST", "/api/v1/auth/logout")
+    @endpoint("logout")
+    def logout(self, request: Request, lang: str, principal: Principal) -> Response:
+        """Ends the session: the refresh token is revoked and so is the access token."""
+        require_login(principal)
+        body = _object(request) if request.content_length else {}
+        refresh = body.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
+        claims = self.auth.claims(request, self.identity) or {}
+        self.identity.end_session(principal.subject, claims.get("sid"), claims.get("exp"), refresh if isinstance(refresh, str) else None)
+        response = Response(status=204)
+        response.delete_cookie(ACCESS_COOKIE, path="/")
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
+        return response
+
+    @http("POST", "/api/v1/auth/password-reset")
+    @endpoint("request_password_reset")
+    def request_password_reset(self, request: Request, lang: str, principal: Principal) -> Response:
+        return json_response(self.identity.request_password_reset(_text(_object(request), "email", 254)), 202, lang=lang)
+
+    @http("POST", "/api/v1/auth/password-reset/confirm")
+    @endpoint("reset_password")
+    def reset_password(self, request: Request, lang: str, principal: Principal) -> Response:
+        body = _object(request)
+        return json_response(self.identity.reset_password(_text(body, "token"), _text(body, "password", 1000)), lang=lang)
+
+    @http("GET,POST", "/api/v1/auth/change-email/confirm")
+    @endpoint("confirm_email_change")
+    def confirm_email_change(self, request: Request, lang: str, principal: Principal) -> Response:
+        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        if not isinstance(token, str) or not token:
+            raise DomainError("token_invalid")
+        return json_response(self.identity.confirm_email_change(token[:500]), lang=lang)
+
+    # -- my account ---------------------------------------------------------------------------
+    @http("GET,DELETE", "/api/v1/me")
+    @endpoint("me")
+    def me(self, request: Request, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        if request.method == "GET":
+            return json_response(self.identity.get_account(principal.subject), lang=lang)
+        if principal.kind in authz.APPLICANT_KINDS:
+            self.submissions.pseudonymise_applicant(principal.subject)
+        self.identity.delete_account(principal.subject, principal.subject)
+        response = Response(status=204)
+        response.delete_cookie(ACCESS_COOKIE, path="/")
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
+        return response
+
+    @http("GET", "/api/v1/me/export")
+    @endpoint("export_my_data")
+    def export_my_data(self, request: Request, lang: str, principal: Principal) -> Response:
+        """Everything held about the caller (Art. 15/20 GDPR) as one JSON document."""
+        require_login(principal)
+        data = {"account": self.identity.export_account_data(principal.subject)}
+        if principal.kind in authz.APPLICANT_KINDS:
+            data["cases"] = self.submissions.export_applicant(principal.subject)
+        response = json_response(data, lang=lang)
+        response.headers["Content-Disposition"] = 'attachment; filename="meine-daten.json"'
+        return response
+
+    @http("POST", "/api/v1/me/password")
+    @endpoint("change_password")
+    def change_password(self, request: Request, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        body = _object(request)
+        result = self.identity.change_password(principal.subject, _text(body, "current_password", 1000), _text(body, "new_password", 1000))
+        return json_response(result, lang=lang)
+
+    @http("POST", "/api/v1/me/email")
+    @endpoint("change_email")
+    def change_email(self, request: Request, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        body = _object(request)
+        result = self.identity.request_email_change(principal.subject, _text(body, "new_email", 254), _text(body, "password", 1000))
+        return json_response(result, 202, lang=lang)
+
+    # -- trust level through eID --------------------------------------------------------------
+    @http("POST", "/api/v1/me/eid/start")
+    @endpoint("eid_start")
+    def eid_start(self, request: Request, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        return json_response(self.identity.start_eid_verification(principal.subject, "/api/v1/me/eid/complete"), lang=lang)
+
+    @http("POST", "/api/v1/me/eid/complete")
+    @endpoint("eid_complete")
+    def eid_complete(self, request: Request, lang: str, principal: Principal) -> Response:
+        """The identity provider's answer (here: the simulator page posts JSON)."""
+        require_login(principal)
+        body = _object(request)
+        params = {k: v for k, v in body.items() if isinstance(v, str) and len(v) <= 500}
+        return json_response(self.identity.complete_eid_verification(principal.subject, params), lang=lang)
+
+    @http("GET", "/dev/eid-simulator")
+    @endpoint("eid_simulator")
+    def eid_simulator(self, request: Request, lang: str, principal: Principal) -> Response:
+        """A page standing in for the eID provider (development only, clearly labelled)."""
+        if os.environ.get("IDENTITY_EID_PROVIDER") != "simulated":
+            raise DomainError("not_found")
+        state = html.escape(request.args.get("state", ""))
+        page = SIMULATOR_PAGE.replace("{state}", state)
+        return Response(page, mimetype="text/html")
+
+    # -- staff administration -----------------------------------------------------------------
+    @http("POST", "/api/v1/admin/tenants/<ags>/staff")
+    @endpoint("create_staff")
+    def create_staff(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        if not authz.can_manage_staff(principal, ags):
+            raise DomainError("forbidden")
+        body = _object(request)
+        kind, role = body.get("kind", "clerk"), body.get("role", "clerk")
+        if kind not in STAFF_KINDS[:2] or role not in ROLES:
+            raise DomainError("invalid_parameter", name="kind/role", detail="clerk|tenant_admin / clerk|team_lead|tenant_admin")
+        keys = body.get("service_keys", ["*"])
+        if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
+            raise DomainError("invalid_parameter", name="service_keys", detail="Liste / list")
+        created = self.identity.create_staff_account(
+            _text(body, "email", 254), kind, _text(body, "display_name", 200, required=False), principal.subject
+        )
+        grants = self.identity.grant_role(created["account_id"], ags, role, keys, principal.subject)
+        return json_response({**created, "grants": grants}, 201, lang=lang)
+
+    @http("POST,DELETE", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants")
+    @endpoint("staff_grants")
+    def staff_grants(self, request: Request, ags: str, account_id: str, lang: str, principal: Principal) -> Response:
+        require_login(principal)
+        if not authz.can_manage_staff(principal, ags):
+            raise DomainError("forbidden")
+        body = _object(request)
+        role = body.get("role")
+        if role not in ROLES:
+            raise DomainError("invalid_parameter", name="role", detail=" | ".join(ROLES))
+        account = self.identity.get_account(account_id[:64])
+        if account["kind"] not in STAFF_KINDS[:2]:
+            raise DomainError("forbidden")
+        if request.method == "DELETE":
+            return json_response(self.identity.revoke_role(account_id, ags, role, principal.subject), lang=lang)
+        keys = body.get("service_keys", ["*"])
+        if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
+            raise DomainError("invalid_parameter", name="service_keys", detail="Liste / list")
+        return json_response(self.identity.grant_role(account_id, ags, role, keys, principal.subject), lang=lang)
+
+
+SIMULATOR_PAGE = """<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>eID-Simulator (nur Entwicklung)</title></head>
+<body>
+<h1>eID-Simulator – nur für Entwicklung und Tests</h1>
+<p>Diese Seite ersetzt den Online-Ausweis. Sie ist in Produktion abgeschaltet.</p>
+<form id="eid">
+  <input type="hidden" name="state" value="{state}">
+  <label>Vorname <input name="given_name" required></label>
+  <label>Familienname <input name="family_name" required></label>
+  <label>Geburtsdatum <input name="birth_date" type="date" required></label>
+  <label>Niveau <select name="level"><option value="substantial">substanziell</option>
+    <option value="high">hoch</option></select></label>
+  <button type="submit">Identität bestätigen</button>
+</form>
+<p id="result" role="status"></p>
+<script>
+document.getElementById("eid").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const data = Object.fromEntries(new FormData(event.target));
+  const response = await fetch("/api/v1/me/eid/complete", {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify(data)});
+  document.getElementById("result").textContent = response.ok ? "Identität bestätigt." : "Fehlgeschlagen.";
+});
+</script>
+</body></html>
+"""
