@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 TEST_PG_DB ?= vr_test
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres
 
-.PHONY: install run test test-unit test-integration test-e2e bench lint rebuild clean
+.PHONY: install run demo-data test test-unit bench lint rebuild clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP)
 
 run: install
 	@$(PY) deploy/run.py
+
+demo-data: install
+	@$(PY) deploy/demo_data.py
 
 test: install
 	@$(PY) deploy/testdb.py $(TEST_PG_DB)

@@ -62,9 +62,19 @@ class Authenticator(DependencyProvider):
         return self.tokens
 
     def claims(self, request: Request, identity: Any) -> dict[str, Any] | None:
-        token = bearer_token(request)
+        """Verified claims, None for no token. A bad bearer token is a 401; a bad cookie
+        counts as no login (a stale cookie must not stop anyone from logging in again)."""
+        token, from_cookie = bearer_token(request)
         if token is None:
             return None
+        try:
+            return self._verified(token, identity)
+        except DomainError:
+            if from_cookie:
+                return None
+            raise
+
+    def _verified(self, token: str, identity: Any) -> dict[str, Any]:
         try:
             try:
                 claims = self._service(identity).verify_access_token(token)
@@ -83,14 +93,15 @@ class Authenticator(DependencyProvider):
         return ANONYMOUS if claims is None else principal_from_claims(claims)
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: Request) -> tuple[str | None, bool]:
+    """The access token and whether it came from the cookie (rather than the header)."""
     header = request.headers.get("Authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise DomainError("invalid_token", reason="malformed")
-        return value.strip()
-    return request.cookies.get(ACCESS_COOKIE) or None
+        return value.strip(), False
+    return request.cookies.get(ACCESS_COOKIE) or None, True
 
 
 def require_login(principal: Principal) -> Principal:

@@ -89,6 +89,7 @@ def command(portal: str = "03460009", key: str = "k1", service_id: str = "hundea
         "idempotency_key": key,
         "correlation_id": "corr-" + key,
         "form_version": None,
+        "trust_level": "high",
     }
     data.update(changes)
     return SubmitCommand(**data)

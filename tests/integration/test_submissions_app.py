@@ -131,3 +131,32 @@ def _elterngeld() -> dict:
         "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
         "works_during_receipt": False,
     }
+
+
+def test_trust_level_of_the_service_is_enforced(submissions, resolve) -> None:
+    basic = command(portal="03460006", key="t1", service_id="meldebescheinigung", trust_level="basic")
+    (refused,) = submissions.submit_batch([basic], resolve)
+    assert refused["error"] == {"code": "trust_level_insufficient", "params": {"required": "high", "current": "basic"}}
+    assisted = command(portal="03460006", key="t2", service_id="meldebescheinigung", trust_level="basic",
+                       assisted=True, actor="clerk:lohne")
+    (case,) = cases(submissions.submit_batch([assisted], resolve))
+    submitted = next(iter(submissions.events.get(submissions.get_case(case["case_id"]).id)))
+    assert (submitted.actor, submitted.applicant_ref) == ("clerk:lohne", "citizen:erika")
+
+
+def test_erasure_keeps_the_case_and_removes_personal_data(submissions, resolve, store_env) -> None:
+    from services.submissions.privacy import erase_applicant, export_applicant
+
+    (case,) = cases(submissions.submit_batch([command(key="gdpr")], resolve))
+    exported = export_applicant(submissions, [case["case_id"]])
+    assert exported[0]["form_data"]["dog_name"] == "Bello" and exported[0]["history"][0]["event"] == "Submitted"
+    assert erase_applicant(submissions, [case["case_id"]], "citizen:erika", "c") == 1
+    assert erase_applicant(submissions, [case["case_id"]], "citizen:erika", "c") == 0  # idempotent
+    kept = submissions.get_case(case["case_id"])
+    assert kept.reference == case["reference"] and kept.form_data == {"_erased": True} and kept.applicant == {}
+    stored = submissions.recorder.select_events(kept.id)
+    assert b"Bello" not in b"".join(s.state for s in stored)  # gone from the event store too
+    assert b"Mustermann" not in b"".join(s.state for s in stored)
+    if store_env.backend != "popo":
+        reopened = SubmissionsApp(store_env("submissions"))
+        assert reopened.get_case(case["case_id"]).form_data == {"_erased": True}

@@ -1,0 +1,35 @@
+"""`make demo-data`: demo accounts for `make run` (DEVELOPMENT ONLY).
+
+Creates a citizen, a business account, clerks for Vechta, Lohne and Landkreis Vechta and
+a tenant admin on the configured identity store (SQLite under var/ by default) and prints
+their passwords once. Running it again keeps existing accounts (their passwords are not
+shown again: delete var/ to start over).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.common import logs  # noqa: E402
+from services.common.db import open_application  # noqa: E402
+from services.identity.application import IdentityApplication  # noqa: E402
+from services.identity.demo import seed_demo  # noqa: E402
+
+
+def main() -> int:
+    logs.configure("demo-data")
+    app = open_application(IdentityApplication, "identity")
+    accounts = seed_demo(app)
+    print("Demo-Konten (nur für die Entwicklung!):")
+    for account in accounts:
+        grants = ", ".join(f"{g['role']}@{g['tenant']}" for g in account.get("grants") or []) or "-"
+        password = account["password"] or "(besteht bereits – Passwort wurde beim ersten Mal angezeigt)"
+        print(f"  {account['kind']:<13} {account['email']:<42} {password:<28} {grants}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""A new citizen, end to end: register, follow the e-mail link (logged by the identity
+service until the notifications service exists), log in, apply, raise the trust level
+with the (simulated) eID, get help at the counter, download and delete their data."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.e2e.accounts import Accounts
+from tests.e2e.conftest import LOHNE, VECHTA, client_for, eventually
+from tests.examples import form
+from tests.support import Platform
+
+PASSWORD = "Kirschbaum-am-Markt-7"
+
+
+def mail_link(running: Platform, to: str, template: str) -> str:
+    """The link of the newest mail of that template, from the identity service's log."""
+    def find() -> str | None:
+        links = []
+        for line in running.tail("identity", 2_000_000).splitlines():
+            if '"mail_outbox"' in line:
+                entry = json.loads(line)
+                if entry["to"] == to and entry["template"] == template and entry.get("link"):
+                    links.append(entry["link"])
+        return links[-1] if links else None
+
+    link = eventually(find, timeout=10)
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+@pytest.fixture
+def anonymous(running: Platform):
+    with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield http
+
+
+def submit(http: httpx.Client, ags: str, service_id: str = "hundeanmeldung", **extra) -> httpx.Response:
+    data = form(service_id) if service_id in ("hundeanmeldung", "meldebescheinigung") else {}
+    return http.post(
+        f"/api/v1/tenants/{ags}/cases",
+        json={"service_id": service_id, "form_data": data, **extra},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+def test_new_citizen_from_registration_to_deletion(
+    running: Platform, anonymous: httpx.Client, accounts: Accounts, clerk: httpx.Client, lohne_clerk: httpx.Client
+) -> None:
+    email = f"neu-{uuid.uuid4().hex[:8]}@example.org"
+    weak = anonymous.post("/api/v1/auth/register", json={"email": email, "password": "passwort123"})
+    assert weak.status_code == 400 and weak.json()["code"] == "password_rejected"
+    first = anonymous.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    again = anonymous.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD + "x"})
+    assert first.status_code == again.status_code == 202 and first.json() == again.json()  # no enumeration
+
+    early = anonymous.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert early.status_code == 403 and early.json()["code"] == "email_not_verified"
+    verified = anonymous.get(mail_link(running, email, "verify_email"))
+    assert verified.status_code == 200 and verified.json()["email_verified"] is True
+    account_id = verified.json()["account_id"]
+
+    login = anonymous.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200
+    cookies = login.headers.get_list("set-cookie")
+    assert any(c.startswith("vr_access=") and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies)
+    tokens = login.json()
+    citizen = httpx.Client(base_url=running.base_url, timeout=30, headers={"Authorization": f"Bearer {tokens['access_token']}"})
+
+    # apply in Vechta; see it under "Meine Anträge"; Vechta's clerk sees it, Lohne's does not
+    case = submit(citizen, VECHTA).json()
+    assert case["reference"].startswith("VEC-")
+    assert [c["case_id"] for c in citizen.get("/api/v1/me/cases").json()["items"]] == [case["case_id"]]
+    assert eventually(lambda: any(i["case_id"] == case["case_id"] for i in clerk.get(f"/api/v1/tenants/{VECHTA}/worklist").json()["items"]))
+    assert lohne_clerk.get(f"/api/v1/cases/{case['case_id']}").json()["code"] == "case_not_found"
+    assert lohne_clerk.get(f"/api/v1/tenants/{VECHTA}/worklist").status_code == 403
+    assert clerk.get(f"/api/v1/cases/{case['case_id']}").status_code == 200
+
+    # the browser way: the HTTP-only cookie alone authenticates
+    with httpx.Client(base_url=running.base_url, timeout=30, cookies={"vr_access": tokens["access_token"]}) as browser:
+        assert browser.get("/api/v1/me").json()["account_id"] == account_id
+
+    # a Meldebescheinigung needs trust level "high": eID first
+    refused = submit(citizen, LOHNE, "meldebescheinigung")
+    assert refused.status_code == 403 and refused.json()["code"] == "trust_level_insufficient"
+    assert "eID" in refused.json()["detail"]
+    start = citizen.post("/api/v1/me/eid/start").json()
+    state = dict(p.split("=", 1) for p in urlsplit(start["redirect_url"]).query.split("&"))["state"]
+    simulator = anonymous.get(urlsplit(start["redirect_url"]).path, params={"state": state})
+    assert simulator.status_code == 200 and "eID-Simulator" in simulator.text
+    done = citizen.post("/api/v1/me/eid/complete", json={
+        "state": state, "level": "high", "given_name": "Erika", "family_name": "Muster", "birth_date": "1980-04-12"})
+    assert done.status_code == 200, done.text
+    refreshed = anonymous.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    citizen.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
+    assert citizen.get("/api/v1/me").json()["trust_level"] == "high"
+    assert submit(citizen, LOHNE, "meldebescheinigung").status_code == 201
+
+    # at the counter: Lohne's clerk submits on the citizen's behalf
+    assisted = submit(lohne_clerk, LOHNE, on_behalf_of=account_id)
+    assert assisted.status_code == 201, assisted.text
+    assert len(citizen.get("/api/v1/me/cases").json()["items"]) == 3
+    assert submit(clerk, LOHNE, on_behalf_of=account_id).status_code == 403  # not Vechta's business
+
+    # the tenant admin sees who looked at and changed the case
+    admin = accounts.staff([(VECHTA, "tenant_admin", ["*"])], kind="tenant_admin")
+    with client_for(running, admin) as admin_http:
+        trail = admin_http.get(f"/api/v1/cases/{case['case_id']}/audit").json()["items"]
+        assert admin_http.get(f"/api/v1/cases/{case['case_id']}").status_code == 404  # no case contents
+    assert {"Submitted", "read"} <= {entry["action"] for entry in trail}
+
+    # download everything, change the password, log out, delete the account
+    export = citizen.get("/api/v1/me/export")
+    assert export.headers["Content-Disposition"].startswith("attachment")
+    assert {c["form_data"]["dog_name"] for c in export.json()["cases"] if "dog_name" in c["form_data"]} == {"Bello"}
+    assert anonymous.post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
+    assert anonymous.post("/api/v1/auth/password-reset", json={"email": "niemand@example.org"}).status_code == 202
+    token = mail_link(running, email, "password_reset").split("token=")[1]
+    new_password = PASSWORD + "-neu"
+    assert anonymous.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": new_password}).status_code == 200
+    login = anonymous.post("/api/v1/auth/login", json={"email": email, "password": new_password})
+    assert login.status_code == 200
+    citizen.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    assert citizen.post("/api/v1/auth/logout", json={"refresh_token": login.json()["refresh_token"]}).status_code == 204
+    assert eventually(lambda: citizen.get("/api/v1/me").status_code == 401)
+
+    relogin = anonymous.post("/api/v1/auth/login", json={"email": email, "password": new_password})
+    assert relogin.status_code == 200, relogin.text
+    citizen.headers["Authorization"] = "Bearer " + relogin.json()["access_token"]
+    assert citizen.delete("/api/v1/me").status_code == 204
+    gone = anonymous.post("/api/v1/auth/login", json={"email": email, "password": new_password})
+    assert gone.status_code == 401 and gone.json()["code"] == "invalid_credentials"
+    kept = clerk.get(f"/api/v1/cases/{case['case_id']}").json()
+    assert kept["reference"] == case["reference"]  # the authority keeps its case …
+    assert eventually(lambda: clerk.get(f"/api/v1/cases/{case['case_id']}").json()["timeline"][-1]["step"] == "personal_data_erased")
+    citizen.close()
