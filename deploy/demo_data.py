@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.common import logs  # noqa: E402
-from services.common.db import open_application  # noqa: E402
-from services.identity.application import IdentityApplication  # noqa: E402
-from services.identity.demo import seed_demo  # noqa: E402
+from services.common import logs
+from services.common.db import open_application
+from services.identity.application import IdentityApplication
+from services.identity.demo import seed_demo
 
 
 def main() -> int:
