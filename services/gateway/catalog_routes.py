@@ -8,7 +8,9 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.common.problems import DomainError
+from services.gateway.auth import require_login
 from services.gateway.http import endpoint, json_response, query_int, read_json
+from services.identity import authz
 from services.identity.authz import Principal
 
 
@@ -78,9 +80,19 @@ class CatalogRoutes:
         return json_response(self.catalog.leistung(ozg_id[:20]), lang=lang)
 
     # -- administration -------------------------------------------------------------------
+    def _may_administer(self, principal: Principal, ags: str) -> None:
+        """Tenant admins of that tenant (and platform operators) manage its profile and offerings."""
+        require_login(principal)
+        self.tenants.get(self.catalog, ags)
+        if not authz.can_manage_staff(principal, ags):
+            raise DomainError("forbidden")
+
     @http("POST", "/api/v1/admin/tenants")
     @endpoint("register_tenant")
     def register_tenant(self, request: Request, lang: str, principal: Principal) -> Response:
+        """Platform operators add municipalities and districts."""
+        if require_login(principal).kind != "operator":
+            raise DomainError("forbidden")
         tenant = self.catalog.register_tenant(_object(read_json(request)))
         self.tenants.forget()
         return json_response(tenant, 201, {"Location": f"/api/v1/tenants/{tenant['ags']}"}, lang)
@@ -88,7 +100,7 @@ class CatalogRoutes:
     @http("PATCH", "/api/v1/admin/tenants/<ags>")
     @endpoint("update_tenant")
     def update_tenant(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
-        self.tenants.get(self.catalog, ags)
+        self._may_administer(principal, ags)
         tenant = self.catalog.update_tenant_profile(ags, _object(read_json(request)))
         self.tenants.forget()
         return json_response(tenant, lang=lang)
@@ -96,7 +108,7 @@ class CatalogRoutes:
     @http("PUT", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")
     @endpoint("put_offering")
     def put_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
-        self.tenants.get(self.catalog, ags)
+        self._may_administer(principal, ags)
         body = _object(read_json(request)) if request.content_length else {}
         offering = self.catalog.offer(ags, _ident(service_id, "service_id"))
         if "fee_cents" in body:
@@ -109,6 +121,6 @@ class CatalogRoutes:
     @http("DELETE", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")
     @endpoint("withdraw_offering")
     def withdraw_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
-        self.tenants.get(self.catalog, ags)
+        self._may_administer(principal, ags)
         reason = request.args.get("reason", "")[:500]
         return json_response(self.catalog.withdraw_offering(ags, _ident(service_id, "service_id"), reason), lang=lang)
