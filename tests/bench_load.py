@@ -29,6 +29,7 @@ from tests.bench_common import TENANTS, BenchPlatform, CpuWindow, latency_summar
 from tests.examples import form
 
 Request = tuple[str, bytes, str]  # path, body, idempotency key
+AUTH: dict[str, str] = {}  # Authorization header of the citizen who submits (set by the bench)
 Done = Callable[[int, float, float, int, bytes], None]
 CLIENTS = ("threads", "asyncio", "raw")
 
@@ -44,7 +45,7 @@ def offered_tenants(base_url: str, service_id: str = "hundeanmeldung") -> tuple[
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for ags in TENANTS:
             body = {"service_id": service_id, "form_data": form(service_id)}
-            response = client.post(f"/api/v1/tenants/{ags}/cases", json=body, headers={"Idempotency-Key": f"probe-{ags}"})
+            response = client.post(f"/api/v1/tenants/{ags}/cases", json=body, headers={"Idempotency-Key": f"probe-{ags}", **AUTH})
             if response.status_code == 201:
                 offered.append(ags)
     return tuple(offered)
@@ -67,7 +68,7 @@ def run_threads(base_url: str, requests: list[Request], concurrency: int, done: 
                 began = time.perf_counter()
                 try:
                     response = client.post(
-                        path, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key}
+                        path, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key, **AUTH}
                     )
                     status, content = response.status_code, response.content
                 except httpx.HTTPError as exc:
@@ -93,7 +94,7 @@ def run_asyncio(base_url: str, requests: list[Request], concurrency: int, done: 
                     began = time.perf_counter()
                     try:
                         response = await client.post(
-                            path, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key}
+                            path, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key, **AUTH}
                         )
                         status, content = response.status_code, response.content
                     except httpx.HTTPError as exc:
@@ -128,6 +129,8 @@ def run_raw(base_url: str, requests: list[Request], concurrency: int, done: Done
     url = urlparse(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
 
+    auth = "".join(f"{k}: {v}\r\n" for k, v in AUTH.items())
+
     async def main() -> None:
         indices = iter(range(len(requests)))
 
@@ -137,7 +140,7 @@ def run_raw(base_url: str, requests: list[Request], concurrency: int, done: Done
                 path, body, key = requests[i]
                 head = (
                     f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                    f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
+                    f"Idempotency-Key: {key}\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
                 ).encode()
                 began = time.perf_counter()
                 try:

@@ -27,6 +27,9 @@ class Catalog:
     finder: ServiceFinder
     reference: ReferenceCatalog
 
+    def close(self) -> None:
+        self.app.close()
+
 
 def open_catalog() -> Catalog:
     app = open_application(CatalogApp, "catalog")

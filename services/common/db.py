@@ -7,6 +7,7 @@ Projections, tracking records and relay positions live here. SQL is written once
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -49,12 +50,19 @@ def open_application(factory: Callable[[dict[str, str]], T], service: str) -> T:
 
 
 class ReadStore:
-    """A connection per thread to the service's read-model database."""
+    """Connections to the service's read-model database, kept in a small pool.
+
+    A connection is taken for one transaction and given back; so a process holds as many
+    connections as transactions run at once (under eventlet, where database calls do not
+    yield, that is one), not one per thread or greenthread."""
+
+    MAX_IDLE = 4
 
     def __init__(self, service: str, name: str = "read"):
         self.service = config.schema_for(service)
         self.postgres = config.postgres_configured()
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
         if self.postgres:
             ensure_schema(service)
             self.path = None
@@ -62,7 +70,7 @@ class ReadStore:
             config.var_dir().mkdir(parents=True, exist_ok=True)
             self.path = str(config.var_dir() / f"{self.service}-{name}.sqlite")
 
-    # -- connections -------------------------------------------------------------
+    # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.postgres:
             import psycopg
@@ -76,18 +84,29 @@ class ReadStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
-    @property
-    def conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or (self.postgres and conn.closed):
-            conn = self._local.conn = self._connect()
-        return conn
+    def _take(self) -> Any:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not (self.postgres and conn.closed):
+                    return conn
+        return self._connect()
+
+    def _give_back(self, conn: Any, broken: bool) -> None:
+        if not broken:
+            with self._lock:
+                if len(self._idle) < self.MAX_IDLE:
+                    self._idle.append(conn)
+                    return
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
@@ -95,23 +114,32 @@ class ReadStore:
     @contextmanager
     def transaction(self, exclusive: bool = False) -> Iterator[Any]:
         """A transaction; ``exclusive`` takes the write lock up front (used by rebuilds)."""
-        conn = self.conn
-        if self.postgres:
-            try:
-                with conn.cursor() as cur:
-                    yield _Cursor(self, cur)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-        else:
-            conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
-            try:
-                yield _Cursor(self, conn.cursor())
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        conn = self._take()
+        broken = False
+        try:
+            if self.postgres:
+                try:
+                    with conn.cursor() as cur:
+                        yield _Cursor(self, cur)
+                    conn.commit()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
+                    raise
+            else:
+                conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+                try:
+                    yield _Cursor(self, conn.cursor())
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            broken = self.postgres and (conn.closed or conn.broken)
+            raise
+        finally:
+            self._give_back(conn, broken)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.transaction() as cur:

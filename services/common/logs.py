@@ -53,9 +53,9 @@ def valid_correlation_id(value: str | None) -> str | None:
     return None
 
 
-def bind_correlation_id(correlation_id: str | None) -> str:
+def bind_correlation_id(correlation_id: str | None, service: str | None = None) -> str:
     """Bind the id (or a new one) to this thread/greenthread's log context and return it."""
-    service = get_contextvars().get("service")
+    service = service or get_contextvars().get("service")
     clear_contextvars()
     correlation_id = correlation_id or new_correlation_id()
     bind_contextvars(correlation_id=correlation_id, **({"service": service} if service else {}))

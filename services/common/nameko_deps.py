@@ -55,11 +55,11 @@ class Correlation(DependencyProvider):
 
     def worker_setup(self, worker_ctx: Any) -> None:
         cid = logs.valid_correlation_id(worker_ctx.data.get(self.KEY))
-        worker_ctx.data[self.KEY] = logs.bind_correlation_id(cid)
+        worker_ctx.data[self.KEY] = logs.bind_correlation_id(cid, service=worker_ctx.service_name)
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[str | None], str]:
         def rebind(correlation_id: str | None) -> str:
-            cid = logs.bind_correlation_id(logs.valid_correlation_id(correlation_id))
+            cid = logs.bind_correlation_id(logs.valid_correlation_id(correlation_id), service=worker_ctx.service_name)
             worker_ctx.data[self.KEY] = cid
             return cid
 

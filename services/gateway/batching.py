@@ -37,18 +37,29 @@ class SubmitBatcher(DependencyProvider):
             self.container.spawn_managed_thread(self._pipeline, identifier=f"submit-pipeline-{n}")
 
     def stop(self) -> None:
+        """Let every pipeline finish its batch and end (one sentinel each)."""
         self.running = False
+        for _ in range(self.pipelines):
+            self.queue.put(None)
 
     def kill(self) -> None:
-        self.running = False
+        self.stop()
 
     def _take_batch(self) -> list[tuple[dict[str, Any], Event]]:
-        batch = [self.queue.get()]
+        """Whatever is queued (at least one request); empty when the container stops."""
+        first = self.queue.get()
+        if first is None:
+            return []
+        batch = [first]
         while len(batch) < self.max_batch:
             try:
-                batch.append(self.queue.get_nowait())
+                item = self.queue.get_nowait()
             except Empty:
                 break
+            if item is None:
+                self.queue.put(None)  # for the next pipeline; finish this batch first
+                break
+            batch.append(item)
         return batch
 
     def _pipeline(self) -> None:
@@ -57,6 +68,8 @@ class SubmitBatcher(DependencyProvider):
                 with ClusterRpcProxy(self.container.config, timeout=self.timeout) as proxy:
                     while self.running:
                         batch = self._take_batch()
+                        if not batch:
+                            return
                         metrics.BATCH_SIZE.labels("gateway").observe(len(batch))
                         try:
                             results = proxy.submissions.submit_batch([command for command, _ in batch])

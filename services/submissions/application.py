@@ -334,6 +334,17 @@ class SubmissionsApp(Application[UUID]):
             raise DomainError("case_not_found", case_id=str(case_id))
         return case
 
+    def case_version(self, case_id: UUID | str) -> int:
+        """The case's current version, from its newest stored event (one small query)."""
+        try:
+            uid = case_id if isinstance(case_id, UUID) else UUID(str(case_id))
+        except ValueError:
+            raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
+        newest = self.recorder.select_events(uid, desc=True, limit=1)
+        if not newest:
+            raise DomainError("case_not_found", case_id=str(case_id))
+        return newest[0].originator_version
+
     def case_events(self, case_id: UUID | str) -> list[Any]:
         """The case's domain events, oldest first (used when a projection lags behind)."""
         return list(self.events.get(self.get_case(case_id).id))

@@ -27,6 +27,9 @@ class AuditLog:
         self.store = store
         store.executescript(DDL)
 
+    def close(self) -> None:
+        self.store.close()
+
     def record(self, case_id: str, tenant: str, actor: str, action: str, entry_id: str | None = None) -> str:
         entry_id = entry_id or uuid.uuid4().hex
         with self.store.transaction() as cur:

@@ -199,6 +199,9 @@ class CaseReadModels:
         self.store = store
         store.executescript(DDL)
 
+    def close(self) -> None:
+        self.store.close()
+
     # -- writing -------------------------------------------------------------------------
     def apply(self, envelopes: Iterable[dict[str, Any]], projections: tuple[str, ...] = PROJECTIONS) -> int:
         """Apply a batch in one transaction with its tracking record; returns events applied."""

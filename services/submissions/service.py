@@ -95,7 +95,8 @@ class SubmissionsService:
     def submit_batch(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Many submissions in, one result per submission out (a case or an error)."""
         metrics.BATCH_SIZE.labels("submit").observe(len(commands))
-        parsed = [SubmitCommand.from_dict(c) for c in commands]
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        parsed = [SubmitCommand.from_dict({**c, "correlation_id": c.get("correlation_id") or cid}) for c in commands]
         resolve = self.offerings.resolver(self.catalog)
         with self.write_lock:
             return self.app.submit_batch(parsed, resolve)
@@ -109,7 +110,9 @@ class SubmissionsService:
     @rpc(expected_exceptions=DomainError)
     def case_status(self, case_id: str) -> dict[str, Any]:
         state = self.read.case_state(str(case_id)[:64])
-        if state is None:  # not projected yet: fold the case's own events
+        if state is None or state["version"] < self.app.case_version(case_id):
+            # the projector has not caught up yet: fold the case's own events (read-your-writes)
+            state = None
             for event in self.app.case_events(case_id):
                 state = fold(state, to_envelope(event)) or state
         return status_view(state)

@@ -43,11 +43,16 @@ def interface_amqp_uri() -> str:
 
 @pytest.fixture
 def service_env(postgres: str, monkeypatch: pytest.MonkeyPatch, interface_amqp_uri: str) -> str:
-    """The environment the services read at container setup: PostgreSQL schemas of this
-    test's own (prefix from the ``postgres`` fixture), no /metrics port, the test vhost."""
+    """The environment the services read at container setup: PostgreSQL schemas and a var
+    directory of this test's own (from the ``postgres`` fixture), no /metrics port, the
+    test vhost."""
     monkeypatch.delenv("POSTGRES_DSN", raising=False)
     monkeypatch.setenv("METRICS_PORT", "0")
     monkeypatch.setenv("AMQP_URI", interface_amqp_uri)
+    # identity: cheap password hashing for tests, the simulated eID provider
+    monkeypatch.setenv("IDENTITY_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("IDENTITY_ARGON2_MEMORY_COST", "8192")
+    monkeypatch.setenv("IDENTITY_EID_PROVIDER", "simulated")
     return postgres
 
 

@@ -62,6 +62,7 @@ def command(key: str, service_id: str = "hundeanmeldung", portal: str = VECHTA, 
         "form_data": form(service_id) if service_id in ("hundeanmeldung", "meldebescheinigung") else {},
         "applicant": {"name": "Erika Mustermann", "email": "erika.mustermann@example.org"},
         "principal": "citizen-1",
+        "trust_level": "high",  # logged in with the eID card: enough for every service
         "idempotency_key": key,
         "correlation_id": f"cid-{key}",
         **changes,
@@ -151,6 +152,17 @@ def test_landkreis_service_is_filed_with_the_district(submissions: Submissions) 
     case = result["case"]
     assert (case["portal"], case["tenant"]) == (BAKUM, LK_VECHTA)
     assert case["reference"].startswith(f"LKV-{YEAR}-")
+
+
+def test_trust_level_of_the_login_must_suffice(submissions: Submissions) -> None:
+    low = command("t1", service_id="meldebescheinigung", portal=LOHNE, trust_level="basic")
+    assisted = {**low, "idempotency_key": "t2", "assisted": True, "actor": "clerk-9"}
+    refused, accepted, free = submissions.submit(low, assisted, command("t3", trust_level="basic"))
+    assert refused["error"]["code"] == "trust_level_insufficient"
+    assert refused["error"]["params"]["current"] == "basic"
+    assert "case" in accepted and "case" in free  # a clerk at the counter saw the ID; hundeanmeldung needs basic
+    [event] = submissions.events(accepted["case"]["case_id"])
+    assert (event.actor, event.applicant_ref) == ("clerk-9", "citizen-1")
 
 
 def test_retry_in_a_later_batch_replays_the_case(submissions: Submissions) -> None:
@@ -314,14 +326,27 @@ def test_correlation_id_from_rpc_context_data_is_stored(submissions: Submissions
     assert (event.correlation_id, event.actor, event.clerk) == ("abc", "clerk-2", "Herr Schulz")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: submit_batch stores correlation_id=None when a command carries none, "
-    "instead of the caller's correlation id from the RPC context (logs.current_correlation_id())",
-)
 def test_submit_batch_without_correlation_id_uses_the_callers(submissions: Submissions, nameko_config) -> None:
     cmd = command("c2")
     del cmd["correlation_id"]
     with ClusterRpcProxy(nameko_config, context_data={"correlation_id": "abc-submit"}) as rpc:
         [result] = rpc.submissions.submit_batch([cmd])
     assert submissions.events(result["case"]["case_id"])[0].correlation_id == "abc-submit"
+
+
+def test_audit_trail_has_reads_and_changes(submissions: Submissions) -> None:
+    [result] = submissions.submit(command("a1"))
+    case = result["case"]
+    submissions.act(case["case_id"], "start-review", {"clerk": "Frau Meyer"}, actor="clerk-3")
+    entry = submissions.call("record_access", case["case_id"], case["tenant"], "clerk-3", "read")
+    assert entry
+    trail = submissions.call("audit_trail", case["case_id"])
+    assert [(e["actor"], e["action"]) for e in trail] == [
+        ("citizen-1", "Submitted"),
+        ("clerk-3", "ReviewStarted"),
+        ("clerk-3", "read"),
+    ]
+    assert all(e["tenant"] == VECHTA for e in trail)
+    with pytest.raises(DomainError) as raised:
+        submissions.call("audit_trail", str(uuid4()))
+    assert raised.value.code == "case_not_found"

@@ -62,6 +62,7 @@ def lifecycles() -> list[Case]:
     withdrawn = submitted("hundeanmeldung", 0)
     withdrawn.reassign("Herr Schulz", **META)  # previous is None
     withdrawn.withdraw("", **META)
+    withdrawn.erase_personal_data(**META)  # the applicant deleted their account
     assert (paid.status, refused.status, withdrawn.status) == (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
     return [paid, refused, withdrawn]
 
@@ -98,7 +99,7 @@ def test_every_domain_event_of_a_case_has_a_schema() -> None:
         if isinstance(cls, type) and issubclass(cls, Case.Event) and cls not in (Case.Event, Case.Created)
     ]
     assert {event_type(object.__new__(cls)) for cls in event_classes} == set(contracts.event_types())
-    assert len(contracts.event_types()) == 10
+    assert len(contracts.event_types()) == 11
 
 
 # -- real events ---------------------------------------------------------------------------
@@ -128,6 +129,7 @@ def test_no_form_data_or_free_text_of_the_citizen_leaves_the_service(envelopes: 
     for private in ("Erika", "erika@example.org", "privat", "Hausnummer 12a", "0" * 64):
         assert private not in text
     assert one(envelopes, "case.information_supplied.v1")["data"] == {}
+    assert one(envelopes, "case.personal_data_erased.v1")["data"] == {}
 
 
 def test_internal_aggregates_are_not_published() -> None:
@@ -208,6 +210,7 @@ def test_a_missing_data_field_fails(envelopes: list[dict[str, Any]], event_type:
         ("case.submitted.v1", "form_data", {"first_name": "Erika"}),
         ("case.submitted.v1", "applicant", {"email": "erika@example.org"}),
         ("case.information_supplied.v1", "answer", "Die Adresse stimmt."),
+        ("case.personal_data_erased.v1", "form_data", {"_erased": True}),
     ],
 )
 def test_personal_data_in_an_event_fails(envelopes: list[dict[str, Any]], event_type: str, field: str, value: Any) -> None:

@@ -1,0 +1,190 @@
+"""The authorisation matrix of the gateway: every route × every principal → expected outcome.
+
+One row per request *variant*; a route may have several (the case actions, a tenant's own
+vs. another tenant's administration, submitting for oneself vs. on a citizen's behalf).
+``tests/e2e/test_authorization.py`` sends every row as every principal and fails if a
+gateway route has no row (or a row names no route).
+
+Outcome classes
+---------------
+allowed          the request passed authentication and authorisation: a 2xx, or a 4xx
+                 that is a *validation* answer of the handler itself (named per row,
+                 with its problem code), e.g. a deliberately bad one-time token.
+unauthenticated  401 ``unauthenticated`` (anonymous caller on a route that needs a login).
+forbidden        403 ``forbidden`` (the caller may know the resource exists).
+hidden           404 ``case_not_found``, identical (apart from the id) to the answer the
+                 same caller gets for a random unknown case id: no existence leak.
+
+The policy (issue "authorisation matrix")
+-----------------------------------------
+* Public: health, tenants, services, search, offerings, OZG browse, register, login,
+  refresh, verify e-mail, password reset, e-mail change confirmation, eID simulator (dev).
+* ``/api/v1/me*`` and logout: any logged-in principal, for their own account only.
+* Citizens submit for themselves and read/act only on their own cases (withdraw,
+  supply-information). Staff cannot submit "for themselves" (403).
+* Clerks and team leads of the responsible tenant holding the case's service key read
+  the case and act (start-review, request-information, request-payment, approve,
+  reject); only team leads reassign; record-payment belongs to the payments system and
+  is granted to no person. Either may submit on a citizen's behalf.
+* Anyone else gets the case as ``hidden``; the owner / responsible clerks get
+  ``forbidden`` for actions that are not theirs.
+* Worklist: clerks/team leads of that tenant only; a clerk without the service key gets a
+  200 whose items never contain that service (filtered inside the query).
+* Tenant admins: staff and offerings (and the tenant profile) of their own tenant, the
+  audit trail of its cases — never case contents or the worklist.
+* Operators: register tenants, manage staff, offerings and profiles of every tenant —
+  never case contents, the audit trail or worklists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+VECHTA, LOHNE = "03460009", "03460006"
+CASE_SERVICE = "hundeanmeldung"  # the fixture case's service
+OFFERING_SERVICE = "briefwahl"  # the offering the admin rows withdraw and offer again (no other test uses it)
+
+ANON, CIT_A, CIT_B = "anonymous", "citizen_a", "citizen_b"
+CLERK, LOHNE_CLERK, NO_KEY_CLERK = "clerk", "clerk_lohne", "clerk_no_key"
+LEAD, ADMIN, OPERATOR = "team_lead", "tenant_admin", "operator"
+
+#: name -> (account kind, grants as (tenant, role, service keys)); None = no account.
+PRINCIPALS: Mapping[str, tuple[str, list[tuple[str, str, list[str]]]] | None] = {
+    ANON: None,
+    CIT_A: ("citizen", []),
+    CIT_B: ("citizen", []),
+    CLERK: ("clerk", [(VECHTA, "clerk", ["*"])]),
+    LOHNE_CLERK: ("clerk", [(LOHNE, "clerk", ["*"])]),
+    NO_KEY_CLERK: ("clerk", [(VECHTA, "clerk", ["gewerbeanmeldung"])]),
+    LEAD: ("clerk", [(VECHTA, "team_lead", ["*"])]),
+    ADMIN: ("tenant_admin", [(VECHTA, "tenant_admin", ["*"])]),
+    OPERATOR: ("operator", []),
+}
+SHORT = {ANON: "anon", CIT_A: "citA", CIT_B: "citB", CLERK: "clerk", LOHNE_CLERK: "lohne",
+         NO_KEY_CLERK: "nokey", LEAD: "lead", ADMIN: "admin", OPERATOR: "oper"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str  # allowed | unauthenticated | forbidden | hidden
+    statuses: frozenset[int]
+    code: str | None = None  # the problem code that must come back (None: any / no problem body)
+
+    def __str__(self) -> str:
+        statuses = "/".join(str(s) for s in sorted(self.statuses))
+        return f"{self.label} {statuses}" + (f" {self.code}" if self.code else "")
+
+
+def ok(*statuses: int, code: str | None = None) -> Outcome:
+    return Outcome("allowed", frozenset(statuses), code)
+
+
+UNAUTHENTICATED = Outcome("unauthenticated", frozenset({401}), "unauthenticated")
+FORBIDDEN = Outcome("forbidden", frozenset({403}), "forbidden")
+HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    url: str  # the route's URL rule exactly as written in @http(...)
+    variant: str  # names the request (see RECIPES in test_authorization.py)
+    expect: Mapping[str, Outcome]
+
+
+def public(method: str, url: str, variant: str, outcome: Outcome) -> Row:
+    return Row(method, url, variant, dict.fromkeys(PRINCIPALS, outcome))
+
+
+def logged_in(method: str, url: str, variant: str, default: Outcome, **overrides: Outcome) -> Row:
+    """Anonymous → 401; ``default`` for every logged-in principal unless overridden."""
+    unknown = set(overrides) - set(PRINCIPALS)
+    assert not unknown, f"no such principal: {unknown}"
+    expect = {name: overrides.get(name, default) for name in PRINCIPALS}
+    expect[ANON] = UNAUTHENTICATED
+    return Row(method, url, variant, expect)
+
+
+OK200, OK201, OK202, OK204 = ok(200), ok(201), ok(202), ok(204)
+BAD_TOKEN = ok(400, code="token_invalid")
+CASE, ACTION, AUDIT = "/api/v1/cases/<case_id>", "/api/v1/cases/<case_id>/actions/<action>", "/api/v1/cases/<case_id>/audit"
+CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
+TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
+STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
+
+# Which case actions a reader of the fixture case may perform (everyone else: hidden).
+_OWNER = {CIT_A: OK200, CLERK: FORBIDDEN, LEAD: FORBIDDEN}
+_CLERKS = {CIT_A: FORBIDDEN, CLERK: OK200, LEAD: OK200}
+ACTION_RULES: Mapping[str, Mapping[str, Outcome]] = {
+    "withdraw": _OWNER,
+    "supply-information": _OWNER,
+    "start-review": _CLERKS,
+    "request-information": _CLERKS,
+    "request-payment": _CLERKS,
+    "approve": _CLERKS,
+    "reject": _CLERKS,
+    "reassign": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: OK200},
+    "record-payment": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: FORBIDDEN},
+    # an unknown action: a 404 naming the possible ones — but only for those who may see the case
+    "fly": dict.fromkeys((CIT_A, CLERK, LEAD), ok(404, code="unknown_action")),
+}
+
+MATRIX: tuple[Row, ...] = (
+    # -- operations and the public catalog ---------------------------------------------------
+    public("GET", "/health/live", "health_live", OK200),
+    public("GET", "/health/ready", "health_ready", OK200),
+    public("GET", "/api/v1/tenants", "list_tenants", OK200),
+    public("GET", "/api/v1/tenants/<ags>", "get_tenant", OK200),
+    public("GET", "/api/v1/services", "list_services", OK200),
+    public("GET", "/api/v1/services/<service_id>", "get_service", OK200),
+    public("GET", "/api/v1/tenants/<ags>/services", "search_services", OK200),
+    public("GET", "/api/v1/tenants/<ags>/offerings/<service_id>", "get_offering", OK200),
+    public("GET", "/api/v1/themenfelder", "themenfelder", OK200),
+    public("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen", "lebenslagen", OK200),
+    public("GET", "/api/v1/lebenslagen/<lebenslage_id>/leistungen", "leistungen", OK200),
+    public("GET", "/api/v1/leistungen/<ozg_id>", "leistung", OK200),
+    public("GET", "/dev/eid-simulator", "eid_simulator", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
+    # -- account: public steps (bad one-time tokens are a validation answer) -------------------
+    public("POST", "/api/v1/auth/register", "register", OK202),
+    public("GET", "/api/v1/auth/verify-email", "verify_email:get", BAD_TOKEN),
+    public("POST", "/api/v1/auth/verify-email", "verify_email:post", BAD_TOKEN),
+    public("POST", "/api/v1/auth/verify-email/resend", "resend_verification", OK202),
+    public("POST", "/api/v1/auth/login", "login", OK200),
+    public("POST", "/api/v1/auth/refresh", "refresh", OK200),  # the refresh token is the credential
+    public("POST", "/api/v1/auth/password-reset", "request_password_reset", OK202),
+    public("POST", "/api/v1/auth/password-reset/confirm", "reset_password", BAD_TOKEN),
+    public("GET", "/api/v1/auth/change-email/confirm", "confirm_email_change:get", BAD_TOKEN),
+    public("POST", "/api/v1/auth/change-email/confirm", "confirm_email_change:post", BAD_TOKEN),
+    # -- my account (own account only; state-changing rows use a fresh account or session) ----
+    logged_in("GET", "/api/v1/me", "me:get", OK200),
+    logged_in("GET", "/api/v1/me/export", "export_my_data", OK200),
+    logged_in("POST", "/api/v1/me/password", "change_password", ok(400, code="password_rejected")),
+    logged_in("POST", "/api/v1/me/email", "change_email", ok(400, code="invalid_input")),
+    logged_in("POST", "/api/v1/me/eid/start", "eid_start", OK200),
+    logged_in("POST", "/api/v1/me/eid/complete", "eid_complete", BAD_TOKEN),
+    logged_in("GET", "/api/v1/me/cases", "my_cases", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
+    # -- cases --------------------------------------------------------------------------------
+    logged_in("POST", CASES, "submit:self", FORBIDDEN, citizen_a=OK201, citizen_b=OK201),
+    logged_in("POST", CASES, "submit:on_behalf_of_citizen_a", FORBIDDEN, clerk=OK201, team_lead=OK201),
+    logged_in("GET", CASE, "get_case", HIDDEN, citizen_a=OK200, clerk=OK200, team_lead=OK200),
+    logged_in("GET", AUDIT, "case_audit", HIDDEN, tenant_admin=OK200),
+    logged_in("GET", WORKLIST, "worklist", FORBIDDEN, clerk=OK200, team_lead=OK200, clerk_no_key=OK200),
+    *(logged_in("POST", ACTION, f"action:{action}", HIDDEN, **rules) for action, rules in ACTION_RULES.items()),
+    # -- administration -----------------------------------------------------------------------
+    logged_in("POST", "/api/v1/admin/tenants", "register_tenant", FORBIDDEN, operator=OK201),
+    logged_in("PATCH", TENANT_ADMIN, "update_tenant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("PATCH", TENANT_ADMIN, "update_tenant:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("DELETE", OFFERING_ADMIN, "withdraw_offering:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("DELETE", OFFERING_ADMIN, "withdraw_offering:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("PUT", OFFERING_ADMIN, "put_offering:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("PUT", OFFERING_ADMIN, "put_offering:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", STAFF, "create_staff:own", FORBIDDEN, tenant_admin=OK201, operator=OK201),
+    logged_in("POST", STAFF, "create_staff:other_tenant", FORBIDDEN, operator=OK201),
+    logged_in("POST", GRANTS, "grant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("POST", GRANTS, "grant:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("DELETE", GRANTS, "revoke:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
+    logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
+    logged_in("DELETE", "/api/v1/me", "me:delete", OK204),
+)

@@ -1,0 +1,861 @@
+"""Authorisation end to end: every gateway route as every kind of caller, forged and revoked
+tokens, and password guessing — all over HTTP against the real platform.
+
+The expected outcomes are the table in ``tests/e2e/authz_matrix.py``. This module knows
+how to send each row's request (``RECIPES``) and judges the answer. A gateway route
+without a row fails the run (``test_every_gateway_route_is_in_the_matrix``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import random
+import re
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from services.identity.application.settings import IdentitySettings
+from services.identity.keys import KeySet, SigningKey, generate_private_key
+from services.identity.tokens import TokenService
+from tests.e2e import authz_matrix as m
+from tests.e2e.accounts import Account, Accounts
+from tests.e2e.conftest import eventually
+from tests.examples import form
+from tests.support import Platform
+
+with warnings.catch_warnings():  # importing nameko imports eventlet, which warns that it is deprecated
+    warnings.simplefilter("ignore")
+    from nameko.web.handlers import HttpRequestHandler
+
+    from services.gateway.service import CATCH_ALL, GatewayService
+
+LOGIN = "/api/v1/auth/login"
+PASSWORD = "Kirschbaum-am-Markt-7"
+MIN_ROUTES = 44  # (method, URL) pairs when this matrix was written; fewer means introspection broke
+
+
+# -- the routes ---------------------------------------------------------------------------------
+def gateway_routes() -> set[tuple[str, str]]:
+    """(method, URL rule) of every @http entrypoint of GatewayService but the catch-all —
+    found the way services.gateway.service.route_map finds them."""
+    routes = set()
+    for _, function in inspect.getmembers(GatewayService, inspect.isfunction):
+        for entrypoint in getattr(function, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler) and entrypoint.url != CATCH_ALL:
+                routes.update((method.strip().upper(), entrypoint.url) for method in entrypoint.method.split(","))
+    return routes
+
+
+def test_every_gateway_route_is_in_the_matrix() -> None:
+    routes = gateway_routes()
+    assert len(routes) >= MIN_ROUTES, f"introspection found only {len(routes)} routes: {sorted(routes)}"
+    covered = {(row.method, row.url) for row in m.MATRIX}
+    missing = sorted(routes - covered)
+    assert not missing, f"gateway routes without a row in tests/e2e/authz_matrix.py: {missing}"
+    stale = sorted(covered - routes)
+    assert not stale, f"rows in tests/e2e/authz_matrix.py for routes that do not exist: {stale}"
+    for row in m.MATRIX:
+        assert set(row.expect) == set(m.PRINCIPALS), f"{row.variant}: every principal needs an outcome"
+    variants = [row.variant for row in m.MATRIX]
+    assert len(variants) == len(set(variants)), "variant names must be unique"
+    assert set(variants) == set(RECIPES), f"rows and recipes differ: {set(variants) ^ set(RECIPES)}"
+
+
+# -- the world: principals, a case, helpers -------------------------------------------------------
+@dataclass
+class Actor:
+    name: str
+    account: Account | None
+    http: httpx.Client
+
+
+def submit(http: httpx.Client, ags: str = m.VECHTA, **body: Any) -> httpx.Response:
+    payload = {"service_id": m.CASE_SERVICE, "form_data": form(), **body}
+    return http.post(f"/api/v1/tenants/{ags}/cases", json=payload, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def problem_code(response: httpx.Response) -> str | None:
+    if response.headers.get("Content-Type", "").startswith("application/problem+json"):
+        return response.json().get("code")
+    return None
+
+
+# the transitions (by a set-up clerk) that bring a new case into the status an action needs
+CASE_PATHS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "submitted": [],
+    "payment_pending": [("request-payment", {"amount_cents": 1500})],
+    "in_review": [("start-review", {"clerk": "Frau Meyer"})],
+    "information_requested": [
+        ("start-review", {"clerk": "Frau Meyer"}),
+        ("request-information", {"question": "Bitte Impfpass nachreichen.", "due_date": "2027-12-31"}),
+    ],
+}
+# action -> (status it needs, payload, status after it; None = not a transition)
+ACTION_PLAN: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    "withdraw": ("submitted", {"reason": "Umzug"}, "withdrawn"),
+    "supply-information": ("information_requested", {"answer": "Impfpass ist hochgeladen."}, "in_review"),
+    "start-review": ("submitted", {"clerk": "Frau Meyer"}, "in_review"),
+    "request-information": ("in_review", {"question": "Bitte Impfpass nachreichen.", "due_date": "2027-12-31"}, "information_requested"),
+    "request-payment": ("submitted", {"amount_cents": 1500}, "payment_pending"),
+    "approve": ("in_review", {"decision": "Die Hundesteuermarke wird zugesandt."}, "approved"),
+    "reject": ("in_review", {"reason": "Unterlagen unvollständig."}, "rejected"),
+    "reassign": ("submitted", {"clerk": "Herr Schulte"}, "submitted"),
+    "record-payment": ("payment_pending", {"amount_cents": 1500, "payment_ref": "PAY-4711"}, "paid"),
+    "fly": ("submitted", {}, None),
+}
+
+
+class World:
+    """Every principal of the matrix as a real account logged in over HTTP, citizen A's
+    Hundeanmeldung in Vechta, and fresh copies wherever a request changes state."""
+
+    def __init__(self, running: Platform, accounts: Accounts) -> None:
+        self.running, self.accounts = running, accounts
+        self.clients: list[httpx.Client] = []
+        self.anonymous = self.client()
+        self.actors = {name: self.new_actor(name) for name in m.PRINCIPALS}
+        self.setup = self.new_actor(m.CLERK)  # moves fresh cases along; never under test itself
+        self.login_target = accounts.citizen()  # logs in on the public login/refresh rows
+        self.grant_target = accounts.staff([(m.VECHTA, "clerk", ["*"])])  # of the grant rows
+        self.case_id = self.new_case()
+        themenfeld = self.anonymous.get("/api/v1/themenfelder").json()["items"][0]["id"]
+        lebenslage = self.anonymous.get(f"/api/v1/themenfelder/{themenfeld}/lebenslagen").json()["items"][0]["id"]
+        self.ids = {
+            "ags": m.VECHTA, "service_id": m.CASE_SERVICE, "case_id": self.case_id,
+            "themenfeld_id": themenfeld, "lebenslage_id": lebenslage, "ozg_id": "10160",
+        }
+        clerk = self.actors[m.CLERK].http
+        eventually(lambda: self.case_id in worklist_ids(clerk), timeout=30)  # the projection caught up
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        """A client that keeps no cookies: who calls is decided by the bearer header alone
+        (a login answer's cookie would otherwise log the anonymous client in)."""
+        http = httpx.Client(base_url=self.running.base_url, timeout=30, headers=headers or {},
+                            event_hooks={"response": [lambda _: http.cookies.clear()]})
+        self.clients.append(http)
+        return http
+
+    def new_actor(self, name: str) -> Actor:
+        """A new account with the kind and grants of principal ``name``, logged in."""
+        spec = m.PRINCIPALS[name]
+        if spec is None:
+            return Actor(name, None, self.client())
+        kind, grants = spec
+        if kind in ("citizen", "organisation"):
+            account = self.accounts.citizen(kind)
+        else:
+            account = self.accounts.staff(grants, kind=kind)
+        return Actor(name, account, self.client(account.headers))
+
+    def http(self, who: str) -> httpx.Client:
+        return self.actors[who].http
+
+    def account(self, who: str) -> Account:
+        account = self.actors[who].account
+        assert account is not None
+        return account
+
+    def tokens(self, account: Account) -> dict[str, Any]:
+        """A new session of ``account`` (access and refresh token)."""
+        response = self.anonymous.post(LOGIN, json={"email": account.email, "password": account.password})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def new_case(self, status: str = "submitted") -> str:
+        """A new Hundeanmeldung of citizen A in Vechta, moved to ``status`` by a clerk."""
+        response = submit(self.http(m.CIT_A))
+        assert response.status_code == 201, response.text
+        case_id = response.json()["case_id"]
+        for action, payload in CASE_PATHS[status]:
+            moved = self.setup.http.post(f"/api/v1/cases/{case_id}/actions/{action}", json=payload)
+            assert moved.status_code == 200, moved.text
+        return case_id
+
+    def close(self) -> None:
+        for http in self.clients:
+            http.close()
+
+
+@pytest.fixture(scope="module")
+def world(running: Platform, accounts: Accounts) -> Iterator[World]:
+    made = World(running, accounts)
+    yield made
+    made.close()
+
+
+def worklist_ids(http: httpx.Client, **params: Any) -> list[str]:
+    return [item["case_id"] for item in worklist_items(http, **params)]
+
+
+def worklist_items(http: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    """Every item of Vechta's worklist for this caller, all pages."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": 500, **params}
+    for _ in range(50):
+        response = http.get(f"/api/v1/tenants/{m.VECHTA}/worklist", params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        if not page.get("next_cursor"):
+            return items
+        query["cursor"] = page["next_cursor"]
+    raise AssertionError("worklist paging did not end")
+
+
+# -- how to send each row's request ------------------------------------------------------------------
+Check = Callable[[httpx.Response], "str | None"]
+
+
+@dataclass
+class Call:
+    response: httpx.Response
+    case_id: str | None = None  # the case the request was about (for the existence-leak check)
+    resend: Callable[[str], httpx.Response] | None = None  # the same request for another case id
+    check: Check | None = None  # more to verify when the outcome is "allowed"; returns a problem
+
+
+Recipe = Callable[[World, str], Call]
+RECIPES: dict[str, Recipe] = {}
+
+
+def recipe(variant: str) -> Callable[[Recipe], Recipe]:
+    def register(function: Recipe) -> Recipe:
+        RECIPES[variant] = function
+        return function
+
+    return register
+
+
+def simple(variant: str, method: str, path: str, params: dict[str, Any] | None = None,
+           body: dict[str, Any] | None = None, check: Check | None = None) -> None:
+    def send(w: World, who: str) -> Call:
+        response = w.http(who).request(method, path.format(**w.ids), params=params, json=body)
+        return Call(response, check=check)
+
+    RECIPES[variant] = send
+
+
+def expect_json(key: str) -> Check:
+    return lambda r: None if key in r.json() else f"no {key!r} in {r.text[:200]}"
+
+
+def fresh_email(prefix: str = "authz") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
+
+
+simple("health_live", "GET", "/health/live")
+simple("health_ready", "GET", "/health/ready")
+simple("list_tenants", "GET", "/api/v1/tenants", check=expect_json("items"))
+simple("get_tenant", "GET", "/api/v1/tenants/{ags}")
+simple("list_services", "GET", "/api/v1/services", check=expect_json("items"))
+simple("get_service", "GET", "/api/v1/services/{service_id}")
+simple("search_services", "GET", "/api/v1/tenants/{ags}/services", params={"q": "Hund anmelden"}, check=expect_json("items"))
+simple("get_offering", "GET", "/api/v1/tenants/{ags}/offerings/{service_id}")
+simple("themenfelder", "GET", "/api/v1/themenfelder")
+simple("lebenslagen", "GET", "/api/v1/themenfelder/{themenfeld_id}/lebenslagen")
+simple("leistungen", "GET", "/api/v1/lebenslagen/{lebenslage_id}/leistungen")
+simple("leistung", "GET", "/api/v1/leistungen/{ozg_id}")
+simple("eid_simulator", "GET", "/dev/eid-simulator", params={"state": "abc"})
+simple("verify_email:get", "GET", "/api/v1/auth/verify-email", params={"token": "ungueltig"})
+simple("verify_email:post", "POST", "/api/v1/auth/verify-email", body={"token": "ungueltig"})
+simple("reset_password", "POST", "/api/v1/auth/password-reset/confirm", body={"token": "ungueltig", "password": PASSWORD})
+simple("confirm_email_change:get", "GET", "/api/v1/auth/change-email/confirm", params={"token": "ungueltig"})
+simple("confirm_email_change:post", "POST", "/api/v1/auth/change-email/confirm", body={"token": "ungueltig"})
+simple("eid_start", "POST", "/api/v1/me/eid/start", check=expect_json("redirect_url"))
+simple("eid_complete", "POST", "/api/v1/me/eid/complete", body={})
+
+
+@recipe("register")
+def _register(w: World, who: str) -> Call:
+    return Call(w.http(who).post("/api/v1/auth/register", json={"email": fresh_email(), "password": PASSWORD}))
+
+
+@recipe("resend_verification")
+def _resend(w: World, who: str) -> Call:
+    return Call(w.http(who).post("/api/v1/auth/verify-email/resend", json={"email": fresh_email()}))
+
+
+@recipe("request_password_reset")
+def _password_reset(w: World, who: str) -> Call:
+    return Call(w.http(who).post("/api/v1/auth/password-reset", json={"email": fresh_email()}))
+
+
+@recipe("login")
+def _login(w: World, who: str) -> Call:
+    target = w.login_target
+    response = w.http(who).post(LOGIN, json={"email": target.email, "password": target.password})
+    return Call(response, check=expect_json("access_token"))
+
+
+@recipe("refresh")
+def _refresh(w: World, who: str) -> Call:
+    refresh_token = w.tokens(w.login_target)["refresh_token"]
+    response = w.http(who).post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    return Call(response, check=expect_json("access_token"))
+
+
+def _own(w: World, who: str, attribute: str, default: str) -> str:
+    account = w.actors[who].account
+    return getattr(account, attribute) if account else default
+
+
+@recipe("me:get")
+def _me(w: World, who: str) -> Call:
+    mine = _own(w, who, "account_id", "")
+    return Call(w.http(who).get("/api/v1/me"),
+                check=lambda r: None if r.json()["account_id"] == mine else f"someone else's account: {r.text[:200]}")
+
+
+@recipe("export_my_data")
+def _export(w: World, who: str) -> Call:
+    def check(response: httpx.Response) -> str | None:
+        if response.json()["account"].get("account_id", _own(w, who, "account_id", "")) != _own(w, who, "account_id", ""):
+            return "the export is of another account"
+        has_case = w.case_id in response.text
+        if has_case != (who == m.CIT_A):
+            return f"citizen A's case {'in' if has_case else 'missing from'} the export"
+        return None
+
+    return Call(w.http(who).get("/api/v1/me/export"), check=check)
+
+
+@recipe("change_password")
+def _change_password(w: World, who: str) -> Call:
+    body = {"current_password": _own(w, who, "password", PASSWORD), "new_password": "kurz"}
+    return Call(w.http(who).post("/api/v1/me/password", json=body))
+
+
+@recipe("change_email")
+def _change_email(w: World, who: str) -> Call:
+    body = {"new_email": _own(w, who, "email", fresh_email()), "password": _own(w, who, "password", PASSWORD)}
+    return Call(w.http(who).post("/api/v1/me/email", json=body))
+
+
+@recipe("my_cases")
+def _my_cases(w: World, who: str) -> Call:
+    def check(response: httpx.Response) -> str | None:
+        ids = {case["case_id"] for case in response.json()["items"]}
+        if (w.case_id in ids) != (who == m.CIT_A):
+            return f"citizen A's case {'in' if w.case_id in ids else 'missing from'} the list"
+        return None
+
+    return Call(w.http(who).get("/api/v1/me/cases"), check=check)
+
+
+@recipe("submit:self")
+def _submit_self(w: World, who: str) -> Call:
+    return Call(submit(w.http(who)), check=lambda r: None if r.json()["tenant"] == m.VECHTA else r.text[:200])
+
+
+@recipe("submit:on_behalf_of_citizen_a")
+def _submit_for(w: World, who: str) -> Call:
+    citizen_a = w.account(m.CIT_A).account_id
+    return Call(submit(w.http(who), on_behalf_of=citizen_a))
+
+
+def _case_call(w: World, who: str, method: str, path: str, case_id: str,
+               body: dict[str, Any] | None = None, check: Check | None = None) -> Call:
+    http = w.http(who)
+
+    def send(target: str) -> httpx.Response:
+        return http.request(method, path.replace("<case_id>", target), json=body)
+
+    return Call(send(case_id), case_id, send, check)
+
+
+@recipe("get_case")
+def _get_case(w: World, who: str) -> Call:
+    return _case_call(w, who, "GET", m.CASE, w.case_id,
+                      check=lambda r: None if r.json()["case_id"] == w.case_id else r.text[:200])
+
+
+@recipe("case_audit")
+def _audit(w: World, who: str) -> Call:
+    def check(response: httpx.Response) -> str | None:
+        body = response.json()
+        if body["case_id"] != w.case_id or not body["items"]:
+            return f"not the case's audit trail: {response.text[:200]}"
+        if "form_data" in response.text or "dog_name" in response.text:
+            return "the audit trail carries case contents"
+        return None
+
+    return _case_call(w, who, "GET", m.AUDIT, w.case_id, check=check)
+
+
+def _action(action: str) -> Recipe:
+    def send(w: World, who: str) -> Call:
+        needs, payload, after = ACTION_PLAN[action]
+        case_id = w.new_case(needs)  # a case of its own: the action may change it
+
+        def check(response: httpx.Response) -> str | None:
+            status = response.json().get("status")
+            return None if after is None or status == after else f"status {status!r}, expected {after!r}"
+
+        return _case_call(w, who, "POST", m.ACTION.replace("<action>", action), case_id, payload, check)
+
+    return send
+
+
+for _name in m.ACTION_RULES:
+    RECIPES[f"action:{_name}"] = _action(_name)
+
+
+@recipe("worklist")
+def _worklist(w: World, who: str) -> Call:
+    http = w.http(who)
+
+    def check(response: httpx.Response) -> str | None:
+        items = worklist_items(http, state="all")
+        if who == m.NO_KEY_CLERK:
+            leaked = [i for i in items if i["case_id"] == w.case_id or i.get("service_id") == m.CASE_SERVICE]
+            asked = worklist_items(http, state="all", service_id=m.CASE_SERVICE)
+            if leaked or asked:
+                return f"a clerk without the key sees {m.CASE_SERVICE}: {(leaked or asked)[:2]}"
+        elif w.case_id not in {i["case_id"] for i in items}:
+            return "citizen A's case is missing from the worklist"
+        return None
+
+    return Call(http.get(f"/api/v1/tenants/{m.VECHTA}/worklist", params={"limit": 50}), check=check)
+
+
+@recipe("register_tenant")
+def _register_tenant(w: World, who: str) -> Call:
+    number = random.randrange(10_000)
+    tenant = {"ags": f"0998{number:04d}", "name": f"Prüfdorf {number}", "kind": "gemeinde",
+              "code": "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(5))}
+    response = w.http(who).post("/api/v1/admin/tenants", json=tenant)
+    return Call(response, check=lambda r: None if r.headers.get("Location") == f"/api/v1/tenants/{tenant['ags']}" else r.text[:200])
+
+
+def _tenant_of(variant: str) -> str:
+    return m.LOHNE if variant.endswith(":other_tenant") else m.VECHTA
+
+
+def _admin(variant: str, method: str, path: str, body: Callable[[World], Any] | None = None,
+           params: dict[str, str] | None = None, check: Check | None = None) -> None:
+    def send(w: World, who: str) -> Call:
+        url = path.replace("<ags>", _tenant_of(variant)).replace("<service_id>", m.OFFERING_SERVICE)
+        url = url.replace("<account_id>", w.grant_target.account_id)
+        return Call(w.http(who).request(method, url, json=body(w) if body else None, params=params), check=check)
+
+    RECIPES[variant] = send
+
+
+def _active(expected: bool) -> Check:
+    return lambda r: None if r.json().get("active") is expected else f"active is not {expected}: {r.text[:200]}"
+
+
+def _new_staff(w: World) -> dict[str, Any]:
+    return {"email": fresh_email("staff"), "kind": "clerk", "role": "clerk", "service_keys": [m.CASE_SERVICE]}
+
+
+for _variant in ("update_tenant:own", "update_tenant:other_tenant"):
+    _admin(_variant, "PATCH", m.TENANT_ADMIN, lambda w: {"phone": "+49 4441 886-0"})
+for _variant in ("withdraw_offering:own", "withdraw_offering:other_tenant"):
+    _admin(_variant, "DELETE", m.OFFERING_ADMIN, params={"reason": "Prüfung"}, check=_active(False))
+for _variant in ("put_offering:own", "put_offering:other_tenant"):
+    _admin(_variant, "PUT", m.OFFERING_ADMIN, check=_active(True))
+for _variant in ("create_staff:own", "create_staff:other_tenant"):
+    _admin(_variant, "POST", m.STAFF, _new_staff, check=expect_json("account_id"))
+for _variant in ("grant:own", "grant:other_tenant"):
+    _admin(_variant, "POST", m.GRANTS, lambda w: {"role": "team_lead", "service_keys": [m.CASE_SERVICE]})
+
+
+@recipe("revoke:own")
+def _revoke(w: World, who: str) -> Call:
+    # the role to revoke must exist for every cell, whoever revoked it before
+    w.accounts.app.grant_role(w.grant_target.account_id, m.VECHTA, "team_lead", [m.CASE_SERVICE], granted_by="tests")
+    url = m.GRANTS.replace("<ags>", m.VECHTA).replace("<account_id>", w.grant_target.account_id)
+    response = w.http(who).request("DELETE", url, json={"role": "team_lead"})
+
+    def check(r: httpx.Response) -> str | None:
+        left = [g for g in r.json() if g["tenant"] == m.VECHTA and g["role"] == "team_lead"]
+        return f"the role is still granted: {left}" if left else None
+
+    return Call(response, check=check)
+
+
+@recipe("logout")
+def _logout(w: World, who: str) -> Call:
+    account = w.actors[who].account
+    if account is None:
+        return Call(w.http(who).post("/api/v1/auth/logout", json={}))
+    session = w.tokens(account)  # a session of its own: the principal's own token stays usable
+    response = w.http(who).post(
+        "/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]},
+        headers={"Authorization": f"Bearer {session['access_token']}"},
+    )
+
+    def check(_: httpx.Response) -> str | None:
+        again = w.anonymous.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        return None if again.status_code == 401 else f"the logged-out refresh token still works: {again.status_code}"
+
+    return Call(response, check=check)
+
+
+@recipe("me:delete")
+def _delete_me(w: World, who: str) -> Call:
+    actor = w.new_actor(who) if m.PRINCIPALS[who] else w.actors[who]  # a fresh account of the same kind and grants
+    response = actor.http.delete("/api/v1/me")
+
+    def check(_: httpx.Response) -> str | None:
+        assert actor.account is not None
+        again = w.anonymous.post(LOGIN, json={"email": actor.account.email, "password": actor.account.password})
+        return None if again.status_code == 401 else f"a deleted account can log in: {again.status_code}"
+
+    return Call(response, check=check)
+
+
+# -- judging one answer ------------------------------------------------------------------------------
+def _without(text: str, *ids: str) -> str:
+    for value in ids:
+        text = text.replace(value, "<id>")
+    return text
+
+
+def judge(expected: m.Outcome, call: Call) -> str | None:
+    """None if the answer is of the expected class, else what is wrong."""
+    response = call.response
+    code = problem_code(response)
+    got = f"{response.status_code} {code or ''}".strip()
+    if response.status_code >= 500:
+        return f"server error {got}: {response.text[:200]}"
+    if response.status_code not in expected.statuses or (expected.code and code != expected.code):
+        return f"expected {expected}, got {got}: {response.text[:160]}"
+    if expected.label == "unauthenticated" and "WWW-Authenticate" not in response.headers:
+        return "401 without WWW-Authenticate"
+    if expected.label == "hidden":
+        assert call.case_id and call.resend, "a hidden outcome needs a case request"
+        unknown_id = str(uuid.uuid4())
+        baseline = call.resend(unknown_id)
+        mine = (response.status_code, response.headers.get("Content-Type"), _without(response.text, call.case_id))
+        theirs = (baseline.status_code, baseline.headers.get("Content-Type"), _without(baseline.text, unknown_id))
+        if mine != theirs:
+            return f"existence leak: {mine} differs from the answer for an unknown case {theirs}"
+    if expected.label == "allowed" and call.check and response.status_code < 300:
+        return call.check(response)
+    return None
+
+
+@dataclass
+class Report:
+    routes: int
+    cells: int = 0
+    violations: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+def run_matrix(w: World) -> Report:
+    report = Report(routes=len(gateway_routes()))
+    header = f"{'method':6} {'route / variant':74} " + " ".join(f"{m.SHORT[p]:>6}" for p in m.PRINCIPALS)
+    report.lines.append(header)
+    for row in m.MATRIX:
+        cells = []
+        for who in m.PRINCIPALS:
+            expected = row.expect[who]
+            try:
+                call = RECIPES[row.variant](w, who)
+                problem = judge(expected, call)
+                shown = str(call.response.status_code)
+            except Exception as exc:  # noqa: BLE001 - one broken cell must not hide the others
+                problem, shown = f"{type(exc).__name__}: {exc}", "ERR"
+            report.cells += 1
+            if problem:
+                report.violations.append(f"{row.method} {row.url} [{row.variant}] as {who}: {problem}")
+                shown += "!"
+            elif expected.label == "hidden":
+                shown += "h"
+            cells.append(f"{shown:>6}")
+        label = row.url if row.variant.replace("_", "") in row.url.replace("_", "") else f"{row.url} [{row.variant}]"
+        report.lines.append(f"{row.method:6} {label[:74]:74} " + " ".join(cells))
+    return report
+
+
+def test_authorisation_matrix(world: World) -> None:
+    """Every route as every principal: allowed, 401, 403, or a 404 that leaks nothing."""
+    report = run_matrix(world)
+    principals = len(m.PRINCIPALS)
+    print()
+    print("\n".join(report.lines))
+    print("(h = 404 identical to the answer for an unknown case; ! = not the expected outcome)")
+    print(
+        f"authorisation matrix: {report.routes} routes (method × URL) × {principals} principals = "
+        f"{report.routes * principals} route/principal pairs, sent as {len(m.MATRIX)} request variants × "
+        f"{principals} = {report.cells} cells; {len(report.violations)} violations"
+    )
+    assert report.routes >= MIN_ROUTES
+    assert report.cells >= report.routes * principals
+    assert not report.violations, "authorisation violations:\n" + "\n".join(report.violations)
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+
+
+def assert_refused(response: httpx.Response, what: str, codes: tuple[str, ...] = ("invalid_token",)) -> None:
+    assert response.status_code == 401, f"{what}: {response.status_code} {response.text[:200]}"
+    assert problem_code(response) in codes, f"{what}: {response.text[:200]}"
+    assert "WWW-Authenticate" in response.headers, what
+
+
+@pytest.fixture(scope="module")
+def platform_keys(platform_env: dict[str, str]) -> KeySet:
+    """The platform's development signing key (what identity signs with in the tests)."""
+    return KeySet.from_directory(Path(platform_env["VR_VAR_DIR"]) / "keys")
+
+
+@pytest.fixture(scope="module")
+def settings(platform_env: dict[str, str]) -> IdentitySettings:
+    return IdentitySettings.from_env(platform_env)
+
+
+def mint(keys: KeySet, settings: IdentitySettings, subject: str, *, clock: Callable[[], float] = time.time,
+         issuer: str | None = None, audience: str | None = None) -> str:
+    service = TokenService(keys, issuer=issuer or settings.token_issuer, audience=audience or settings.token_audience,
+                           access_ttl=settings.access_token_ttl, clock=clock)
+    token, _ = service.issue_access_token(subject=subject, kind="citizen", grants=[], trust_level="basic")
+    return token
+
+
+def test_forged_tampered_and_expired_tokens_are_refused(world: World, platform_keys: KeySet, settings: IdentitySettings) -> None:
+    citizen_a, citizen_b = world.account(m.CIT_A), world.account(m.CIT_B)
+    case = f"/api/v1/cases/{world.case_id}"
+    assert platform_keys.signing is not None, "the platform has no development signing key"
+    kid, algorithm = platform_keys.signing.kid, platform_keys.signing.algorithm
+
+    def with_bearer(token: str, path: str = case) -> httpx.Response:
+        return world.anonymous.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    # control: citizen B's real token is accepted but does not open A's case; a token minted
+    # for A with the platform's key right now is accepted — so the refusals below are not
+    # about the key file or the claims, only about what was changed
+    assert with_bearer(citizen_b.token, "/api/v1/me").status_code == 200
+    assert with_bearer(citizen_b.token).status_code == 404
+    assert with_bearer(mint(platform_keys, settings, citizen_a.account_id)).status_code == 200
+
+    header, payload, signature = citizen_b.token.split(".")
+    claims = json.loads(unb64(payload))
+    as_a = {**claims, "sub": citizen_a.account_id}  # B's own claims, but A's account
+
+    def flip(part: str) -> str:  # one character in the middle (the last one may only carry padding bits)
+        middle = len(part) // 2
+        return part[:middle] + ("A" if part[middle] != "A" else "B") + part[middle + 1:]
+
+    hs_input = unsigned({"alg": "HS256", "typ": "at+jwt", "kid": kid}, as_a)
+    public_pem = platform_keys.verification[kid].public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    impostor_key = generate_private_key(algorithm)
+    impostor = KeySet(SigningKey(kid, impostor_key, algorithm))
+    now = time.time()
+    forged = {
+        "payload changed (sub → citizen A), signature kept": f"{header}.{b64(json.dumps(as_a).encode())}.{signature}",
+        "one character of the payload flipped": f"{header}.{flip(payload)}.{signature}",
+        "one character of the signature flipped": f"{header}.{payload}.{flip(signature)}",
+        "signature removed": f"{header}.{payload}.",
+        "expired (platform key, issued an hour ago)": mint(platform_keys, settings, citizen_a.account_id, clock=lambda: now - 3600),
+        "not yet valid (platform key, issued in an hour)": mint(platform_keys, settings, citizen_a.account_id, clock=lambda: now + 3600),
+        "signed by another key under the platform's kid": mint(impostor, settings, citizen_a.account_id),
+        "alg none": unsigned({"alg": "none", "typ": "at+jwt", "kid": kid}, as_a) + ".",
+        "alg HS256 keyed with the public key": f"{hs_input}.{b64(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest())}",
+        "wrong audience": mint(platform_keys, settings, citizen_a.account_id, audience="ein-anderer-dienst"),
+        "wrong issuer": mint(platform_keys, settings, citizen_a.account_id, issuer="https://evil.example"),
+        "unknown kid": mint(KeySet(SigningKey("unknown-kid", impostor_key, algorithm)), settings, citizen_a.account_id),
+        "not a JWT": "ganz-und-gar-kein-token",
+    }
+    for what, token in forged.items():
+        assert_refused(with_bearer(token), what)
+        with httpx.Client(base_url=world.running.base_url, timeout=30, cookies={"vr_access": token}) as browser:
+            # a bad cookie counts as no login (services/gateway/auth.py), so: 401 either way
+            assert_refused(browser.get(case), f"{what} (cookie)", ("invalid_token", "unauthenticated"))
+
+
+def test_a_logged_out_token_is_refused(world: World, accounts: Accounts) -> None:
+    account = accounts.citizen()
+    session = world.tokens(account)  # a second session; the first (account.token) stays
+    with httpx.Client(base_url=world.running.base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {session['access_token']}"}) as http:
+        assert http.get("/api/v1/me").status_code == 200
+        out = http.post("/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
+        assert out.status_code == 204, out.text
+        # revocation reaches the gateway as a broadcast event
+        refused = eventually(lambda: (r := http.get("/api/v1/me")).status_code == 401 and r, timeout=10)
+        assert_refused(refused, "the access token of a logged-out session")
+    again = world.anonymous.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert again.status_code == 401 and problem_code(again) == "session_invalid", again.text
+    with httpx.Client(base_url=world.running.base_url, timeout=30, headers=account.headers) as other:
+        assert other.get("/api/v1/me").status_code == 200  # only that session ended
+
+
+def _revoke_clerk_role(world: World, clerk: Account) -> None:
+    url = m.GRANTS.replace("<ags>", m.VECHTA).replace("<account_id>", clerk.account_id)
+    response = world.http(m.ADMIN).request("DELETE", url, json={"role": "clerk"})
+    assert response.status_code == 200, response.text
+
+
+def test_a_revoked_grant_voids_the_tokens_that_carry_it(world: World, accounts: Accounts) -> None:
+    clerk = accounts.staff([(m.VECHTA, "clerk", ["*"])])
+    case = f"/api/v1/cases/{world.case_id}"
+    with httpx.Client(base_url=world.running.base_url, timeout=30, headers=clerk.headers) as http:
+        assert http.get(case).status_code == 200
+        time.sleep(1.1)  # revocation is "tokens issued before <second>"; see the same-second test below
+        _revoke_clerk_role(world, clerk)
+        refused = eventually(lambda: (r := http.get(case)).status_code == 401 and r, timeout=10)
+        assert_refused(refused, "a token carrying a revoked grant")
+    fresh = world.tokens(clerk)
+    with httpx.Client(base_url=world.running.base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {fresh['access_token']}"}) as http:
+        assert http.get(case).json()["code"] == "case_not_found"
+
+
+def test_a_grant_revoked_in_the_second_the_token_was_issued_voids_it_too(world: World, accounts: Accounts) -> None:
+    """Revocation broadcasts ``at = int(time())`` and the gateway voids tokens with
+    ``iat < at``: a token issued earlier in the same second must not survive."""
+    clerk = accounts.staff([(m.VECHTA, "clerk", ["*"])])
+    case = f"/api/v1/cases/{world.case_id}"
+    for _ in range(5):
+        time.sleep(1 - time.time() % 1 + 0.01)  # start right after a second begins
+        started = time.time()
+        token = world.tokens(clerk)["access_token"]
+        _revoke_clerk_role(world, clerk)
+        if int(time.time()) == int(started):
+            break
+        accounts.app.grant_role(clerk.account_id, m.VECHTA, "clerk", ["*"], granted_by="tests")
+    else:
+        pytest.skip("could not log in and revoke within one second")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        refused = eventually(lambda: (r := world.anonymous.get(case, headers=headers)).status_code == 401 and r, timeout=5)
+    except AssertionError:
+        pytest.fail("a token issued in the same second as the revocation of its grant still opens the case "
+                    "(services/gateway/auth.py compares iat < at; needs iat <= at)")
+    assert_refused(refused, "a token issued in the second its grant was revoked")
+
+
+# -- guessing passwords -----------------------------------------------------------------------------
+def loopback() -> str:
+    """A loopback address of its own, so the per-IP budget of 127.0.0.1 (all other tests) is untouched."""
+    return f"127.{random.randrange(1, 255)}.{random.randrange(0, 255)}.{random.randrange(2, 255)}"
+
+
+def from_address(running: Platform, address: str) -> httpx.Client:
+    return httpx.Client(base_url=running.base_url, timeout=30, transport=httpx.HTTPTransport(local_address=address))
+
+
+def retry_after(response: httpx.Response, findings: list[str]) -> float:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        findings.append(f"{response.status_code} {problem_code(response)} without Retry-After")
+        return 1.0
+    if not re.fullmatch(r"\d+", value):
+        findings.append(f"Retry-After {value!r} is not delay-seconds (RFC 9110 §10.2.3: 1*DIGIT)")
+    return float(value)
+
+
+def test_wrong_passwords_for_one_account_are_slowed_down_then_locked(running: Platform, accounts: Accounts) -> None:
+    victim = accounts.citizen()  # logged in: the owner's session shows the lock
+    wrong = {"email": victim.email, "password": "Falsch-" + uuid.uuid4().hex[:8]}
+    right = {"email": victim.email, "password": victim.password}
+    findings: list[str] = []
+    with from_address(running, loopback()) as attacker, \
+            httpx.Client(base_url=running.base_url, timeout=30, headers=victim.headers) as owner:
+        first = [attacker.post(LOGIN, json=wrong) for _ in range(3)]
+        assert [(r.status_code, problem_code(r)) for r in first] == [(401, "invalid_credentials")] * 3
+        throttled = attacker.post(LOGIN, json=wrong)
+        assert throttled.status_code == 429 and problem_code(throttled) == "rate_limited", throttled.text
+        wait = retry_after(throttled, findings)
+        assert wait > 0
+        during = attacker.post(LOGIN, json=right)  # the right password does not get in while throttled
+        assert during.status_code == 429, during.text
+
+        counted, deadline, early = 3, time.monotonic() + 420, 0
+        while counted < 10 and time.monotonic() < deadline:
+            time.sleep(wait + 0.05)  # wait exactly as told
+            answer = attacker.post(LOGIN, json=wrong)
+            if answer.status_code == 429:
+                early += 1
+                wait = retry_after(answer, findings)
+                continue
+            assert answer.status_code == 401 and problem_code(answer) == "invalid_credentials", answer.text
+            counted += 1
+            wait = retry_after(answer, findings) if "Retry-After" in answer.headers else 0.0
+        assert counted == 10, f"only {counted} guesses counted before the deadline"
+        if early:
+            findings.append(f"{early} guesses after waiting the advertised Retry-After were still throttled")
+        account = owner.get("/api/v1/me").json()
+        assert account["locked"] is True and account["locked_until"], f"no lockout after 10 wrong passwords: {account}"
+        refused = attacker.post(LOGIN, json=right)
+        assert refused.status_code in (403, 429), refused.text  # throttled or locked — not logged in
+    assert not findings, "\n".join(findings)
+
+
+def test_wrong_logins_from_one_address_across_accounts_are_slowed_down(running: Platform, accounts: Accounts) -> None:
+    real = accounts.citizen()
+    findings: list[str] = []
+
+    def spray(http: httpx.Client, **kwargs: Any) -> httpx.Response:
+        return http.post(LOGIN, json={"email": fresh_email("spray"), "password": "Sommer2026!"}, **kwargs)
+
+    with from_address(running, loopback()) as attacker, from_address(running, loopback()) as bystander:
+        answers = []
+        for _ in range(60):  # each guess on another address: the per-account limit never triggers
+            answers.append(spray(attacker))
+            if answers[-1].status_code != 401:
+                break
+        last = answers[-1]
+        assert last.status_code == 429 and problem_code(last) == "rate_limited", (len(answers), last.text)
+        assert len(answers) > 4, "per-address limiting should be more lenient than per account"
+        wait = retry_after(last, findings)
+        for _ in range(3):  # keep going as told: the wait grows
+            time.sleep(wait + 0.05)
+            answer = spray(attacker)
+            assert answer.status_code == 401, answer.text
+            wait = retry_after(answer, findings)
+        assert wait >= 4
+        assert spray(attacker).status_code == 429
+        inside = attacker.post(LOGIN, json={"email": real.email, "password": real.password})
+        assert inside.status_code == 429, "a right password from a throttled address must wait as well"
+        spoofed = spray(attacker, headers={"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.7"})
+        assert spoofed.status_code == 429, "X-Forwarded-For must not reset the per-address budget"
+        elsewhere = bystander.post(LOGIN, json={"email": real.email, "password": real.password})
+        assert elsewhere.status_code == 200, elsewhere.text  # other addresses are not affected
+    assert not findings, "\n".join(findings)
+
+
+def test_wrong_current_passwords_on_my_account_are_slowed_down_too(running: Platform, accounts: Accounts) -> None:
+    """Changing the password or e-mail asks for the current password (so that a stolen access
+    token alone cannot take the account over). That check must be throttled like a login,
+    or the token turns it into an unlimited password oracle."""
+    account = accounts.citizen()
+    with httpx.Client(base_url=running.base_url, timeout=30, headers=account.headers) as http:
+        answers = []
+        for attempt in range(12):
+            guess = {"current_password": f"Falsch-{attempt}-{uuid.uuid4().hex[:6]}", "new_password": PASSWORD + "-neu"}
+            answers.append(http.post("/api/v1/me/password", json=guess))
+            if answers[-1].status_code == 429:
+                break
+        seen = [(r.status_code, problem_code(r)) for r in answers]
+        assert answers[-1].status_code == 429, f"{len(answers)} wrong current passwords, never slowed down: {seen}"
+        assert "Retry-After" in answers[-1].headers
