@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -44,11 +45,21 @@ def drop_schemas(prefix: str) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def fresh_vhost(name: str) -> str:
-    """A clean RabbitMQ vhost (via rabbitmqctl), so tests never see another run's messages."""
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+def _rabbitmqctl() -> str:
+    return shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+
+
+def _delete_vhost(name: str) -> None:
+    subprocess.run([_rabbitmqctl(), "-q", "delete_vhost", name], capture_output=True, timeout=60)
+
+
+def fresh_vhost(base: str) -> str:
+    """A RabbitMQ vhost of this run's own (via rabbitmqctl), deleted when the run ends, so
+    tests never see another run's messages or services — even when two runs overlap."""
+    name = f"{base}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    ctl = _rabbitmqctl()
     if os.path.exists(ctl):
-        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True, timeout=60)
+        atexit.register(_delete_vhost, name)
         subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
         subprocess.run(
             [ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],

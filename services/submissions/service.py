@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import eventlet
 from eventlet.semaphore import Semaphore
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
@@ -140,14 +141,22 @@ class SubmissionsService:
         ]
         return sorted(changes + self.audit.reads(str(case_id)), key=lambda entry: entry["at"])
 
+    def _applicant_case_ids(self, applicant_ref: str) -> list[str]:
+        """Every case of the applicant: waits (up to 10 s) for the projection to reach the
+        event store's head, so a case submitted a moment ago is not missed."""
+        head = self.app.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 10
+        while self.read.positions().get("case_status", 0) < head and time.monotonic() < deadline:
+            eventlet.sleep(0.05)
+        return [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
+
     @rpc(expected_exceptions=DomainError)
     def export_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
-        ids = [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
-        return export_applicant(self.app, ids)
+        return export_applicant(self.app, self._applicant_case_ids(applicant_ref))
 
     @rpc(expected_exceptions=DomainError)
     def pseudonymise_applicant(self, applicant_ref: str) -> int:
-        ids = [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
+        ids = self._applicant_case_ids(applicant_ref)
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
             return erase_applicant(self.app, ids, applicant_ref, cid)

@@ -59,8 +59,9 @@ def test_hundeanmeldung_from_submission_to_approval(citizen: httpx.Client, clerk
     assert "31.12.2026" in final["timeline"][2]["text"]
     assert eventually(lambda: in_worklist(clerk, VECHTA, case["case_id"], state="closed"))["status"] == "approved"
     assert in_worklist(clerk, VECHTA, case["case_id"]) is None  # no longer open
-    mine = citizen.get("/api/v1/me/cases").json()["items"]
-    assert any(c["case_id"] == case["case_id"] and c["status"] == "approved" for c in mine)
+    assert eventually(lambda: any(
+        c["case_id"] == case["case_id"] and c["status"] == "approved" for c in citizen.get("/api/v1/me/cases").json()["items"]
+    ))
 
 
 def test_forbidden_transition_is_409_in_the_callers_language(citizen: httpx.Client, clerk: httpx.Client) -> None:

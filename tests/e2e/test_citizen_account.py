@@ -76,7 +76,7 @@ def test_new_citizen_from_registration_to_deletion(
     # apply in Vechta; see it under "Meine Anträge"; Vechta's clerk sees it, Lohne's does not
     case = submit(citizen, VECHTA).json()
     assert case["reference"].startswith("VEC-")
-    assert [c["case_id"] for c in citizen.get("/api/v1/me/cases").json()["items"]] == [case["case_id"]]
+    assert eventually(lambda: [c["case_id"] for c in citizen.get("/api/v1/me/cases").json()["items"]] == [case["case_id"]])
     assert eventually(lambda: any(i["case_id"] == case["case_id"] for i in clerk.get(f"/api/v1/tenants/{VECHTA}/worklist").json()["items"]))
     assert lohne_clerk.get(f"/api/v1/cases/{case['case_id']}").json()["code"] == "case_not_found"
     assert lohne_clerk.get(f"/api/v1/tenants/{VECHTA}/worklist").status_code == 403
@@ -105,7 +105,7 @@ def test_new_citizen_from_registration_to_deletion(
     # at the counter: Lohne's clerk submits on the citizen's behalf
     assisted = submit(lohne_clerk, LOHNE, on_behalf_of=account_id)
     assert assisted.status_code == 201, assisted.text
-    assert len(citizen.get("/api/v1/me/cases").json()["items"]) == 3
+    assert eventually(lambda: len(citizen.get("/api/v1/me/cases").json()["items"]) == 3)
     assert submit(clerk, LOHNE, on_behalf_of=account_id).status_code == 403  # not Vechta's business
 
     # the tenant admin sees who looked at and changed the case
