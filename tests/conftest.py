@@ -26,14 +26,7 @@ def amqp_uri() -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path, pg_env) -> Iterator[str]:
     """Run the test once on the embedded SQLite default and once on PostgreSQL."""
-    prefix = support.unique_prefix()
-    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
-    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
-    for key in support.PG_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    if request.param == "postgres":
-        for key, value in pg_env.items():
-            monkeypatch.setenv(key, value)
+    prefix = support.isolate(monkeypatch, tmp_path, pg_env if request.param == "postgres" else None)
     yield request.param
     if request.param == "postgres":
         support.drop_schemas(prefix)
@@ -42,10 +35,6 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
 @pytest.fixture
 def postgres(monkeypatch: pytest.MonkeyPatch, tmp_path, pg_env) -> Iterator[str]:
     """PostgreSQL only, in schemas of this test's own."""
-    prefix = support.unique_prefix()
-    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
-    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
-    for key, value in pg_env.items():
-        monkeypatch.setenv(key, value)
+    prefix = support.isolate(monkeypatch, tmp_path, pg_env)
     yield prefix
     support.drop_schemas(prefix)

@@ -41,7 +41,16 @@ MELDEBESCHEINIGUNG: dict[str, Any] = {
     "delivery": "postbox",
 }
 
-FORMS = {"hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG}
+ELTERNGELD: dict[str, Any] = {
+    "first_name": "Anna", "last_name": "Schmidt", "birth_date": "1990-05-05", "street": "Lange Straße",
+    "house_number": "5", "postal_code": "49456", "city": "Bakum", "email": "anna@example.org",
+    "tax_id": "12345678901", "iban": "DE89370400440532013000", "child_first_name": "Lena",
+    "child_last_name": "Schmidt", "child_birth_date": "2026-10-01", "multiple_birth": 1,
+    "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
+    "works_during_receipt": False,
+}
+
+FORMS = {"hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG, "elterngeld": ELTERNGELD}
 
 
 def form(service_id: str = "hundeanmeldung", **changes: Any) -> dict[str, Any]:

@@ -69,6 +69,19 @@ def fresh_vhost(base: str) -> str:
     raise RuntimeError("rabbitmqctl is needed to give the tests their own RabbitMQ vhost")
 
 
+def isolate(monkeypatch, tmp_path: Path, pg_env: dict[str, str] | None) -> str:
+    """Give a test its own schema prefix and var dir; PostgreSQL if ``pg_env``, else SQLite.
+    Returns the prefix (drop its schemas afterwards with :func:`drop_schemas`)."""
+    prefix = unique_prefix()
+    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
+    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
+    for key in PG_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in (pg_env or {}).items():
+        monkeypatch.setenv(key, value)
+    return prefix
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,17 +13,8 @@ import httpx
 
 from services.catalog.application import DEFINITIONS_DIR
 from tests.e2e.conftest import BAKUM, LK_VECHTA, VECHTA, eventually
-from tests.examples import form
+from tests.examples import ELTERNGELD, form
 from tests.support import ROOT, Platform
-
-ELTERNGELD = {
-    "first_name": "Anna", "last_name": "Schmidt", "birth_date": "1990-05-05", "street": "Lange Straße",
-    "house_number": "5", "postal_code": "49456", "city": "Bakum", "email": "anna@example.org",
-    "tax_id": "12345678901", "iban": "DE89370400440532013000", "child_first_name": "Lena",
-    "child_last_name": "Schmidt", "child_birth_date": "2026-10-01", "multiple_birth": 1,
-    "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
-    "works_during_receipt": False,
-}
 
 
 def search(http: httpx.Client, ags: str, query: str) -> list[dict]:

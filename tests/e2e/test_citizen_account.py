@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.accounts import Accounts
 from tests.e2e.conftest import LOHNE, VECHTA, client_for, eventually
-from tests.examples import form
+from tests.examples import FORMS, form
 from tests.support import Platform
 
 PASSWORD = "Kirschbaum-am-Markt-7"
@@ -42,7 +42,7 @@ def anonymous(running: Platform):
 
 
 def submit(http: httpx.Client, ags: str, service_id: str = "hundeanmeldung", **extra) -> httpx.Response:
-    data = form(service_id) if service_id in ("hundeanmeldung", "meldebescheinigung") else {}
+    data = form(service_id) if service_id in FORMS else {}
     return http.post(
         f"/api/v1/tenants/{ags}/cases",
         json={"service_id": service_id, "form_data": data, **extra},

@@ -13,20 +13,13 @@ from services.catalog.application import DEFINITIONS_DIR, CatalogApp
 from services.common import config
 from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
 from tests import support
-from tests.examples import form
+from tests.examples import FORMS, form
 
 
 @pytest.fixture(params=["popo", "sqlite", "postgres"])
 def store_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_env) -> Iterator[Callable[[str], dict[str, str]]]:
     """A factory of eventsourcing settings per service, on the parametrised backend."""
-    prefix = support.unique_prefix()
-    monkeypatch.setenv("VR_SCHEMA_PREFIX", prefix)
-    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path / "var"))
-    for key in support.PG_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    if request.param == "postgres":
-        for key, value in pg_env.items():
-            monkeypatch.setenv(key, value)
+    prefix = support.isolate(monkeypatch, tmp_path, pg_env if request.param == "postgres" else None)
 
     def env(service: str) -> dict[str, str]:
         if request.param == "popo":
@@ -83,7 +76,7 @@ def command(portal: str = "03460009", key: str = "k1", service_id: str = "hundea
     data = {
         "portal": portal,
         "service_id": service_id,
-        "form_data": form(service_id) if service_id in ("hundeanmeldung", "meldebescheinigung") else {},
+        "form_data": form(service_id) if service_id in FORMS else {},
         "applicant": {"name": "Erika Mustermann"},
         "principal": "citizen:erika",
         "idempotency_key": key,

@@ -66,7 +66,7 @@ def test_errors_are_per_command_and_do_not_stop_the_batch(submissions, resolve) 
 
 
 def test_district_services_go_to_the_district(submissions, resolve) -> None:
-    (case,) = cases(submissions.submit_batch([command(portal="03460001", key="e", service_id="elterngeld", form_data=_elterngeld())], resolve))
+    (case,) = cases(submissions.submit_batch([command(portal="03460001", key="e", service_id="elterngeld", form_data=form("elterngeld"))], resolve))
     assert (case["tenant"], case["portal"]) == ("03460000", "03460001")
     assert case["reference"].startswith("LKV-")
 
@@ -120,17 +120,6 @@ def test_bad_action_input(submissions, resolve) -> None:
     with pytest.raises(DomainError) as bad_date:
         submissions.act(case_id, "request-information", {"question": "?", "due_date": "31.12.2026"}, "clerk", "c")
     assert bad_date.value.code == "invalid_parameter"
-
-
-def _elterngeld() -> dict:
-    return {
-        "first_name": "Anna", "last_name": "Schmidt", "birth_date": "1990-05-05", "street": "Lange Straße",
-        "house_number": "5", "postal_code": "49377", "city": "Vechta", "email": "anna@example.org",
-        "tax_id": "12345678901", "iban": "DE89370400440532013000", "child_first_name": "Lena",
-        "child_last_name": "Schmidt", "child_birth_date": "2026-10-01", "multiple_birth": 1,
-        "single_parent": False, "basic_months": 12, "plus_months": 0, "partnership_bonus": False,
-        "works_during_receipt": False,
-    }
 
 
 def test_trust_level_of_the_service_is_enforced(submissions, resolve) -> None:
