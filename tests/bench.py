@@ -26,14 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests import bench_load, support
 from tests import bench_report as report
-from tests import support
 from tests.bench_common import ROOT, BenchPlatform, conninfo, pg_env
 from tests.bench_load import CLIENTS, offered_tenants, submit_run
 from tests.bench_profile import PySpy, pyspy_binary
 from tests.bench_raw import postgres_inserts, rabbit_publish
 
-BUDGET_S = 8 * 60  # optional steps are skipped once the run passes this, to stay under 10 minutes
+# Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
+# run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
+LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "search": 540}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,6 +75,7 @@ class Bench:
             "errors": {},
         }
         self.best = "raw"  # until the load generators were compared
+        self.clerk_headers: dict[str, str] = {}
         self.tenants: tuple[str, ...] = ()
 
     def elapsed(self) -> float:
@@ -105,12 +108,24 @@ class Bench:
         log_dir = self.out_dir / f"{args.name}-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
-        plat = BenchPlatform({**self.env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": self.prefix}, log_dir)
+        self.platform_env = {
+            **self.env, "AMQP_URI": amqp_uri, "VR_SCHEMA_PREFIX": self.prefix,
+            "VR_VAR_DIR": str(self.out_dir / f"{args.name}-var"),
+            # as the e2e tests run it: simulated eID, cheap password hashing, tokens that outlast the bench
+            "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1",
+            "IDENTITY_ARGON2_MEMORY_COST": "8192", "IDENTITY_ACCESS_TOKEN_TTL": "7200",
+        }
+        plat = BenchPlatform(self.platform_env, log_dir)
         try:
             if not self.start_platform(plat):
                 return 1
-            self.tenants = offered_tenants(plat.base_url)
+            self.login(plat)
+            self.tenants, refusal = offered_tenants(plat.base_url)
             self.results["submit_tenants"] = self.tenants
+            if not self.tenants:
+                self.results["errors"]["submit"] = refusal
+                self.show(f"\n!! no tenant accepted a Hundeanmeldung: {refusal}")
+                return 1
             self.show(f"\nHundeanmeldung is offered online by {len(self.tenants)} of 25 tenants; the load goes to those.")
             self.submit(plat, 500, "warmup")
             self.step("clients", lambda: self.clients(plat))
@@ -119,6 +134,7 @@ class Bench:
             self.step("pipelines", lambda: self.pipelines(plat))
             self.step("profile", lambda: self.profile(plat))
             self.step("worklist", lambda: self.worklist(plat))
+            self.step("search", lambda: self.search(plat))
         finally:
             plat.stop_all()
             if not args.keep:
@@ -151,6 +167,21 @@ class Bench:
         self.save()
         return False
 
+    def login(self, plat: BenchPlatform) -> None:
+        """A citizen submits, a clerk with every service key of all 25 tenants reads the
+        worklists: real accounts, created and logged in as the e2e tests do."""
+        import httpx
+
+        from tests.bench_common import TENANTS
+        from tests.e2e.accounts import Accounts
+
+        with httpx.Client(base_url=plat.base_url, timeout=60) as http:
+            accounts = Accounts(self.platform_env, http)
+            citizen = accounts.citizen()
+            clerk = accounts.staff([(ags, "clerk", ["*"]) for ags in TENANTS])
+        bench_load.AUTH.update(citizen.headers)
+        self.clerk_headers = clerk.headers
+
     # -- steps ------------------------------------------------------------------------------
     def submit(self, plat: BenchPlatform, n: int, tag: str, client: str | None = None, concurrency: int | None = None) -> dict[str, Any]:
         return submit_run(plat, self.dsn, self.schema, n, client or self.best, concurrency or self.args.concurrency, tag, self.tenants)
@@ -160,7 +191,7 @@ class Bench:
         self.show(report.ceilings(self.results["raw"]))
 
     def clients(self, plat: BenchPlatform) -> None:
-        n, c = self.args.compare_n // 2, self.args.concurrency
+        n, c = max(300, self.args.compare_n // 4), self.args.concurrency
         runs = [self.submit(plat, n, f"cmp-{client}", client) for client in CLIENTS]
         self.results["client_comparison"] = runs
         self.best = max(runs, key=lambda r: r["submissions_per_s"] or 0)["client"]
@@ -178,10 +209,10 @@ class Bench:
     def concurrency(self, plat: BenchPlatform) -> None:
         runs = []
         for c in (1, 8, 32, 128):
-            if self.elapsed() > BUDGET_S * 0.4:
+            if self.elapsed() > LATEST_START_S["concurrency"]:
                 self.show(f"(skipped concurrency {c}: time budget)")
                 continue
-            n = min(self.args.compare_n, 100 + 100 * c)
+            n = min(self.args.compare_n // 2, 50 + 50 * c)
             runs.append(self.submit(plat, n, f"conc{c}", concurrency=c))
         self.results["concurrency"] = runs
         self.show(report.e2e("2d. Latency vs concurrency (closed loop)", runs, "concurrency"))
@@ -190,11 +221,11 @@ class Bench:
         """SUBMIT_PIPELINES 1, 2, 4, twice in turn (1 2 4 1 2 4), so that a burst of load from
         elsewhere on the box does not land on one setting only."""
         runs = []
-        n = max(300, self.args.compare_n // 2)
+        n = max(300, self.args.compare_n // 3)
         try:
             for rep in (1, 2):
                 for pipelines in (1, 2, 4):
-                    if self.elapsed() > BUDGET_S * 0.5:
+                    if self.elapsed() > LATEST_START_S["pipelines"]:
                         self.show(f"(skipped SUBMIT_PIPELINES={pipelines} round {rep}: time budget)")
                         continue
                     plat.restart("gateway", SUBMIT_PIPELINES=str(pipelines))
@@ -207,14 +238,19 @@ class Bench:
         self.show(report.e2e(f"2e. Gateway SUBMIT_PIPELINES (N={n} each, c={self.args.concurrency})", runs, "submit_pipelines"))
 
     def profile(self, plat: BenchPlatform) -> None:
+        if self.elapsed() > LATEST_START_S["profile"]:
+            self.show("(skipped the py-spy profile: time budget)")
+            return
         binary = pyspy_binary()
         if binary is None:
             self.show("(py-spy not available: only the in-process cProfile below)")
             return
-        pids = {name: pid for name, pid in plat.pids().items() if name != "catalog"}
+        from tests.bench_profile import OPERATIONS
+
+        pids = {name: pid for name, pid in plat.pids().items() if name in OPERATIONS}
         spy = PySpy(binary, pids, self.out_dir / f"{self.args.name}-pyspy").start()
         try:
-            run = self.submit(plat, self.args.compare_n, "profile")
+            run = self.submit(plat, max(300, self.args.compare_n // 2), "profile")
         finally:
             analysis = spy.stop()
         self.results["profile"] = {"run_under_py_spy": run, "py_spy": analysis, "raw_stacks": str(spy.out_dir)}
@@ -226,11 +262,26 @@ class Bench:
         load = load_cases(self.args.cases, self.tenants or ("03460009",))
         self.results["worklist_load"] = load
         self.show(report.loading(load))
-        self.results["worklist_queries"] = query_latencies(plat.base_url)
+        self.results["worklist_queries"] = query_latencies(plat.base_url, self.clerk_headers)
         self.show(report.queries(self.results["worklist_queries"]))
         self.show(report.plans(self.results["worklist_queries"]))
         if load.get("cprofile_submit_batch"):
             self.show(report.cprofile(load["cprofile_submit_batch"]))
+
+
+    def search(self, plat: BenchPlatform) -> None:
+        """The catalog search bench of tests/bench_search.py, when it is there and time allows."""
+        if self.elapsed() > LATEST_START_S["search"]:
+            self.show("(skipped the search bench: time budget)")
+            return
+        try:
+            from tests.bench_search import run_search_bench
+        except ImportError:
+            return
+        result = run_search_bench(plat.base_url)
+        self.results["search"] = result
+        rows = [[k, v] for k, v in result.items() if not isinstance(v, list | dict)]
+        self.show(report.table("5. Catalog search (tests/bench_search.py)", ["measure", "value"], rows))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,16 +39,19 @@ def build_requests(n: int, tag: str, tenants: tuple[str, ...] = TENANTS) -> list
     return [(f"/api/v1/tenants/{tenants[i % len(tenants)]}/cases", body, f"{tag}-{i}") for i in range(n)]
 
 
-def offered_tenants(base_url: str, service_id: str = "hundeanmeldung") -> tuple[str, ...]:
-    """The tenants whose portal takes this service online (one probe submission each)."""
-    offered = []
+def offered_tenants(base_url: str, service_id: str = "hundeanmeldung") -> tuple[tuple[str, ...], str]:
+    """The tenants whose portal takes this service online (one probe submission each), and
+    the last refusal seen."""
+    offered, refusal = [], ""
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for ags in TENANTS:
             body = {"service_id": service_id, "form_data": form(service_id)}
             response = client.post(f"/api/v1/tenants/{ags}/cases", json=body, headers={"Idempotency-Key": f"probe-{ags}", **AUTH})
             if response.status_code == 201:
                 offered.append(ags)
-    return tuple(offered)
+            else:
+                refusal = f"{ags}: {response.status_code} {response.text[:300]}"
+    return tuple(offered), refusal
 
 
 # -- load generators ---------------------------------------------------------------------
@@ -185,6 +188,16 @@ class VisibilityWatcher(threading.Thread):
             self.pending[case_id] = sent_at
 
     def run(self) -> None:
+        self.error: str | None = None
+        for _ in range(20):  # a broken connection (busy server, restart) is retried, not fatal
+            try:
+                self._watch()
+                return
+            except psycopg.Error as exc:
+                self.error = repr(exc)
+                time.sleep(0.5)
+
+    def _watch(self) -> None:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             last_count = 0.0
             while not self.finish.is_set():
@@ -287,5 +300,6 @@ def submit_run(
         "submit_latency": latency_summary(run.latencies),
         "submit_to_visible_latency": latency_summary(watcher.latencies),
         "visibility_unseen_samples": len(watcher.pending),
+        "watcher_error": getattr(watcher, "error", None),
         "cpu": cpu_used,
     }

@@ -6,6 +6,8 @@ from typing import Any
 
 from tests.bench_common import table
 
+__all__ = ["table"]
+
 
 def ceilings(raw: dict[str, Any]) -> str:
     pg, mq = raw["postgres_insert"], raw["rabbitmq_publish"]
@@ -92,6 +94,8 @@ def plans(result: dict[str, Any]) -> str:
         old = before.get(label, {})
         rows.append([label, old.get("execution_ms"), plan["execution_ms"], plan["plan"][:70],
                      "" if old.get("plan") == plan["plan"] else "plan changed"])
+    for label, plan in (result.get("_what_if_status_index") or {}).items():
+        rows.append([f"{label} + index (tenant, status, submitted_at, case_id)", None, plan["execution_ms"], plan["plan"][:70], "what if"])
     return table(f"3c. EXPLAIN ANALYZE on one tenant, before/after ANALYZE worklist ({result.get('_analyze_ms')} ms)",
                  ["query", "ms before", "ms after", "plan after", ""], rows)
 

@@ -5,12 +5,16 @@ reference data: loaded once per process, browsed through the API."""
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 NO_LEIKA_KEY = "nicht im LeiKa"
+# The published source contains a few test rows (see data/LICENCE.md); they are imported
+# as data but never shown to citizens.
+TEST_ROW = re.compile(r"^(?:[abc]+|Test \d+)$")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -31,6 +35,8 @@ class ReferenceCatalog:
         for row in read_csv(data_dir / "themenfelder.csv"):
             catalog.themenfelder[row["id"]] = {"id": int(row["id"]), "name": row["name"]}
         for row in read_csv(data_dir / "lebenslagen.csv"):
+            if TEST_ROW.match(row["name"]):
+                continue
             catalog.lebenslagen[row["id"]] = {
                 "id": int(row["id"]), "name": row["name"], "themenfeld_id": int(row["themenfeld_id"])
             }
@@ -41,6 +47,8 @@ class ReferenceCatalog:
                 "prioritaet": row["prioritaet"],
             }
         for row in read_csv(data_dir / "leika_leistungen.csv"):
+            if TEST_ROW.match(row["name"]):
+                continue
             key = row["leika_key"] if row["leika_key"] != NO_LEIKA_KEY else None
             catalog.leika.setdefault(row["ozg_id"], []).append(
                 {"leika_key": key, "name": row["name"], "leika_typ": row["leika_typ"],

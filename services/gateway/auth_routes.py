@@ -16,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.common.problems import DomainError
 from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE, require_login
-from services.gateway.http import endpoint, json_response, read_json
+from services.gateway.http import client_ip, endpoint, json_response, read_json
 from services.identity import authz
 from services.identity.authz import Principal
 
@@ -94,7 +94,7 @@ class AuthRoutes:
     @endpoint("login")
     def login(self, request: Request, lang: str, principal: Principal) -> Response:
         body = _object(request)
-        result = self.identity.login(_text(body, "email", 254), _text(body, "password", 1000), request.remote_addr)
+        result = self.identity.login(_text(body, "email", 254), _text(body, "password", 1000), client_ip(request))
         if not result["ok"]:
             params = {"retry_after": result["retry_after"]} if result["retry_after"] else {}
             raise DomainError(result["error"], **params)

@@ -46,17 +46,17 @@ class CatalogRoutes:
     @http("GET", "/api/v1/tenants/<ags>/offerings/<service_id>")
     @endpoint("get_offering")
     def get_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
-        self.tenants.get(self.catalog, ags)
+        tenant = self.tenants.get(self.catalog, ags)
+        service_id = _ident(service_id, "service_id")
         at = request.args.get("at")
         if at:
-            offering = self.catalog.offering_as_of(ags, _ident(service_id, "service_id"), at)
-            if offering is None:
-                raise DomainError("not_found")
-            return json_response(offering, lang=lang)
-        offerings = {o["service_id"]: o for o in self.catalog.list_offerings(ags)}
-        if service_id not in offerings:
-            raise DomainError("not_found")
-        return json_response(offerings[service_id], lang=lang)
+            offering = self.catalog.offering_as_of(ags, service_id, at)
+        else:
+            offering = {o["service_id"]: o for o in self.catalog.list_offerings(ags)}.get(service_id)
+        if offering is None:
+            raise DomainError("service_not_offered", service_id=service_id, ags=ags, authority=tenant["name"],
+                              email=tenant.get("email", ""), phone=tenant.get("phone", ""))
+        return json_response(offering, lang=lang)
 
     # -- browsing the OZG catalog: Themenfeld → Lebenslage → Leistung ----------------------
     @http("GET", "/api/v1/themenfelder")
@@ -110,12 +110,14 @@ class CatalogRoutes:
     def put_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
         self._may_administer(principal, ags)
         body = _object(read_json(request)) if request.content_length else {}
-        offering = self.catalog.offer(ags, _ident(service_id, "service_id"))
-        if "fee_cents" in body:
-            reason = body.get("reason", "")
-            if not isinstance(reason, str):
-                raise DomainError("invalid_parameter", name="reason", detail="Text / text")
-            offering = self.catalog.change_fee(ags, service_id, body["fee_cents"], reason)
+        fee, reason = body.get("fee_cents"), body.get("reason", "")
+        if fee is not None and (not isinstance(fee, int) or isinstance(fee, bool) or not 0 <= fee <= 10_000_000):
+            raise DomainError("invalid_parameter", name="fee_cents", detail="0 … 10000000")
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise DomainError("invalid_parameter", name="reason", detail="Text bis 500 Zeichen / text up to 500 characters")
+        offering = self.catalog.offer(ags, _ident(service_id, "service_id"))  # checked first, then saved
+        if fee is not None:
+            offering = self.catalog.change_fee(ags, service_id, fee, reason)
         return json_response(offering, lang=lang)
 
     @http("DELETE", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")

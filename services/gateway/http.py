@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -106,6 +107,21 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
         return wrapper
 
     return decorate
+
+
+TRUSTED_PROXIES = frozenset(p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip())
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address: behind a trusted reverse proxy (TRUSTED_PROXIES), the nearest
+    address in X-Forwarded-For that is not one of our proxies; never a spoofable header otherwise."""
+    address = request.remote_addr
+    if address in TRUSTED_PROXIES:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in TRUSTED_PROXIES:
+                return hop[:64]
+    return address
 
 
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:

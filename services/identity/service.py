@@ -127,7 +127,7 @@ class IdentityService:
 
     def _revoked(self, account_id: str) -> None:
         """Tell every gateway that tokens issued to the account until now are void."""
-        self.dispatch("sessions_revoked", {"account_id": account_id, "at": int(time.time())})
+        self.dispatch("sessions_revoked", {"account_id": account_id, "at": round(time.time(), 3)})
 
     @rpc(expected_exceptions=DomainError)
     @domain_errors

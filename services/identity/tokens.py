@@ -105,7 +105,8 @@ class TokenService:
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
-            "iat": now,
+            # to the millisecond, so a revocation in the same second as a new login is exact
+            "iat": round(self.clock(), 3),
             "nbf": now,
             "exp": now + self.access_ttl,
             "jti": uuid.uuid4().hex,

@@ -15,6 +15,8 @@ import inspect
 import json
 import random
 import re
+import shutil
+import subprocess
 import time
 import uuid
 import warnings
@@ -30,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from services.identity.application.settings import IdentitySettings
 from services.identity.keys import KeySet, SigningKey, generate_private_key
 from services.identity.tokens import TokenService
+from tests import support
 from tests.e2e import authz_matrix as m
 from tests.e2e.accounts import Account, Accounts
 from tests.e2e.conftest import eventually
@@ -59,7 +62,7 @@ def gateway_routes() -> set[tuple[str, str]]:
     return routes
 
 
-def test_every_gateway_route_is_in_the_matrix() -> None:
+def assert_the_matrix_covers_every_route() -> set[tuple[str, str]]:
     routes = gateway_routes()
     assert len(routes) >= MIN_ROUTES, f"introspection found only {len(routes)} routes: {sorted(routes)}"
     covered = {(row.method, row.url) for row in m.MATRIX}
@@ -72,6 +75,43 @@ def test_every_gateway_route_is_in_the_matrix() -> None:
     variants = [row.variant for row in m.MATRIX]
     assert len(variants) == len(set(variants)), "variant names must be unique"
     assert set(variants) == set(RECIPES), f"rows and recipes differ: {set(variants) ^ set(RECIPES)}"
+    return routes
+
+
+def test_every_gateway_route_is_in_the_matrix() -> None:
+    assert_the_matrix_covers_every_route()
+
+
+# -- a platform of this module's own ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Own vhost, schemas and key directory (overrides tests/e2e/conftest.py for this module).
+
+    The guessing tests leave throttles and lockouts behind that no other test should meet,
+    and the shared vhost "vr_e2e" has a fixed name: an e2e run started at the same time by
+    someone else joins it, and its services then answer this run's RPCs (and ours theirs)."""
+    prefix = support.unique_prefix()
+    vhost = f"vr_authz_{prefix.rstrip('_')}"
+    yield {
+        **pg_env, "AMQP_URI": support.fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix,
+        "VR_VAR_DIR": str(tmp_path_factory.mktemp("authz-var")), "IDENTITY_EID_PROVIDER": "simulated",
+        "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
+    }
+    support.drop_schemas(prefix)
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True, timeout=60, check=False)
+
+
+@pytest.fixture(scope="module")
+def running(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with support.platform(platform_env, tmp_path_factory.mktemp("authz-logs")) as plat:
+        yield plat
+
+
+@pytest.fixture(scope="module")
+def accounts(running: Platform, platform_env: dict[str, str]) -> Iterator[Accounts]:
+    with httpx.Client(base_url=running.base_url, timeout=30) as http:
+        yield Accounts(platform_env, http)
 
 
 # -- the world: principals, a case, helpers -------------------------------------------------------
@@ -559,7 +599,7 @@ class Report:
 
 
 def run_matrix(w: World) -> Report:
-    report = Report(routes=len(gateway_routes()))
+    report = Report(routes=len(assert_the_matrix_covers_every_route()))
     header = f"{'method':6} {'route / variant':74} " + " ".join(f"{m.SHORT[p]:>6}" for p in m.PRINCIPALS)
     report.lines.append(header)
     for row in m.MATRIX:

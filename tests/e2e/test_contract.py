@@ -328,8 +328,11 @@ class Contract:
 # -- (b) the people and the requests --------------------------------------------------------------
 @dataclass
 class People:
+    """Logged-in clients for every role the contract run needs (closed by ``stack``)."""
+
     running: Platform
     accounts: Accounts
+    stack: ExitStack
     anonymous: httpx.Client
     citizen: httpx.Client
     citizen_account: Account
@@ -342,10 +345,7 @@ class People:
     def fresh(self, account: Account | None = None) -> httpx.Client:
         """A client of its own (cookies set by login or refresh stay in it)."""
         client = client_for(self.running, account) if account else httpx.Client(base_url=self.running.base_url, timeout=30)
-        self.stack.enter_context(client)
-        return client
-
-    stack: ExitStack = None  # type: ignore[assignment]
+        return self.stack.enter_context(client)
 
 
 @pytest.fixture(scope="module")
@@ -353,23 +353,23 @@ def people(running: Platform, accounts: Accounts) -> Iterator[People]:
     with ExitStack() as stack:
         citizen = accounts.citizen()
         lead = accounts.staff([(VECHTA, "team_lead", ["*"])])
-        lohne_lead = accounts.staff([(LOHNE, "team_lead", ["*"])])
-        admin = accounts.staff([(VECHTA, "tenant_admin", ["*"])], kind="tenant_admin")
-        operator = accounts.staff([], kind="operator")
-        found = People(
+
+        def client(account: Account) -> httpx.Client:
+            return stack.enter_context(client_for(running, account))
+
+        yield People(
             running=running,
             accounts=accounts,
+            stack=stack,
             anonymous=stack.enter_context(httpx.Client(base_url=running.base_url, timeout=30)),
-            citizen=stack.enter_context(client_for(running, citizen)),
+            citizen=client(citizen),
             citizen_account=citizen,
-            vechta_lead=stack.enter_context(client_for(running, lead)),
+            vechta_lead=client(lead),
             vechta_lead_account=lead,
-            lohne_lead=stack.enter_context(client_for(running, lohne_lead)),
-            vechta_admin=stack.enter_context(client_for(running, admin)),
-            operator=stack.enter_context(client_for(running, operator)),
+            lohne_lead=client(accounts.staff([(LOHNE, "team_lead", ["*"])])),
+            vechta_admin=client(accounts.staff([(VECHTA, "tenant_admin", ["*"])], kind="tenant_admin")),
+            operator=client(accounts.staff([], kind="operator")),
         )
-        found.stack = stack
-        yield found
 
 
 def test_real_responses_match_the_documented_schemas(people: People) -> None:
