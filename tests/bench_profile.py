@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 PYSPY_VERSION = "0.4.3"
-RATE = 100  # samples/s per process
+RATE = 50  # samples/s per process (blocking mode: --nonblocking lost most gateway samples)
 
 # operation label -> regex on one frame "function (file:line)"
 OPERATIONS: dict[str, list[tuple[str, str]]] = {
@@ -96,9 +96,9 @@ class PySpy:
     def start(self) -> PySpy:
         for name, pid in self.pids.items():
             self.procs[name] = subprocess.Popen(
-                [self.binary, "record", "--pid", str(pid), "--rate", str(RATE), "--nonblocking",
+                [self.binary, "record", "--pid", str(pid), "--rate", str(RATE),
                  "--format", "raw", "--duration", "900", "-o", str(self.out_dir / f"{name}.txt")],
-                stdout=subprocess.DEVNULL, stderr=open(self.out_dir / f"{name}.log", "wb"),  # noqa: SIM115
+                stdout=(log := open(self.out_dir / f"{name}.log", "wb")), stderr=log,  # noqa: SIM115
             )
         return self
 
@@ -112,7 +112,12 @@ class PySpy:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        return {name: analyse(self.out_dir / f"{name}.txt", name) for name in self.procs}
+        out = {name: analyse(self.out_dir / f"{name}.txt", name) for name in self.procs}
+        for name in out:  # py-spy's own count of samples and of failed reads
+            log = (self.out_dir / f"{name}.log").read_text(errors="replace")
+            if match := re.search(r"Samples: (\d+) Errors: (\d+)", log):
+                out[name]["py_spy_samples_errors"] = [int(match.group(1)), int(match.group(2))]
+        return out
 
 
 def library(frame: str) -> str:

@@ -84,7 +84,7 @@ class Authenticator(DependencyProvider):
                 claims = self._service(identity, force=True).verify_access_token(token)
         except TokenError as exc:
             raise DomainError("invalid_token", reason=exc.reason) from None
-        if claims.get("sid") in self.revoked_sessions or claims["iat"] < self.revoked_subjects.get(claims["sub"], -1):
+        if claims.get("sid") in self.revoked_sessions or claims["iat"] <= self.revoked_subjects.get(claims["sub"], -1):
             raise DomainError("invalid_token", reason="revoked")
         return claims
 

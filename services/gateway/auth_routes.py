@@ -235,8 +235,8 @@ class AuthRoutes:
     @endpoint("staff_grants")
     def staff_grants(self, request: Request, ags: str, account_id: str, lang: str, principal: Principal) -> Response:
         require_login(principal)
-        if not authz.can_manage_staff(principal, ags):
-            raise DomainError("forbidden")
+        if not authz.can_manage_staff(principal, ags) or account_id == principal.subject:
+            raise DomainError("forbidden")  # nobody changes their own grants
         body = _object(request)
         role = body.get("role")
         if role not in ROLES:

@@ -21,6 +21,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .domain.errors import InvalidInput
+from .domain.values import normalise_email
+
 
 @dataclass
 class _Entry:
@@ -95,7 +98,11 @@ class RateLimiter:
 
 def account_key(email: str) -> str:
     """Limiter key for an (unvalidated) e-mail; hashed so no address sits in memory."""
-    return "email:" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+    try:
+        key = normalise_email(email)  # the same normalisation (NFC, case) the login lookup uses
+    except (InvalidInput, TypeError, AttributeError):
+        key = str(email).strip().lower()
+    return "email:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def ip_key(client_ip: str) -> str:

@@ -64,6 +64,8 @@ def domain_errors(method: Callable[..., Any]) -> Callable[..., Any]:
             params: dict[str, Any] = {}
             if getattr(exc, "reason", None):
                 params["reason"] = exc.reason
+            if getattr(exc, "retry_after", None):
+                params["retry_after"] = exc.retry_after
             raise DomainError(exc.code, **params) from None
         except EidError as exc:
             raise DomainError("eid_failed", reason=str(exc)[:200]) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -11,12 +12,12 @@ from ..domain import (
     SELF_SERVICE_KINDS,
     EmailAlreadyInUse,
     EmailIndex,
-    InvalidCredentials,
     InvalidInput,
     NotPermitted,
     OneTimeTokenInvalid,
     normalise_email,
 )
+from ..domain.errors import RateLimited, WrongPassword
 from ..domain.values import check_kind
 from .base import IdentityBase
 from .results import (
@@ -133,12 +134,26 @@ class AccountCommands(IdentityBase):
         self.save(account)
         return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
 
+    def _reauthenticate(self, account: Any, personal: Any, password: str) -> None:
+        """A logged-in person confirms with the current password: throttled and counted
+        towards the lockout exactly like a login, so a stolen token cannot guess it."""
+        if personal is None:
+            raise WrongPassword("no password on this account")
+        wait = self.throttle.retry_after(personal.email, None)
+        if wait > 0:
+            raise RateLimited(wait)
+        if not self.passwords.verify(personal.password_hash, password):
+            self.throttle.record_failure(personal.email, None)
+            now = self._now()
+            self._update(account.id, lambda a: self._count_failure(a, now))
+            raise WrongPassword("current password is wrong")
+        self.throttle.record_success(personal.email)
+
     def change_password(self, account_id: str | UUID, current_password: str, new_password: str) -> Accepted:
         """Change the password of a logged-in account; ends all its sessions."""
         account = self._get_account(account_id)
         personal = self._get_personal(account)
-        if personal is None or not self.passwords.verify(personal.password_hash, current_password):
-            raise InvalidCredentials("current password is wrong")
+        self._reauthenticate(account, personal, current_password)
         password = self.passwords.policy.check(new_password, email=personal.email)
         now = self._now()
         account.change_password(now)
@@ -153,8 +168,7 @@ class AccountCommands(IdentityBase):
         the old address is told either way. The answer is the same in all cases."""
         account = self._get_account(account_id)
         personal = self._get_personal(account)
-        if personal is None or not self.passwords.verify(personal.password_hash, password):
-            raise InvalidCredentials("password is wrong")
+        self._reauthenticate(account, personal, password)
         normalised = normalise_email(new_email)
         if normalised == personal.email:
             raise InvalidInput("that is already the account's address")

@@ -79,3 +79,20 @@ class RefreshTokenReused(SessionInvalid):
     """A rotated-out refresh token was presented again: the session was revoked."""
 
     code = "session_invalid"
+
+
+class WrongPassword(InvalidCredentials):
+    """A logged-in account re-authenticated with a wrong current password (a 403 for the
+    gateway: unlike a failed login, the session itself is fine)."""
+
+    code = "wrong_password"
+
+
+class RateLimited(IdentityError):
+    """Too many failed attempts: try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = int(-(-retry_after // 1))
