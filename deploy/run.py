@@ -79,7 +79,7 @@ def main() -> int:
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
-        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
         # development defaults: the clearly named eID simulator, cookies over plain http
         "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),

@@ -1,13 +1,8 @@
-"""End-to-end load: concurrent HTTP clients submit Hundeanmeldungen through the gateway;
-a watcher thread sees them arrive in the worklist read model.
-
-Three interchangeable load generators (the bench process shares the 2 cores with the
-platform, so how much CPU the client burns per request matters):
-
-- ``threads``: one thread per connection, each with its own keep-alive ``httpx.Client``;
-- ``asyncio``: ``httpx.AsyncClient`` with a pool of ``concurrency`` keep-alive connections;
-- ``raw``: asyncio streams speaking minimal HTTP/1.1 (keep-alive), the cheapest client.
-"""
+"""End-to-end load: concurrent HTTP clients submit Hundeanmeldungen through the gateway; a
+watcher thread sees them arrive in the worklist read model. Three load generators (the bench
+shares the 2 cores with the platform, so the client's CPU per request matters): ``threads``
+(a keep-alive ``httpx.Client`` per thread), ``asyncio`` (``httpx.AsyncClient``, a pool of
+``concurrency`` connections) and ``raw`` (asyncio streams speaking minimal HTTP/1.1)."""
 
 from __future__ import annotations
 

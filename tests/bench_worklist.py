@@ -1,14 +1,9 @@
-"""Worklist queries with many cases: fill the event store in-process, let the platform's
-relay and projector fold it into the read model, then time page queries via HTTP and
-directly on :class:`CaseReadModels`.
-
-Loading goes through ``SubmissionsApp.submit_batch`` in the bench process (batches of 500,
-the same code the submissions service runs, without HTTP and RPC) with a local resolver
-over the catalog's own application; a share of the cases is then moved on (review started,
-information requested, approved) with the domain methods, so that status filters, due dates
-and closed cases have something to find. Everything reaches the worklist the real way:
-event store → relay → RabbitMQ → projector.
-"""
+"""Worklist queries with many cases. Loading goes through ``SubmissionsApp.submit_batch`` in
+the bench process (batches of 500: the service's own code without HTTP and RPC) with a local
+resolver over the catalog application; ~6 % of the cases are then moved on (review, question,
+approval) with the domain methods, so that status filters, due dates and closed cases find
+something. All of it reaches the worklist the real way (event store → relay → RabbitMQ →
+projector); then page queries are timed via HTTP and directly on :class:`CaseReadModels`."""
 
 from __future__ import annotations
 
@@ -201,10 +196,9 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 
 def _direct_query(params: dict[str, Any]) -> dict[str, Any]:
-    query = {k: v for k, v in params.items() if k != "service_id"}
-    if "service_id" in params:
-        query["service_ids"] = [params["service_id"]]
-    return query
+    """HTTP query parameters → CaseReadModels.worklist keywords."""
+    return {k: v for k, v in params.items() if k != "service_id"} | (
+        {"service_ids": [params["service_id"]]} if "service_id" in params else {})
 
 
 def deep_cursor(models: CaseReadModels, tenant: str, sort: str, order: str, depth: int = 3000) -> str | None:
@@ -219,8 +213,7 @@ def deep_cursor(models: CaseReadModels, tenant: str, sort: str, order: str, dept
 
 
 def query_latencies(base_url: str, headers: dict[str, str], repeats: int = 80) -> dict[str, Any]:
-    """p50/p99 of each query type, after ``ANALYZE worklist`` (the plans before and after
-    are kept: right after a bulk load the statistics may still be those of an empty table)."""
+    """p50/p99 per query type after ``ANALYZE worklist`` (plans before/after are kept)."""
     models = CaseReadModels(ReadStore("submissions"))
     rng = random.Random(11)
     out: dict[str, Any] = {"_plans_before_analyze": explain(models)}

@@ -117,7 +117,7 @@ class Platform:
             "COOKIE_SECURE": "0",
             "METRICS_PORT": "0",
             "PYTHONPATH": str(ROOT),
-            "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::eventlet.EventletDeprecationWarning",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}

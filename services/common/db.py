@@ -26,10 +26,10 @@ def ensure_schema(service: str) -> None:
         return
     import psycopg
 
-    with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn:
-        # another process of the service may create it at the same moment
-        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema_for(service)}"')
+    # another process of the service may create it at the same moment
+    race = contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
+    with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn, race:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema_for(service)}"')
 
 
 def _is_ddl_race(exc: BaseException) -> bool:

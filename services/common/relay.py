@@ -34,10 +34,13 @@ class Relay:
         self.running = True
         self.log = logs.get_logger("relay")
         store.executescript(POSITION_DDL)
+        self._position: int | None = None  # this process is the only writer: read once
 
     def position(self) -> int:
-        rows = self.store.query("SELECT position FROM relay_position WHERE source = ?", (self.source,))
-        return int(rows[0][0]) if rows else 0
+        if self._position is None:
+            rows = self.store.query("SELECT position FROM relay_position WHERE source = ?", (self.source,))
+            self._position = int(rows[0][0]) if rows else 0
+        return self._position
 
     def save_position(self, position: int) -> None:
         with self.store.transaction() as cur:
@@ -46,6 +49,7 @@ class Relay:
                 "ON CONFLICT (source) DO UPDATE SET position = excluded.position",
                 (self.source, position),
             )
+        self._position = position
 
     def run_once(self, publisher: ConfirmingPublisher) -> int:
         """Publish the next batch; return how many notifications were handled."""

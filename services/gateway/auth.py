@@ -35,6 +35,7 @@ class Authenticator(DependencyProvider):
         self.keys_loaded_at = 0.0
         self.revoked_sessions: dict[str, float] = {}  # sid -> token expiry
         self.revoked_subjects: dict[str, float] = {}  # sub -> tokens issued up to this time are void
+        self.verified: dict[str, dict[str, Any]] = {}  # token -> claims (signature checks are costly)
 
     def get_dependency(self, worker_ctx: Any) -> Authenticator:
         return self
@@ -75,6 +76,17 @@ class Authenticator(DependencyProvider):
             raise
 
     def _verified(self, token: str, identity: Any) -> dict[str, Any]:
+        claims = self.verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            claims = self._verify_signature(token, identity)
+            if len(self.verified) >= 10_000:
+                self.verified.clear()
+            self.verified[token] = claims
+        if claims.get("sid") in self.revoked_sessions or claims["iat"] <= self.revoked_subjects.get(claims["sub"], -1):
+            raise DomainError("invalid_token", reason="revoked")
+        return claims
+
+    def _verify_signature(self, token: str, identity: Any) -> dict[str, Any]:
         try:
             try:
                 claims = self._service(identity).verify_access_token(token)
@@ -84,8 +96,6 @@ class Authenticator(DependencyProvider):
                 claims = self._service(identity, force=True).verify_access_token(token)
         except TokenError as exc:
             raise DomainError("invalid_token", reason=exc.reason) from None
-        if claims.get("sid") in self.revoked_sessions or claims["iat"] <= self.revoked_subjects.get(claims["sub"], -1):
-            raise DomainError("invalid_token", reason="revoked")
         return claims
 
     def principal(self, request: Request, identity: Any) -> Principal:

@@ -11,12 +11,11 @@ import html
 import os
 from typing import Any
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.common.problems import DomainError
 from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE, require_login
-from services.gateway.http import client_ip, endpoint, json_response, read_json
+from services.gateway.http import client_ip, endpoint, http, json_response, read_json
 from services.identity import authz
 from services.identity.authz import Principal
 

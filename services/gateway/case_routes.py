@@ -12,13 +12,12 @@ import uuid
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.common import logs
 from services.common.problems import DomainError
 from services.gateway.auth import require_login
-from services.gateway.http import endpoint, json_response, problem_response, query_choice, query_int, read_json
+from services.gateway.http import endpoint, http, json_response, problem_response, query_choice, query_int, read_json
 from services.identity import authz
 from services.identity.authz import Principal
 from services.submissions.application import ACTIONS

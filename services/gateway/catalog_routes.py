@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.common.problems import DomainError
 from services.gateway.auth import require_login
-from services.gateway.http import endpoint, json_response, query_int, read_json
+from services.gateway.http import endpoint, http, json_response, query_int, read_json
 from services.identity import authz
 from services.identity.authz import Principal
 

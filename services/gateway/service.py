@@ -14,7 +14,7 @@ from typing import Any
 import eventlet
 from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import HttpRequestHandler, http
+from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -27,7 +27,7 @@ from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
-from services.gateway.http import endpoint, json_response, problem_response, query_int
+from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 from services.identity.authz import Principal
 
 CATCH_ALL = "/<path:path>"

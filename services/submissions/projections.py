@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS worklist (
 CREATE INDEX IF NOT EXISTS worklist_by_age ON worklist (tenant, is_open, submitted_at, case_id);
 CREATE INDEX IF NOT EXISTS worklist_by_due ON worklist (tenant, is_open, due_date, case_id);
 CREATE INDEX IF NOT EXISTS worklist_by_reference ON worklist (tenant, is_open, reference, case_id);
+CREATE INDEX IF NOT EXISTS worklist_by_status ON worklist (tenant, status, submitted_at, case_id);
 CREATE TABLE IF NOT EXISTS case_status (
     case_id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -366,7 +367,10 @@ class CaseReadModels:
                         "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
                         (projection, head),
                     )
-            return count
+        with self.store.transaction() as cur:  # fresh statistics for the planner after a bulk change
+            cur.execute("ANALYZE worklist")
+            cur.execute("ANALYZE case_status")
+        return count
 
 
 SORTS = ("submitted_at", "due_date", "reference")

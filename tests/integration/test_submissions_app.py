@@ -149,3 +149,16 @@ def test_erasure_keeps_the_case_and_removes_personal_data(submissions, resolve, 
     if store_env.backend != "popo":
         reopened = SubmissionsApp(store_env("submissions"))
         assert reopened.get_case(case["case_id"]).form_data == {"_erased": True}
+
+
+def test_reference_sequences_are_snapshotted(submissions, resolve, store_env, clock) -> None:
+    from services.submissions.domain import ReferenceSequence
+
+    for n in range(105):  # one batch each: the worst case for the sequence's stream
+        cases(submissions.submit_batch([command(key=f"s{n}")], resolve))
+    sequence_id = ReferenceSequence.create_id("03460009", 2026)
+    assert list(submissions.snapshots.get(sequence_id))
+    if store_env.backend != "popo":
+        reopened = SubmissionsApp(store_env("submissions"), clock=clock)
+        (case,) = cases(reopened.submit_batch([command(key="after")], resolve))
+        assert case["reference"] == "VEC-2026-000106"
