@@ -121,6 +121,7 @@ class Platform:
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}
         self.base_url = f"http://127.0.0.1:{self.port}"
 
     def command(self, name: str) -> list[str]:
@@ -131,8 +132,9 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
         self.procs[name] = subprocess.Popen(
-            self.command(name), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def start_all(self) -> None:

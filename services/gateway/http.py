@@ -118,9 +118,10 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
                 log.exception("unhandled_error")
                 response = problem_response("internal_error", lang, request.path)
             response.headers[logs.CORRELATION_HEADER] = cid
-            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).observe(elapsed)
+            log.info("http_request", route=route, method=request.method, status=response.status_code,
+                     ms=round(elapsed * 1000, 2))
             return response
 
         return wrapper

@@ -29,6 +29,7 @@ from services.submissions.projections import SORTS, CaseReadModels, fold, status
 from services.submissions.projector import open_app
 
 logs.configure("submissions")
+log = logs.get_logger("submissions")
 
 
 class OfferingCache(DependencyProvider):
@@ -100,13 +101,20 @@ class SubmissionsService:
         parsed = [SubmitCommand.from_dict({**c, "correlation_id": c.get("correlation_id") or cid}) for c in commands]
         resolve = self.offerings.resolver(self.catalog)
         with self.write_lock:
-            return self.app.submit_batch(parsed, resolve)
+            results = self.app.submit_batch(parsed, resolve)
+        log.info(
+            "submissions_saved", commands=len(parsed), cases=sum("case" in r for r in results),
+            correlation_ids=[c.correlation_id for c in parsed[:50]],
+        )
+        return results
 
     @rpc(expected_exceptions=DomainError)
     def act(self, case_id: str, action: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
-            return self.app.act(case_id, action, payload, actor, cid)
+            result = self.app.act(case_id, action, payload, actor, cid)
+        log.info("case_action", case_id=str(case_id), action=action, status=result["status"])
+        return result
 
     @rpc(expected_exceptions=DomainError)
     def case_status(self, case_id: str) -> dict[str, Any]:

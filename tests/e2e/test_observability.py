@@ -1,0 +1,50 @@
+"""Every process exposes Prometheus metrics; one correlation id travels from HTTP into the
+stored event and the integration event."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.e2e.conftest import VECHTA, eventually
+from tests.examples import form
+from tests.support import Platform
+
+EXPECTED = {
+    "gateway": ["vr_http_request_seconds_bucket", "vr_batch_size_bucket"],
+    "catalog": ["vr_entrypoint_seconds_bucket"],
+    "identity": ["vr_entrypoint_seconds_bucket"],
+    "submissions": ["vr_entrypoint_seconds_bucket", "vr_batch_size_bucket"],
+    "relay": ["vr_events_relayed_total", "vr_relay_position"],
+    "projector": ["vr_projection_lag_events", "vr_projection_events_total"],
+}
+
+
+def test_every_process_exposes_its_metrics(running: Platform, citizen: httpx.Client) -> None:
+    case = citizen.post(
+        f"/api/v1/tenants/{VECHTA}/cases", json={"service_id": "hundeanmeldung", "form_data": form()},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert case.status_code == 201
+
+    def scrape(name: str) -> str:
+        return httpx.get(f"http://127.0.0.1:{running.metrics_ports[name]}/metrics", timeout=5).text
+
+    for name, metrics in EXPECTED.items():
+        eventually(lambda name=name, metrics=metrics: all(m in scrape(name) for m in metrics), timeout=20)
+    assert 'route="submit_case"' in scrape("gateway")
+    lag = [line for line in scrape("projector").splitlines() if line.startswith("vr_projection_lag_events{")]
+    assert lag and all(float(line.rsplit(" ", 1)[1]) >= 0 for line in lag)
+
+
+def test_the_correlation_id_reaches_the_stored_event_and_the_logs(running: Platform, citizen: httpx.Client) -> None:
+    correlation = f"trace-{uuid.uuid4().hex[:12]}"
+    response = citizen.post(
+        f"/api/v1/tenants/{VECHTA}/cases", json={"service_id": "hundeanmeldung", "form_data": form()},
+        headers={"Idempotency-Key": uuid.uuid4().hex, "X-Correlation-ID": correlation},
+    )
+    assert response.status_code == 201 and response.headers["X-Correlation-ID"] == correlation
+    # gateway and submissions both log the request under the caller's id
+    for name in ("gateway", "submissions"):
+        eventually(lambda name=name: correlation in running.tail(name, 5_000_000), timeout=10)
