@@ -31,6 +31,11 @@ class CatalogApp(Application):
         super().__init__(env)
         self.view = CatalogView(self)
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        self.view.catch_up(force=True)  # our own changes are visible to our next read
+        return recordings
+
     # -- imports (idempotent) -------------------------------------------------------------
     def import_definitions(self, directory: Path = DEFINITIONS_DIR) -> list[str]:
         """Publish every definition file whose version is not yet published (no code needed

@@ -6,6 +6,7 @@ notifications are read). Rebuilt from scratch by simply creating a new view.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from eventsourcing.application import Application
@@ -25,11 +26,19 @@ class CatalogView:
         self.tenants: dict[str, dict[str, Any]] = {}
         self.definitions: dict[str, dict[int, dict[str, Any]]] = {}
         self.offerings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.by_tenant: dict[str, dict[str, dict[str, Any]]] = {}
         self._offering_keys: dict[Any, tuple[str, str]] = {}
         self._tenant_ags: dict[Any, str] = {}
         self._lock = threading.Lock()
+        self._checked = 0.0
 
-    def catch_up(self) -> None:
+    def catch_up(self, force: bool = False, freshness: float = 1.0) -> None:
+        """Fold new notifications. The catalog service's own saves force it (so its reads
+        are always current); otherwise the log is asked at most once per ``freshness``
+        seconds, for changes made by another process (e.g. the import command)."""
+        if not force and time.monotonic() - self._checked < freshness:
+            return
+        self._checked = time.monotonic()
         with self._lock:
             while True:
                 notes = self.app.recorder.select_notifications(
@@ -50,6 +59,7 @@ class CatalogView:
                 "active": True,
                 "since": event.timestamp.isoformat(),
             }
+            self.by_tenant.setdefault(event.tenant, {})[event.service_id] = self.offerings[key]
         elif isinstance(event, Offering.Event) and event.originator_id in self._offering_keys:
             offering = self.offerings[self._offering_keys[event.originator_id]]
             if isinstance(event, Offering.FeeChanged):
@@ -101,4 +111,4 @@ class CatalogView:
 
     def offerings_of(self, tenant: str) -> list[dict[str, Any]]:
         self.catch_up()
-        return [o for (t, _), o in sorted(self.offerings.items()) if t == tenant]
+        return [o for _, o in sorted(self.by_tenant.get(tenant, {}).items())]
