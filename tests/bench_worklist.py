@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from services.common import config
 from services.common.db import ReadStore
-from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from services.submissions.application import SubmissionsApp
+from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.domain import ReferenceSequence
 from services.submissions.projections import CaseReadModels
 from services.submissions.projector import open_app

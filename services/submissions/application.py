@@ -9,23 +9,27 @@ by looking the existing case up and comparing the request fingerprint.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from jsonschema import Draft202012Validator, FormatChecker
 
 from services.common.problems import DomainError
+from services.submissions.commands import (
+    Offering,
+    SubmitCommand,
+    date_field,
+    field_errors,
+    int_field,
+    text_field,
+)
 from services.submissions.domain import (
-    TRUST_ORDER,
     Case,
     ReferenceSequence,
     case_id_for,
     format_reference,
-    request_fingerprint,
 )
 
 ACTIONS = (
@@ -39,98 +43,6 @@ ACTIONS = (
     "withdraw",
     "reassign",
 )
-_FORMAT_CHECKER = FormatChecker()
-
-
-@dataclass(frozen=True)
-class Offering:
-    """What the catalog says about a service at one portal, at submission time."""
-
-    tenant: str  # responsible authority (AGS)
-    tenant_code: str  # reference prefix, e.g. VEC
-    service_id: str
-    ozg_id: str
-    leika_key: str
-    form_version: int
-    fee_cents: int
-    processing_days: int
-    trust_level: str
-    form_schema: dict[str, Any]
-    validator: Draft202012Validator = field(compare=False, repr=False)
-
-    @classmethod
-    def from_catalog(cls, data: dict[str, Any]) -> Offering:
-        return cls(
-            tenant=data["tenant"],
-            tenant_code=data["tenant_code"],
-            service_id=data["service_id"],
-            ozg_id=data["ozg_id"],
-            leika_key=data["leika_key"],
-            form_version=data["form_version"],
-            fee_cents=data["fee_cents"],
-            processing_days=data["processing_days"],
-            trust_level=data.get("trust_level", "basic"),
-            form_schema=data["form"],
-            validator=Draft202012Validator(data["form"], format_checker=_FORMAT_CHECKER),
-        )
-
-
-@dataclass
-class SubmitCommand:
-    portal: str
-    service_id: str
-    form_data: dict[str, Any]
-    applicant: dict[str, Any]
-    principal: str
-    idempotency_key: str
-    correlation_id: str
-    form_version: int | None = None
-    actor: str | None = None  # who typed it in: the applicant, or a clerk assisting them
-    trust_level: str = "basic"
-    assisted: bool = False
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SubmitCommand:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
-    def check_trust(self, required: str) -> None:
-        """A service may demand identity proof (BundID-like levels). A clerk who assisted
-        at the counter has seen the citizen's ID, which is what the level stands for."""
-        if self.assisted:
-            return
-        have = TRUST_ORDER.index(self.trust_level) if self.trust_level in TRUST_ORDER else -1
-        if have < TRUST_ORDER.index(required if required in TRUST_ORDER else "high"):
-            raise DomainError("trust_level_insufficient", required=required, current=self.trust_level)
-
-    def fingerprint(self) -> str:
-        return request_fingerprint(
-            {
-                "portal": self.portal,
-                "service_id": self.service_id,
-                "form_data": self.form_data,
-                "applicant": self.applicant,
-                "form_version": self.form_version,
-            }
-        )
-
-
-def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, str]]:
-    """jsonschema errors as one entry per field (JSON pointer), German and English."""
-    errors = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-        path = "/" + "/".join(str(p) for p in error.absolute_path)
-        if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else ""
-            path = path.rstrip("/") + "/" + missing
-            de, en = "Dieses Feld ist erforderlich.", "This field is required."
-        elif error.validator == "additionalProperties":
-            de, en = "Unbekanntes Feld.", "Unknown field."
-        else:
-            de, en = f"Ungültiger Wert ({error.validator}).", error.message
-        errors.append({"field": path, "code": str(error.validator), "message_de": de, "message_en": en})
-    return errors
-
-
 def case_view(case: Case) -> dict[str, Any]:
     return {
         "case_id": str(case.id),
@@ -301,18 +213,18 @@ class SubmissionsApp(Application[UUID]):
             raise DomainError("unknown_action", action=action, allowed=", ".join(ACTIONS))
         case = self.get_case(case_id)
         meta = {"actor": actor, "correlation_id": correlation_id}
-        text = _text(payload)
+        text = text_field(payload)
         if action == "request-payment":
-            case.request_payment(_int(payload, "amount_cents", case.fee_cents), **meta)
+            case.request_payment(int_field(payload, "amount_cents", case.fee_cents), **meta)
         elif action == "record-payment":
             case.receive_payment(
-                _int(payload, "amount_cents", case.amount_due_cents), text("payment_ref", 200, required=True), **meta
+                int_field(payload, "amount_cents", case.amount_due_cents), text("payment_ref", 200, required=True), **meta
             )
         elif action == "start-review":
             case.start_review(text("clerk", 200) or actor, **meta)
         elif action == "request-information":
             due = payload.get("due_date") or (self.clock().date() + timedelta(days=14)).isoformat()
-            case.request_information(text("question", 4000, required=True), _date(due), **meta)
+            case.request_information(text("question", 4000, required=True), date_field(due), **meta)
         elif action == "supply-information":
             case.supply_information(text("answer", 20000, required=True), **meta)
         elif action == "approve":
@@ -350,29 +262,3 @@ class SubmissionsApp(Application[UUID]):
     def case_events(self, case_id: UUID | str) -> list[Any]:
         """The case's domain events, oldest first (used when a projection lags behind)."""
         return list(self.events.get(self.get_case(case_id).id))
-
-
-def _text(payload: dict[str, Any]) -> Callable[..., str]:
-    def get(name: str, limit: int, required: bool = False) -> str:
-        value = payload.get(name, "")
-        if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
-            raise DomainError(
-                "invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen erwartet / text of 1 to {limit} characters expected"
-            )
-        return value.strip()
-
-    return get
-
-
-def _int(payload: dict[str, Any], name: str, default: int) -> int:
-    value = payload.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise DomainError("invalid_parameter", name=name, detail="ganze Zahl ≥ 0 erwartet / integer ≥ 0 expected")
-    return value
-
-
-def _date(value: Any) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DomainError("invalid_parameter", name="due_date", detail="Datum JJJJ-MM-TT erwartet / date YYYY-MM-DD expected") from None

@@ -21,11 +21,13 @@ from services.common import logs, metrics
 from services.common.db import ReadStore
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
 from services.common.problems import DomainError
-from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from services.submissions.application import SubmissionsApp
 from services.submissions.audit import AuditLog
+from services.submissions.casefold import fold, status_view
+from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.integration import to_envelope
 from services.submissions.privacy import erase_applicant, export_applicant
-from services.submissions.projections import SORTS, CaseReadModels, fold, status_view
+from services.submissions.projections import SORTS, CaseReadModels
 from services.submissions.projector import open_app
 
 logs.configure("submissions")

@@ -11,7 +11,8 @@ import pytest
 
 from services.catalog.application import DEFINITIONS_DIR, CatalogApp
 from services.common import config
-from services.submissions.application import Offering, SubmissionsApp, SubmitCommand
+from services.submissions.application import SubmissionsApp
+from services.submissions.commands import Offering, SubmitCommand
 from tests import support
 from tests.examples import FORMS, form
 

@@ -81,7 +81,7 @@ def test_unreachable_broker_fails_fast_with_one_sentence(capsys) -> None:
 @pytest.fixture
 def resolve_pg(postgres, tmp_path):
     from services.catalog.application import CatalogApp
-    from services.submissions.application import Offering
+    from services.submissions.commands import Offering
 
     catalog = CatalogApp({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     catalog.import_definitions()

@@ -1,0 +1,131 @@
+"""What arrives at the submissions service: submit commands, the offering in force for
+them, and the checks of their input (form validation with errors per field)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from services.common.problems import DomainError
+from services.submissions.domain import TRUST_ORDER, request_fingerprint
+
+_FORMAT_CHECKER = FormatChecker()
+
+
+@dataclass(frozen=True)
+class Offering:
+    """What the catalog says about a service at one portal, at submission time."""
+
+    tenant: str  # responsible authority (AGS)
+    tenant_code: str  # reference prefix, e.g. VEC
+    service_id: str
+    ozg_id: str
+    leika_key: str
+    form_version: int
+    fee_cents: int
+    processing_days: int
+    trust_level: str
+    form_schema: dict[str, Any]
+    validator: Draft202012Validator = field(compare=False, repr=False)
+
+    @classmethod
+    def from_catalog(cls, data: dict[str, Any]) -> Offering:
+        return cls(
+            tenant=data["tenant"],
+            tenant_code=data["tenant_code"],
+            service_id=data["service_id"],
+            ozg_id=data["ozg_id"],
+            leika_key=data["leika_key"],
+            form_version=data["form_version"],
+            fee_cents=data["fee_cents"],
+            processing_days=data["processing_days"],
+            trust_level=data.get("trust_level", "basic"),
+            form_schema=data["form"],
+            validator=Draft202012Validator(data["form"], format_checker=_FORMAT_CHECKER),
+        )
+
+
+@dataclass
+class SubmitCommand:
+    portal: str
+    service_id: str
+    form_data: dict[str, Any]
+    applicant: dict[str, Any]
+    principal: str
+    idempotency_key: str
+    correlation_id: str
+    form_version: int | None = None
+    actor: str | None = None  # who typed it in: the applicant, or a clerk assisting them
+    trust_level: str = "basic"
+    assisted: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmitCommand:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def check_trust(self, required: str) -> None:
+        """A service may demand identity proof (BundID-like levels). A clerk who assisted
+        at the counter has seen the citizen's ID, which is what the level stands for."""
+        if self.assisted:
+            return
+        have = TRUST_ORDER.index(self.trust_level) if self.trust_level in TRUST_ORDER else -1
+        if have < TRUST_ORDER.index(required if required in TRUST_ORDER else "high"):
+            raise DomainError("trust_level_insufficient", required=required, current=self.trust_level)
+
+    def fingerprint(self) -> str:
+        return request_fingerprint(
+            {
+                "portal": self.portal,
+                "service_id": self.service_id,
+                "form_data": self.form_data,
+                "applicant": self.applicant,
+                "form_version": self.form_version,
+            }
+        )
+
+
+def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, str]]:
+    """jsonschema errors as one entry per field (JSON pointer), German and English."""
+    errors = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = "/" + "/".join(str(p) for p in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = path.rstrip("/") + "/" + missing
+            de, en = "Dieses Feld ist erforderlich.", "This field is required."
+        elif error.validator == "additionalProperties":
+            de, en = "Unbekanntes Feld.", "Unknown field."
+        else:
+            de, en = f"Ungültiger Wert ({error.validator}).", error.message
+        errors.append({"field": path, "code": str(error.validator), "message_de": de, "message_en": en})
+    return errors
+
+
+def text_field(payload: dict[str, Any]) -> Callable[..., str]:
+    def get(name: str, limit: int, required: bool = False) -> str:
+        value = payload.get(name, "")
+        if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+            raise DomainError(
+                "invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen erwartet / text of 1 to {limit} characters expected"
+            )
+        return value.strip()
+
+    return get
+
+
+def int_field(payload: dict[str, Any], name: str, default: int) -> int:
+    value = payload.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DomainError("invalid_parameter", name=name, detail="ganze Zahl ≥ 0 erwartet / integer ≥ 0 expected")
+    return value
+
+
+def date_field(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError("invalid_parameter", name="due_date", detail="Datum JJJJ-MM-TT erwartet / date YYYY-MM-DD expected") from None
