@@ -14,12 +14,25 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 NO_LEIKA_KEY = "nicht im LeiKa"
 # The published source contains a few test rows (see data/LICENCE.md); they are imported
 # as data but never shown to citizens.
-TEST_ROW = re.compile(r"^(?:[abc]+|Test \d+)$")
+TEST_ROW = re.compile(r"^[abc]+$")  # placeholder Lebenslagen
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows with stripped values; lines starting with ``#`` are comments."""
     with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return [{k: (v or "").strip() for k, v in row.items()} for row in rows]
+
+
+def leika_key(raw: str) -> str | None:
+    """The 14-digit LeiKa key, or None for services "nicht im LeiKa"."""
+    return raw if raw and raw != NO_LEIKA_KEY else None
+
+
+def valid_leika_row(row: dict[str, str]) -> bool:
+    """A LeiKa row has a 14-digit key or "nicht im LeiKa"; the source has a few test rows."""
+    key = row["leika_key"]
+    return bool(row["name"]) and (key == NO_LEIKA_KEY or (len(key) == 14 and key.isdigit()))
 
 
 @dataclass
@@ -47,9 +60,9 @@ class ReferenceCatalog:
                 "prioritaet": row["prioritaet"],
             }
         for row in read_csv(data_dir / "leika_leistungen.csv"):
-            if TEST_ROW.match(row["name"]):
+            if not valid_leika_row(row):
                 continue
-            key = row["leika_key"] if row["leika_key"] != NO_LEIKA_KEY else None
+            key = leika_key(row["leika_key"])
             catalog.leika.setdefault(row["ozg_id"], []).append(
                 {"leika_key": key, "name": row["name"], "leika_typ": row["leika_typ"],
                  "rechtsgrundlage": row["rechtsgrundlage"] or None}

@@ -27,7 +27,6 @@ Model
 
 from __future__ import annotations
 
-import csv
 import heapq
 import math
 import re
@@ -36,10 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.catalog.search_text import Lexicon, TermMatcher, ellipsis_words, normalize, stem, words
+from services.catalog.search_build import _Group, _Variant, build
+from services.catalog.search_text import Lexicon, TermMatcher, normalize, stem, words
 
-LEXICON_FILE = "search_lexicon.yaml"
-NO_LEIKA_KEY = "nicht im LeiKa"
 MAX_QUERY_LENGTH = 200   # characters considered; longer input is cut
 MAX_QUERY_WORDS = 10
 SYNONYM_WEIGHT = 0.9      # similarity of a synonym relative to the word itself
@@ -47,8 +45,6 @@ SPLIT_WEIGHT = 0.95       # similarity of the parts of a query compound that was
 TYPO_WEIGHT = {1: 0.85, 2: 0.7}
 WEAK_WORD_WEIGHT = 0.2    # slot weight factor of words like "beantragen", "online"
 ACTION_WORD_WEIGHT = 0.5  # slot weight factor of verbs like "anmelden", "abholen"
-LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
-THEMENFELD_WEIGHT = 0.3
 PRECISION_SHARE = 0.2
 RERANK_CANDIDATES = 300
 RELEVANT_SHARE = 0.75     # offered services rank first if they score >= this share of the best
@@ -57,44 +53,11 @@ TIERS = {"own": 0, "district": 1}
 _ID_QUERY = re.compile(r"^\s*(\d{5}|\d{14})\s*$")
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
-    kind: str                 # "definition" | "ozg" | "leika"
-    service_id: str | None
-    ozg_id: str | None
-    leika_key: str | None
-    name: str
-    ozg_name: str | None
-    primary: int              # variant used when only context words match
-
-
-@dataclass(frozen=True, slots=True)
-class _Variant:
-    group: int
-    name: str
-    leika_key: str | None
-    terms: tuple[str, ...]
-
-
 @dataclass(slots=True)
 class _Slot:
     factor: float              # 1, or less for weak and action words
     matches: dict[str, float]  # index term -> similarity
 
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
-def _leika_key(raw: str) -> str | None:
-    return raw if raw and raw != NO_LEIKA_KEY else None
-
-
-def _valid_leika_row(row: dict[str, str]) -> bool:
-    """LeiKa rows need a 14-digit key or "nicht im LeiKa"; the source has a few test rows."""
-    key = row["leika_key"]
-    return bool(row["name"]) and (key == NO_LEIKA_KEY or (len(key) == 14 and key.isdigit()))
 
 
 class SearchIndex:
@@ -143,91 +106,7 @@ class SearchIndex:
         ``definitions`` may be a mapping service_id -> definition (as returned by
         ``services.catalog.definitions.load_definitions``) or an iterable of definitions.
         """
-        data_dir = Path(data_dir)
-        lexicon = Lexicon.load(data_dir / LEXICON_FILE)
-        themenfelder = {r["id"]: r["name"] for r in _read_csv(data_dir / "themenfelder.csv")}
-        lebenslagen = {r["id"]: (r["name"], r["themenfeld_id"]) for r in _read_csv(data_dir / "lebenslagen.csv")}
-        ozg_rows = _read_csv(data_dir / "ozg_leistungen.csv")
-        leika_rows = [r for r in _read_csv(data_dir / "leika_leistungen.csv") if _valid_leika_row(r)]
-        leika_names = {r["leika_key"]: r["name"] for r in leika_rows if _leika_key(r["leika_key"])}
-
-        groups: list[_Group] = []
-        variants: list[_Variant] = []
-        context: dict[int, list[tuple[str, float]]] = {}
-        morphemes: set[str] = set()
-        seen: set[tuple[int, str]] = set()
-
-        def add_variant(gid: int, name: str, leika_key: str | None) -> int:
-            content = lexicon.content_words(name)
-            terms = tuple(stem(w) for w in content)
-            key = (gid, " ".join(terms))
-            if not terms or key in seen:
-                return -1
-            seen.add(key)
-            variants.append(_Variant(gid, name, leika_key, terms))
-            morphemes.update(terms)
-            morphemes.update(content)
-            return len(variants) - 1
-
-        def add_group(kind: str, service_id: str | None, ozg_id: str | None, leika_key: str | None,
-                      name: str, ozg_name: str | None, lebenslage_ids: Iterable[str]) -> int:
-            gid = len(groups)
-            terms: list[tuple[str, float]] = []
-            for lid in lebenslage_ids:
-                if lid not in lebenslagen:
-                    continue
-                lname, themenfeld_id = lebenslagen[lid]
-                terms += [(t, LEBENSLAGE_WEIGHT) for t in lexicon.terms(lname)]
-                terms += [(t, THEMENFELD_WEIGHT) for t in lexicon.terms(themenfelder.get(themenfeld_id, ""))]
-            context[gid] = terms
-            primary = len(variants)
-            groups.append(_Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary))
-            if add_variant(gid, name, leika_key) < 0:  # name without searchable words
-                groups[gid] = _Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1)
-            return gid
-
-        ozg_groups: dict[str, int] = {}
-        ozg_names: dict[str, str] = {}
-        for row in ozg_rows:
-            ozg_names[row["ozg_id"]] = row["name"]
-            ozg_groups[row["ozg_id"]] = add_group("ozg", None, row["ozg_id"], None, row["name"], row["name"],
-                                                  [row["lebenslage_id"]])
-        for row in leika_rows:
-            key = _leika_key(row["leika_key"])
-            gid = ozg_groups.get(row["ozg_id"])
-            if gid is None:
-                add_group("leika", None, row["ozg_id"] or None, key, row["name"], None, ())
-            else:
-                add_variant(gid, row["name"], key)
-
-        ozg_lebenslage = {r["ozg_id"]: r["lebenslage_id"] for r in ozg_rows}
-        if isinstance(definitions, Mapping):
-            definitions = definitions.values()
-        for definition in definitions or ():
-            ozg_id = str(definition["ozg_id"])
-            lebenslage_ids = [str(i) for i in definition.get("lebenslagen", ())] or [ozg_lebenslage.get(ozg_id, "")]
-            name = definition["name"]["de"]
-            gid = add_group("definition", definition["service_id"], ozg_id, definition.get("leika_key"), name,
-                            ozg_names.get(ozg_id), lebenslage_ids)
-            for keyword in definition.get("keywords", ()):
-                add_variant(gid, keyword, definition.get("leika_key"))
-            leika_name = leika_names.get(definition.get("leika_key") or "")
-            if leika_name:
-                add_variant(gid, leika_name, definition.get("leika_key"))
-
-        # German hyphen ellipses: "Organ- und Gewebespendeausweis" also names "Organspendeausweis"
-        stems = {t for v in variants for t in v.terms}
-        full_words = morphemes - stems
-        for vid, variant in enumerate(variants):
-            if "-" in variant.name:
-                extra = tuple(stem(w) for w in ellipsis_words(variant.name, full_words, stems))
-                if extra:
-                    variants[vid] = _Variant(variant.group, variant.name, variant.leika_key, variant.terms + extra)
-                    morphemes.update(extra)
-        for key, targets in lexicon.synonyms.items():
-            morphemes.update(key.split())
-            morphemes.update(targets)
-        return cls(groups, variants, context, lexicon, morphemes)
+        return cls(*build(data_dir, definitions))
 
     # ------------------------------------------------------------------------------- query
     def _slot(self, alternatives: dict[str, float], weak: bool = False, action: bool = False) -> _Slot | None:
