@@ -57,3 +57,22 @@ def form(service_id: str = "hundeanmeldung", **changes: Any) -> dict[str, Any]:
     data = copy.deepcopy(FORMS[service_id])
     data.update(changes)
     return data
+
+
+def submitted_case(**changes: Any) -> Any:
+    """A freshly submitted Case aggregate (domain level, no store), Vechta by default."""
+    from uuid import uuid4
+
+    from services.submissions.domain import Case
+
+    fields: dict[str, Any] = {
+        "tenant": "03460009", "portal": "03460009", "service_id": "gewerbeanmeldung", "ozg_id": "10018",
+        "leika_key": "99050012104000", "form_version": 1, "fee_cents": 2600, "processing_days": 14,
+        "reference": "VEC-2026-000001", "applicant_ref": "citizen:1",
+        "applicant": {"name": "Erika Mustermann", "email": "erika@example.org"},
+        "form_data": {"first_name": "Erika", "purpose": "privat"},
+        "submitted_at": "2026-11-25T10:00:00+00:00", "request_hash": "0" * 64,
+        "actor": "clerk:meyer", "correlation_id": "c-1",
+    }
+    fields.update(changes)
+    return Case.submit(uuid4(), **fields)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from uuid import uuid4
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +18,7 @@ from services.submissions.domain import (
     case_id_for,
     format_reference,
 )
+from tests.examples import submitted_case
 
 META = {"actor": "clerk:meyer", "correlation_id": "c-1"}
 
@@ -62,24 +62,7 @@ PATHS = {
 
 
 def new_case(fee_cents: int = 2600) -> Case:
-    return Case.submit(
-        uuid4(),
-        tenant="03460009",
-        portal="03460009",
-        service_id="gewerbeanmeldung",
-        ozg_id="10018",
-        leika_key="99050012104000",
-        form_version=1,
-        fee_cents=fee_cents,
-        processing_days=14,
-        reference="VEC-2026-000001",
-        applicant_ref="citizen:1",
-        applicant={"name": "Erika Mustermann"},
-        form_data={"x": 1},
-        submitted_at="2026-11-25T10:00:00+00:00",
-        request_hash="h",
-        **META,
-    )
+    return submitted_case(fee_cents=fee_cents, **META)
 
 
 def case_in(status: Status) -> Case:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from datetime import date
 from typing import Any
 
@@ -19,29 +18,14 @@ from jsonschema import Draft202012Validator, ValidationError
 from services.common import contracts
 from services.submissions.domain import Case, ReferenceSequence, Status
 from services.submissions.integration import event_type, to_envelope
+from tests.examples import submitted_case
 
 META = {"actor": "anonymous", "correlation_id": "c0ffee"}
 
 
 def submitted(service_id: str = "meldebescheinigung", fee_cents: int = 700) -> Case:
-    return Case.submit(
-        uuid.uuid4(),
-        tenant="03460009",
-        portal="03460009",
-        service_id=service_id,
-        ozg_id="10173",
-        leika_key="99115004001000",
-        form_version=1,
-        fee_cents=fee_cents,
-        processing_days=14,
-        reference="VEC-2026-000042",
-        applicant_ref="anonymous",
-        applicant={"name": "Erika Mustermann", "email": "erika@example.org"},
-        form_data={"first_name": "Erika", "purpose": "privat"},
-        submitted_at="2026-11-25T08:00:00+00:00",
-        request_hash="0" * 64,
-        **META,
-    )
+    return submitted_case(service_id=service_id, ozg_id="10173", leika_key="99115004001000", fee_cents=fee_cents,
+                          reference="VEC-2026-000042", applicant_ref="anonymous", **META)
 
 
 def lifecycles() -> list[Case]:
