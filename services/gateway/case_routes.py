@@ -126,10 +126,10 @@ class CaseRoutes:
             raise DomainError("invalid_parameter", name="on_behalf_of", detail="Konto einer Bürgerin, eines Bürgers oder einer Organisation / a citizen or organisation account")
         return on_behalf_of, True
 
-    def _readable_case(self, case_id: str, principal: Principal) -> dict[str, Any]:
+    def _readable_case(self, case_id: str, principal: Principal, contents: bool = False) -> dict[str, Any]:
         """The case if the principal may read it; otherwise the same 404 as for no case."""
         require_login(principal)
-        case = self.submissions.case_status(case_id)
+        case = self.submissions.case_status(case_id, contents)
         if not authz.can_read_case(principal, case):
             raise DomainError("case_not_found", case_id=case_id[:64])
         return case
@@ -137,7 +137,7 @@ class CaseRoutes:
     @http("GET", "/api/v1/cases/<case_id>")
     @endpoint("get_case")
     def get_case(self, request: Request, case_id: str, lang: str, principal: Principal) -> Response:
-        case = self._readable_case(case_id, principal)
+        case = self._readable_case(case_id, principal, contents=True)
         self.submissions.record_access(case["case_id"], case["tenant"], principal.subject, "read")
         return json_response(case_links(case), lang=lang)
 

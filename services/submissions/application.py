@@ -248,6 +248,18 @@ class SubmissionsApp(Application[UUID]):
             raise DomainError("case_not_found", case_id=str(case_id))
         return case
 
+    def case_contents(self, case_id: UUID | str) -> dict[str, Any]:
+        """What the applicant entered and what the authority answered: for the people
+        allowed to read the case (the gateway decides who that is)."""
+        case = self.get_case(case_id)
+        return {
+            "applicant": case.applicant,
+            "form_data": case.form_data,
+            "question": case.question,
+            "decision": case.decision,
+            "personal_data_erased": case.personal_data_erased,
+        }
+
     def case_version(self, case_id: UUID | str) -> int:
         """The case's current version, from its newest stored event (one small query)."""
         try:

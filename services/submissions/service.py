@@ -119,14 +119,17 @@ class SubmissionsService:
         return result
 
     @rpc(expected_exceptions=DomainError)
-    def case_status(self, case_id: str) -> dict[str, Any]:
+    def case_status(self, case_id: str, contents: bool = False) -> dict[str, Any]:
         state = self.read.case_state(str(case_id)[:64])
         if state is None or state["version"] < self.app.case_version(case_id):
             # the projector has not caught up yet: fold the case's own events (read-your-writes)
             state = None
             for event in self.app.case_events(case_id):
                 state = fold(state, to_envelope(event)) or state
-        return status_view(state)
+        view = status_view(state)
+        if contents:
+            view["contents"] = self.app.case_contents(case_id)
+        return view
 
     @rpc(expected_exceptions=DomainError)
     def worklist(self, tenant: str, query: dict[str, Any]) -> dict[str, Any]:

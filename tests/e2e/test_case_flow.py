@@ -34,6 +34,10 @@ def test_hundeanmeldung_from_submission_to_approval(citizen: httpx.Client, clerk
     assert status["status_text"] == "Eingegangen"
     assert status["timeline"][0]["text"].startswith("Antrag eingegangen")
 
+    detail = clerk.get(f"/api/v1/cases/{case['case_id']}").json()  # the clerk sees what was entered
+    assert detail["contents"]["form_data"] == form() and detail["contents"]["decision"] is None
+    assert citizen.get(f"/api/v1/cases/{case['case_id']}").json()["contents"]["form_data"]["dog_name"] == "Bello"
+
     row = eventually(lambda: in_worklist(clerk, VECHTA, case["case_id"]))
     assert row["reference"] == case["reference"] and row["status"] == "submitted"
     assert lohne_clerk.get(f"/api/v1/tenants/{VECHTA}/worklist").status_code == 403
@@ -57,6 +61,7 @@ def test_hundeanmeldung_from_submission_to_approval(citizen: httpx.Client, clerk
         "submitted", "review_started", "information_requested", "information_supplied", "approved"
     ]
     assert "31.12.2026" in final["timeline"][2]["text"]
+    assert final["contents"]["decision"] == "Die Hundesteuermarke wird zugesandt."
     assert eventually(lambda: in_worklist(clerk, VECHTA, case["case_id"], state="closed"))["status"] == "approved"
     assert in_worklist(clerk, VECHTA, case["case_id"]) is None  # no longer open
     assert eventually(lambda: any(

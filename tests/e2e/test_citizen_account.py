@@ -138,5 +138,6 @@ def test_new_citizen_from_registration_to_deletion(
     assert gone.status_code == 401 and gone.json()["code"] == "invalid_credentials"
     kept = clerk.get(f"/api/v1/cases/{case['case_id']}").json()
     assert kept["reference"] == case["reference"]  # the authority keeps its case …
+    assert kept["contents"]["form_data"] == {"_erased": True} and kept["contents"]["personal_data_erased"]
     assert eventually(lambda: clerk.get(f"/api/v1/cases/{case['case_id']}").json()["timeline"][-1]["step"] == "personal_data_erased")
     citizen.close()
