@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+
+class ErasureNotSupported(TypeError):
+    """The event store's kind is not one erasure knows: refuse rather than keep personal data."""
 from uuid import UUID
 
 
@@ -42,7 +46,7 @@ def purge_stream(recorder: Any, originator_id: UUID) -> int:
     if isinstance(recorder, PostgresAggregateRecorder):
         return _purge_postgres(recorder, originator_id)
     msg = f"no erasure support for {type(recorder).__name__}"
-    raise NotImplementedError(msg)
+    raise ErasureNotSupported(msg)
 
 
 def _purge_popo(recorder: Any, originator_id: UUID) -> int:
@@ -118,4 +122,4 @@ def rewrite_event(recorder: Any, stored: Any) -> None:
             cursor.execute(statement, (stored.state, key, stored.originator_version))
         return
     msg = f"no redaction support for {type(recorder).__name__}"
-    raise NotImplementedError(msg)
+    raise ErasureNotSupported(msg)
