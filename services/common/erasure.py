@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from uuid import UUID
 
 
 class ErasureNotSupported(TypeError):
     """The event store's kind is not one erasure knows: refuse rather than keep personal data."""
-from uuid import UUID
+
 
 
 def purge_stream(recorder: Any, originator_id: UUID) -> int:
