@@ -18,31 +18,29 @@ def _german_date(iso: str) -> str:
     return date.fromisoformat(iso[:10]).strftime("%d.%m.%Y")
 
 
-def step_text(event_type: str, data: dict[str, Any], state: dict[str, Any]) -> str:
-    """The citizen's timeline, in German."""
-    if event_type == "submitted":
-        return f"Antrag eingegangen (Aktenzeichen {data['reference']})"
-    if event_type == "payment_requested":
-        return f"Gebühr angefordert: {_euro(data['amount_cents'])}"
-    if event_type == "payment_received":
-        return f"Zahlung eingegangen: {_euro(data['amount_cents'])}"
-    if event_type == "review_started":
-        return "Ihr Antrag wird bearbeitet"
-    if event_type == "information_requested":
-        return f"Rückfrage der Verwaltung: {data['question']} – bitte bis {_german_date(data['due_date'])} beantworten"
-    if event_type == "information_supplied":
-        return "Ihre Antwort ist eingegangen"
-    if event_type == "approved":
-        return "Antrag bewilligt"
-    if event_type == "rejected":
-        return f"Antrag abgelehnt: {data['reason']}"
-    if event_type == "withdrawn":
-        return "Antrag zurückgezogen"
-    if event_type == "reassigned":
-        return "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben"
-    if event_type == "personal_data_erased":
-        return "Persönliche Daten gelöscht (Konto aufgelöst)"
-    return event_type
+STEPS = {
+    "submitted": "Antrag eingegangen (Aktenzeichen {reference})",
+    "payment_requested": "Gebühr angefordert: {amount}",
+    "payment_received": "Zahlung eingegangen: {amount}",
+    "review_started": "Ihr Antrag wird bearbeitet",
+    "information_requested": "Rückfrage der Verwaltung: {question} – bitte bis {due} beantworten",
+    "information_supplied": "Ihre Antwort ist eingegangen",
+    "approved": "Antrag bewilligt",
+    "rejected": "Antrag abgelehnt: {reason}",
+    "withdrawn": "Antrag zurückgezogen",
+    "reassigned": "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben",
+    "personal_data_erased": "Persönliche Daten gelöscht (Konto aufgelöst)",
+}
+
+
+def step_text(event_type: str, data: dict[str, Any]) -> str:
+    """The citizen's timeline, in German (unknown future events show their type)."""
+    values = dict(data)
+    if "amount_cents" in data:
+        values["amount"] = _euro(data["amount_cents"])
+    if "due_date" in data:
+        values["due"] = _german_date(data["due_date"])
+    return STEPS.get(event_type, event_type).format(**values)
 
 
 NEXT_STATUS = {
@@ -99,7 +97,7 @@ def fold(state: dict[str, Any] | None, envelope: dict[str, Any]) -> dict[str, An
         state["information_due"] = None
     state["version"] = version
     state["updated_at"] = envelope["occurred_at"]
-    state["timeline"].append({"at": envelope["occurred_at"], "step": kind, "text": step_text(kind, data, state)})
+    state["timeline"].append({"at": envelope["occurred_at"], "step": kind, "text": step_text(kind, data)})
     return state
 
 
