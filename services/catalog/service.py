@@ -8,7 +8,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from services.catalog.application import CatalogApp
+from services.catalog.application import CatalogApp, not_offered
 from services.catalog.finder import ServiceFinder
 from services.catalog.reference import ReferenceCatalog
 from services.common import logs
@@ -84,15 +84,21 @@ class CatalogService:
         return self.app.view.offerings_of(ags)
 
     @rpc(expected_exceptions=DomainError)
-    def offering_as_of(self, ags: str, service_id: str, at: str) -> dict[str, Any] | None:
+    def get_offering(self, ags: str, service_id: str, at: str | None = None) -> dict[str, Any]:
+        """The offering now, or as it was at ``at`` (ISO 8601 with time zone); an offering
+        that does not exist (then) is ``service_not_offered`` with the authority's contact."""
+        if at is None:
+            return self.app.offering(ags, service_id)
         try:
             moment = datetime.fromisoformat(at)
         except ValueError:
             raise DomainError("invalid_parameter", name="at", detail="ISO 8601") from None
         if moment.tzinfo is None:
             raise DomainError("invalid_parameter", name="at", detail="mit Zeitzone / with time zone")
-        self.app.tenant(ags)
-        return self.app.offering_as_of(ags, service_id, moment)
+        offering = self.app.offering_as_of(ags, service_id, moment)
+        if offering is None:
+            raise not_offered(self.app.tenant(ags), service_id)
+        return offering
 
     @rpc(expected_exceptions=DomainError)
     def offer(self, ags: str, service_id: str) -> dict[str, Any]:

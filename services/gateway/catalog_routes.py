@@ -45,16 +45,8 @@ class CatalogRoutes:
     @http("GET", "/api/v1/tenants/<ags>/offerings/<service_id>")
     @endpoint("get_offering")
     def get_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
-        tenant = self.tenants.get(self.catalog, ags)
-        service_id = _ident(service_id, "service_id")
-        at = request.args.get("at")
-        if at:
-            offering = self.catalog.offering_as_of(ags, service_id, at)
-        else:
-            offering = {o["service_id"]: o for o in self.catalog.list_offerings(ags)}.get(service_id)
-        if offering is None:
-            raise DomainError("service_not_offered", service_id=service_id, ags=ags, authority=tenant["name"],
-                              email=tenant.get("email", ""), phone=tenant.get("phone", ""))
+        self.tenants.get(self.catalog, ags)
+        offering = self.catalog.get_offering(ags, _ident(service_id, "service_id"), request.args.get("at") or None)
         return json_response(offering, lang=lang)
 
     # -- browsing the OZG catalog: Themenfeld → Lebenslage → Leistung ----------------------
