@@ -22,6 +22,7 @@ from services.identity import authz
 from services.identity.authz import Principal
 from services.submissions.application import ACTIONS
 from services.submissions.domain import Status
+from services.submissions.projections import SORTS
 
 SUBMIT_SCHEMA = Draft202012Validator(
     {
@@ -184,7 +185,7 @@ class CaseRoutes:
             "status": query_choice(request, "status", tuple(s.value for s in Status), None),
             "service_ids": allowed,
             "assignee": (request.args.get("assignee") or None),
-            "sort": query_choice(request, "sort", ("submitted_at", "due_date", "reference"), "submitted_at"),
+            "sort": query_choice(request, "sort", SORTS, "submitted_at"),
             "order": query_choice(request, "order", ("asc", "desc"), "asc"),
             "limit": query_int(request, "limit", 50, 1, 500),
             "cursor": request.args.get("cursor") or None,

@@ -239,10 +239,7 @@ class SubmissionsApp(Application[UUID]):
         return case_view(case)
 
     def get_case(self, case_id: UUID | str) -> Case:
-        try:
-            case_id = case_id if isinstance(case_id, UUID) else UUID(str(case_id))
-        except ValueError:
-            raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
+        case_id = case_uuid(case_id)
         case = self._find(case_id)
         if case is None or not isinstance(case, Case):
             raise DomainError("case_not_found", case_id=str(case_id))
@@ -262,11 +259,7 @@ class SubmissionsApp(Application[UUID]):
 
     def case_version(self, case_id: UUID | str) -> int:
         """The case's current version, from its newest stored event (one small query)."""
-        try:
-            uid = case_id if isinstance(case_id, UUID) else UUID(str(case_id))
-        except ValueError:
-            raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
-        newest = self.recorder.select_events(uid, desc=True, limit=1)
+        newest = self.recorder.select_events(case_uuid(case_id), desc=True, limit=1)
         if not newest:
             raise DomainError("case_not_found", case_id=str(case_id))
         return newest[0].originator_version
@@ -274,3 +267,11 @@ class SubmissionsApp(Application[UUID]):
     def case_events(self, case_id: UUID | str) -> list[Any]:
         """The case's domain events, oldest first (used when a projection lags behind)."""
         return list(self.events.get(self.get_case(case_id).id))
+
+
+def case_uuid(case_id: UUID | str) -> UUID:
+    """A case id from the outside; anything that is not a UUID is simply no case."""
+    try:
+        return case_id if isinstance(case_id, UUID) else UUID(str(case_id))
+    except ValueError:
+        raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
