@@ -3,7 +3,6 @@ percentiles and the printed table. See :mod:`tests.bench` for what is measured."
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from services.catalog.search_eval import percentile
 from tests import support
 
 ROOT = support.ROOT
@@ -44,11 +44,7 @@ def conninfo(env: dict[str, str]) -> str:
 
 def pct(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100) of unsorted values; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
+    return percentile(values, min(q, 100) / 100) if values else None
 
 
 def ms(seconds: float | None) -> float | None:

@@ -11,7 +11,7 @@ import httpx
 
 from services.catalog.application import CatalogApp
 from services.catalog.finder import ServiceFinder
-from services.catalog.search_eval import evaluate, load_cases
+from services.catalog.search_eval import evaluate, load_cases, percentile
 
 PORTAL = "03460009"  # Vechta
 
@@ -25,11 +25,6 @@ class _FinderAdapter:
 
     def search(self, query: str, offered: Any = None, limit: int = 10) -> list[dict[str, Any]]:
         return self.finder.search(self.portal, query, limit)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
 
 
 def run_search_bench(base_url: str | None = None, rounds: int = 3) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def run_search_bench(base_url: str | None = None, rounds: int = 3) -> dict[str, 
                     timings.append((time.perf_counter() - t0) * 1000)
                     response.raise_for_status()
         result["http_p50_ms"] = round(statistics.median(timings), 2)
-        result["http_p99_ms"] = round(_percentile(timings, 0.99), 2)
+        result["http_p99_ms"] = round(percentile(timings, 0.99), 2)
     return result
 
 

@@ -32,7 +32,7 @@ def load_cases(path: Path | str = DEFAULT_CASES) -> list[dict[str, Any]]:
     return [{"query": str(c["query"]), "expected": [str(e) for e in c["expected"]]} for c in cases]
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     rank = max(1, math.ceil(share * len(ordered)))
@@ -73,8 +73,8 @@ def evaluate(index: Any, cases: Iterable[Mapping[str, Any]], k: int = 5, rounds:
         "recall_at_5": round(hits / len(cases), 4),
         "mrr": round(reciprocal_ranks / len(cases), 4),
         "n": len(cases),
-        "p50_ms": round(_percentile(timings, 0.50), 3),
-        "p99_ms": round(_percentile(timings, 0.99), 3),
+        "p50_ms": round(percentile(timings, 0.50), 3),
+        "p99_ms": round(percentile(timings, 0.99), 3),
         "misses": misses,
     }
 
