@@ -23,23 +23,17 @@ TENANTS = (
     "03460010",
     *(f"034530{n:02d}" for n in range(14)),
 )
-PG_ENV_KEYS = ("POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def pg_env() -> dict[str, str]:
-    """PostgreSQL settings from the environment (the Makefile sets them), vr_bench by default."""
-    env = {key: os.environ.get(key, support.PG_DEFAULTS[key]) for key in PG_ENV_KEYS}
-    if "POSTGRES_DBNAME" not in os.environ:
-        env["POSTGRES_DBNAME"] = "vr_bench"
-    return env
+    """PostgreSQL settings from the environment (see :mod:`tests.support`), vr_bench unless
+    POSTGRES_DSN or POSTGRES_DBNAME names another database."""
+    return support.pg_env(default_dbname="vr_bench")
 
 
 def conninfo(env: dict[str, str]) -> str:
-    return (
-        f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} user={env['POSTGRES_USER']} "
-        f"password={env['POSTGRES_PASSWORD']} dbname={env['POSTGRES_DBNAME']}"
-    )
+    return support.conninfo(env["POSTGRES_DBNAME"])
 
 
 def pct(values: list[float], q: float) -> float | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +11,9 @@ from tests import support
 
 @pytest.fixture(scope="session")
 def pg_env() -> dict[str, str]:
-    """PostgreSQL connection settings (from the Makefile's environment, or the defaults)."""
-    env = {key: os.environ.get(key, default) for key, default in support.PG_DEFAULTS.items()}
+    """PostgreSQL connection settings as POSTGRES_* variables (from POSTGRES_DSN or the
+    POSTGRES_* the Makefile sets; database vr_test if none is named); the database exists."""
+    env = support.pg_env()
     support.ensure_database(env["POSTGRES_DBNAME"])
     return env
 

@@ -14,30 +14,59 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import psycopg
+from psycopg.conninfo import make_conninfo
+
+from services.common import config
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_DEFAULTS = {
-    "POSTGRES_DBNAME": "vr_test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "postgres",
-}
-PG_KEYS = (*PG_DEFAULTS, "POSTGRES_DSN")
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+# The one place the tests and the bench learn where PostgreSQL is: POSTGRES_DSN, or
+# POSTGRES_DBNAME/HOST/PORT/USER/PASSWORD, read by the same rules as the services
+# (services.common.config). Credentials come only from the environment (`make test` sets them).
+DEFAULT_DBNAME = "vr_test"
+MAINTENANCE_DB = "postgres"  # the database every server has, for CREATE DATABASE
+PG_KEYS = ("POSTGRES_DSN", "POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD")
+
+
+def pg_parts(default_dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
+    """dbname, host, port, user and password as the services would connect now;
+    ``default_dbname`` when neither POSTGRES_DSN nor POSTGRES_DBNAME names a database."""
+    with mock.patch.dict(os.environ, {} if config.postgres_configured() else {"POSTGRES_DBNAME": default_dbname}):
+        store = config.eventstore_env("tests")  # the services' own reading of the variables
+    return {key: store[f"POSTGRES_{key.upper()}"] for key in ("dbname", "host", "port", "user", "password")}
+
+
+def pg_env(default_dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
+    """The same settings as POSTGRES_* variables, for :func:`isolate` and child processes."""
+    return {f"POSTGRES_{key.upper()}": value for key, value in pg_parts(default_dbname).items()}
+
+
+def conninfo(dbname: str | None = None, default_dbname: str = DEFAULT_DBNAME) -> str:
+    """A libpq conninfo for ``dbname`` (default: the configured database) on the configured
+    server, with the configured user and password."""
+    parts = {**pg_parts(default_dbname), **({"dbname": dbname} if dbname else {})}
+    return make_conninfo(**{key: value for key, value in parts.items() if value != ""})
+
+
+def admin_conninfo() -> str:
+    """The configured server's maintenance database, same host/port/user/password."""
+    return conninfo(MAINTENANCE_DB)
 
 
 def ensure_database(name: str) -> None:
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def drop_schemas(prefix: str) -> None:
-    dbname = os.environ.get("POSTGRES_DBNAME", PG_DEFAULTS["POSTGRES_DBNAME"])
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={dbname}", autocommit=True) as conn:
+def drop_schemas(prefix: str, dbname: str | None = None) -> None:
+    """Drop every schema whose name starts with ``prefix`` (in the configured database)."""
+    with psycopg.connect(conninfo(dbname), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix.replace("_", r"\_") + "%",)
         ).fetchall()

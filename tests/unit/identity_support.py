@@ -1,27 +1,26 @@
 """Fixtures and helpers for the identity tests (imported by tests/unit/test_identity_*).
 
-Backends: the in-memory POPO store, an SQLite file under tmp_path, and PostgreSQL at
-127.0.0.1:5432 (database ``vr_identity_test``, created on demand; every test gets its
-own schema, dropped afterwards). Override the server with POSTGRES_HOST/PORT/USER/
-PASSWORD; PostgreSQL tests are skipped if the server cannot be reached.
+Backends: the in-memory POPO store, an SQLite file under tmp_path, and PostgreSQL as
+:mod:`tests.support` finds it (POSTGRES_DSN or POSTGRES_*; the ``pg_env`` fixture), every
+test in a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from services.identity.application import IdentityApplication
 from services.identity.eid import SimulatedEidProvider
 from services.identity.keys import KeySet, SigningKey, generate_private_key
 from services.identity.ratelimit import LoginThrottle, RateLimiter
+from tests import support
 
-PG_DBNAME = "vr_identity_test"
 FAST_ARGON2 = {
     "IDENTITY_ARGON2_TIME_COST": "1",
     "IDENTITY_ARGON2_MEMORY_COST": "1024",
@@ -53,64 +52,22 @@ def new_keyset(kid: str = "test-1", algorithm: str = "EdDSA") -> KeySet:
     return KeySet(SigningKey(kid, private, algorithm))
 
 
-def _pg_params() -> dict[str, str]:
-    return {
-        "host": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
-        "port": os.environ.get("POSTGRES_PORT", "5432"),
-        "user": os.environ.get("POSTGRES_USER", "postgres"),
-        "password": os.environ.get("POSTGRES_PASSWORD", "postgres"),
-    }
-
-
-def _pg_connect(dbname: str) -> Any:
-    import psycopg
-
-    return psycopg.connect(dbname=dbname, autocommit=True, connect_timeout=3, **_pg_params())
-
-
-_PG_STATE: dict[str, str] = {}
-
-
-def ensure_postgres_database() -> str:
-    """Create the test database once per session if missing; skip if no server."""
-    import psycopg
-
-    if "error" in _PG_STATE:
-        pytest.skip(_PG_STATE["error"])
-    if "dbname" not in _PG_STATE:
-        try:
-            with _pg_connect("postgres") as conn:
-                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DBNAME,)).fetchone()
-                if not exists:
-                    conn.execute(f'CREATE DATABASE "{PG_DBNAME}"')
-        except psycopg.OperationalError as error:
-            _PG_STATE["error"] = f"PostgreSQL not reachable: {error}"
-            pytest.skip(_PG_STATE["error"])
-        _PG_STATE["dbname"] = PG_DBNAME
-    return _PG_STATE["dbname"]
-
-
-def _postgres_env() -> Iterator[dict[str, str]]:
-    dbname = ensure_postgres_database()
+def _postgres_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The test database of :mod:`tests.support` (``pg_env``), in a schema of this test's own."""
+    pg_env = request.getfixturevalue("pg_env")
     schema = f"identity_t_{uuid.uuid4().hex[:12]}"
-    with _pg_connect(dbname) as conn:
+    with psycopg.connect(support.conninfo(pg_env["POSTGRES_DBNAME"]), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    params = _pg_params()
     try:
         yield {
+            **pg_env,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": params["host"],
-            "POSTGRES_PORT": params["port"],
-            "POSTGRES_USER": params["user"],
-            "POSTGRES_PASSWORD": params["password"],
             "POSTGRES_SCHEMA": schema,
             "POSTGRES_POOL_SIZE": "2",
             "CREATE_TABLE": "y",
         }
     finally:
-        with _pg_connect(dbname) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        support.drop_schemas(schema, pg_env["POSTGRES_DBNAME"])
 
 
 def backend_env_for(name: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
@@ -124,7 +81,7 @@ def backend_env_for(name: str, request: pytest.FixtureRequest) -> Iterator[dict[
             "CREATE_TABLE": "y",
         }
     elif name == "postgres":
-        yield from _postgres_env()
+        yield from _postgres_env(request)
     else:  # pragma: no cover
         raise ValueError(name)
 
