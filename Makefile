@@ -36,7 +36,7 @@ test-unit: install
 
 bench: install
 	@$(PY) deploy/testdb.py vr_bench
-	@POSTGRES_DBNAME=vr_bench POSTGRES_HOST=127.0.0.1 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres $(PY) -m tests.bench
+	@$(TEST_ENV) POSTGRES_DBNAME=vr_bench $(PY) -m bench
 
 lint: install
 	@$(PY) -m ruff check services tests deploy

@@ -10,8 +10,13 @@ from typing import Any
 import httpx
 
 from services.catalog.application import CatalogApp
-from services.catalog.finder import ServiceFinder
-from services.catalog.search_eval import evaluate, load_cases, percentile
+
+try:  # the catalog's search modules became one package
+    from services.catalog.search.evaluation import evaluate, load_cases, percentile
+    from services.catalog.search.finder import ServiceFinder
+except ImportError:  # pragma: no cover - before that
+    from services.catalog.finder import ServiceFinder
+    from services.catalog.search_eval import evaluate, load_cases, percentile
 
 PORTAL = "03460009"  # Vechta
 

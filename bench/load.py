@@ -20,7 +20,7 @@ import httpx
 import psycopg
 from tqdm import tqdm
 
-from tests.bench_common import TENANTS, BenchPlatform, CpuWindow, latency_summary, worklist_count
+from bench.common import TENANTS, BenchPlatform, CpuWindow, latency_summary, worklist_count
 from tests.examples import form
 
 Request = tuple[str, bytes, str]  # path, body, idempotency key

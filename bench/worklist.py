@@ -18,6 +18,8 @@ import httpx
 from eventsourcing.application import AggregateNotFoundError
 from tqdm import tqdm
 
+from bench.common import TENANTS, latency_summary
+from bench.profiling import cprofile_summary
 from services.common import config
 from services.common.db import ReadStore
 from services.submissions.application import SubmissionsApp
@@ -25,8 +27,6 @@ from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.domain import ReferenceSequence
 from services.submissions.projections import CaseReadModels
 from services.submissions.projector import open_app
-from tests.bench_common import TENANTS, latency_summary
-from tests.bench_profile import cprofile_summary
 from tests.examples import form
 
 BATCH = 500

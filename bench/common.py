@@ -1,5 +1,5 @@
 """Shared pieces of ``make bench``: settings, the platform under test, CPU accounting,
-percentiles and the printed table. See :mod:`tests.bench` for what is measured."""
+percentiles and the printed table. See :mod:`bench.run` for what is measured."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from typing import Any
 
 import psycopg
 
-from services.catalog.search_eval import percentile
 from tests import support
+
+try:  # the catalog's search modules became one package
+    from services.catalog.search.evaluation import percentile
+except ImportError:  # pragma: no cover - before that
+    from services.catalog.search_eval import percentile
 
 ROOT = support.ROOT
 

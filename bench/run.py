@@ -9,7 +9,7 @@
 4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process).
 
 It prints tables and writes everything to ``var/bench/<name>.json``. No assertions: the
-figures are for people. Run as ``python -m tests.bench [--name NAME] [--n 20000] [--quick]``
+figures are for people. Run as ``python -m bench [--name NAME] [--n 20000] [--quick]``
 with POSTGRES_* in the environment (the Makefile sets them and recreates vr_bench).
 """
 
@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests import bench_load, support
-from tests import bench_report as report
-from tests.bench_common import ROOT, BenchPlatform, conninfo, pg_env
-from tests.bench_load import CLIENTS, offered_tenants, submit_run
-from tests.bench_profile import PySpy, pyspy_binary
-from tests.bench_raw import postgres_inserts, rabbit_publish
+from bench import load as bench_load
+from bench import report
+from bench.common import ROOT, BenchPlatform, conninfo, pg_env
+from bench.load import CLIENTS, offered_tenants, submit_run
+from bench.profiling import PySpy, pyspy_binary
+from bench.raw import postgres_inserts, rabbit_publish
+from tests import support
 
 # Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
 # run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
@@ -39,7 +40,7 @@ LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "search"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=os.environ.get("BENCH_NAME") or datetime.now(UTC).strftime("bench-%Y%m%d-%H%M%S"))
     parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", "20000")), help="submissions in the main run")
     parser.add_argument("--compare-n", type=int, default=3000, help="submissions per comparison run")
@@ -172,7 +173,7 @@ class Bench:
         worklists: real accounts, created and logged in as the e2e tests do."""
         import httpx
 
-        from tests.bench_common import TENANTS
+        from bench.common import TENANTS
         from tests.e2e.accounts import Accounts
 
         with httpx.Client(base_url=plat.base_url, timeout=60) as http:
@@ -245,7 +246,7 @@ class Bench:
         if binary is None:
             self.show("(py-spy not available: only the in-process cProfile below)")
             return
-        from tests.bench_profile import OPERATIONS
+        from bench.profiling import OPERATIONS
 
         pids = {name: pid for name, pid in plat.pids().items() if name in OPERATIONS}
         spy = PySpy(binary, pids, self.out_dir / f"{self.args.name}-pyspy").start()
@@ -257,7 +258,7 @@ class Bench:
         self.show(report.profile("4a. py-spy", analysis))
 
     def worklist(self, plat: BenchPlatform) -> None:
-        from tests.bench_worklist import load_cases, query_latencies
+        from bench.worklist import load_cases, query_latencies
 
         load = load_cases(self.args.cases, self.tenants or ("03460009",))
         self.results["worklist_load"] = load
@@ -270,18 +271,18 @@ class Bench:
 
 
     def search(self, plat: BenchPlatform) -> None:
-        """The catalog search bench of tests/bench_search.py, when it is there and time allows."""
+        """The catalog search bench of bench/search.py, when it is there and time allows."""
         if self.elapsed() > LATEST_START_S["search"]:
             self.show("(skipped the search bench: time budget)")
             return
         try:
-            from tests.bench_search import run_search_bench
+            from bench.search import run_search_bench
         except ImportError:
             return
         result = run_search_bench(plat.base_url)
         self.results["search"] = result
         rows = [[k, v] for k, v in result.items() if not isinstance(v, list | dict)]
-        self.show(report.table("5. Catalog search (tests/bench_search.py)", ["measure", "value"], rows))
+        self.show(report.table("5. Catalog search (bench/search.py)", ["measure", "value"], rows))
 
 
 def main(argv: list[str] | None = None) -> int:

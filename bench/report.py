@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench_common import table
+from bench.common import table
 
 __all__ = ["table"]
 
