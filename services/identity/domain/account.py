@@ -6,19 +6,23 @@ aggregate, so the Account stream can stay in the published event log forever. Se
 appear only as SHA-256 hashes of high-entropy one-time tokens.
 
 Every command takes ``now`` (an aware UTC datetime) from the application's clock; the
-same value becomes the event timestamp, so expiry rules are testable without sleeping.
+same value becomes the event timestamp (the ``timestamp`` parameter of the ``@event``
+methods), so expiry rules are testable without sleeping. Public commands check the
+rules and raise; the private ``@event`` methods only change state, because they also
+run when the aggregate is rebuilt from stored events. Their names and parameters are
+the stored event class names and attributes: rename nothing.
 """
 
 from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
-from .account_access import (
+from services.identity.domain.account_access import (
     EID,
     EMAIL_CHANGE,
     LOCK_FAILED_LOGINS,
@@ -26,204 +30,40 @@ from .account_access import (
     VERIFY_EMAIL,
     AccountAccessRules,
 )
-from .errors import AccountDeleted, NotPermitted, OneTimeTokenInvalid
-from .values import check_kind
+from services.identity.domain.errors import AccountDeleted, NotPermitted, OneTimeTokenInvalid
+from services.identity.domain.values import check_kind
 
 
 class Account(AccountAccessRules, Aggregate):
-    # ----------------------------------------------------------------- events
-    class AccountRegistered(Aggregate.Created):
-        kind: str
-        personal_data_id: UUID
-        created_by: str | None
+    # ---------------------------------------------------------------- creation
+    @event("AccountRegistered")
+    def __init__(
+        self,
+        id: UUID,  # the stream id: eventsourcing passes it on, it is no event attribute
+        kind: str,
+        personal_data_id: UUID,
+        created_by: str | None,
+        timestamp: datetime,
+    ) -> None:
+        self.kind = kind
+        self.personal_data_id = personal_data_id
+        self.created_by = created_by
+        self.status = "active"
+        self.email_verified = False
+        self.trust_level = "basic"
+        self.trust_provider: str | None = None
+        self.grants: dict[str, dict[str, list[str]]] = {}
+        self.failed_logins = 0
+        self.locked = False
+        self.locked_until: datetime | None = None
+        self.lock_reason: str | None = None
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.session_epoch = 0
+        self.email_generation = 0
+        self.last_login_at: datetime | None = None
+        self.last_reset_requested_at: datetime | None = None
+        self.deleted_at: datetime | None = None
 
-        def apply(self, account: Account) -> None:
-            account.kind = self.kind
-            account.personal_data_id = self.personal_data_id
-            account.created_by = self.created_by
-            account.status = "active"
-            account.email_verified = False
-            account.trust_level = "basic"
-            account.trust_provider = None
-            account.grants = {}
-            account.failed_logins = 0
-            account.locked = False
-            account.locked_until = None
-            account.lock_reason = None
-            account.pending = {}
-            account.session_epoch = 0
-            account.email_generation = 0
-            account.last_login_at = None
-            account.last_reset_requested_at = None
-            account.deleted_at = None
-
-    class EmailVerificationRequested(Aggregate.Event):
-        token_hash: str
-        expires_at: datetime
-
-        def apply(self, account: Account) -> None:
-            account.pending[VERIFY_EMAIL] = {"hash": self.token_hash, "expires_at": self.expires_at}
-
-    class EmailVerified(Aggregate.Event):
-        def apply(self, account: Account) -> None:
-            account.email_verified = True
-            account.pending.pop(VERIFY_EMAIL, None)
-
-    class PasswordResetRequested(Aggregate.Event):
-        token_hash: str
-        expires_at: datetime
-
-        def apply(self, account: Account) -> None:
-            account.pending[PASSWORD_RESET] = {"hash": self.token_hash, "expires_at": self.expires_at}
-            account.last_reset_requested_at = self.timestamp
-
-    class PasswordChanged(Aggregate.Event):
-        via: str  # "initial" | "change" | "reset"
-
-        def apply(self, account: Account) -> None:
-            account.pending.pop(PASSWORD_RESET, None)
-            account.failed_logins = 0
-            account.session_epoch += 1
-
-    class EmailChangeRequested(Aggregate.Event):
-        token_hash: str
-        expires_at: datetime
-
-        def apply(self, account: Account) -> None:
-            account.pending[EMAIL_CHANGE] = {"hash": self.token_hash, "expires_at": self.expires_at}
-
-    class EmailChanged(Aggregate.Event):
-        def apply(self, account: Account) -> None:
-            account.pending.pop(EMAIL_CHANGE, None)
-            account.pending.pop(VERIFY_EMAIL, None)
-            account.email_verified = True
-            account.email_generation += 1
-
-    class EidVerificationStarted(Aggregate.Event):
-        state_hash: str
-        provider: str
-        expires_at: datetime
-
-        def apply(self, account: Account) -> None:
-            account.pending[EID] = {
-                "hash": self.state_hash,
-                "provider": self.provider,
-                "expires_at": self.expires_at,
-            }
-
-    class TrustLevelRaised(Aggregate.Event):
-        level: str
-        provider: str
-
-        def apply(self, account: Account) -> None:
-            account.trust_level = self.level
-            account.trust_provider = self.provider
-            account.pending.pop(EID, None)
-
-    class EidVerificationCompleted(Aggregate.Event):
-        """An eID result at or below the current level: state consumed, level kept."""
-
-        level: str
-        provider: str
-
-        def apply(self, account: Account) -> None:
-            account.pending.pop(EID, None)
-
-    class RoleGranted(Aggregate.Event):
-        tenant: str
-        role: str
-        service_keys: list[str]
-        granted_by: str | None
-
-        def apply(self, account: Account) -> None:
-            account.grants.setdefault(self.tenant, {})[self.role] = list(self.service_keys)
-
-    class RoleRevoked(Aggregate.Event):
-        tenant: str
-        role: str
-        revoked_by: str | None
-
-        def apply(self, account: Account) -> None:
-            roles = account.grants.get(self.tenant, {})
-            roles.pop(self.role, None)
-            if not roles:
-                account.grants.pop(self.tenant, None)
-
-    class LoginFailed(Aggregate.Event):
-        def apply(self, account: Account) -> None:
-            account.failed_logins += 1
-
-    class LoginSucceeded(Aggregate.Event):
-        session_id: UUID
-
-        def apply(self, account: Account) -> None:
-            account.failed_logins = 0
-            account.last_login_at = self.timestamp
-
-    class AccountLocked(Aggregate.Event):
-        reason: str
-        until: datetime | None
-        locked_by: str | None
-
-        def apply(self, account: Account) -> None:
-            account.locked = True
-            account.locked_until = self.until
-            account.lock_reason = self.reason
-            account.failed_logins = 0
-            account.session_epoch += 1
-
-    class AccountUnlocked(Aggregate.Event):
-        reason: str
-        unlocked_by: str | None
-
-        def apply(self, account: Account) -> None:
-            account.locked = False
-            account.locked_until = None
-            account.lock_reason = None
-            account.failed_logins = 0
-
-    class SessionsRevoked(Aggregate.Event):
-        reason: str
-
-        def apply(self, account: Account) -> None:
-            account.session_epoch += 1
-
-    class AccountDeleted(Aggregate.Event):
-        reason: str
-        deleted_by: str | None
-
-        def apply(self, account: Account) -> None:
-            account.status = "deleted"
-            account.deleted_at = self.timestamp
-            account.grants = {}
-            account.pending = {}
-            account.locked = False
-            account.locked_until = None
-            account.session_epoch += 1
-
-    # State attributes, declared for type checkers only: eventsourcing would turn
-    # runtime class annotations into dataclass fields of the aggregate.
-    if TYPE_CHECKING:
-        kind: str
-        personal_data_id: UUID
-        created_by: str | None
-        status: str
-        email_verified: bool
-        trust_level: str
-        trust_provider: str | None
-        grants: dict[str, dict[str, list[str]]]
-        failed_logins: int
-        locked: bool
-        locked_until: datetime | None
-        lock_reason: str | None
-        pending: dict[str, dict[str, Any]]
-        session_epoch: int
-        email_generation: int
-        last_login_at: datetime | None
-        last_reset_requested_at: datetime | None
-        deleted_at: datetime | None
-
-    # -------------------------------------------------------------- commands
     @classmethod
     def register(
         cls,
@@ -234,8 +74,7 @@ class Account(AccountAccessRules, Aggregate):
         created_by: str | None = None,
         account_id: UUID | None = None,
     ) -> Account:
-        return cls._create(
-            cls.AccountRegistered,
+        return cls(
             id=account_id or uuid4(),
             kind=check_kind(kind),
             personal_data_id=personal_data_id,
@@ -243,6 +82,7 @@ class Account(AccountAccessRules, Aggregate):
             timestamp=now,
         )
 
+    # ------------------------------------------------------------------ queries
     @property
     def is_deleted(self) -> bool:
         return self.status == "deleted"
@@ -262,41 +102,144 @@ class Account(AccountAccessRules, Aggregate):
             raise OneTimeTokenInvalid(f"{purpose} token invalid or expired")
         return entry
 
+    # -------------------------------------------------- commands: e-mail, password
+    # (access commands — eID, grants, logins, lockout, deletion — are in account_access.py)
     def request_email_verification(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
         self._alive()
         if self.email_verified:
             raise NotPermitted("e-mail already verified")
-        self.trigger_event(self.EmailVerificationRequested, token_hash=token_hash, expires_at=expires_at, timestamp=now)
+        self._email_verification_requested(token_hash=token_hash, expires_at=expires_at, timestamp=now)
 
     def verify_email(self, token_hash: str, now: datetime) -> None:
         self._alive()
         self._consume(VERIFY_EMAIL, token_hash, now)
-        self.trigger_event(self.EmailVerified, timestamp=now)
+        self._email_verified(timestamp=now)
 
     def request_password_reset(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
         self._alive()
-        self.trigger_event(self.PasswordResetRequested, token_hash=token_hash, expires_at=expires_at, timestamp=now)
+        self._password_reset_requested(token_hash=token_hash, expires_at=expires_at, timestamp=now)
 
     def reset_password(self, token_hash: str, now: datetime) -> None:
         """Consume the reset token. Proves control of the mailbox, so it also verifies
         the address and lifts a lockout caused by failed logins (not an admin lock)."""
         self._alive()
         self._consume(PASSWORD_RESET, token_hash, now)
-        self.trigger_event(self.PasswordChanged, via="reset", timestamp=now)
+        self._password_changed(via="reset", timestamp=now)
         if not self.email_verified:
-            self.trigger_event(self.EmailVerified, timestamp=now)
+            self._email_verified(timestamp=now)
         if self.locked and self.lock_reason == LOCK_FAILED_LOGINS:
-            self.trigger_event(self.AccountUnlocked, reason="password_reset", unlocked_by=None, timestamp=now)
+            self._account_unlocked(reason="password_reset", unlocked_by=None, timestamp=now)
 
     def change_password(self, now: datetime, *, via: str = "change") -> None:
         self._alive()
-        self.trigger_event(self.PasswordChanged, via=via, timestamp=now)
+        self._password_changed(via=via, timestamp=now)
 
     def request_email_change(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
         self._alive()
-        self.trigger_event(self.EmailChangeRequested, token_hash=token_hash, expires_at=expires_at, timestamp=now)
+        self._email_change_requested(token_hash=token_hash, expires_at=expires_at, timestamp=now)
 
     def confirm_email_change(self, token_hash: str, now: datetime) -> None:
         self._alive()
         self._consume(EMAIL_CHANGE, token_hash, now)
-        self.trigger_event(self.EmailChanged, timestamp=now)
+        self._email_changed(timestamp=now)
+
+    # ------------------------------------------------------------------- events
+    @event("EmailVerificationRequested")
+    def _email_verification_requested(self, token_hash: str, expires_at: datetime, timestamp: datetime) -> None:
+        self.pending[VERIFY_EMAIL] = {"hash": token_hash, "expires_at": expires_at}
+
+    @event("EmailVerified")
+    def _email_verified(self, timestamp: datetime) -> None:
+        self.email_verified = True
+        self.pending.pop(VERIFY_EMAIL, None)
+
+    @event("PasswordResetRequested")
+    def _password_reset_requested(self, token_hash: str, expires_at: datetime, timestamp: datetime) -> None:
+        self.pending[PASSWORD_RESET] = {"hash": token_hash, "expires_at": expires_at}
+        self.last_reset_requested_at = timestamp
+
+    @event("PasswordChanged")
+    def _password_changed(self, via: str, timestamp: datetime) -> None:
+        # via: "initial" | "change" | "reset"
+        self.pending.pop(PASSWORD_RESET, None)
+        self.failed_logins = 0
+        self.session_epoch += 1
+
+    @event("EmailChangeRequested")
+    def _email_change_requested(self, token_hash: str, expires_at: datetime, timestamp: datetime) -> None:
+        self.pending[EMAIL_CHANGE] = {"hash": token_hash, "expires_at": expires_at}
+
+    @event("EmailChanged")
+    def _email_changed(self, timestamp: datetime) -> None:
+        self.pending.pop(EMAIL_CHANGE, None)
+        self.pending.pop(VERIFY_EMAIL, None)
+        self.email_verified = True
+        self.email_generation += 1
+
+    @event("EidVerificationStarted")
+    def _eid_verification_started(
+        self, state_hash: str, provider: str, expires_at: datetime, timestamp: datetime
+    ) -> None:
+        self.pending[EID] = {"hash": state_hash, "provider": provider, "expires_at": expires_at}
+
+    @event("TrustLevelRaised")
+    def _trust_level_raised(self, level: str, provider: str, timestamp: datetime) -> None:
+        self.trust_level = level
+        self.trust_provider = provider
+        self.pending.pop(EID, None)
+
+    @event("EidVerificationCompleted")
+    def _eid_verification_completed(self, level: str, provider: str, timestamp: datetime) -> None:
+        """An eID result at or below the current level: state consumed, level kept."""
+        self.pending.pop(EID, None)
+
+    @event("RoleGranted")
+    def _role_granted(
+        self, tenant: str, role: str, service_keys: list[str], granted_by: str | None, timestamp: datetime
+    ) -> None:
+        self.grants.setdefault(tenant, {})[role] = list(service_keys)
+
+    @event("RoleRevoked")
+    def _role_revoked(self, tenant: str, role: str, revoked_by: str | None, timestamp: datetime) -> None:
+        roles = self.grants.get(tenant, {})
+        roles.pop(role, None)
+        if not roles:
+            self.grants.pop(tenant, None)
+
+    @event("LoginFailed")
+    def _login_failed(self, timestamp: datetime) -> None:
+        self.failed_logins += 1
+
+    @event("LoginSucceeded")
+    def _login_succeeded(self, session_id: UUID, timestamp: datetime) -> None:
+        self.failed_logins = 0
+        self.last_login_at = timestamp
+
+    @event("AccountLocked")
+    def _account_locked(self, reason: str, until: datetime | None, locked_by: str | None, timestamp: datetime) -> None:
+        self.locked = True
+        self.locked_until = until
+        self.lock_reason = reason
+        self.failed_logins = 0
+        self.session_epoch += 1
+
+    @event("AccountUnlocked")
+    def _account_unlocked(self, reason: str, unlocked_by: str | None, timestamp: datetime) -> None:
+        self.locked = False
+        self.locked_until = None
+        self.lock_reason = None
+        self.failed_logins = 0
+
+    @event("SessionsRevoked")
+    def _sessions_revoked(self, reason: str, timestamp: datetime) -> None:
+        self.session_epoch += 1
+
+    @event("AccountDeleted")
+    def _account_deleted(self, reason: str, deleted_by: str | None, timestamp: datetime) -> None:
+        self.status = "deleted"
+        self.deleted_at = timestamp
+        self.grants = {}
+        self.pending = {}
+        self.locked = False
+        self.locked_until = None
+        self.session_epoch += 1

@@ -1,7 +1,9 @@
 """Account commands about access: eID trust, tenant grants, logins, lockout, deletion.
 
 A mixin of :class:`~services.identity.domain.account.Account`, split off to keep modules
-short; it only decides and triggers the Account's events (see ``account.py``).
+short; it only decides and calls the Account's private ``@event`` methods, which stay in
+``account.py`` because eventsourcing defines event classes only from methods declared
+on the aggregate class itself.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from .errors import InvalidGrant, NotPermitted, OneTimeTokenInvalid
-from .values import (
+from services.identity.domain.errors import InvalidGrant, NotPermitted, OneTimeTokenInvalid
+from services.identity.domain.values import (
     ROLES,
     ROLES_BY_KIND,
     check_ags,
@@ -30,13 +32,11 @@ LOCK_FAILED_LOGINS = "too_many_failed_logins"  # the only lock a password reset 
 
 
 class AccountAccessRules:
-    """Decisions on an Account's access. Relies on Account's state and events."""
+    """Decisions on an Account's access. Relies on Account's state and event methods."""
 
     def start_eid_verification(self, state_hash: str, provider: str, expires_at: datetime, now: datetime) -> None:
         self._alive()
-        self.trigger_event(
-            self.EidVerificationStarted, state_hash=state_hash, provider=provider, expires_at=expires_at, timestamp=now
-        )
+        self._eid_verification_started(state_hash=state_hash, provider=provider, expires_at=expires_at, timestamp=now)
 
     def check_eid_state(self, state_hash: str, now: datetime) -> str:
         """Return the provider name the pending eID verification was started with."""
@@ -50,9 +50,9 @@ class AccountAccessRules:
         if started_with != provider:
             raise OneTimeTokenInvalid("eID result from a different provider")
         if trust_rank(check_trust_level(level)) <= trust_rank(self.trust_level):
-            self.trigger_event(self.EidVerificationCompleted, level=level, provider=provider, timestamp=now)
+            self._eid_verification_completed(level=level, provider=provider, timestamp=now)
             return False
-        self.trigger_event(self.TrustLevelRaised, level=level, provider=provider, timestamp=now)
+        self._trust_level_raised(level=level, provider=provider, timestamp=now)
         return True
 
     def grant_role(
@@ -67,15 +67,13 @@ class AccountAccessRules:
         tenant = check_ags(tenant)
         if self.grants.get(tenant, {}).get(role) == keys:
             return  # idempotent
-        self.trigger_event(
-            self.RoleGranted, tenant=tenant, role=role, service_keys=keys, granted_by=granted_by, timestamp=now
-        )
+        self._role_granted(tenant=tenant, role=role, service_keys=keys, granted_by=granted_by, timestamp=now)
 
     def revoke_role(self, tenant: str, role: str, now: datetime, *, revoked_by: str | None = None) -> None:
         self._alive()
         if role not in self.grants.get(tenant, {}):
             raise InvalidGrant(f"account holds no {role!r} grant for tenant {tenant!r}")
-        self.trigger_event(self.RoleRevoked, tenant=tenant, role=role, revoked_by=revoked_by, timestamp=now)
+        self._role_revoked(tenant=tenant, role=role, revoked_by=revoked_by, timestamp=now)
 
     def grant_list(self) -> list[dict[str, Any]]:
         return [
@@ -88,15 +86,9 @@ class AccountAccessRules:
         """Count a failed login; lock after ``max_failures``. True if this call locked."""
         if self.is_deleted or self.is_locked(now):
             return False
-        self.trigger_event(self.LoginFailed, timestamp=now)
+        self._login_failed(timestamp=now)
         if self.failed_logins >= max_failures:
-            self.trigger_event(
-                self.AccountLocked,
-                reason=LOCK_FAILED_LOGINS,
-                until=now + lockout,
-                locked_by=None,
-                timestamp=now,
-            )
+            self._account_locked(reason=LOCK_FAILED_LOGINS, until=now + lockout, locked_by=None, timestamp=now)
             return True
         return False
 
@@ -104,22 +96,22 @@ class AccountAccessRules:
         self._alive()
         if self.is_locked(now):
             raise NotPermitted("account is locked")
-        self.trigger_event(self.LoginSucceeded, session_id=session_id, timestamp=now)
+        self._login_succeeded(session_id=session_id, timestamp=now)
 
     def lock(self, now: datetime, *, reason: str = "admin", until: datetime | None = None, by: str | None = None) -> None:
         self._alive()
-        self.trigger_event(self.AccountLocked, reason=reason, until=until, locked_by=by, timestamp=now)
+        self._account_locked(reason=reason, until=until, locked_by=by, timestamp=now)
 
     def unlock(self, now: datetime, *, reason: str = "admin", by: str | None = None) -> None:
         self._alive()
         if self.locked:
-            self.trigger_event(self.AccountUnlocked, reason=reason, unlocked_by=by, timestamp=now)
+            self._account_unlocked(reason=reason, unlocked_by=by, timestamp=now)
 
     def revoke_sessions(self, now: datetime, *, reason: str = "logout_all") -> None:
         self._alive()
-        self.trigger_event(self.SessionsRevoked, reason=reason, timestamp=now)
+        self._sessions_revoked(reason=reason, timestamp=now)
 
     def delete(self, now: datetime, *, reason: str = "requested_by_user", by: str | None = None) -> None:
         if self.is_deleted:
             return  # idempotent: a retried deletion only re-runs the erasure step
-        self.trigger_event(self.AccountDeleted, reason=reason, deleted_by=by, timestamp=now)
+        self._account_deleted(reason=reason, deleted_by=by, timestamp=now)

@@ -16,37 +16,26 @@ address without the configuration.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
-from .errors import EmailAlreadyInUse, NotPermitted
+from services.identity.domain.errors import EmailAlreadyInUse, NotPermitted
 
 
 class EmailIndex(Aggregate):
-    class EmailClaimed(Aggregate.Created):
-        account_id: UUID
-
-        def apply(self, index: EmailIndex) -> None:
-            index.account_id = self.account_id
-
-    class EmailReclaimed(Aggregate.Event):
-        account_id: UUID
-
-        def apply(self, index: EmailIndex) -> None:
-            index.account_id = self.account_id
-
-    class EmailReleased(Aggregate.Event):
-        def apply(self, index: EmailIndex) -> None:
-            index.account_id = None
-
-    if TYPE_CHECKING:
-        account_id: UUID | None
+    @event("EmailClaimed")
+    def __init__(
+        self,
+        id: UUID,  # the stream id (derived from the address): eventsourcing passes it on, it is no event attribute
+        account_id: UUID,
+        timestamp: datetime,
+    ) -> None:
+        self.account_id: UUID | None = account_id
 
     @classmethod
     def claim_new(cls, index_id: UUID, account_id: UUID, now: datetime) -> EmailIndex:
-        return cls._create(cls.EmailClaimed, id=index_id, account_id=account_id, timestamp=now)
+        return cls(id=index_id, account_id=account_id, timestamp=now)
 
     @property
     def is_claimed(self) -> bool:
@@ -57,9 +46,17 @@ class EmailIndex(Aggregate):
             return
         if self.account_id is not None:
             raise EmailAlreadyInUse("address is in use")
-        self.trigger_event(self.EmailReclaimed, account_id=account_id, timestamp=now)
+        self._email_reclaimed(account_id=account_id, timestamp=now)
 
     def release(self, account_id: UUID, now: datetime) -> None:
         if self.account_id != account_id:
             raise NotPermitted("address is not held by this account")
-        self.trigger_event(self.EmailReleased, timestamp=now)
+        self._email_released(timestamp=now)
+
+    @event("EmailReclaimed")
+    def _email_reclaimed(self, account_id: UUID, timestamp: datetime) -> None:
+        self.account_id = account_id
+
+    @event("EmailReleased")
+    def _email_released(self, timestamp: datetime) -> None:
+        self.account_id = None

@@ -8,7 +8,7 @@ It lives in this aggregate, which the application stores in a **separate event s
 * is never part of the notification log, so the relay never publishes it and
   projections never copy it;
 * is erased on account deletion by physically deleting the aggregate's stream
-  (see :mod:`services.identity.erasure`), leaving the Account stream with only an
+  (:func:`services.common.erasure.purge_stream`), leaving the Account stream with only an
   ``AccountDeleted`` event and no way back to the person.
 
 Alternatives considered: eventsourcing's cipher encrypts the whole store with one key,
@@ -25,75 +25,30 @@ on the next read (see ``email_generation``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 
 class PersonalData(Aggregate):
-    class PersonalDataRecorded(Aggregate.Created):
-        account_id: UUID
-        email: str
-        display_name: str | None
-        organisation_name: str | None
-
-        def apply(self, data: PersonalData) -> None:
-            data.account_id = self.account_id
-            data.email = self.email
-            data.display_name = self.display_name
-            data.organisation_name = self.organisation_name
-            data.password_hash = None
-            data.pending_email = None
-            data.email_generation = 0
-            data.eid = None
-
-    class PasswordHashSet(Aggregate.Event):
-        password_hash: str
-        reason: str  # "initial" | "change" | "reset" | "rehash"
-
-        def apply(self, data: PersonalData) -> None:
-            data.password_hash = self.password_hash
-
-    class PendingEmailSet(Aggregate.Event):
-        email: str
-
-        def apply(self, data: PersonalData) -> None:
-            data.pending_email = self.email
-
-    class PendingEmailApplied(Aggregate.Event):
-        generation: int
-
-        def apply(self, data: PersonalData) -> None:
-            if data.pending_email:
-                data.email = data.pending_email
-            data.pending_email = None
-            data.email_generation = self.generation
-
-    class EidAttributesRecorded(Aggregate.Event):
-        provider: str
-        level: str
-        subject: str
-        attributes: dict[str, Any]
-
-        def apply(self, data: PersonalData) -> None:
-            data.eid = {
-                "provider": self.provider,
-                "level": self.level,
-                "subject": self.subject,
-                "attributes": dict(self.attributes),
-                "verified_at": self.timestamp,
-            }
-
-    if TYPE_CHECKING:
-        account_id: UUID
-        email: str
-        display_name: str | None
-        organisation_name: str | None
-        password_hash: str | None
-        pending_email: str | None
-        email_generation: int
-        eid: dict[str, Any] | None
+    @event("PersonalDataRecorded")
+    def __init__(
+        self,
+        account_id: UUID,
+        email: str,
+        display_name: str | None,
+        organisation_name: str | None,
+        timestamp: datetime,
+    ) -> None:
+        self.account_id = account_id
+        self.email = email
+        self.display_name = display_name
+        self.organisation_name = organisation_name
+        self.password_hash: str | None = None
+        self.pending_email: str | None = None
+        self.email_generation = 0
+        self.eid: dict[str, Any] | None = None
 
     @classmethod
     def record(
@@ -105,9 +60,8 @@ class PersonalData(Aggregate):
         display_name: str | None = None,
         organisation_name: str | None = None,
     ) -> PersonalData:
-        return cls._create(
-            cls.PersonalDataRecorded,
-            id=uuid4(),
+        """A new stream with a random id (eventsourcing's default ``create_id``: uuid4)."""
+        return cls(
             account_id=account_id,
             email=email,
             display_name=display_name,
@@ -116,24 +70,19 @@ class PersonalData(Aggregate):
         )
 
     def set_password_hash(self, password_hash: str, now: datetime, *, reason: str) -> None:
-        self.trigger_event(self.PasswordHashSet, password_hash=password_hash, reason=reason, timestamp=now)
+        self._password_hash_set(password_hash=password_hash, reason=reason, timestamp=now)
 
     def set_pending_email(self, email: str, now: datetime) -> None:
-        self.trigger_event(self.PendingEmailSet, email=email, timestamp=now)
+        self._pending_email_set(email=email, timestamp=now)
 
     def apply_pending_email(self, generation: int, now: datetime) -> None:
         """Catch up with the account's ``email_generation`` (idempotent)."""
         if generation > self.email_generation:
-            self.trigger_event(self.PendingEmailApplied, generation=generation, timestamp=now)
+            self._pending_email_applied(generation=generation, timestamp=now)
 
     def record_eid(self, *, provider: str, level: str, subject: str, attributes: dict[str, Any], now: datetime) -> None:
-        self.trigger_event(
-            self.EidAttributesRecorded,
-            provider=provider,
-            level=level,
-            subject=subject,
-            attributes=dict(attributes),
-            timestamp=now,
+        self._eid_attributes_recorded(
+            provider=provider, level=level, subject=subject, attributes=dict(attributes), timestamp=now
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,4 +97,34 @@ class PersonalData(Aggregate):
             "organisation_name": self.organisation_name,
             "has_password": self.password_hash is not None,
             "eid": eid,
+        }
+
+    # Events: the methods below only change state (they also run on replay); the
+    # command's ``now`` is the event timestamp.
+    @event("PasswordHashSet")
+    def _password_hash_set(self, password_hash: str, reason: str, timestamp: datetime) -> None:
+        # reason: "initial" | "change" | "reset" | "rehash"
+        self.password_hash = password_hash
+
+    @event("PendingEmailSet")
+    def _pending_email_set(self, email: str, timestamp: datetime) -> None:
+        self.pending_email = email
+
+    @event("PendingEmailApplied")
+    def _pending_email_applied(self, generation: int, timestamp: datetime) -> None:
+        if self.pending_email:
+            self.email = self.pending_email
+        self.pending_email = None
+        self.email_generation = generation
+
+    @event("EidAttributesRecorded")
+    def _eid_attributes_recorded(
+        self, provider: str, level: str, subject: str, attributes: dict[str, Any], timestamp: datetime
+    ) -> None:
+        self.eid = {
+            "provider": provider,
+            "level": level,
+            "subject": subject,
+            "attributes": dict(attributes),
+            "verified_at": timestamp,
         }

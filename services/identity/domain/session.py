@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
-from .errors import RefreshTokenReused, SessionInvalid
+from services.identity.domain.errors import RefreshTokenReused, SessionInvalid
 
 _MAX_REMEMBERED_HASHES = 50
 
@@ -26,50 +25,26 @@ def _same(a: str, b: str) -> bool:
 
 
 class Session(Aggregate):
-    class SessionStarted(Aggregate.Created):
-        account_id: UUID
-        token_hash: str
-        expires_at: datetime
-        absolute_expires_at: datetime
-        epoch: int
-
-        def apply(self, session: Session) -> None:
-            session.account_id = self.account_id
-            session.token_hash = self.token_hash
-            session.previous_hashes = []
-            session.expires_at = self.expires_at
-            session.absolute_expires_at = self.absolute_expires_at
-            session.epoch = self.epoch
-            session.started_at = self.timestamp
-            session.revoked = False
-            session.revoke_reason = None
-
-    class RefreshTokenRotated(Aggregate.Event):
-        token_hash: str
-        expires_at: datetime
-
-        def apply(self, session: Session) -> None:
-            session.previous_hashes = [session.token_hash, *session.previous_hashes][:_MAX_REMEMBERED_HASHES]
-            session.token_hash = self.token_hash
-            session.expires_at = self.expires_at
-
-    class SessionRevoked(Aggregate.Event):
-        reason: str
-
-        def apply(self, session: Session) -> None:
-            session.revoked = True
-            session.revoke_reason = self.reason
-
-    if TYPE_CHECKING:
-        account_id: UUID
-        token_hash: str
-        previous_hashes: list[str]
-        expires_at: datetime
-        absolute_expires_at: datetime
-        epoch: int
-        started_at: datetime
-        revoked: bool
-        revoke_reason: str | None
+    @event("SessionStarted")
+    def __init__(
+        self,
+        id: UUID,  # the stream id (the session id): eventsourcing passes it on, it is no event attribute
+        account_id: UUID,
+        token_hash: str,
+        expires_at: datetime,
+        absolute_expires_at: datetime,
+        epoch: int,
+        timestamp: datetime,
+    ) -> None:
+        self.account_id = account_id
+        self.token_hash = token_hash
+        self.previous_hashes: list[str] = []
+        self.expires_at = expires_at
+        self.absolute_expires_at = absolute_expires_at
+        self.epoch = epoch
+        self.started_at = timestamp
+        self.revoked = False
+        self.revoke_reason: str | None = None
 
     @classmethod
     def start(
@@ -84,8 +59,7 @@ class Session(Aggregate):
         session_id: UUID | None = None,
     ) -> Session:
         absolute = now + max_age
-        return cls._create(
-            cls.SessionStarted,
+        return cls(
             id=session_id or uuid4(),
             account_id=account_id,
             token_hash=token_hash,
@@ -110,13 +84,26 @@ class Session(Aggregate):
             if now >= self.expires_at:
                 raise SessionInvalid("session expired")
             expires = min(now + idle_ttl, self.absolute_expires_at)
-            self.trigger_event(self.RefreshTokenRotated, token_hash=new_hash, expires_at=expires, timestamp=now)
+            self._refresh_token_rotated(token_hash=new_hash, expires_at=expires, timestamp=now)
             return
         if any(_same(old, presented_hash) for old in self.previous_hashes):
-            self.trigger_event(self.SessionRevoked, reason="refresh_token_reuse", timestamp=now)
+            self._session_revoked(reason="refresh_token_reuse", timestamp=now)
             raise RefreshTokenReused("rotated refresh token presented again")
         raise SessionInvalid("unknown refresh token")
 
     def revoke(self, now: datetime, *, reason: str = "logout") -> None:
         if not self.revoked:
-            self.trigger_event(self.SessionRevoked, reason=reason, timestamp=now)
+            self._session_revoked(reason=reason, timestamp=now)
+
+    # Events: the methods below only change state (they also run on replay); the
+    # command's ``now`` is the event timestamp.
+    @event("RefreshTokenRotated")
+    def _refresh_token_rotated(self, token_hash: str, expires_at: datetime, timestamp: datetime) -> None:
+        self.previous_hashes = [self.token_hash, *self.previous_hashes][:_MAX_REMEMBERED_HASHES]
+        self.token_hash = token_hash
+        self.expires_at = expires_at
+
+    @event("SessionRevoked")
+    def _session_revoked(self, reason: str, timestamp: datetime) -> None:
+        self.revoked = True
+        self.revoke_reason = reason
