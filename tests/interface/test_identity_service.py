@@ -1,0 +1,146 @@
+"""IdentityService in a nameko container on RabbitMQ and PostgreSQL, called over real RPC:
+an account from registration to logout, the ``sessions_revoked`` broadcast every gateway
+listens to, errors as remote DomainErrors, and the public keys."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from nameko.events import BROADCAST, event_handler
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_extension
+
+from services.common.nameko_deps import Provided
+from services.common.problems import DomainError
+from services.identity.service import IdentityService
+
+ISSUER, AUDIENCE = "virtuelles-rathaus/identity", "virtuelles-rathaus"  # the IDENTITY_TOKEN_* defaults
+
+
+class RevocationListener:
+    """Hears identity's broadcast the way the gateway does (one queue per instance)."""
+
+    name = "revocation_listener"
+
+    @event_handler("identity", "sessions_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_sessions_revoked(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return payload
+
+
+@pytest.fixture
+def identity(start_container) -> Any:
+    return start_container(IdentityService)
+
+
+@pytest.fixture
+def listener(start_container, identity) -> Any:
+    return start_container(RevocationListener)
+
+
+@pytest.fixture
+def rpc(identity, nameko_config: dict[str, Any]) -> Any:
+    with ServiceRpcProxy("identity", nameko_config) as proxy:
+        yield proxy
+
+
+def remote_error(call: Any, *args: Any) -> DomainError:
+    """The DomainError a remote call answered (recognised by the marker in its value)."""
+    with pytest.raises(RemoteError) as remote:
+        call(*args)
+    error = DomainError.from_json(str(remote.value.value))
+    assert error is not None, remote.value
+    return error
+
+
+def login_refusal(rpc: Any, email: str, password: str) -> DomainError:
+    """Why a login was refused. The service answers a refusal as a remote DomainError; an
+    ``{"ok": false, "error": code}`` result (its earlier form) is read the same way."""
+    try:
+        answer = rpc.login(email, password, None)
+    except RemoteError as remote:
+        error = DomainError.from_json(str(remote.value))
+        assert error is not None, remote
+        return error
+    assert answer["ok"] is False and "tokens" not in answer, answer
+    return DomainError(answer["error"])
+
+
+def verification_token(container: Any, email: str) -> str:
+    """The link of a verification mail, from the container's own identity application
+    (mails are only logged until the notifications service exists; e2e tests take them
+    from the application the same way)."""
+    app = get_extension(container, Provided, attr_name="app").instance
+    mails = app.resend_verification(email).mails
+    return next(m.params["token"] for m in mails if m.template == "verify_email")
+
+
+def verified_claims(jwks: dict[str, Any], token: str) -> dict[str, Any]:
+    """Check an access token with nothing but the published JWK Set (as a verifier does)."""
+    kid = jwt.get_unverified_header(token)["kid"]
+    [jwk] = [key for key in jwks["keys"] if key["kid"] == kid]
+    key = jwt.PyJWK(jwk)
+    return jwt.decode(token, key.key, algorithms=[jwk["alg"]], audience=AUDIENCE, issuer=ISSUER)
+
+
+def test_jwks_publishes_public_keys_only(rpc) -> None:
+    jwks = rpc.jwks()
+    assert jwks["keys"], jwks
+    for key in jwks["keys"]:
+        assert key["kid"] and key["use"] == "sig" and key["alg"] in ("EdDSA", "ES256")
+        assert "d" not in key  # no private part
+
+
+def test_register_verify_login_refresh_logout(identity, listener, rpc) -> None:
+    email, password = f"citizen-{uuid.uuid4().hex[:10]}@example.org", "Gartenzaun-" + secrets.token_hex(6)
+    assert rpc.register(email, password, "citizen", "Erika Muster", None) == {"status": "accepted"}
+    assert login_refusal(rpc, email, password).code == "email_not_verified"
+
+    verified = rpc.verify_email(verification_token(identity, email))
+    account_id = verified["account_id"]
+    assert verified["email_verified"] is True
+
+    login = rpc.login(email, password, "203.0.113.7")
+    assert login["ok"] is True
+    tokens = login["tokens"]
+    jwks = rpc.jwks()
+    claims = verified_claims(jwks, tokens["access_token"])
+    assert (claims["sub"], claims["kind"], claims["trust_level"]) == (account_id, "citizen", "basic")
+    assert claims["sid"] == tokens["session_id"]
+    assert rpc.introspect(tokens["access_token"])["active"] is True
+
+    refreshed = rpc.refresh(tokens["refresh_token"])
+    assert refreshed["session_id"] == tokens["session_id"]
+    assert refreshed["refresh_token"] != tokens["refresh_token"]
+    assert verified_claims(jwks, refreshed["access_token"])["sid"] == tokens["session_id"]
+
+    # logout: the session ends, and every gateway hears it at once
+    with entrypoint_waiter(listener, "on_sessions_revoked", timeout=10) as broadcast:
+        assert rpc.end_session(account_id, claims["sid"], claims["exp"], refreshed["refresh_token"]) is None
+    assert broadcast.get() == {"session_id": tokens["session_id"], "until": claims["exp"]}
+
+    assert remote_error(rpc.refresh, refreshed["refresh_token"]).code == "session_invalid"
+    assert rpc.introspect(refreshed["access_token"]) == {"active": False}
+
+
+def test_wrong_password_is_invalid_credentials(identity, rpc) -> None:
+    email, password = f"citizen-{uuid.uuid4().hex[:10]}@example.org", "Gartenzaun-" + secrets.token_hex(6)
+    rpc.register(email, password, "citizen", None, None)
+    rpc.verify_email(verification_token(identity, email))
+
+    # one answer for a wrong password and an unknown address
+    for address in (email, f"nobody-{uuid.uuid4().hex[:8]}@example.org"):
+        refused = login_refusal(rpc, address, "Falsches-Passwort-1")
+        assert (refused.code, refused.status) == ("invalid_credentials", 401)
+
+
+def test_errors_cross_rpc_as_domain_errors(rpc) -> None:
+    assert remote_error(rpc.verify_email, f"{uuid.uuid4().hex}.not-a-token").code == "token_invalid"
+    assert remote_error(rpc.refresh, "garbage").code == "session_invalid"
+    refused = remote_error(rpc.register, "not-an-address", "Gartenzaun-42-Regen", "citizen", None, None)
+    assert refused.code == "invalid_email"
