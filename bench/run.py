@@ -152,10 +152,10 @@ class Bench:
         from services.common.db import ReadStore, ensure_schema
         from services.common.relay import POSITION_DDL
         from services.submissions.projections import CaseReadModels
-        from services.submissions.projector import open_app
+        from services.submissions.application import open_submissions
 
         ensure_schema("catalog")
-        open_app()
+        open_submissions()
         CaseReadModels(ReadStore("submissions")).store.executescript(POSITION_DDL)
         for attempt in (1, 2):
             try:

@@ -26,7 +26,7 @@ from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.domain import ReferenceSequence
 from services.submissions.projections import CaseReadModels
-from services.submissions.projector import open_app
+from services.submissions.application import open_submissions
 from tests.examples import form
 
 BATCH = 500
@@ -76,7 +76,7 @@ def wait_projected(app: SubmissionsApp, models: CaseReadModels, desc: str, timeo
 def load_cases(total: int, portals: tuple[str, ...], profile_batches: int = 10) -> dict[str, Any]:
     """Top the worklist up to ``total`` cases: Gemeinde portals, three services, so that the
     Landkreise get the Sperrmüll cases of their Gemeinden (25 tenants' worklists in all)."""
-    app = open_app()
+    app = open_submissions()
     models = CaseReadModels(ReadStore("submissions"))
     resolve = local_resolver()
     existing = int(models.store.query("SELECT count(*) FROM worklist")[0][0])

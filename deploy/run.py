@@ -20,23 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
-from services.common.config import postgres_configured  # noqa: E402
+from services.common.config import postgres_configured, settings  # noqa: E402
 
 PYTHON = sys.executable
 
 
-def nameko(service: str, cls: str) -> list[str]:
-    return [
-        PYTHON, "-m", "nameko", "run", "--config", str(ROOT / "services" / service / "config.yml"),
-        f"services.{service}.service:{cls}",
-    ]
+def nameko(service: str) -> list[str]:
+    return [PYTHON, "-m", "services.common.launch", service]
 
 
 PROCESSES: list[tuple[str, list[str]]] = [
-    ("catalog", nameko("catalog", "CatalogService")),
-    ("identity", nameko("identity", "IdentityService")),
-    ("submissions", nameko("submissions", "SubmissionsService")),
-    ("gateway", nameko("gateway", "GatewayService")),
+    ("catalog", nameko("catalog")),
+    ("identity", nameko("identity")),
+    ("submissions", nameko("submissions")),
+    ("gateway", nameko("gateway")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
 ]
@@ -84,7 +81,7 @@ def main() -> int:
         "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
     }
-    storage = "PostgreSQL" if postgres_configured() else f"SQLite in {ROOT / 'var'}"
+    storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
@@ -100,8 +97,7 @@ def main() -> int:
         procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         if name == "catalog":
             time.sleep(1.0)
-    port = os.environ.get("GATEWAY_PORT", "8000")
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{settings().gateway_port}"
     if wait_ready(f"{base}/health/ready", procs):
         print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
     else:

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from services.common import config
+from services.common.launch import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,12 +126,7 @@ class Platform:
     """The whole platform as real processes (as `make run` starts it), on its own port,
     schema prefix and vhost."""
 
-    NAMEKO = {
-        "catalog": "services.catalog.service:CatalogService",
-        "identity": "services.identity.service:IdentityService",
-        "submissions": "services.submissions.service:SubmissionsService",
-        "gateway": "services.gateway.service:GatewayService",
-    }
+    NAMEKO = SERVICES
     PLAIN = {
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
@@ -155,8 +151,7 @@ class Platform:
 
     def command(self, name: str) -> list[str]:
         if name in self.NAMEKO:
-            config = ROOT / "services" / name.split(":")[0] / "config.yml"
-            return [sys.executable, "-m", "nameko", "run", "--config", str(config), self.NAMEKO[name]]
+            return [sys.executable, "-m", "services.common.launch", name]
         return [sys.executable, *self.PLAIN[name]]
 
     def start(self, name: str) -> None:

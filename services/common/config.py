@@ -1,67 +1,185 @@
-"""Configuration from the environment, with defaults.
+"""Every setting of the platform, in one place: the environment variable, its default,
+and what it is for. Read when a process (or an application object) starts, never at
+import time, so tests and the launcher can set the environment first.
 
-Every service has a ``config.yml`` whose values may be written as ``${VAR:default}``;
-:func:`load_config` expands them the same way nameko does, so the same file serves the
-nameko container and the plain (non-eventlet) processes such as the relay and projector.
+Platform settings (:class:`Settings`)
+
+=========================  ===================================  ==========================================
+variable                   default                              meaning
+=========================  ===================================  ==========================================
+``VR_ENV``                 ``development``                      ``production`` enables the start-up guards
+``AMQP_URI``               ``amqp://guest:guest@127.0.0.1:5672/``  RabbitMQ
+``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
+``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
+``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
+``METRICS_ADDR``           ``127.0.0.1``                        where /metrics listens
+``METRICS_PORT``           per process, :data:`METRICS_PORTS`   ``0`` switches /metrics off
+``PUBLIC_BASE_URL``        ``http://127.0.0.1:8000``            links in mails
+``GATEWAY_HOST``/``_PORT``   ``127.0.0.1`` / ``8000``           the HTTP API
+``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
+``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
+``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
+``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
+``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
+``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
+``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
+``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
+``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
+=========================  ===================================  ==========================================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_EMAIL_NAMESPACE = uuid.UUID("5b7c6f0e-3d0a-5a43-9d7e-7a1f6c0e2b11")
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
-_ENV = re.compile(r"\$\{([^}^{:]+)(?::([^}^{]*))?\}")
+#: The /metrics port of each process (``METRICS_PORT`` overrides it for one process).
+METRICS_PORTS: Mapping[str, int] = {
+    "gateway": 9100,
+    "catalog": 9101,
+    "submissions": 9102,
+    "relay": 9103,
+    "projector": 9104,
+    "identity": 9105,
+}
+
+_TRUE = {"1", "y", "yes", "true", "on"}
 
 
-def expand(value: str) -> str:
-    """Replace ``${VAR:default}`` by the environment's value or the default."""
-
-    def repl(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        return os.environ.get(name, default if default is not None else "")
-
-    return _ENV.sub(repl, value)
-
-
-def _expand_tree(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _expand_tree(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_expand_tree(value) for value in node]
-    if isinstance(node, str):
-        expanded = expand(node)
-        if expanded != node:
-            return yaml.safe_load(expanded) if expanded else expanded
-        return node
-    return node
+def _convert(raw: str, default: Any, name: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in _TRUE
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, uuid.UUID):
+        return uuid.UUID(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    if isinstance(default, frozenset):
+        return frozenset(p.strip() for p in raw.split(",") if p.strip())
+    if name == "verification_key_files":  # "kid1=/path/a.pem,kid2=/path/b.pem"
+        return dict(item.split("=", 1) for item in raw.split(",") if "=" in item)
+    return raw
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        return _expand_tree(yaml.safe_load(handle) or {})
+def _from_env(cls: type, env: Mapping[str, str], prefix: str = "") -> Any:
+    """An instance of the settings dataclass ``cls``: each field from its variable
+    (``metadata["env"]`` or ``PREFIX_FIELD``), the default where it is unset or empty."""
+    base = cls()
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):
+        raw = env.get(spec.metadata.get("env") or f"{prefix}{spec.name.upper()}")
+        if raw is not None and raw != "":
+            values[spec.name] = _convert(raw, getattr(base, spec.name), spec.name)
+    return dataclasses.replace(base, **values)
 
 
+def _env(name: str) -> Any:
+    return {"env": name}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Platform-wide settings (see the module docstring for each variable)."""
+
+    environment: str = field(default="development", metadata=_env("VR_ENV"))
+    amqp_uri: str = field(default=DEFAULT_AMQP_URI, metadata=_env("AMQP_URI"))
+    var_dir: Path = field(default=ROOT / "var", metadata=_env("VR_VAR_DIR"))
+    schema_prefix: str = field(default="", metadata=_env("VR_SCHEMA_PREFIX"))
+    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
+    metrics_addr: str = field(default="127.0.0.1", metadata=_env("METRICS_ADDR"))
+    metrics_port: str = field(default="", metadata=_env("METRICS_PORT"))
+    public_base_url: str = field(default="http://127.0.0.1:8000", metadata=_env("PUBLIC_BASE_URL"))
+    gateway_host: str = field(default="127.0.0.1", metadata=_env("GATEWAY_HOST"))
+    gateway_port: int = field(default=8000, metadata=_env("GATEWAY_PORT"))
+    gateway_max_workers: int = field(default=200, metadata=_env("GATEWAY_MAX_WORKERS"))
+    submit_pipelines: int = field(default=2, metadata=_env("SUBMIT_PIPELINES"))
+    service_max_workers: int = field(default=10, metadata=_env("SERVICE_MAX_WORKERS"))
+    cookie_secure: bool = field(default=True, metadata=_env("COOKIE_SECURE"))
+    trusted_proxies: frozenset[str] = field(default=frozenset(), metadata=_env("TRUSTED_PROXIES"))
+    catalog_definitions_dir: Path = field(
+        default=ROOT / "services" / "catalog" / "definitions", metadata=_env("CATALOG_DEFINITIONS_DIR")
+    )
+    eid_provider: str = field(default="", metadata=_env("IDENTITY_EID_PROVIDER"))
+    token_issuer: str = field(default="virtuelles-rathaus/identity", metadata=_env("IDENTITY_TOKEN_ISSUER"))
+    token_audience: str = field(default="virtuelles-rathaus", metadata=_env("IDENTITY_TOKEN_AUDIENCE"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        return _from_env(cls, os.environ if env is None else env)
+
+    def metrics_port_for(self, process: str) -> int:
+        return int(self.metrics_port) if self.metrics_port != "" else METRICS_PORTS[process]
+
+
+def settings() -> Settings:
+    """The platform settings from the current environment."""
+    return Settings.from_env()
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """The identity service's settings: ``IDENTITY_<FIELD>``; durations in seconds."""
+
+    token_issuer: str = Settings.token_issuer
+    token_audience: str = Settings.token_audience
+    access_token_ttl: int = 600
+    refresh_token_ttl: int = 2 * 3600  # idle timeout of a session
+    session_max_age: int = 12 * 3600  # absolute lifetime of a session
+    verification_ttl: int = 48 * 3600
+    reset_ttl: int = 3600
+    email_change_ttl: int = 24 * 3600
+    invitation_ttl: int = 72 * 3600
+    eid_ttl: int = 15 * 60
+    max_failed_logins: int = 10
+    lockout_seconds: int = 30 * 60
+    reset_request_interval: int = 60
+    #: Namespace of e-mail index ids (uuid5); set per deployment so that index ids
+    #: cannot be computed from a guessed address without the configuration.
+    email_namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+    #: Development key directory (generated on first start); empty: ``<VR_VAR_DIR>/keys``.
+    keys_dir: str = ""
+    signing_key_file: str = ""
+    signing_key_id: str = ""
+    signing_key_password: str = ""
+    verification_key_files: Mapping[str, str] = field(default_factory=dict)
+    eid_provider: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> IdentitySettings:
+        loaded = _from_env(cls, env, prefix="IDENTITY_")
+        if not loaded.keys_dir:
+            loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
+        return loaded
+
+
+# -- storage -------------------------------------------------------------------------------
 def var_dir() -> Path:
     """Where embedded (SQLite) data lives: ./var unless VR_VAR_DIR says otherwise."""
-    return Path(os.environ.get("VR_VAR_DIR", ROOT / "var"))
+    return settings().var_dir
 
 
 def amqp_uri() -> str:
-    return os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
+    return settings().amqp_uri
 
 
 def postgres_configured() -> bool:
     return bool(os.environ.get("POSTGRES_DSN") or os.environ.get("POSTGRES_DBNAME"))
 
 
-def _postgres_parts() -> dict[str, str]:
+def postgres_parts() -> dict[str, str]:
     """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* variables."""
     dsn = os.environ.get("POSTGRES_DSN")
     if dsn:
@@ -85,7 +203,7 @@ def _postgres_parts() -> dict[str, str]:
 
 
 def postgres_conninfo() -> str:
-    parts = _postgres_parts()
+    parts = postgres_parts()
     return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
 
 
@@ -93,7 +211,7 @@ def schema_for(service: str) -> str:
     """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
 
     ``VR_SCHEMA_PREFIX`` lets tests and benches run beside a development instance."""
-    return os.environ.get("VR_SCHEMA_PREFIX", "") + service
+    return settings().schema_prefix + service
 
 
 def eventstore_env(service: str) -> dict[str, str]:
@@ -103,7 +221,7 @@ def eventstore_env(service: str) -> dict[str, str]:
     schema, so no service reads another's tables); otherwise an SQLite file under var/.
     """
     if postgres_configured():
-        parts = _postgres_parts()
+        parts = postgres_parts()
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parts["dbname"],
@@ -123,3 +241,19 @@ def eventstore_env(service: str) -> dict[str, str]:
         "SQLITE_LOCK_TIMEOUT": "10",
         "CREATE_TABLE": "y",
     }
+
+
+# -- nameko ----------------------------------------------------------------------------------
+def nameko_config(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The nameko container configuration of ``service`` (no YAML files to keep in step)."""
+    current = Settings.from_env(env)
+    config: dict[str, Any] = {
+        "AMQP_URI": current.amqp_uri,
+        "serializer": "json",
+        "max_workers": current.service_max_workers,
+    }
+    if service == "gateway":
+        config["WEB_SERVER_ADDRESS"] = f"{current.gateway_host}:{current.gateway_port}"
+        config["max_workers"] = current.gateway_max_workers
+        config["SUBMIT_PIPELINES"] = current.submit_pipelines
+    return config

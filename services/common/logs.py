@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import uuid
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
+
+from services.common.config import settings
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _configured = False
@@ -17,7 +18,7 @@ _configured = False
 def configure(service: str) -> None:
     """Configure structlog (once per process) to write one JSON object per line."""
     global _configured
-    level = getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO)
+    level = getattr(logging, settings().log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
     for noisy in ("amqp", "kombu", "nameko", "eventlet", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from services.common.config import settings
 from services.common.logs import get_logger
 
 ENTRYPOINT_LATENCY = Histogram(
@@ -41,16 +40,17 @@ BATCH_SIZE = Histogram(
 _started: set[int] = set()
 
 
-def serve(default_port: int) -> int | None:
-    """Start the /metrics HTTP endpoint once per process (port from METRICS_PORT or default).
+def serve(process: str) -> int | None:
+    """Start the /metrics HTTP endpoint once per process (its port from the config).
 
     ``METRICS_PORT=0`` switches it off (tests start many containers in one process).
     """
-    port = int(os.environ.get("METRICS_PORT", default_port))
+    current = settings()
+    port = current.metrics_port_for(process)
     if port == 0 or port in _started:
         return None
     try:
-        start_http_server(port, addr=os.environ.get("METRICS_ADDR", "127.0.0.1"))
+        start_http_server(port, addr=current.metrics_addr)
     except OSError as exc:
         get_logger(__name__).warning("metrics_port_unavailable", port=port, error=str(exc))
         return None

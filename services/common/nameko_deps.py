@@ -11,6 +11,7 @@ from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 
 from services.common import logs, metrics
+from services.common.config import Settings
 from services.common.problems import DomainError
 
 
@@ -34,16 +35,27 @@ class Provided(DependencyProvider):
         return self.instance
 
 
-class Observability(DependencyProvider):
-    """Configures JSON logging and starts the process's /metrics endpoint."""
+class Config(DependencyProvider):
+    """The platform settings (:class:`~services.common.config.Settings`), read from the
+    environment once when the container starts."""
 
-    def __init__(self, service: str, metrics_port: int):
+    def setup(self) -> None:
+        self.settings = Settings.from_env()
+
+    def get_dependency(self, worker_ctx: Any) -> Settings:
+        return self.settings
+
+
+class Observability(DependencyProvider):
+    """Configures JSON logging and starts the process's /metrics endpoint (its port from
+    :data:`services.common.config.METRICS_PORTS`)."""
+
+    def __init__(self, service: str):
         self.service = service
-        self.metrics_port = metrics_port
 
     def setup(self) -> None:
         logs.configure(self.service)
-        metrics.serve(self.metrics_port)
+        metrics.serve(self.service)
 
 
 class Correlation(DependencyProvider):
@@ -86,7 +98,6 @@ class EntrypointMetrics(DependencyProvider):
 
 
 def domain_error(exc: RemoteError) -> DomainError | None:
-    """The DomainError a remote service raised, if that is what came back over RPC."""
-    if exc.exc_type in ("DomainError", "TransitionNotAllowed"):
-        return DomainError.from_json(exc.value)
-    return None
+    """The DomainError (of any subclass) a remote service raised, recognised by the marker
+    its serialised value carries; None for anything else (a bug: a 500 at the edge)."""
+    return DomainError.from_json(str(exc.value))

@@ -1,8 +1,12 @@
 """Errors with a stable machine-readable code and a German and English message.
 
-Domain code raises :class:`DomainError` (or a subclass); it crosses RPC as JSON in
-nameko's ``RemoteError`` value and the gateway renders it once as RFC 9457
-``application/problem+json`` in the caller's language.
+The one error convention of the platform: domain code raises :class:`DomainError` (or a
+subclass with its own ``code``); it crosses RPC as JSON in nameko's ``RemoteError``
+value, is recognised there by its marker (:func:`remote_domain_error`, any subclass),
+and the gateway renders it once as RFC 9457 ``application/problem+json`` in the
+caller's language. Every human-readable word comes from the tables below: a message per
+code, and :data:`TEXTS` for the details a message names (``text("json_object")``), so
+no German/English pair is ever written inside code.
 """
 
 from __future__ import annotations
@@ -55,7 +59,32 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "session_invalid": (401, "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.", "Your session has expired. Please log in again."),
     "eid_failed": (400, "Der Identitätsnachweis ist fehlgeschlagen: {reason}", "Identity verification failed: {reason}"),
     "service_unavailable": (503, "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.", "The service is unavailable right now. Please try again shortly."),
+    "invalid_definition": (400, "Die Leistungsdefinition ist fehlerhaft: {detail}", "The service definition is invalid: {detail}"),
     "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
+}
+
+# Details that messages name ({detail}), by key; filled from the error's other params.
+TEXTS: dict[str, tuple[str, str]] = {
+    "empty_body": ("leerer Inhalt", "empty body"),
+    "json_object": ("JSON-Objekt erwartet", "JSON object expected"),
+    "text_length": ("Text mit 1 bis {limit} Zeichen erwartet", "text of 1 to {limit} characters expected"),
+    "text_max": ("Text bis {limit} Zeichen", "text up to {limit} characters"),
+    "list": ("Liste erwartet", "list expected"),
+    "integer_min_0": ("ganze Zahl ≥ 0 erwartet", "integer ≥ 0 expected"),
+    "iso_date": ("Datum JJJJ-MM-TT erwartet", "date YYYY-MM-DD expected"),
+    "with_time_zone": ("Zeitpunkt mit Zeitzone erwartet", "instant with time zone expected"),
+    "range": ("{low}–{high}", "{low}–{high}"),
+    "one_of": ("eines von: {choices}", "one of: {choices}"),
+    "applicant_account": ("Konto einer Bürgerin, eines Bürgers oder einer Organisation", "a citizen or organisation account"),
+    "staff_kind_role": ("Art clerk oder tenant_admin; Rolle clerk, team_lead oder tenant_admin", "kind clerk or tenant_admin; role clerk, team_lead or tenant_admin"),
+    "query_empty": ("leer", "empty"),
+    "query_too_long": ("höchstens {limit} Zeichen", "at most {limit} characters"),
+    "limit_range": ("Anzahl von {low} bis {high}", "a count from {low} to {high}"),
+    "code_taken": ("bereits vergeben", "already taken"),
+    "district_hosted": ("AGS eines Landkreises auf der Plattform", "AGS of a hosted district"),
+    "field_required": ("Dieses Feld ist erforderlich.", "This field is required."),
+    "field_unknown": ("Unbekanntes Feld.", "Unknown field."),
+    "field_invalid": ("Ungültiger Wert ({rule}).", "{detail}"),
 }
 
 TITLES = {
@@ -75,14 +104,40 @@ TITLES = {
 }
 
 
+MARKER = "domain_error"
+
+
+def text(key: str, **params: Any) -> dict[str, Any]:
+    """A detail from :data:`TEXTS`, rendered in the caller's language with ``params``.
+    Plain JSON, so it crosses RPC inside an error's params unchanged."""
+    if key not in TEXTS:
+        raise KeyError(key)
+    return {"text": key, **params}
+
+
+def render(value: Any, lang: str) -> Any:
+    """A :func:`text` reference in the caller's language; any other value as it is."""
+    if isinstance(value, dict) and value.get("text") in TEXTS:
+        de, en = TEXTS[value["text"]]
+        params = {k: v for k, v in value.items() if k != "text"}
+        try:
+            return (en if lang == "en" else de).format(**params)
+        except (KeyError, IndexError):
+            return en if lang == "en" else de
+    return value
+
+
 class DomainError(Exception):
-    """A rule of the domain said no. ``code`` is stable; ``params`` fill the message."""
+    """A rule of the domain said no. ``code`` is stable (a key of :data:`MESSAGES`);
+    ``params`` fill the message. Subclasses set ``code``; ``log_message`` is for logs
+    only and never crosses a service boundary."""
 
     code = "invalid_request"
 
-    def __init__(self, code: str | None = None, **params: Any):
-        self.code = code or self.code
+    def __init__(self, code: str | None = None, log_message: str = "", **params: Any):
+        self.code = code or type(self).code
         self.params = params
+        self.log_message = log_message
         super().__init__(self.to_json())
 
     @property
@@ -90,13 +145,16 @@ class DomainError(Exception):
         return MESSAGES.get(self.code, (400,))[0]
 
     def to_json(self) -> str:
-        return json.dumps({"code": self.code, "params": self.params}, default=str)
+        return json.dumps({MARKER: 1, "code": self.code, "params": self.params}, default=str)
 
     @classmethod
-    def from_json(cls, text: str) -> DomainError | None:
+    def from_json(cls, value: str) -> DomainError | None:
+        """The error a remote service raised, if ``value`` is a serialised DomainError."""
         try:
-            data = json.loads(text)
-            return cls(data["code"], **data.get("params", {}))
+            data = json.loads(value)
+            if not isinstance(data, dict) or data.get(MARKER) != 1:
+                return None
+            return cls(str(data["code"]), **data.get("params", {}))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -121,7 +179,7 @@ def problem(code: str, lang: str = "de", instance: str | None = None, **params: 
     status, de, en = MESSAGES.get(code, MESSAGES["invalid_request"])
     template = en if lang == "en" else de
     try:
-        detail = template.format(**params)
+        detail = template.format(**{key: render(value, lang) for key, value in params.items()})
     except (KeyError, IndexError):
         detail = template
     title_de, title_en = TITLES.get(status, ("Fehler", "Error"))
@@ -135,5 +193,8 @@ def problem(code: str, lang: str = "de", instance: str | None = None, **params: 
     if instance:
         body["instance"] = instance
     if "errors" in params:
-        body["errors"] = params["errors"]
+        body["errors"] = [
+            {**e, "message": render(e["message"], lang)} if isinstance(e, dict) and "message" in e else e
+            for e in params["errors"]
+        ]
     return body

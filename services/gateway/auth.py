@@ -1,28 +1,26 @@
 """Who is calling: access tokens (bearer header or HTTP-only cookie) verified locally with
 the identity service's public keys, checked against revocations broadcast by identity.
 
-The authorisation rules themselves are the identity service's pure functions
-(``services.identity.authz``); the gateway applies them to every request.
+Token verification and the authorisation rules are the shared library's
+(``services.common.tokens``, ``services.common.authz``): the gateway applies them to
+every request without loading any of the identity service's code.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
 
+from services.common.authz import ANONYMOUS, Principal, principal_from_claims
+from services.common.config import Settings
 from services.common.problems import DomainError
-from services.identity.application.settings import IdentitySettings
-from services.identity.authz import Principal, principal_from_claims
-from services.identity.keys import KeySet
-from services.identity.tokens import TokenError, TokenService
+from services.common.tokens import AccessTokenVerifier, TokenError, keys_from_jwks
 
 ACCESS_COOKIE = "vr_access"
 REFRESH_COOKIE = "vr_refresh"
-ANONYMOUS = Principal(subject="anonymous", kind="anonymous")
 
 
 class Authenticator(DependencyProvider):
@@ -30,8 +28,8 @@ class Authenticator(DependencyProvider):
     shows up, at most every 10 s); revocations arrive as broadcast events."""
 
     def setup(self) -> None:
-        self.settings = IdentitySettings.from_env(os.environ)
-        self.tokens: TokenService | None = None
+        self.settings = Settings.from_env()
+        self.tokens: AccessTokenVerifier | None = None
         self.keys_loaded_at = 0.0
         self.revoked_sessions: dict[str, float] = {}  # sid -> token expiry
         self.revoked_subjects: dict[str, float] = {}  # sub -> tokens issued up to this time are void
@@ -54,11 +52,14 @@ class Authenticator(DependencyProvider):
             del self.revoked_sessions[sid]
 
     # -- verification ----------------------------------------------------------------------
-    def _service(self, identity: Any, force: bool = False) -> TokenService:
+    def _verifier(self, identity: Any, force: bool = False) -> AccessTokenVerifier:
         stale = time.monotonic() - self.keys_loaded_at > 10
         if self.tokens is None or (force and stale):
-            keyset = KeySet.from_jwks(identity.jwks())
-            self.tokens = TokenService(keyset, issuer=self.settings.token_issuer, audience=self.settings.token_audience)
+            self.tokens = AccessTokenVerifier(
+                keys_from_jwks(identity.jwks()),
+                issuer=self.settings.token_issuer,
+                audience=self.settings.token_audience,
+            )
             self.keys_loaded_at = time.monotonic()
         return self.tokens
 
@@ -88,15 +89,11 @@ class Authenticator(DependencyProvider):
 
     def _verify_signature(self, token: str, identity: Any) -> dict[str, Any]:
         try:
-            try:
-                claims = self._service(identity).verify_access_token(token)
-            except TokenError as exc:
-                if exc.reason != "unknown_key":
-                    raise
-                claims = self._service(identity, force=True).verify_access_token(token)
+            return self._verifier(identity).verify(token)
         except TokenError as exc:
-            raise DomainError("invalid_token", reason=exc.reason) from None
-        return claims
+            if exc.reason != "unknown_key":
+                raise
+        return self._verifier(identity, force=True).verify(token)
 
     def principal(self, request: Request, identity: Any) -> Principal:
         claims = self.claims(request, identity)

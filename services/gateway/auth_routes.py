@@ -8,21 +8,17 @@ JSON body, which a cross-site form cannot send, so the cookies cannot be ridden 
 from __future__ import annotations
 
 import html
-import os
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from services.common.problems import DomainError
+from services.common import authz
+from services.common.authz import Principal
+from services.common.problems import DomainError, text
 from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE, require_login
 from services.gateway.http import client_ip, endpoint, http, json_response, read_json
-from services.identity import authz
-from services.identity.authz import Principal
 
-SECURE_COOKIES = os.environ.get("COOKIE_SECURE", "1") != "0"
 REFRESH_PATH = "/api/v1/auth"
-STAFF_KINDS = ("clerk", "tenant_admin", "operator")
-ROLES = ("clerk", "team_lead", "tenant_admin")
 
 
 def _text(body: dict[str, Any], name: str, limit: int = 500, required: bool = True) -> str | None:
@@ -30,24 +26,24 @@ def _text(body: dict[str, Any], name: str, limit: int = 500, required: bool = Tr
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise DomainError("invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen / text of 1 to {limit} characters")
+        raise DomainError("invalid_parameter", name=name, detail=text("text_length", limit=limit))
     return value
 
 
 def _object(request: Request) -> dict[str, Any]:
     body = read_json(request)
     if not isinstance(body, dict):
-        raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
+        raise DomainError("invalid_request", detail=text("json_object"))
     return body
 
 
-def _with_tokens(tokens: dict[str, Any], lang: str) -> Response:
+def _with_tokens(tokens: dict[str, Any], lang: str, secure: bool) -> Response:
     response = json_response(
         {k: tokens[k] for k in ("access_token", "refresh_token", "token_type", "expires_in", "refresh_expires_in")},
         lang=lang,
     )
     response.headers["Cache-Control"] = "no-store"
-    common = {"httponly": True, "secure": SECURE_COOKIES, "samesite": "Lax"}
+    common = {"httponly": True, "secure": secure, "samesite": "Lax"}
     response.set_cookie(ACCESS_COOKIE, tokens["access_token"], max_age=tokens["expires_in"], path="/", **common)
     response.set_cookie(
         REFRESH_COOKIE, tokens["refresh_token"], max_age=tokens["refresh_expires_in"], path=REFRESH_PATH, **common
@@ -61,6 +57,7 @@ class AuthRoutes:
     identity: Any
     submissions: Any
     auth: Any
+    config: Any
 
     # -- register, verify, log in and out ----------------------------------------------------
     @http("POST", "/api/v1/auth/register")
@@ -93,11 +90,11 @@ class AuthRoutes:
     @endpoint("login")
     def login(self, request: Request, lang: str, principal: Principal) -> Response:
         body = _object(request)
-        result = self.identity.login(_text(body, "email", 254), _text(body, "password", 1000), client_ip(request))
+        result = self.identity.login(_text(body, "email", 254), _text(body, "password", 1000), client_ip(request, self.config.trusted_proxies))
         if not result["ok"]:
             params = {"retry_after": result["retry_after"]} if result["retry_after"] else {}
             raise DomainError(result["error"], **params)
-        return _with_tokens(result["tokens"], lang)
+        return _with_tokens(result["tokens"], lang, self.config.cookie_secure)
 
     @http("POST", "/api/v1/auth/refresh")
     @endpoint("refresh")
@@ -106,7 +103,7 @@ class AuthRoutes:
         token = body.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
         if not isinstance(token, str) or not token:
             raise DomainError("session_invalid")
-        return _with_tokens(self.identity.refresh(token[:1000]), lang)
+        return _with_tokens(self.identity.refresh(token[:1000]), lang, self.config.cookie_secure)
 
     @http("POST", "/api/v1/auth/logout")
     @endpoint("logout")
@@ -204,7 +201,7 @@ class AuthRoutes:
     @endpoint("eid_simulator")
     def eid_simulator(self, request: Request, lang: str, principal: Principal) -> Response:
         """A page standing in for the eID provider (development only, clearly labelled)."""
-        if os.environ.get("IDENTITY_EID_PROVIDER") != "simulated":
+        if self.config.eid_provider != "simulated":
             raise DomainError("not_found")
         state = html.escape(request.args.get("state", ""))
         page = SIMULATOR_PAGE.replace("{state}", state)
@@ -219,11 +216,11 @@ class AuthRoutes:
             raise DomainError("forbidden")
         body = _object(request)
         kind, role = body.get("kind", "clerk"), body.get("role", "clerk")
-        if kind not in STAFF_KINDS[:2] or role not in ROLES:
-            raise DomainError("invalid_parameter", name="kind/role", detail="clerk|tenant_admin / clerk|team_lead|tenant_admin")
+        if kind not in authz.TENANT_STAFF_KINDS or role not in authz.ROLES:
+            raise DomainError("invalid_parameter", name="kind/role", detail=text("staff_kind_role"))
         keys = body.get("service_keys", ["*"])
         if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
-            raise DomainError("invalid_parameter", name="service_keys", detail="Liste / list")
+            raise DomainError("invalid_parameter", name="service_keys", detail=text("list"))
         created = self.identity.create_staff_account(
             _text(body, "email", 254), kind, _text(body, "display_name", 200, required=False), principal.subject
         )
@@ -238,16 +235,16 @@ class AuthRoutes:
             raise DomainError("forbidden")  # nobody changes their own grants
         body = _object(request)
         role = body.get("role")
-        if role not in ROLES:
-            raise DomainError("invalid_parameter", name="role", detail=" | ".join(ROLES))
+        if role not in authz.ROLES:
+            raise DomainError("invalid_parameter", name="role", detail=" | ".join(authz.ROLES))
         account = self.identity.get_account(account_id[:64])
-        if account["kind"] not in STAFF_KINDS[:2]:
+        if account["kind"] not in authz.TENANT_STAFF_KINDS:
             raise DomainError("forbidden")
         if request.method == "DELETE":
             return json_response(self.identity.revoke_role(account_id, ags, role, principal.subject), lang=lang)
         keys = body.get("service_keys", ["*"])
         if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
-            raise DomainError("invalid_parameter", name="service_keys", detail="Liste / list")
+            raise DomainError("invalid_parameter", name="service_keys", detail=text("list"))
         return json_response(self.identity.grant_role(account_id, ags, role, keys, principal.subject), lang=lang)
 
 

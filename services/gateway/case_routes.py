@@ -1,7 +1,7 @@
 """Gateway routes of cases: submit, follow, work the case, the worklist and the audit trail.
 
-Every read and write is authorised here with the identity service's rules
-(``services.identity.authz``): deny by default; a case the caller may not see is a 404
+Every read and write is authorised here with the shared rules
+(``services.common.authz``): deny by default; a case the caller may not see is a 404
 that does not reveal whether it exists; the worklist is filtered inside its query.
 """
 
@@ -14,15 +14,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from werkzeug.wrappers import Request, Response
 
-from services.common import logs
-from services.common.problems import DomainError
+from services.common import authz, logs
+from services.common.authz import Principal
+from services.common.cases import ACTIONS, WORKLIST_SORTS, Status
+from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
 from services.gateway.http import endpoint, http, json_response, problem_response, query_choice, query_int, read_json
-from services.identity import authz
-from services.identity.authz import Principal
-from services.submissions.application import ACTIONS
-from services.submissions.domain import Status
-from services.submissions.projections import SORTS
 
 SUBMIT_SCHEMA = Draft202012Validator(
     {
@@ -120,11 +117,11 @@ class CaseRoutes:
                 raise DomainError("forbidden")
             return principal.applicant_ref, False
         responsible = self.catalog.resolve(portal, body["service_id"])["tenant"]
-        if not any(g.covers(body["service_id"]) for g in principal.grants_for(responsible)) or principal.kind != "clerk":
+        if not authz.can_submit_for(principal, responsible, body["service_id"]):
             raise DomainError("forbidden")
         account = self.identity.get_account(on_behalf_of)
         if account.get("kind") not in authz.APPLICANT_KINDS:
-            raise DomainError("invalid_parameter", name="on_behalf_of", detail="Konto einer Bürgerin, eines Bürgers oder einer Organisation / a citizen or organisation account")
+            raise DomainError("invalid_parameter", name="on_behalf_of", detail=text("applicant_account"))
         return on_behalf_of, True
 
     def _readable_case(self, case_id: str, principal: Principal, contents: bool = False) -> dict[str, Any]:
@@ -148,7 +145,7 @@ class CaseRoutes:
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         payload = read_json(request) if has_body else {}
         if not isinstance(payload, dict):
-            raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
+            raise DomainError("invalid_request", detail=text("json_object"))
         case = self._readable_case(case_id, principal)
         if action not in ACTIONS:  # an unknown action is a 404 whoever asks
             raise DomainError("unknown_action", action=action[:64], allowed=", ".join(ACTIONS))
@@ -185,7 +182,7 @@ class CaseRoutes:
             "status": query_choice(request, "status", tuple(s.value for s in Status), None),
             "service_ids": allowed,
             "assignee": (request.args.get("assignee") or None),
-            "sort": query_choice(request, "sort", SORTS, "submitted_at"),
+            "sort": query_choice(request, "sort", WORKLIST_SORTS, WORKLIST_SORTS[0]),
             "order": query_choice(request, "order", ("asc", "desc"), "asc"),
             "limit": query_int(request, "limit", 50, 1, 500),
             "cursor": request.args.get("cursor") or None,
@@ -199,6 +196,6 @@ class CaseRoutes:
         """Who read or changed the case, when (tenant admins of the responsible authority)."""
         require_login(principal)
         meta = self.submissions.case_status(case_id)
-        if not principal.grants_for(meta["tenant"], roles=("tenant_admin",)) or principal.kind != "tenant_admin":
+        if not authz.can_read_audit(principal, meta["tenant"]):
             raise DomainError("case_not_found", case_id=case_id[:64])
         return json_response({"case_id": meta["case_id"], "items": self.submissions.audit_trail(case_id)}, lang=lang)

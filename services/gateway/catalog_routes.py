@@ -6,16 +6,16 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from services.common.problems import DomainError
+from services.common import authz
+from services.common.authz import Principal
+from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
 from services.gateway.http import endpoint, http, json_response, query_int, read_json
-from services.identity import authz
-from services.identity.authz import Principal
 
 
 def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise DomainError("invalid_request", detail="JSON-Objekt erwartet / JSON object expected")
+        raise DomainError("invalid_request", detail=text("json_object"))
     return body
 
 
@@ -105,7 +105,7 @@ class CatalogRoutes:
         if fee is not None and (not isinstance(fee, int) or isinstance(fee, bool) or not 0 <= fee <= 10_000_000):
             raise DomainError("invalid_parameter", name="fee_cents", detail="0 … 10000000")
         if not isinstance(reason, str) or len(reason) > 500:
-            raise DomainError("invalid_parameter", name="reason", detail="Text bis 500 Zeichen / text up to 500 characters")
+            raise DomainError("invalid_parameter", name="reason", detail=text("text_max", limit=500))
         offering = self.catalog.offer(ags, _ident(service_id, "service_id"))  # checked first, then saved
         if fee is not None:
             offering = self.catalog.change_fee(ags, service_id, fee, reason)

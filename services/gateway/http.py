@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import socket
 import time
@@ -21,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.common import logs, metrics
 from services.common.nameko_deps import domain_error
-from services.common.problems import DomainError, language, problem
+from services.common.problems import DomainError, language, problem, text
 
 MAX_BODY = 1_000_000  # bytes
 
@@ -55,10 +54,6 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem_response(code: str, lang: str, instance: str | None = None, **params: Any) -> Response:
     body = problem(code, lang, instance, **params)
-    if "errors" in body and body["errors"] and "message_de" in body["errors"][0]:
-        body["errors"] = [
-            {"field": e["field"], "code": e["code"], "message": e[f"message_{lang}"]} for e in body["errors"]
-        ]
     response = Response(json.dumps(body, ensure_ascii=False), status=body["status"], mimetype="application/problem+json")
     response.headers["Content-Language"] = lang
     if body["status"] == 401:
@@ -83,7 +78,7 @@ def read_json(request: Request) -> Any:
     if len(raw) > MAX_BODY:
         raise DomainError("payload_too_large", limit=MAX_BODY)
     if not raw.strip():
-        raise DomainError("malformed_json", detail="leerer Inhalt / empty body")
+        raise DomainError("malformed_json", detail=text("empty_body"))
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -129,17 +124,14 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
     return decorate
 
 
-TRUSTED_PROXIES = frozenset(p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip())
-
-
-def client_ip(request: Request) -> str | None:
+def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str | None:
     """The caller's address: behind a trusted reverse proxy (TRUSTED_PROXIES), the nearest
     address in X-Forwarded-For that is not one of our proxies; never a spoofable header otherwise."""
     address = request.remote_addr
-    if address in TRUSTED_PROXIES:
+    if address in trusted_proxies:
         hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
         for hop in reversed(hops):
-            if hop not in TRUSTED_PROXIES:
+            if hop not in trusted_proxies:
                 return hop[:64]
     return address
 
@@ -149,7 +141,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     if raw is None:
         return default
     if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
-        raise DomainError("invalid_parameter", name=name, detail=f"{low}–{high}")
+        raise DomainError("invalid_parameter", name=name, detail=text("range", low=low, high=high))
     return int(raw)
 
 

@@ -20,7 +20,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common import logs
-from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability
+from services.common.authz import Principal
+from services.common.nameko_deps import Config, Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
 from services.gateway.auth import Authenticator
 from services.gateway.auth_routes import AuthRoutes
@@ -28,10 +29,8 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
-from services.identity.authz import Principal
 
 CATCH_ALL = "/<path:path>"
-logs.configure("gateway")
 
 
 def route_map(service_cls: type) -> Map:
@@ -72,7 +71,8 @@ class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
     identity = RpcProxy("identity")
     submit = SubmitBatcher()
     auth = Authenticator()
-    observability = Observability("gateway", 9100)
+    config = Config()
+    observability = Observability("gateway")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
     tenants = TenantCache()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .application import IdentityApplication
-from .domain import PasswordRejected
+from services.identity.application import IdentityApplication
+from services.identity.domain import PasswordRejected
 
 DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
     {"email": "demo.buerger@example.org", "kind": "citizen", "display_name": "Demo Bürger"},

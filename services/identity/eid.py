@@ -29,14 +29,20 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlencode
 
+from services.common.problems import DomainError
+
 HIGHER_LEVELS = ("substantial", "high")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class EidError(Exception):
-    """The provider refused or the callback is malformed."""
+class EidError(DomainError):
+    """The provider refused or the callback is malformed; the reason is shown to the
+    citizen as the provider's technical answer."""
 
     code = "eid_failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason=reason[:200])
 
 
 @dataclass(frozen=True)

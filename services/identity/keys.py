@@ -4,8 +4,8 @@ A key directory holds ``<kid>.private.pem`` (mode 0600) / ``<kid>.public.pem`` a
 ``current`` file naming the signing kid. Rotation: add a new pair
 (:func:`write_keypair` with ``make_current=False``), ship its public key to every
 verifier, switch ``current``, and delete the old public key once the longest access
-token lifetime has passed. Verifiers (the gateway) need only public keys:
-``KeySet.from_directory(path, public_only=True)`` or ``KeySet.from_jwks(app.tokens.keyset.jwks())``.
+token lifetime has passed. Verifiers (the gateway) need only the public keys, as the
+JWK Set of :meth:`KeySet.jwks` (see :mod:`services.common.tokens`).
 """
 
 from __future__ import annotations
@@ -25,18 +25,11 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from services.common.tokens import VerificationKey, algorithm_for, keys_from_jwks
+
 log = logging.getLogger(__name__)
 
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def algorithm_for(key: Any) -> str:
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        return "EdDSA"
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return "ES256"
-    msg = f"unsupported key type {type(key).__name__}: use Ed25519 or EC P-256"
-    raise ValueError(msg)
 
 
 def _check_kid(kid: str) -> str:
@@ -44,13 +37,6 @@ def _check_kid(kid: str) -> str:
         msg = f"invalid key id {kid!r}"
         raise ValueError(msg)
     return kid
-
-
-@dataclass(frozen=True)
-class VerificationKey:
-    kid: str
-    public_key: Any
-    algorithm: str
 
 
 @dataclass(frozen=True)
@@ -137,13 +123,7 @@ class KeySet:
 
     @classmethod
     def from_jwks(cls, jwks: Mapping[str, Any]) -> KeySet:
-        keys = []
-        for entry in jwks.get("keys", []):
-            if entry.get("use", "sig") != "sig":
-                continue
-            public = jwt.PyJWK(dict(entry)).key
-            keys.append(VerificationKey(entry["kid"], public, algorithm_for(public)))
-        return cls(None, keys)
+        return cls(None, keys_from_jwks(jwks))
 
     def jwks(self) -> dict[str, Any]:
         """Public keys as a JWK Set (for a ``/.well-known/jwks.json`` endpoint)."""

@@ -14,7 +14,7 @@ import secrets
 from typing import NamedTuple
 from uuid import UUID
 
-from .domain.errors import OneTimeTokenInvalid
+from services.identity.domain.errors import OneTimeTokenInvalid
 
 
 class IssuedToken(NamedTuple):

@@ -22,7 +22,7 @@ from pathlib import Path
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .domain.errors import PasswordRejected
+from services.identity.domain.errors import PasswordRejected
 
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common_passwords.txt"
 MIN_LENGTH = 10

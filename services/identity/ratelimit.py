@@ -21,8 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .domain.errors import InvalidInput
-from .domain.values import normalise_email
+from services.identity.domain.errors import InvalidInput
+from services.identity.domain.values import normalise_email
 
 
 @dataclass

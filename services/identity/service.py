@@ -1,33 +1,27 @@
 """Identity service (nameko): accounts, sessions, trust levels, staff grants, privacy.
 
-A thin interface over :class:`IdentityApplication`. Identity errors leave as DomainError
-with their stable code; mails to send are handed to the outbox (logged until the
-notifications service exists: `make run` shows the links there).
+A thin interface over :class:`IdentityApplication`. Identity errors are DomainErrors and
+leave with their stable code as they are; mails to send are handed to the outbox (logged
+until the notifications service exists: `make run` shows the links there).
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Iterable
 from typing import Any
 
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
 from services.common import logs
-from services.common.db import open_application
+from services.common.config import settings
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
-from services.identity.application import IdentityApplication
+from services.identity.application import IdentityApplication, open_identity
 from services.identity.application.results import MailToSend
-from services.identity.domain.errors import IdentityError
-from services.identity.eid import EidError
 
-logs.configure("identity")
 log = logs.get_logger("identity")
-PUBLIC_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 LINKS = {
     "verify_email": "/api/v1/auth/verify-email?token={token}",
     "password_reset": "/api/v1/auth/password-reset/confirm?token={token}",
@@ -36,41 +30,18 @@ LINKS = {
 }
 
 
-def open_identity() -> IdentityApplication:
-    return open_application(IdentityApplication, "identity")
-
-
 def send_mails(mails: Iterable[MailToSend]) -> None:
     """Hand mails to the outbox. Until the notifications service exists they are logged,
     with their link, so a developer running `make run` can follow them."""
+    public_url = settings().public_base_url
     for mail in mails:
         link = LINKS.get(mail.template)
         log.info(
             "mail_outbox",
             template=mail.template,
             to=mail.to,
-            link=PUBLIC_URL + link.format(**mail.params) if link and "token" in mail.params else None,
+            link=public_url + link.format(**mail.params) if link and "token" in mail.params else None,
         )
-
-
-def domain_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Identity errors become DomainErrors (stable code; the gateway renders them)."""
-
-    @wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except IdentityError as exc:
-            params: dict[str, Any] = {}
-            if getattr(exc, "reason", None):
-                params["reason"] = exc.reason
-            if getattr(exc, "retry_after", None):
-                params["retry_after"] = exc.retry_after
-            raise DomainError(exc.code, **params) from None
-        except EidError as exc:
-            raise DomainError("eid_failed", reason=str(exc)[:200]) from None
-
-    return wrapper
 
 
 class IdentityService:
@@ -78,7 +49,7 @@ class IdentityService:
 
     app: IdentityApplication = Provided(open_identity)
     dispatch = EventDispatcher()
-    observability = Observability("identity", 9105)
+    observability = Observability("identity")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
 
@@ -93,7 +64,6 @@ class IdentityService:
 
     # -- citizens: account and session -------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def register(self, email: str, password: str, kind: str, display_name: str | None, organisation_name: str | None) -> dict[str, str]:
         outcome = self.app.register(
             email, password, kind=kind, display_name=display_name, organisation_name=organisation_name
@@ -102,19 +72,16 @@ class IdentityService:
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def verify_email(self, token: str) -> dict[str, Any]:
         return self.app.verify_email(token)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def resend_verification(self, email: str) -> dict[str, str]:
         outcome = self.app.resend_verification(email)
         send_mails(outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def login(self, email: str, password: str, client_ip: str | None) -> dict[str, Any]:
         result = self.app.login(email, password, client_ip=client_ip)
         send_mails(result.mails)
@@ -123,7 +90,6 @@ class IdentityService:
         return {"ok": True, "tokens": result.tokens.to_dict()}
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         return self.app.refresh(refresh_token).to_dict()
 
@@ -132,7 +98,6 @@ class IdentityService:
         self.dispatch("sessions_revoked", {"account_id": account_id, "at": round(time.time(), 3)})
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def end_session(self, account_id: str, session_id: str | None, until: float | None, refresh_token: str | None) -> None:
         """Logout: revoke the session (refresh token and the access token's ``sid``)."""
         if refresh_token:
@@ -142,32 +107,23 @@ class IdentityService:
             self.dispatch("sessions_revoked", {"session_id": session_id, "until": until or time.time() + 3600})
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def logout_everywhere(self, account_id: str) -> None:
         self.app.logout_everywhere(account_id)
         self._revoked(account_id)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
-    def introspect(self, access_token: str) -> dict[str, Any]:
-        return self.app.introspect(access_token)
-
-    @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def request_password_reset(self, email: str) -> dict[str, str]:
         outcome = self.app.request_password_reset(email)
         send_mails(outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def reset_password(self, token: str, new_password: str) -> dict[str, str]:
         outcome = self.app.reset_password(token, new_password)
         send_mails(outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def change_password(self, account_id: str, current_password: str, new_password: str) -> dict[str, str]:
         outcome = self.app.change_password(account_id, current_password, new_password)
         send_mails(outcome.mails)
@@ -175,29 +131,24 @@ class IdentityService:
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def request_email_change(self, account_id: str, new_email: str, password: str) -> dict[str, str]:
         outcome = self.app.request_email_change(account_id, new_email, password)
         send_mails(outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def confirm_email_change(self, token: str) -> dict[str, Any]:
         return self.app.confirm_email_change(token)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def get_account(self, account_id: str) -> dict[str, Any]:
         return self.app.get_account(account_id)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def export_account_data(self, account_id: str) -> dict[str, Any]:
         return self.app.export_account_data(account_id)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def delete_account(self, account_id: str, by: str | None = None) -> dict[str, str]:
         outcome = self.app.delete_account(account_id, by=by)
         send_mails(outcome.mails)
@@ -206,42 +157,35 @@ class IdentityService:
 
     # -- trust levels (eID) -----------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def start_eid_verification(self, account_id: str, return_url: str) -> dict[str, Any]:
         return self.app.start_eid_verification(account_id, return_url)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def complete_eid_verification(self, account_id: str, callback_params: dict[str, str]) -> dict[str, Any]:
         return self.app.complete_eid_verification(account_id, callback_params)
 
     # -- staff --------------------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def create_staff_account(self, email: str, kind: str, display_name: str | None, created_by: str) -> dict[str, Any]:
         created = self.app.create_staff_account(email, kind=kind, display_name=display_name, created_by=created_by)
         send_mails(created.mails)
         return {"account_id": created.account_id}
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def grant_role(self, account_id: str, tenant: str, role: str, service_keys: list[str], by: str) -> list[dict[str, Any]]:
         return self.app.grant_role(account_id, tenant, role, service_keys, granted_by=by)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def revoke_role(self, account_id: str, tenant: str, role: str, by: str) -> list[dict[str, Any]]:
         grants = self.app.revoke_role(account_id, tenant, role, revoked_by=by)
         self._revoked(account_id)  # tokens carrying the old grant are void now
         return grants
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def lock_account(self, account_id: str, by: str) -> None:
         self.app.lock_account(account_id, by=by)
         self._revoked(account_id)
 
     @rpc(expected_exceptions=DomainError)
-    @domain_errors
     def unlock_account(self, account_id: str, by: str) -> None:
         self.app.unlock_account(account_id, by=by)

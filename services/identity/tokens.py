@@ -1,19 +1,9 @@
-"""Signed access tokens (JWT, Ed25519 or ES256) and their keys.
+"""Issuing access tokens (JWT, Ed25519 or ES256), signed with identity's private key.
 
-Access tokens are short-lived (IDENTITY_ACCESS_TOKEN_TTL, default 10 min) JWTs,
-header ``{"alg": "EdDSA"|"ES256", "kid": …, "typ": "at+jwt"}`` (RFC 9068), claims::
-
-    iss, aud, sub (account id), iat, nbf, exp, jti (random), sid (session id),
-    kind (citizen|organisation|clerk|tenant_admin|operator),
-    trust_level (basic|substantial|high),
-    grants [{"tenant": "03460009", "role": "clerk", "service_keys": ["*"]}, …],
-    acting_for (optional, only when present)
-
+The token format and its verification are shared with every verifier (the gateway) in
+:mod:`services.common.tokens`; this module adds what only identity may do: sign.
 Keys (:mod:`services.identity.keys`): one *signing* key and any number of
 *verification* keys, each with a key id (``kid``), for rotation.
-
-Verification pins the algorithm to the key's type (no ``alg`` confusion, no ``none``),
-requires every claim above, and checks times against an injectable clock.
 Refresh tokens are not JWTs: they are opaque, stored hashed, and revocable (see
 ``services.identity.domain.session``).
 """
@@ -22,47 +12,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 
-from .domain.values import KINDS, TRUST_LEVELS
-from .keys import (
-    KeySet,
-    SigningKey,
-    VerificationKey,
-    algorithm_for,
-    ensure_dev_keys,
-    generate_private_key,
-    write_keypair,
-)
+from services.common.tokens import ACCESS_TOKEN_TYPE, AccessTokenVerifier, TokenError, validate_claims
+from services.identity.keys import KeySet
 
-__all__ = [
-    "ACCESS_TOKEN_TYPE",
-    "KeySet",
-    "SigningKey",
-    "TokenError",
-    "TokenService",
-    "VerificationKey",
-    "algorithm_for",
-    "ensure_dev_keys",
-    "generate_private_key",
-    "write_keypair",
-]
-
-ACCESS_TOKEN_TYPE = "at+jwt"
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "kind", "trust_level", "grants")
-
-
-class TokenError(Exception):
-    """An access token was refused. ``reason`` is for logs and tests, not for clients."""
-
-    code = "token_invalid"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["TokenError", "TokenService"]
 
 
 # ------------------------------------------------------------------ service
@@ -94,7 +52,6 @@ class TokenService:
         grants: list[dict[str, Any]],
         trust_level: str,
         session_id: str | None = None,
-        acting_for: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         signing = self.keyset.signing
         if signing is None:
@@ -118,79 +75,18 @@ class TokenService:
         }
         if session_id:
             claims["sid"] = session_id
-        if acting_for:
-            claims["acting_for"] = acting_for
-        _validate_claims(claims)
+        validate_claims(claims)
         headers = {"kid": signing.kid, "typ": ACCESS_TOKEN_TYPE}
         token = jwt.encode(claims, signing.private_key, algorithm=signing.algorithm, headers=headers)
         return token, claims
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
-        """Return the claims or raise TokenError."""
-        if not isinstance(token, str) or len(token) > 16_384:
-            raise TokenError("malformed")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenError("malformed") from None
-        if header.get("typ") != ACCESS_TOKEN_TYPE:
-            raise TokenError("wrong_type")
-        key = self.keyset.verification.get(str(header.get("kid", "")))
-        if key is None:
-            raise TokenError("unknown_key")
-        try:
-            claims = jwt.decode(
-                token,
-                key.public_key,
-                algorithms=[key.algorithm],
-                audience=self.audience,
-                issuer=self.issuer,
-                options={
-                    "require": list(REQUIRED_CLAIMS),
-                    "verify_exp": False,  # checked below against self.clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.InvalidAudienceError:
-            raise TokenError("wrong_audience") from None
-        except jwt.InvalidIssuerError:
-            raise TokenError("wrong_issuer") from None
-        except jwt.MissingRequiredClaimError:
-            raise TokenError("missing_claim") from None
-        except jwt.InvalidSignatureError:
-            raise TokenError("bad_signature") from None
-        except jwt.PyJWTError:
-            raise TokenError("malformed") from None
-        now = self.clock()
-        for name in ("iat", "nbf", "exp"):
-            if not isinstance(claims[name], int | float):
-                raise TokenError("bad_claims")
-        if claims["exp"] <= now - self.leeway:
-            raise TokenError("expired")
-        if claims["nbf"] > now + self.leeway or claims["iat"] > now + self.leeway:
-            raise TokenError("not_yet_valid")
-        _validate_claims(claims)
-        return claims
-
-
-def _validate_claims(claims: Mapping[str, Any]) -> None:
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise TokenError("bad_claims")
-    if claims.get("kind") not in KINDS or claims.get("trust_level") not in TRUST_LEVELS:
-        raise TokenError("bad_claims")
-    grants = claims.get("grants")
-    if not isinstance(grants, list):
-        raise TokenError("bad_claims")
-    for grant in grants:
-        if (
-            not isinstance(grant, dict)
-            or not isinstance(grant.get("tenant"), str)
-            or not isinstance(grant.get("role"), str)
-            or not isinstance(grant.get("service_keys"), list)
-            or not all(isinstance(k, str) for k in grant["service_keys"])
-        ):
-            raise TokenError("bad_claims")
-    for optional in ("sid", "acting_for"):
-        if optional in claims and not isinstance(claims[optional], str):
-            raise TokenError("bad_claims")
+        """Return the claims or raise TokenError (the same check every verifier makes)."""
+        verifier = AccessTokenVerifier(
+            self.keyset.verification.values(),
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+            clock=self.clock,
+        )
+        return verifier.verify(token)

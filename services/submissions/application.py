@@ -16,6 +16,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from services.common.cases import ACTIONS
+from services.common.db import open_application
 from services.common.problems import DomainError
 from services.submissions.commands import (
     Offering,
@@ -32,17 +34,7 @@ from services.submissions.domain import (
     format_reference,
 )
 
-ACTIONS = (
-    "request-payment",
-    "record-payment",
-    "start-review",
-    "request-information",
-    "supply-information",
-    "approve",
-    "reject",
-    "withdraw",
-    "reassign",
-)
+
 def case_view(case: Case) -> dict[str, Any]:
     return {
         "case_id": str(case.id),
@@ -275,3 +267,8 @@ def case_uuid(case_id: UUID | str) -> UUID:
         return case_id if isinstance(case_id, UUID) else UUID(str(case_id))
     except ValueError:
         raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
+
+
+def open_submissions() -> SubmissionsApp:
+    """The submissions application on the configured store (SQLite under var/ or PostgreSQL)."""
+    return open_application(SubmissionsApp, "submissions")

@@ -10,8 +10,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from services.common.problems import DomainError
-from services.submissions.domain import TRUST_ORDER, request_fingerprint
+from services.common.authz import TRUST_LEVELS, trust_rank
+from services.common.problems import DomainError, text
+from services.submissions.domain import request_fingerprint
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -72,8 +73,8 @@ class SubmitCommand:
         at the counter has seen the citizen's ID, which is what the level stands for."""
         if self.assisted:
             return
-        have = TRUST_ORDER.index(self.trust_level) if self.trust_level in TRUST_ORDER else -1
-        if have < TRUST_ORDER.index(required if required in TRUST_ORDER else "high"):
+        needed = trust_rank(required) if required in TRUST_LEVELS else trust_rank("high")
+        if trust_rank(self.trust_level) < needed:
             raise DomainError("trust_level_insufficient", required=required, current=self.trust_level)
 
     def fingerprint(self) -> str:
@@ -88,20 +89,21 @@ class SubmitCommand:
         )
 
 
-def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, str]]:
-    """jsonschema errors as one entry per field (JSON pointer), German and English."""
+def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, Any]]:
+    """jsonschema errors as one entry per field (JSON pointer); the message is rendered in
+    the caller's language at the edge."""
     errors = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = "/" + "/".join(str(p) for p in error.absolute_path)
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
             path = path.rstrip("/") + "/" + missing
-            de, en = "Dieses Feld ist erforderlich.", "This field is required."
+            message = text("field_required")
         elif error.validator == "additionalProperties":
-            de, en = "Unbekanntes Feld.", "Unknown field."
+            message = text("field_unknown")
         else:
-            de, en = f"Ungültiger Wert ({error.validator}).", error.message
-        errors.append({"field": path, "code": str(error.validator), "message_de": de, "message_en": en})
+            message = text("field_invalid", rule=str(error.validator), detail=error.message)
+        errors.append({"field": path, "code": str(error.validator), "message": message})
     return errors
 
 
@@ -110,7 +112,7 @@ def text_field(payload: dict[str, Any]) -> Callable[..., str]:
         value = payload.get(name, "")
         if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
             raise DomainError(
-                "invalid_parameter", name=name, detail=f"Text mit 1 bis {limit} Zeichen erwartet / text of 1 to {limit} characters expected"
+                "invalid_parameter", name=name, detail=text("text_length", limit=limit)
             )
         return value.strip()
 
@@ -120,7 +122,7 @@ def text_field(payload: dict[str, Any]) -> Callable[..., str]:
 def int_field(payload: dict[str, Any], name: str, default: int) -> int:
     value = payload.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise DomainError("invalid_parameter", name=name, detail="ganze Zahl ≥ 0 erwartet / integer ≥ 0 expected")
+        raise DomainError("invalid_parameter", name=name, detail=text("integer_min_0"))
     return value
 
 
@@ -128,4 +130,4 @@ def date_field(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise DomainError("invalid_parameter", name="due_date", detail="Datum JJJJ-MM-TT erwartet / date YYYY-MM-DD expected") from None
+        raise DomainError("invalid_parameter", name="due_date", detail=text("iso_date")) from None

@@ -9,27 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.common.cases import FINAL, OPEN, Status
 from services.common.problems import DomainError
 
 CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/cases")
 SEQUENCE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/case-references")
-
-
-class Status(StrEnum):
-    SUBMITTED = "submitted"
-    PAYMENT_PENDING = "payment_pending"
-    PAID = "paid"
-    IN_REVIEW = "in_review"
-    INFORMATION_REQUESTED = "information_requested"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
 
 
 STATUS_DE = {
@@ -43,9 +32,6 @@ STATUS_DE = {
     Status.WITHDRAWN: "Zurückgezogen",
 }
 ERASED_MARK = "_erased"
-TRUST_ORDER = ("basic", "substantial", "high")
-FINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN})
-OPEN = frozenset(Status) - FINAL
 
 
 class TransitionNotAllowed(DomainError):

@@ -257,9 +257,6 @@ class CaseReadModels:
         return count
 
 
-SORTS = ("submitted_at", "due_date", "reference")
-
-
 def encode_cursor(sort: str, value: Any, case_id: str) -> str:
     raw = json.dumps([sort, value, case_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -18,16 +18,12 @@ from tqdm import tqdm
 
 from services.common import logs, metrics
 from services.common.amqp import BatchConsumer, check_broker
-from services.common.db import ReadStore, open_application
-from services.submissions.application import SubmissionsApp
+from services.common.db import ReadStore
+from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.integration import map_notification
 from services.submissions.projections import PROJECTIONS, CaseReadModels
 
 QUEUE = "submissions.projections"
-
-
-def open_app() -> SubmissionsApp:
-    return open_application(SubmissionsApp, "submissions")
 
 
 def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
@@ -47,7 +43,7 @@ def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) 
 
 
 def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:
-    app = open_app()
+    app = open_submissions()
     models = CaseReadModels(ReadStore("submissions"))
     head = app.recorder.max_notification_id() or 0
     projections = PROJECTIONS if projection == "all" else (projection,)
@@ -61,7 +57,7 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
 class Projector:
     def __init__(self) -> None:
         self.running = True
-        self.app = open_app()
+        self.app = open_submissions()
         self.models = CaseReadModels(ReadStore("submissions"))
         self.log = logs.get_logger("projector")
 
@@ -128,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rebuilt {args.projection} from {count} events" + (f" for tenant {args.tenant}" if args.tenant else ""))
         return 0
     check_broker()
-    metrics.serve(9104)
+    metrics.serve("projector")
     Projector().run()
     return 0
 

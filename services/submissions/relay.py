@@ -8,15 +8,15 @@ from services.common import logs, metrics
 from services.common.amqp import check_broker
 from services.common.db import ReadStore
 from services.common.relay import Relay
+from services.submissions.application import open_submissions
 from services.submissions.integration import map_notification
-from services.submissions.projector import open_app
 
 
 def main() -> int:
     logs.configure("relay")
     check_broker()
-    metrics.serve(9103)
-    Relay(open_app(), ReadStore("submissions"), map_notification, source="submissions").run()
+    metrics.serve("relay")
+    Relay(open_submissions(), ReadStore("submissions"), map_notification, source="submissions").run()
     return 0
 
 

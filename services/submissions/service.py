@@ -18,19 +18,18 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs, metrics
+from services.common.cases import WORKLIST_SORTS
 from services.common.db import ReadStore
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
-from services.common.problems import DomainError
-from services.submissions.application import SubmissionsApp
+from services.common.problems import DomainError, text
+from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.audit import AuditLog
 from services.submissions.casefold import fold, status_view
 from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.integration import to_envelope
 from services.submissions.privacy import erase_applicant, export_applicant
-from services.submissions.projections import SORTS, CaseReadModels
-from services.submissions.projector import open_app
+from services.submissions.projections import CaseReadModels
 
-logs.configure("submissions")
 log = logs.get_logger("submissions")
 
 
@@ -81,13 +80,13 @@ class WriteLock(DependencyProvider):
 class SubmissionsService:
     name = "submissions"
 
-    app: SubmissionsApp = Provided(open_app)
+    app: SubmissionsApp = Provided(open_submissions)
     read: CaseReadModels = Provided(lambda: CaseReadModels(ReadStore("submissions")))
     audit: AuditLog = Provided(lambda: AuditLog(ReadStore("submissions")))
     offerings: OfferingCache = OfferingCache()
     write_lock = WriteLock()
     catalog = RpcProxy("catalog")
-    observability = Observability("submissions", 9102)
+    observability = Observability("submissions")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
 
@@ -133,8 +132,8 @@ class SubmissionsService:
 
     @rpc(expected_exceptions=DomainError)
     def worklist(self, tenant: str, query: dict[str, Any]) -> dict[str, Any]:
-        if query.get("sort", "submitted_at") not in SORTS:
-            raise DomainError("invalid_parameter", name="sort", detail=", ".join(SORTS))
+        if query.get("sort", WORKLIST_SORTS[0]) not in WORKLIST_SORTS:
+            raise DomainError("invalid_parameter", name="sort", detail=text("one_of", choices=", ".join(WORKLIST_SORTS)))
         return self.read.worklist(tenant, **query)
 
     @rpc

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from services.identity.application.settings import IdentitySettings
+from services.common.config import IdentitySettings
 from services.identity.keys import KeySet, SigningKey, generate_private_key
 from services.identity.tokens import TokenService
 from tests import support

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from services.common.amqp import ConfirmingPublisher
+from services.submissions.application import open_submissions
 from services.submissions.integration import to_envelope
-from services.submissions.projector import open_app
 from tests.e2e.accounts import Account, Accounts
 from tests.e2e.conftest import BAKUM, LOHNE, VECHTA, client_for, eventually
 from tests.examples import form
@@ -116,7 +116,7 @@ def test_a_redelivered_event_changes_nothing(running: Platform, applicant: Accou
 
     # deliver every event of the case again, in order and out of order
     with mock.patch.dict(os.environ, {k: v for k, v in running.env.items() if k.startswith(("POSTGRES", "VR_"))}):
-        app = open_app()
+        app = open_submissions()
         events = [to_envelope(event, None) for event in app.case_events(case_id)]
         app.close()
     publisher = ConfirmingPublisher(running.env["AMQP_URI"])

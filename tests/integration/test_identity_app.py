@@ -11,7 +11,7 @@ from tests.identity_support import STRONG, STRONG_2, Clock, new_keyset, open_fac
 try:  # the token and authorisation modules move to services/common
     from services.common.authz import principal_from_claims
 except ImportError:  # pragma: no cover - before the move
-    from services.identity.authz import principal_from_claims
+    from services.common.authz import principal_from_claims
 try:
     from services.common.tokens import TokenError
 except ImportError:  # pragma: no cover - before the move

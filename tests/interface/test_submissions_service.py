@@ -15,7 +15,7 @@ from nameko.testing.utils import get_container, get_extension
 
 from services.catalog.service import CatalogService
 from services.common.nameko_deps import Provided, domain_error
-from services.common.problems import DomainError
+from services.common.problems import DomainError, render
 from services.submissions.application import SubmissionsApp
 from services.submissions.projections import CaseReadModels
 from services.submissions.projector import envelopes_from_store
@@ -104,7 +104,7 @@ def test_submit_batch_one_result_per_command(submissions: Submissions) -> None:
     assert error["code"] == "form_invalid"
     fields = {(e["field"], e["code"]) for e in error["params"]["errors"]}
     assert fields == {("/dog_name", "required"), ("/dog_sex", "enum"), ("/dogs_in_household", "type")}
-    assert all(e["message_de"] and e["message_en"] for e in error["params"]["errors"])
+    assert all(render(e["message"], "de") and render(e["message"], "en") for e in error["params"]["errors"])
 
     assert results[2] == {"error": {"code": "unknown_service", "params": {"service_id": "no-such-service"}}}
     assert results[3] == {"case": first, "replayed": True}

@@ -14,17 +14,23 @@ password service and login throttle — tests use them instead of mocks.
 
 from __future__ import annotations
 
-from .accounts import AccountCommands
-from .privacy import PrivacyCommands
-from .results import Accepted, Created, LoginResult, MailToSend, TokenPair
-from .sessions import SessionCommands
-from .settings import IdentitySettings
-from .staff import StaffCommands
-from .trust import TrustCommands
+from services.common.config import IdentitySettings
+from services.common.db import open_application
+from services.identity.application.accounts import AccountCommands
+from services.identity.application.privacy import PrivacyCommands
+from services.identity.application.results import Accepted, Created, LoginResult, MailToSend, TokenPair
+from services.identity.application.sessions import SessionCommands
+from services.identity.application.staff import StaffCommands
+from services.identity.application.trust import TrustCommands
 
 
 class IdentityApplication(AccountCommands, SessionCommands, StaffCommands, TrustCommands, PrivacyCommands):
     name = "identity"
+
+
+def open_identity() -> IdentityApplication:
+    """The identity application on the configured store (SQLite under var/ or PostgreSQL)."""
+    return open_application(IdentityApplication, "identity")
 
 
 __all__ = [
@@ -35,4 +41,5 @@ __all__ = [
     "LoginResult",
     "MailToSend",
     "TokenPair",
+    "open_identity",
 ]

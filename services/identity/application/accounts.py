@@ -7,20 +7,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from .. import onetime
-from ..domain import (
-    SELF_SERVICE_KINDS,
-    EmailAlreadyInUse,
-    EmailIndex,
-    InvalidInput,
-    NotPermitted,
-    OneTimeTokenInvalid,
-    normalise_email,
-)
-from ..domain.errors import RateLimited, WrongPassword
-from ..domain.values import check_kind
-from .base import IdentityBase
-from .results import (
+from services.identity import onetime
+from services.identity.application.base import IdentityBase
+from services.identity.application.results import (
     MAIL_ACCOUNT_EXISTS,
     MAIL_CONFIRM_EMAIL_CHANGE,
     MAIL_EMAIL_CHANGE_NOTICE,
@@ -30,6 +19,17 @@ from .results import (
     Accepted,
     MailToSend,
 )
+from services.identity.domain import (
+    APPLICANT_KINDS,
+    EmailAlreadyInUse,
+    EmailIndex,
+    InvalidInput,
+    NotPermitted,
+    OneTimeTokenInvalid,
+    normalise_email,
+)
+from services.identity.domain.errors import RateLimited, WrongPassword
+from services.identity.domain.values import check_kind
 
 _NAME_MAX = 200
 
@@ -60,7 +60,7 @@ class AccountCommands(IdentityBase):
         looking at the address, and the password is hashed in both cases, so neither
         errors nor timing tell whether the address is registered.
         """
-        if check_kind(kind) not in SELF_SERVICE_KINDS:
+        if check_kind(kind) not in APPLICANT_KINDS:
             raise NotPermitted(f"accounts of kind {kind!r} are created by administrators")
         normalised = normalise_email(email)
         organisation_name = _clean_name(organisation_name)

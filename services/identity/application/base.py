@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -23,10 +24,11 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
+from services.common.config import IdentitySettings
 from services.common.erasure import purge_stream
-
-from .. import onetime
-from ..domain import (
+from services.identity import onetime
+from services.identity.application.results import MAIL_VERIFY_EMAIL, MailToSend
+from services.identity.domain import (
     Account,
     AccountNotFound,
     EmailIndex,
@@ -36,13 +38,11 @@ from ..domain import (
     email_index_id,
     normalise_email,
 )
-from ..eid import IdentityProvider, provider_from_name
-from ..keys import KeySet, ensure_dev_keys
-from ..passwords import PasswordService
-from ..ratelimit import LoginThrottle
-from ..tokens import TokenService
-from .results import MAIL_VERIFY_EMAIL, MailToSend
-from .settings import IdentitySettings
+from services.identity.eid import IdentityProvider, provider_from_name
+from services.identity.keys import KeySet, ensure_dev_keys
+from services.identity.passwords import PasswordService
+from services.identity.ratelimit import LoginThrottle
+from services.identity.tokens import TokenService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,7 +62,7 @@ def load_keyset(settings: IdentitySettings) -> KeySet:
             public_key_files=settings.verification_key_files,
             password=settings.signing_key_password.encode() or None,
         )
-    return ensure_dev_keys(settings.keys_dir)
+    return ensure_dev_keys(Path(settings.keys_dir))
 
 
 class IdentityBase(Application):

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from ..domain import Account, Session
-from .base import IdentityBase
-from .results import MAIL_ACCOUNT_DELETED, Accepted, MailToSend
+from services.identity.application.base import IdentityBase
+from services.identity.application.results import MAIL_ACCOUNT_DELETED, Accepted, MailToSend
+from services.identity.domain import Account, Session
 
 _META = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 

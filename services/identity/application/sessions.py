@@ -8,18 +8,18 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from .. import onetime
-from ..authz import Grant, Principal
-from ..domain import (
+from services.common.authz import Grant, Principal
+from services.identity import onetime
+from services.identity.application.base import IdentityBase
+from services.identity.application.results import MAIL_ACCOUNT_LOCKED, LoginResult, MailToSend, TokenPair
+from services.identity.domain import (
     Account,
     OneTimeTokenInvalid,
     RefreshTokenReused,
     Session,
     SessionInvalid,
 )
-from ..tokens import TokenError
-from .base import IdentityBase
-from .results import MAIL_ACCOUNT_LOCKED, LoginResult, MailToSend, TokenPair
+from services.identity.tokens import TokenError
 
 
 class SessionCommands(IdentityBase):

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from .. import onetime
-from ..domain import STAFF_KINDS, EmailAlreadyInUse, NotPermitted, normalise_email
-from ..domain.values import check_kind
-from .base import IdentityBase
-from .results import MAIL_STAFF_INVITATION, Created, MailToSend
+from services.identity import onetime
+from services.identity.application.base import IdentityBase
+from services.identity.application.results import MAIL_STAFF_INVITATION, Created, MailToSend
+from services.identity.domain import STAFF_KINDS, EmailAlreadyInUse, NotPermitted, normalise_email
+from services.identity.domain.values import check_kind
 
 
 class StaffCommands(IdentityBase):

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from .. import onetime
-from ..domain import NotPermitted, OneTimeTokenInvalid
-from ..eid import IdentityProvider
-from .base import IdentityBase
+from services.identity import onetime
+from services.identity.application.base import IdentityBase
+from services.identity.domain import NotPermitted, OneTimeTokenInvalid
+from services.identity.eid import IdentityProvider
 
 
 class TrustCommands(IdentityBase):

@@ -4,9 +4,9 @@ Stored event topics are ``services.identity.domain.<module>:<Aggregate>.<Event>`
 moving a class needs ``eventsourcing.utils.register_topic`` aliases for old events.
 """
 
-from .account import Account
-from .email_index import EmailIndex
-from .errors import (
+from services.identity.domain.account import Account
+from services.identity.domain.email_index import EmailIndex
+from services.identity.domain.errors import (
     AccountDeleted,
     AccountNotFound,
     EmailAlreadyInUse,
@@ -21,13 +21,13 @@ from .errors import (
     RefreshTokenReused,
     SessionInvalid,
 )
-from .personal_data import PersonalData
-from .session import Session
-from .values import (
+from services.identity.domain.personal_data import PersonalData
+from services.identity.domain.session import Session
+from services.identity.domain.values import (
     ALL_SERVICES,
+    APPLICANT_KINDS,
     KINDS,
     ROLES,
-    SELF_SERVICE_KINDS,
     STAFF_KINDS,
     TRUST_LEVELS,
     email_index_id,
@@ -37,9 +37,9 @@ from .values import (
 
 __all__ = [
     "ALL_SERVICES",
+    "APPLICANT_KINDS",
     "KINDS",
     "ROLES",
-    "SELF_SERVICE_KINDS",
     "STAFF_KINDS",
     "TRUST_LEVELS",
     "Account",

@@ -1,17 +1,25 @@
 """Domain errors of the identity service.
 
-Every error has a stable machine-readable ``code`` that the service layer maps to a
-problem+json response. Messages are for logs, never shown verbatim to citizens, and
-never say whether an e-mail address is registered.
+They are :class:`~services.common.problems.DomainError` s like every service's, so they
+cross RPC and reach the caller as problem+json with their stable ``code`` without any
+translation in the service layer. The positional message is for logs only, never shown
+to citizens, and never says whether an e-mail address is registered.
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-class IdentityError(Exception):
-    """Base class of all identity domain errors."""
+from services.common.problems import DomainError
 
-    code = "identity_error"
+
+class IdentityError(DomainError):
+    """Base class of all identity domain errors: ``IdentityError("log text", **params)``."""
+
+    code = "invalid_input"
+
+    def __init__(self, log_message: str = "", **params: Any) -> None:
+        super().__init__(None, log_message=log_message, **params)
 
 
 class InvalidInput(IdentityError, ValueError):
@@ -28,7 +36,7 @@ class PasswordRejected(InvalidInput):
     code = "password_rejected"
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=reason)
         self.reason = reason
 
 
@@ -94,5 +102,6 @@ class RateLimited(IdentityError):
     code = "rate_limited"
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"retry after {retry_after:.0f} s")
-        self.retry_after = int(-(-retry_after // 1))
+        seconds = int(-(-retry_after // 1))
+        super().__init__(f"retry after {retry_after:.0f} s", retry_after=seconds)
+        self.retry_after = seconds

@@ -1,42 +1,33 @@
-"""Value rules of the identity domain: kinds, trust levels, roles, grants, e-mails."""
+"""Value rules of the identity domain: kinds, trust levels, roles, grants, e-mails.
+
+The vocabulary itself (kinds, roles, trust levels) is shared with the gateway and lives
+in :mod:`services.common.authz`; this module checks values against it."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from .errors import InvalidEmail, InvalidGrant, InvalidInput
-
-#: Account kinds. Citizens and organisations register themselves; staff accounts are
-#: created by a tenant admin or an operator.
-KINDS = ("citizen", "organisation", "clerk", "tenant_admin", "operator")
-SELF_SERVICE_KINDS = frozenset({"citizen", "organisation"})
-STAFF_KINDS = frozenset({"clerk", "tenant_admin", "operator"})
-
-#: Roles an account may hold *per tenant*, and which account kinds may hold them.
-ROLES = ("clerk", "team_lead", "tenant_admin")
-ROLES_BY_KIND: Mapping[str, frozenset[str]] = {
-    "clerk": frozenset({"clerk", "team_lead"}),
-    "tenant_admin": frozenset({"clerk", "team_lead", "tenant_admin"}),
-}
-ALL_SERVICES = "*"
-
-#: Trust levels, ordered (eIDAS / BundID: niedrig → substanziell → hoch).
-TRUST_LEVELS = ("basic", "substantial", "high")
+from services.common.authz import (
+    ALL_SERVICES,
+    APPLICANT_KINDS,
+    KINDS,
+    ROLES,
+    ROLES_BY_KIND,
+    STAFF_KINDS,
+    TRUST_LEVELS,
+    trust_rank,
+)
+from services.identity.domain.errors import InvalidEmail, InvalidGrant, InvalidInput
 
 _AGS = re.compile(r"^\d{8}$")
 _SERVICE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 # Deliberately simple: one "@", a dot in the domain, no whitespace. Deliverability is
 # proven by the verification mail, not by a regular expression.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
-
-#: Namespace for e-mail index ids (uuid5). Override per deployment with
-#: IDENTITY_EMAIL_NAMESPACE so that index ids cannot be computed without it.
-DEFAULT_EMAIL_NAMESPACE = uuid.UUID("5b7c6f0e-3d0a-5a43-9d7e-7a1f6c0e2b11")
-
 
 def normalise_email(email: str) -> str:
     """Trim, NFC-normalise and lower-case an address; raise InvalidEmail if malformed.
@@ -53,7 +44,7 @@ def normalise_email(email: str) -> str:
     return value
 
 
-def email_index_id(normalised_email: str, namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE) -> uuid.UUID:
+def email_index_id(normalised_email: str, namespace: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(namespace, normalised_email)
 
 
@@ -67,14 +58,6 @@ def check_trust_level(level: str) -> str:
     if level not in TRUST_LEVELS:
         raise InvalidInput(f"unknown trust level {level!r}")
     return level
-
-
-def trust_rank(level: str | None) -> int:
-    """0 for basic … 2 for high; unknown or missing levels rank below basic (-1)."""
-    try:
-        return TRUST_LEVELS.index(level or "")
-    except ValueError:
-        return -1
 
 
 def check_ags(tenant: str) -> str:
@@ -103,3 +86,22 @@ def check_service_keys(service_keys: Iterable[str]) -> list[str]:
 def grant_dict(tenant: str, role: str, service_keys: Iterable[str]) -> dict[str, Any]:
     """The one wire shape of a grant, used in events, views and token claims."""
     return {"tenant": tenant, "role": role, "service_keys": list(service_keys)}
+
+
+__all__ = [
+    "ALL_SERVICES",
+    "APPLICANT_KINDS",
+    "KINDS",
+    "ROLES",
+    "ROLES_BY_KIND",
+    "STAFF_KINDS",
+    "TRUST_LEVELS",
+    "check_ags",
+    "check_kind",
+    "check_service_keys",
+    "check_trust_level",
+    "email_index_id",
+    "grant_dict",
+    "normalise_email",
+    "trust_rank",
+]

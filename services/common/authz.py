@@ -1,4 +1,9 @@
-"""Authorisation decisions: pure functions over a Principal and case metadata.
+"""Who may do what: the principal, its grants, and the authorisation rules as pure
+functions over a Principal and case metadata.
+
+Shared on purpose: identity issues principals (as token claims) and the gateway applies
+these rules to every request, so both read them from here; the module holds no state
+and imports nothing of any service.
 
 Deny by default: every function answers False/None unless a rule grants access, and
 malformed input (unknown kind, missing case fields) is a denial, never an exception.
@@ -6,10 +11,7 @@ malformed input (unknown kind, missing case fields) is a denial, never an except
 Rules
 -----
 * Citizens and organisations read and act on their **own** cases only:
-  ``case_meta["applicant_ref"]`` must equal ``principal.acting_for or principal.subject``
-  (the account id — the ``sub`` claim — of the applicant or of the represented party).
-  A case may demand a minimum trust level (``case_meta["trust_level_required"]``, e.g.
-  "substantial" for a case submitted with eID); lower principals are denied.
+  ``case_meta["applicant_ref"]`` must equal the principal's account id (``sub``).
 * Staff (kinds clerk, tenant_admin) reach cases through **grants**: tenant (AGS) ×
   role × service keys. The case's ``tenant`` is the *responsible* authority; grants
   match it exactly (a Landkreis grant does not cover its municipalities).
@@ -17,8 +19,8 @@ Rules
   ``reassign``. ``tenant_admin`` manages staff and settings of the tenant but
   gives **no** access to case contents (data minimisation) — give the same account a
   clerk/team_lead grant if it needs both.
-* Operators are platform-wide for operations (metrics, staff administration) and never
-  read or act on case contents, whatever grants they carry.
+* Operators are platform-wide for operations (staff administration) and never read or
+  act on case contents, whatever grants they carry.
 """
 
 from __future__ import annotations
@@ -27,18 +29,41 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .domain.values import ALL_SERVICES, KINDS, TRUST_LEVELS, trust_rank
-
+#: Account kinds. Citizens and organisations register themselves (applicants); staff
+#: accounts are created by a tenant admin or an operator.
+KINDS = ("citizen", "organisation", "clerk", "tenant_admin", "operator")
 APPLICANT_KINDS = frozenset({"citizen", "organisation"})
+STAFF_KINDS = frozenset({"clerk", "tenant_admin", "operator"})
+#: Staff kinds a tenant admin may create for its own tenant (operators create operators).
+TENANT_STAFF_KINDS = ("clerk", "tenant_admin")
 CASE_STAFF_KINDS = frozenset({"clerk", "tenant_admin"})
-CASE_ROLES = frozenset({"clerk", "team_lead"})
 
-# Action names as in services.submissions.application.ACTIONS. "record-payment" is
-# for the payments service (a system caller, not a person) and is granted to no one here.
+#: Roles an account may hold *per tenant*, and which account kinds may hold them.
+ROLES = ("clerk", "team_lead", "tenant_admin")
+ROLES_BY_KIND: Mapping[str, frozenset[str]] = {
+    "clerk": frozenset({"clerk", "team_lead"}),
+    "tenant_admin": frozenset({"clerk", "team_lead", "tenant_admin"}),
+}
+CASE_ROLES = frozenset({"clerk", "team_lead"})
+ALL_SERVICES = "*"
+
+#: Trust levels, ordered (eIDAS / BundID: niedrig → substanziell → hoch).
+TRUST_LEVELS = ("basic", "substantial", "high")
+
+# Names from services.common.cases.ACTIONS. "record-payment" is for the payments service (a system caller, not a person) and is
+# granted to no one here.
 APPLICANT_ACTIONS = frozenset({"withdraw", "supply-information"})
 CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject"})
 TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"reassign"}
 ACTIONS_BY_ROLE: Mapping[str, frozenset[str]] = {"clerk": CLERK_ACTIONS, "team_lead": TEAM_LEAD_ACTIONS}
+
+
+def trust_rank(level: str | None) -> int:
+    """0 for basic … 2 for high; unknown or missing levels rank below basic (-1)."""
+    try:
+        return TRUST_LEVELS.index(level or "")
+    except ValueError:
+        return -1
 
 
 @dataclass(frozen=True)
@@ -64,11 +89,10 @@ class Principal:
     kind: str
     grants: tuple[Grant, ...] = field(default=())
     trust_level: str = "basic"
-    acting_for: str | None = None
 
     @property
     def applicant_ref(self) -> str:
-        return self.acting_for or self.subject
+        return self.subject
 
     def grants_for(self, tenant: str, roles: Iterable[str] = CASE_ROLES) -> tuple[Grant, ...]:
         wanted = frozenset(roles)
@@ -80,8 +104,10 @@ class Principal:
             "kind": self.kind,
             "grants": [g.to_dict() for g in self.grants],
             "trust_level": self.trust_level,
-            "acting_for": self.acting_for,
         }
+
+
+ANONYMOUS = Principal(subject="anonymous", kind="anonymous")
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
@@ -91,7 +117,6 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         kind=str(claims["kind"]),
         grants=tuple(Grant.from_dict(g) for g in claims.get("grants", ())),
         trust_level=str(claims.get("trust_level", "basic")),
-        acting_for=claims.get("acting_for"),
     )
 
 
@@ -102,9 +127,6 @@ def _case_fields(case_meta: Mapping[str, Any]) -> tuple[str, str, str] | None:
         return None
     if not all(isinstance(v, str) and v for v in (tenant, service_id, applicant)):
         return None
-    required = case_meta.get("trust_level_required")
-    if required is not None and required not in TRUST_LEVELS:
-        return None
     return tenant, service_id, applicant
 
 
@@ -112,11 +134,8 @@ def _valid(principal: Principal) -> bool:
     return isinstance(principal, Principal) and principal.kind in KINDS and principal.trust_level in TRUST_LEVELS
 
 
-def _is_own_case(principal: Principal, applicant: str, case_meta: Mapping[str, Any]) -> bool:
-    if principal.kind not in APPLICANT_KINDS or principal.applicant_ref != applicant:
-        return False
-    required = case_meta.get("trust_level_required")
-    return required is None or trust_rank(principal.trust_level) >= trust_rank(required)
+def _is_own_case(principal: Principal, applicant: str) -> bool:
+    return principal.kind in APPLICANT_KINDS and principal.applicant_ref == applicant
 
 
 def _staff_roles_for(principal: Principal, tenant: str, service_id: str) -> set[str]:
@@ -130,7 +149,7 @@ def can_read_case(principal: Principal, case_meta: Mapping[str, Any]) -> bool:
     if fields is None or not _valid(principal):
         return False
     tenant, service_id, applicant = fields
-    return _is_own_case(principal, applicant, case_meta) or bool(_staff_roles_for(principal, tenant, service_id))
+    return _is_own_case(principal, applicant) or bool(_staff_roles_for(principal, tenant, service_id))
 
 
 def can_act_on_case(principal: Principal, case_meta: Mapping[str, Any], action: str) -> bool:
@@ -138,9 +157,19 @@ def can_act_on_case(principal: Principal, case_meta: Mapping[str, Any], action: 
     if fields is None or not _valid(principal):
         return False
     tenant, service_id, applicant = fields
-    if _is_own_case(principal, applicant, case_meta):
+    if _is_own_case(principal, applicant):
         return action in APPLICANT_ACTIONS
     return any(action in ACTIONS_BY_ROLE[role] for role in _staff_roles_for(principal, tenant, service_id))
+
+
+def can_submit_for(principal: Principal, tenant: str, service_id: str) -> bool:
+    """Assisted submission: a clerk of the responsible authority, for a covered service."""
+    return principal.kind == "clerk" and any(g.covers(service_id) for g in principal.grants_for(tenant))
+
+
+def can_read_audit(principal: Principal, tenant: str) -> bool:
+    """The audit trail of a tenant's cases: its tenant admins (who read no contents)."""
+    return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
 
 
 class WorklistScope(NamedTuple):
@@ -177,14 +206,3 @@ def can_manage_staff(principal: Principal, tenant: str) -> bool:
     if principal.kind == "operator":
         return True
     return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
-
-
-def can_view_tenant_metrics(principal: Principal, tenant: str) -> bool:
-    """Aggregated KPIs (no case contents)."""
-    if not _valid(principal):
-        return False
-    if principal.kind == "operator":
-        return True
-    return principal.kind in CASE_STAFF_KINDS and bool(
-        principal.grants_for(tenant, roles=("team_lead", "tenant_admin"))
-    )

@@ -1,0 +1,49 @@
+"""Start one nameko service with its configuration from :mod:`services.common.config`:
+
+    python -m services.common.launch gateway
+
+nameko's own ``nameko run --config file.yml`` would need a YAML file per service that
+repeats the defaults; this builds the same container configuration from the one
+configuration module instead. Only nameko services come through here: the relay, the
+projector and other plain processes have their own ``__main__`` and no eventlet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: The nameko services of the platform and their classes.
+SERVICES = {
+    "catalog": "services.catalog.service:CatalogService",
+    "identity": "services.identity.service:IdentityService",
+    "submissions": "services.submissions.service:SubmissionsService",
+    "gateway": "services.gateway.service:GatewayService",
+}
+
+
+def service_class(name: str) -> type:
+    module, _, cls = SERVICES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.common.launch")
+    parser.add_argument("service", choices=sorted(SERVICES))
+    args = parser.parse_args(argv)
+    import eventlet
+
+    eventlet.monkey_patch()  # before the service modules import sockets and threads
+    from nameko.cli.run import run
+
+    from services.common import logs
+    from services.common.config import nameko_config
+
+    logs.configure(args.service)
+    run([service_class(args.service)], nameko_config(args.service))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
