@@ -1,5 +1,10 @@
-"""GatewayService (nameko ``@http``) with the catalog, submissions and identity services in
-one runner: HTTP in, the batcher's ``submit_batch`` RPC behind it, and readiness."""
+"""GatewayService (nameko ``@http``) over real HTTP, two ways:
+
+* with the catalog, submissions and identity services in one runner: HTTP in, the
+  batcher's ``submit_batch`` RPC behind it, and readiness;
+* alone, its neighbours replaced (``replace_dependencies``): what it asks them for
+  (the worklist filter the authorisation rules allow, the submit command) and how it
+  answers what they say (remote DomainErrors as problem+json), unknown routes, tokens."""
 
 from __future__ import annotations
 
@@ -8,21 +13,33 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import MagicMock
 from uuid import UUID
 
 import eventlet
 import httpx
 import pytest
-from nameko.testing.services import entrypoint_waiter
+from nameko.exceptions import RemoteError
+from nameko.testing.services import entrypoint_waiter, replace_dependencies
 from nameko.testing.utils import get_container, get_extension
 
 from services.catalog.service import CatalogService
 from services.common.nameko_deps import Provided
+from services.common.problems import DomainError
 from services.gateway.service import GatewayService
 from services.identity.service import IdentityService
 from services.submissions.service import SubmissionsService
 from tests.examples import form
-from tests.interface.conftest import VECHTA
+from tests.interface.conftest import LK_VECHTA, LOHNE, VECHTA
+
+try:  # issuing tokens is identity's (its keys and token service may move to services.common)
+    from services.identity.keys import KeySet, SigningKey, generate_private_key
+except ImportError:  # pragma: no cover
+    from services.common.keys import KeySet, SigningKey, generate_private_key
+try:
+    from services.identity.tokens import TokenService
+except ImportError:  # pragma: no cover
+    from services.common.tokens import TokenService
 
 
 def provided(container: Any, attr_name: str) -> Any:
@@ -168,3 +185,179 @@ def test_health_ready_without_catalog(start_services, web_base_url: str) -> None
         "status": "unavailable",
         "checks": {"catalog": "unavailable", "identity": "ok", "submissions": "ok"},
     }
+
+
+# -------------------------------------------------------------- the gateway alone
+ISSUER, AUDIENCE = "vr-test/identity", "vr-test"
+TENANT_ROWS = [
+    {"ags": VECHTA, "code": "VEC", "name": "Vechta", "kind": "gemeinde", "district_ags": LK_VECHTA},
+    {"ags": LOHNE, "code": "LOH", "name": "Lohne", "kind": "gemeinde", "district_ags": LK_VECHTA},
+]
+
+
+class Issuer:
+    """Signs access tokens as the identity service does, with a key pair of the test's own;
+    the replaced identity proxy publishes the public half (``identity.jwks()``)."""
+
+    def __init__(self, kid: str = "gw-test-1") -> None:
+        self.keyset = KeySet(SigningKey(kid, generate_private_key("EdDSA"), "EdDSA"))
+        self.tokens = TokenService(self.keyset, issuer=ISSUER, audience=AUDIENCE)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keyset.jwks()
+
+    def token(self, kind: str = "citizen", grants: tuple[tuple[str, str, list[str]], ...] = (), **claims: Any) -> str:
+        token, _ = self.tokens.issue_access_token(
+            subject=claims.get("subject", f"acc-{uuid.uuid4().hex[:8]}"),
+            kind=kind,
+            grants=[{"tenant": t, "role": r, "service_keys": keys} for t, r, keys in grants],
+            trust_level=claims.get("trust_level", "basic"),
+            session_id=uuid.uuid4().hex,
+        )
+        return token
+
+
+class Neighbours:
+    """The gateway container and the MagicMocks standing in for its neighbours."""
+
+    def __init__(self, container: Any, base_url: str, issuer: Issuer, mocks: list[MagicMock]) -> None:
+        self.container, self.base_url, self.issuer = container, base_url, issuer
+        self.submissions, self.catalog, self.identity, self.submit = mocks
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, token, **kwargs)
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
+
+
+@pytest.fixture
+def alone(container_factory, nameko_config: dict[str, Any], web_base_url: str, monkeypatch) -> Iterator[Neighbours]:
+    """The gateway in its own container; submissions, catalog, identity and the submit
+    batcher are MagicMocks (no other service runs)."""
+    monkeypatch.setenv("IDENTITY_TOKEN_ISSUER", ISSUER)  # what the gateway's verifier expects
+    monkeypatch.setenv("IDENTITY_TOKEN_AUDIENCE", AUDIENCE)
+    GatewayService.tenants.forget()  # the tenant cache is the class's: reload from this catalog
+    issuer = Issuer()
+    container = container_factory(GatewayService, nameko_config)
+    mocks = list(replace_dependencies(container, "submissions", "catalog", "identity", "submit"))
+    neighbours = Neighbours(container, web_base_url, issuer, mocks)
+    neighbours.identity.jwks.return_value = issuer.jwks()
+    neighbours.catalog.list_tenants.return_value = TENANT_ROWS
+    container.start()
+    yield neighbours
+    container.stop()
+    GatewayService.tenants.forget()
+
+
+def remote(code: str, **params: Any) -> RemoteError:
+    """What a neighbour's DomainError looks like to its RPC caller."""
+    return RemoteError("DomainError", DomainError(code, **params).to_json())
+
+
+def is_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    problem = response.json()
+    assert (problem["status"], problem["code"]) == (status, code)
+    return problem
+
+
+WORKLIST_DEFAULTS = {"state": "open", "status": None, "assignee": None, "sort": "submitted_at",
+                     "order": "asc", "limit": 50, "cursor": None}
+
+
+def test_worklist_asks_for_what_the_grants_allow(alone: Neighbours) -> None:
+    page = {"items": [{"case_id": str(uuid.uuid4()), "service_id": "hund.steuer"}], "next_cursor": None}
+    alone.submissions.worklist.return_value = page
+    clerk = alone.issuer.token("clerk", [(VECHTA, "clerk", ["hund.steuer", "gewerbe.anmeldung"])])
+
+    response = alone.get(f"/api/v1/tenants/{VECHTA}/worklist", clerk)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"tenant": VECHTA, **page}
+    (ags, query), _ = alone.submissions.worklist.call_args
+    assert ags == VECHTA
+    assert sorted(query.pop("service_ids")) == ["gewerbe.anmeldung", "hund.steuer"]  # only the granted keys
+    assert query == WORKLIST_DEFAULTS
+
+    # a service filter inside the grants narrows it; one outside asks for nothing
+    alone.get(f"/api/v1/tenants/{VECHTA}/worklist", clerk, params={"service_id": "hund.steuer", "limit": "5"})
+    assert alone.submissions.worklist.call_args.args[1] == {
+        **WORKLIST_DEFAULTS, "service_ids": ["hund.steuer"], "limit": 5}
+    alone.get(f"/api/v1/tenants/{VECHTA}/worklist", clerk, params={"service_id": "baugenehmigung"})
+    assert alone.submissions.worklist.call_args.args[1]["service_ids"] == []
+
+    # every service key: no filter at all
+    lead = alone.issuer.token("clerk", [(VECHTA, "team_lead", ["*"])])
+    assert alone.get(f"/api/v1/tenants/{VECHTA}/worklist", lead, params={"state": "all"}).status_code == 200
+    assert alone.submissions.worklist.call_args.args[1] == {**WORKLIST_DEFAULTS, "service_ids": None, "state": "all"}
+
+
+def test_worklist_refusals_never_reach_submissions(alone: Neighbours) -> None:
+    clerk = alone.issuer.token("clerk", [(LOHNE, "clerk", ["*"])])
+    is_problem(alone.get(f"/api/v1/tenants/{VECHTA}/worklist", clerk), 403, "forbidden")  # another authority's
+    is_problem(alone.get(f"/api/v1/tenants/{VECHTA}/worklist", alone.issuer.token("citizen")), 403, "forbidden")
+    is_problem(alone.get(f"/api/v1/tenants/{VECHTA}/worklist"), 401, "unauthenticated")
+    is_problem(alone.get(f"/api/v1/tenants/{LOHNE}/worklist", clerk, params={"limit": "0"}), 400, "invalid_parameter")
+    is_problem(alone.get("/api/v1/tenants/09999999/worklist", clerk), 404, "unknown_tenant")
+
+    # a token signed with another key under the same key id
+    forged = Issuer(kid="gw-test-1").token("clerk", [(VECHTA, "team_lead", ["*"])])
+    response = alone.get(f"/api/v1/tenants/{VECHTA}/worklist", forged)
+    is_problem(response, 401, "invalid_token")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    alone.submissions.worklist.assert_not_called()
+
+
+def test_remote_domain_errors_become_problem_documents(alone: Neighbours) -> None:
+    clerk = alone.issuer.token("clerk", [(VECHTA, "clerk", ["*"])])
+    alone.submissions.worklist.side_effect = remote("invalid_cursor")
+    is_problem(alone.get(f"/api/v1/tenants/{VECHTA}/worklist", clerk, params={"cursor": "x"}), 400, "invalid_cursor")
+
+    alone.catalog.get_definition.side_effect = remote("unknown_service", service_id="nope")
+    response = alone.get("/api/v1/services/nope", headers={"Accept-Language": "en", "X-Correlation-ID": "gw-alone-1"})
+    problem = is_problem(response, 404, "unknown_service")
+    assert "nope" in problem["detail"] and response.headers["Content-Language"] == "en"
+    assert response.headers["X-Correlation-ID"] == "gw-alone-1"
+
+    # anything else from a neighbour is a bug there: 500, no details
+    alone.catalog.list_services.side_effect = RemoteError("KeyError", "'tenant'")
+    problem = is_problem(alone.get("/api/v1/services"), 500, "internal_error")
+    assert "tenant" not in problem["detail"]
+
+
+def test_submit_hands_one_command_to_the_batcher(alone: Neighbours) -> None:
+    case_id = str(uuid.uuid4())
+    alone.submit.return_value = {"case": {"case_id": case_id, "tenant": VECHTA, "status": "submitted"}}
+    citizen = alone.issuer.token("citizen", subject="acc-erika", trust_level="substantial")
+    response = alone.request(
+        "POST", f"/api/v1/tenants/{VECHTA}/cases", citizen,
+        json={"service_id": "hundeanmeldung", "form_data": form()},
+        headers={"Idempotency-Key": "gw-alone-1", "X-Correlation-ID": "cid-alone-1"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["Location"] == f"/api/v1/cases/{case_id}"
+    [(command,)] = [c.args for c in alone.submit.call_args_list]
+    assert command["portal"] == VECHTA and command["service_id"] == "hundeanmeldung"
+    assert command["form_data"] == form() and command["principal"] == "acc-erika"
+    assert (command["trust_level"], command["idempotency_key"], command["correlation_id"]) == (
+        "substantial", "gw-alone-1", "cid-alone-1")
+
+    # the submissions service's verdict on one command is that request's problem
+    alone.submit.return_value = {"error": {"code": "unknown_service", "params": {"service_id": "nope"}}}
+    response = alone.request("POST", f"/api/v1/tenants/{VECHTA}/cases", citizen,
+                             json={"service_id": "nope", "form_data": {}})
+    is_problem(response, 404, "unknown_service")
+
+
+def test_unknown_routes_and_methods(alone: Neighbours) -> None:
+    is_problem(alone.get("/api/v1/nothing-here"), 404, "not_found")
+    response = alone.request("DELETE", "/api/v1/tenants")
+    is_problem(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"] and "DELETE" not in response.headers["Allow"]
+    assert alone.get("/health/live").json() == {"status": "ok"}
+    for neighbour in (alone.submissions, alone.catalog, alone.submit):
+        assert neighbour.mock_calls == []
