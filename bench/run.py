@@ -151,8 +151,8 @@ class Bench:
         CREATE SCHEMA/TABLE when they start together), then start; one retry."""
         from services.common.db import ReadStore, ensure_schema
         from services.common.relay import POSITION_DDL
-        from services.submissions.projections import CaseReadModels
         from services.submissions.application import open_submissions
+        from services.submissions.projections import CaseReadModels
 
         ensure_schema("catalog")
         open_submissions()

@@ -22,11 +22,10 @@ from bench.common import TENANTS, latency_summary
 from bench.profiling import cprofile_summary
 from services.common import config
 from services.common.db import ReadStore
-from services.submissions.application import SubmissionsApp
+from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.domain import ReferenceSequence
 from services.submissions.projections import CaseReadModels
-from services.submissions.application import open_submissions
 from tests.examples import form
 
 BATCH = 500

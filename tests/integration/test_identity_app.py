@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.authz import principal_from_claims
+from services.common.tokens import TokenError
 from services.identity.domain import RefreshTokenReused, SessionInvalid
 from tests.identity_support import STRONG, STRONG_2, Clock, new_keyset, open_factory, register_verified
-
-try:  # the token and authorisation modules move to services/common
-    from services.common.authz import principal_from_claims
-except ImportError:  # pragma: no cover - before the move
-    from services.common.authz import principal_from_claims
-try:
-    from services.common.tokens import TokenError
-except ImportError:  # pragma: no cover - before the move
-    from services.identity.tokens import TokenError
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from services.identity.application.base import load_keyset
-from services.common.config import IdentitySettings
 from services.common.authz import principal_from_claims
+from services.common.config import IdentitySettings
+from services.identity.application.base import load_keyset
 from services.identity.keys import KeySet, SigningKey, ensure_dev_keys, generate_private_key, write_keypair
 from services.identity.tokens import TokenError, TokenService
 from tests.identity_support import Clock, new_keyset
