@@ -18,23 +18,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from services.catalog.application import CatalogApp
-from services.catalog.finder import ServiceFinder
+from services.catalog.application import CatalogApp, open_catalog
 from services.catalog.reference import DATA_DIR, read_csv
 from services.common import logs
-from services.common.db import open_application
 from services.common.problems import DomainError, problem
-
-
-def open_imported(quiet: bool = False) -> CatalogApp:
-    """The catalog on its configured store, with definitions, tenants and offerings imported."""
-    app = open_application(CatalogApp, "catalog")
-    published = app.import_definitions()
-    added = app.import_tenants()
-    offered = app.sync_offerings()
-    if not quiet and (published or added or offered):
-        print(f"imported {len(published)} definition versions, {len(added)} tenants, {offered} offerings", file=sys.stderr)
-    return app
 
 
 def synth_nrw(app: CatalogApp, count: int) -> int:
@@ -89,13 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     fee.add_argument("--fee-cents", type=int, required=True)
     args = parser.parse_args(argv)
     logs.configure("catalog-cli")
-    app = open_imported(quiet=args.command == "search")
     try:
+        catalog = open_catalog()  # imports definitions, tenants and offerings, and logs what it added
+        app = catalog.app
         result: Any
         if args.command == "import":
             result = {"tenants": len(app.tenants()), "services": len(app.services())}
         elif args.command == "search":
-            result = ServiceFinder(app).search(args.tenant, args.query, args.limit)
+            result = catalog.finder.search(args.tenant, args.query, args.limit)
             if not args.json:
                 for hit in result:
                     where = "online" if hit["online"] else "nicht online"

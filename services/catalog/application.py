@@ -1,27 +1,29 @@
 """Catalog application: service definitions, tenants and their offerings, responsibility
-routing. Commands load → decide → save; queries answer from the in-memory view."""
+routing. Commands load → decide → save; queries answer from the in-memory view.
+:func:`open_catalog` builds what a catalog process needs (service and command line)."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
+from services.catalog.definitions import DEFINITIONS_DIR as DEFINITIONS_DIR  # for tests/integration/conftest.py
+from services.catalog.definitions import load_definitions
 from services.catalog.domain import Offering, ServiceDefinition, Tenant
 from services.catalog.projections import OFFERING_FIELDS, CatalogView
-from services.catalog.reference import read_csv
-from services.common.problems import DomainError
+from services.catalog.reference import DATA_DIR, ReferenceCatalog, read_csv
+from services.catalog.search import ServiceFinder
+from services.catalog.tenants import PROFILE_FIELDS, check_profile, contact, validate_tenant
+from services.common import logs
+from services.common.db import open_application
+from services.common.problems import DomainError, text
 
-PACKAGE = Path(__file__).resolve().parent
-DEFINITIONS_DIR = Path(os.environ.get("CATALOG_DEFINITIONS_DIR", PACKAGE / "definitions"))
-DATA_DIR = PACKAGE / "data"
-TENANT_CORE = ("ags", "name", "code", "kind", "district_ags")
-PROFILE_FIELDS = ("slug", "email", "phone", "address", "opening_hours", "primary_color", "coat_of_arms", "website")
+FEE_MAX_CENTS = 10_000_000
+REASON_MAX = 500
 
 
 class CatalogApp(Application):
@@ -37,15 +39,12 @@ class CatalogApp(Application):
         return recordings
 
     # -- imports (idempotent) -------------------------------------------------------------
-    def import_definitions(self, directory: Path = DEFINITIONS_DIR) -> list[str]:
-        """Publish every definition file whose version is not yet published (no code needed
-        to add a service: drop a file into definitions/ and run the import)."""
+    def import_definitions(self, directory: Path | None = None) -> list[str]:
+        """Publish every definition whose version is not yet published (no code needed to add
+        a service: drop a file into definitions/ and run the import). Every file is
+        validated first, so one broken file publishes nothing."""
         published = []
-        for path in sorted(directory.glob("*.json")):
-            if path.name.startswith("_"):
-                continue
-            definition = json.loads(path.read_text(encoding="utf-8"))
-            service_id = definition["service_id"]
+        for service_id, definition in load_definitions(directory).items():
             try:
                 aggregate = self.repository.get(ServiceDefinition.create_id(service_id))
             except AggregateNotFoundError:
@@ -54,6 +53,13 @@ class CatalogApp(Application):
                 self.save(aggregate)
                 published.append(f"{service_id}@{definition['version']}")
         return published
+
+    def import_all(self, definitions: Path | None = None) -> dict[str, Any]:
+        """Definitions, tenants and offerings (idempotent): what a catalog process does at
+        start, so the service and the command line see the same catalog."""
+        published = self.import_definitions(definitions)
+        added = self.import_tenants()
+        return {"definitions": published, "tenants": added, "offerings": self.sync_offerings()}
 
     def import_tenants(self, path: Path = DATA_DIR / "tenants.csv") -> list[str]:
         added = []
@@ -111,9 +117,7 @@ class CatalogApp(Application):
 
     def update_tenant_profile(self, ags: str, profile: dict[str, Any]) -> dict[str, Any]:
         self.tenant(ags)
-        unknown = set(profile) - set(PROFILE_FIELDS)
-        if unknown or not all(isinstance(v, str) and len(v) <= 500 for v in profile.values()):
-            raise DomainError("invalid_request", detail=f"profile fields: {', '.join(PROFILE_FIELDS)}")
+        check_profile(profile)
         tenant = self.repository.get(Tenant.create_id(ags))
         tenant.update_profile({**tenant.profile, **profile})
         self.save(tenant)
@@ -139,16 +143,16 @@ class CatalogApp(Application):
         return self.offering(tenant, service_id)
 
     def change_fee(self, tenant: str, service_id: str, fee_cents: int, reason: str) -> dict[str, Any]:
-        if not isinstance(fee_cents, int) or isinstance(fee_cents, bool) or not 0 <= fee_cents <= 10_000_000:
-            raise DomainError("invalid_parameter", name="fee_cents", detail="0 … 10000000")
+        if not isinstance(fee_cents, int) or isinstance(fee_cents, bool) or not 0 <= fee_cents <= FEE_MAX_CENTS:
+            raise DomainError("invalid_parameter", name="fee_cents", detail=text("range", low=0, high=FEE_MAX_CENTS))
         offering = self._offering(tenant, service_id)
-        offering.change_fee(fee_cents, reason[:500])
+        offering.change_fee(fee_cents, reason[:REASON_MAX])
         self.save(offering)
         return self.offering(tenant, service_id)
 
     def withdraw_offering(self, tenant: str, service_id: str, reason: str) -> dict[str, Any]:
         offering = self._offering(tenant, service_id)
-        offering.withdraw(reason[:500])
+        offering.withdraw(reason[:REASON_MAX])
         self.save(offering)
         return self.offering(tenant, service_id)
 
@@ -157,6 +161,22 @@ class CatalogApp(Application):
         if offering is None:
             raise not_offered(self.tenant(tenant), service_id)
         return dict(offering)
+
+    def offering_at(self, tenant: str, service_id: str, at: str | None) -> dict[str, Any]:
+        """The offering now, or as it was at ``at`` (ISO 8601 with time zone); an offering
+        that does not exist (then) is ``service_not_offered`` with the authority's contact."""
+        if at is None:
+            return self.offering(tenant, service_id)
+        try:
+            moment = datetime.fromisoformat(at)
+        except (TypeError, ValueError):
+            raise DomainError("invalid_parameter", name="at", detail=text("with_time_zone")) from None
+        if moment.tzinfo is None:
+            raise DomainError("invalid_parameter", name="at", detail=text("with_time_zone"))
+        offering = self.offering_as_of(tenant, service_id, moment)
+        if offering is None:
+            raise not_offered(self.tenant(tenant), service_id)
+        return offering
 
     def offering_as_of(self, tenant: str, service_id: str, at: datetime) -> dict[str, Any] | None:
         """What the tenant offered (form version, fee, active) at a point in time."""
@@ -176,6 +196,10 @@ class CatalogApp(Application):
 
     def tenants(self) -> list[dict[str, Any]]:
         return self.view.all_tenants()
+
+    def offerings(self, ags: str) -> list[dict[str, Any]]:
+        self.tenant(ags)
+        return self.view.offerings_of(ags)
 
     def definition(self, service_id: str, version: int | None = None) -> dict[str, Any]:
         definition = self.view.definition(service_id, version)
@@ -222,13 +246,6 @@ class CatalogApp(Application):
         }
 
 
-def contact(tenant: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ags": tenant["ags"], "name": tenant["name"], "kind": tenant["kind"],
-        **{k: tenant[k] for k in ("email", "phone", "address", "opening_hours") if tenant.get(k)},
-    }
-
-
 def not_offered(tenant: dict[str, Any], service_id: str) -> DomainError:
     """Not online here: the answer carries the responsible authority's contact."""
     return DomainError(
@@ -251,33 +268,26 @@ def summary(definition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-AGS_PATTERN = re.compile(r"^\d{8}$")
-CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,4}$")
+@dataclass
+class Catalog:
+    """What a catalog process needs, built once: the application, its search and the OZG
+    reference catalog."""
+
+    app: CatalogApp
+    finder: ServiceFinder
+    reference: ReferenceCatalog
+
+    def close(self) -> None:
+        self.app.close()
 
 
-def validate_tenant(row: dict[str, Any], view: CatalogView) -> dict[str, Any]:
-    """Check a new tenant's data; clear errors for an admin API or CLI."""
-    def bad(name: str, detail: str) -> DomainError:
-        return DomainError("invalid_parameter", name=name, detail=detail)
-
-    data = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
-    if not isinstance(data.get("ags"), str) or not AGS_PATTERN.match(data["ags"]):
-        raise bad("ags", "8 Ziffern / 8 digits")
-    if view.tenant(data["ags"]) is not None:
-        raise DomainError("tenant_exists", ags=data["ags"])
-    if not isinstance(data.get("name"), str) or not 1 <= len(data["name"]) <= 200:
-        raise bad("name", "1–200 Zeichen / characters")
-    if not isinstance(data.get("code"), str) or not CODE_PATTERN.match(data["code"]):
-        raise bad("code", "2–5 Zeichen A–Z, 0–9, zuerst ein Buchstabe / 2–5 of A–Z, 0–9, starting with a letter")
-    if any(t["code"] == data["code"] for t in view.tenants.values()):
-        raise bad("code", "bereits vergeben / already taken")
-    if data.get("kind") not in ("gemeinde", "landkreis"):
-        raise bad("kind", "gemeinde | landkreis")
-    district = data.get("district_ags") or None
-    if district is not None and (view.tenant(district) or {}).get("kind") != "landkreis":
-        raise bad("district_ags", "AGS eines Landkreises auf der Plattform / AGS of a hosted district")
-    for name in PROFILE_FIELDS:
-        value = data.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 500):
-            raise bad(name, "Text bis 500 Zeichen / text up to 500 characters")
-    return data
+def open_catalog(definitions: Path | None = None) -> Catalog:
+    """The catalog on its configured store with definitions (from ``definitions``, default
+    :func:`services.catalog.definitions.definitions_dir`), tenants and offerings imported."""
+    app = open_application(CatalogApp, "catalog")
+    imported = app.import_all(definitions)
+    logs.get_logger("catalog").info(
+        "catalog_imported", definitions=imported["definitions"], tenants=len(imported["tenants"]),
+        offerings=imported["offerings"],
+    )
+    return Catalog(app, ServiceFinder(app), ReferenceCatalog.load())

@@ -11,6 +11,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.catalog.definitions import DefinitionError
+from services.common.problems import DomainError, text
+
 CATALOG_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/catalog")
 
 
@@ -32,13 +35,13 @@ class ServiceDefinition(Aggregate):
         version = int(definition["version"])
         if version in self.versions:
             if self.versions[version] != definition:
-                raise ValueError(
-                    f"{self.service_id} version {version} is already published with other content; "
+                raise DefinitionError(detail=(
+                    f"{self.service_id}: version {version} is already published with other content; "
                     "raise the version number to change a form"
-                )
+                ))
             return False
         if version < self.current:
-            raise ValueError(f"{self.service_id}: version {version} is older than the current {self.current}")
+            raise DefinitionError(detail=f"{self.service_id}: version {version} is older than the current {self.current}")
         self._publish(version=version, definition=definition)
         return True
 
@@ -115,7 +118,7 @@ class Offering(Aggregate):
 
     def change_fee(self, fee_cents: int, reason: str) -> None:
         if fee_cents < 0:
-            raise ValueError("a fee cannot be negative")
+            raise DomainError("invalid_parameter", name="fee_cents", detail=text("integer_min_0"))
         if fee_cents != self.fee_cents:
             self._fee_changed(fee_cents=fee_cents, previous_cents=self.fee_cents, reason=reason)
 

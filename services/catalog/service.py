@@ -1,50 +1,28 @@
-"""Catalog service (nameko): tenants, service definitions, offerings, routing, search."""
+"""Catalog service (nameko): tenants, service definitions, offerings, routing, search.
+A thin RPC interface; the catalog itself is built by
+:func:`services.catalog.application.open_catalog`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from nameko.rpc import rpc
 
-from services.catalog.application import CatalogApp, not_offered
-from services.catalog.finder import ServiceFinder
+from services.catalog.application import Catalog, CatalogApp, open_catalog
 from services.catalog.reference import ReferenceCatalog
+from services.catalog.search import ServiceFinder
 from services.common import logs
-from services.common.db import open_application
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
 
 logs.configure("catalog")
 
 
-@dataclass
-class Catalog:
-    """What a catalog worker needs, built once per container."""
-
-    app: CatalogApp
-    finder: ServiceFinder
-    reference: ReferenceCatalog
-
-    def close(self) -> None:
-        self.app.close()
-
-
-def open_catalog() -> Catalog:
-    app = open_application(CatalogApp, "catalog")
-    published = app.import_definitions()
-    added = app.import_tenants()
-    offered = app.sync_offerings()
-    logs.get_logger("catalog").info("catalog_imported", definitions=published, tenants=len(added), offerings=offered)
-    return Catalog(app, ServiceFinder(app), ReferenceCatalog.load())
-
-
 class CatalogService:
     name = "catalog"
 
     catalog: Catalog = Provided(open_catalog)
-    observability = Observability("catalog", 9101)
+    observability = Observability("catalog")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
 
@@ -80,25 +58,12 @@ class CatalogService:
 
     @rpc(expected_exceptions=DomainError)
     def list_offerings(self, ags: str) -> list[dict[str, Any]]:
-        self.app.tenant(ags)
-        return self.app.view.offerings_of(ags)
+        return self.app.offerings(ags)
 
     @rpc(expected_exceptions=DomainError)
     def get_offering(self, ags: str, service_id: str, at: str | None = None) -> dict[str, Any]:
-        """The offering now, or as it was at ``at`` (ISO 8601 with time zone); an offering
-        that does not exist (then) is ``service_not_offered`` with the authority's contact."""
-        if at is None:
-            return self.app.offering(ags, service_id)
-        try:
-            moment = datetime.fromisoformat(at)
-        except ValueError:
-            raise DomainError("invalid_parameter", name="at", detail="ISO 8601") from None
-        if moment.tzinfo is None:
-            raise DomainError("invalid_parameter", name="at", detail="mit Zeitzone / with time zone")
-        offering = self.app.offering_as_of(ags, service_id, moment)
-        if offering is None:
-            raise not_offered(self.app.tenant(ags), service_id)
-        return offering
+        """The offering now, or as it was at ``at`` (ISO 8601 with time zone)."""
+        return self.app.offering_at(ags, service_id, at)
 
     @rpc(expected_exceptions=DomainError)
     def offer(self, ags: str, service_id: str) -> dict[str, Any]:

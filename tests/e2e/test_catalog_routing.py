@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from services.catalog.application import DEFINITIONS_DIR
+from services.catalog.definitions import DEFINITIONS_DIR
 from tests.e2e.conftest import BAKUM, LK_VECHTA, VECHTA, eventually
 from tests.examples import ELTERNGELD, form
 from tests.support import ROOT, Platform

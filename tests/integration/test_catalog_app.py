@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.catalog.application import CatalogApp
-from services.catalog.finder import ServiceFinder
+from services.catalog.search import ServiceFinder
 from services.common.problems import DomainError
 from tests.integration.conftest import publish_new_version
 

@@ -7,9 +7,19 @@ from pathlib import Path
 import pytest
 
 from services.catalog.definitions import load_definitions
-from services.catalog.search import SearchIndex
-from services.catalog.search_eval import DEFAULT_CASES, evaluate, load_cases
-from services.catalog.search_text import Lexicon, ellipsis_words, normalize, osa_distance, stem, words
+from services.catalog.search import (
+    DEFAULT_CASES,
+    Lexicon,
+    QueryError,
+    SearchIndex,
+    ellipsis_words,
+    evaluate,
+    load_cases,
+    normalize,
+    osa_distance,
+    stem,
+    words,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "services" / "catalog" / "data"
 RESULT_KEYS = {"service_id", "ozg_id", "leika_key", "name", "score", "offered", "kind", "ozg_name"}
@@ -179,15 +189,17 @@ def test_exact_ozg_id_and_leika_key(index: SearchIndex) -> None:
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
 def test_empty_query_raises(index: SearchIndex, query: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(QueryError) as refused:
         index.search(query, None)
+    assert (refused.value.code, refused.value.params["detail"]["text"]) == ("invalid_query", "query_empty")
 
 
 def test_non_string_query_and_bad_limit_raise(index: SearchIndex) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(QueryError):
         index.search(None, None)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(QueryError) as refused:
         index.search("hund", None, limit=0)
+    assert refused.value.params["detail"]["text"] == "limit_range"
 
 
 @pytest.mark.parametrize("query", ["ich will das", "?!", "xyzqwv", "a"])

@@ -1,8 +1,8 @@
 """Offline evaluation of the catalog search against citizen-phrased queries.
 
-Usage::
+Usage (prints the misses and the figures)::
 
-    .venv/bin/python -m services.catalog.search_eval [tests/search_eval.yaml]
+    .venv/bin/python -m services.catalog.search [tests/search_eval.yaml]
 
 A case is ``{"query": str, "expected": [ozg_id, ...]}``; it is a hit at rank k when a result at
 rank <= k has one of the expected OZG-IDs. Latencies are wall-clock per ``search`` call,
@@ -12,7 +12,6 @@ measured on the first (cold-cache) run of every query unless ``rounds`` > 1.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CASES = REPO_ROOT / "tests" / "search_eval.yaml"
-DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def load_cases(path: Path | str = DEFAULT_CASES) -> list[dict[str, Any]]:
@@ -77,23 +75,3 @@ def evaluate(index: Any, cases: Iterable[Mapping[str, Any]], k: int = 5, rounds:
         "p99_ms": round(percentile(timings, 0.99), 3),
         "misses": misses,
     }
-
-
-def main(argv: list[str]) -> int:
-    from services.catalog.definitions import load_definitions
-    from services.catalog.search import SearchIndex
-
-    started = time.perf_counter()
-    index = SearchIndex.load(DATA_DIR, load_definitions())
-    load_ms = (time.perf_counter() - started) * 1000.0
-    report = evaluate(index, load_cases(argv[0] if argv else DEFAULT_CASES))
-    for miss in report.pop("misses"):
-        print(f"MISS {miss['query']!r} expected {miss['expected']} rank {miss['rank']}")
-        for ozg_id, name in miss["top"]:
-            print(f"       {ozg_id} {name}")
-    print({"load_ms": round(load_ms, 1), **report})
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

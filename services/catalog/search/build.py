@@ -1,5 +1,5 @@
 """Building the search index's parts from the catalog CSVs and the service definitions
-(see :mod:`services.catalog.search` for the model)."""
+(see :mod:`services.catalog.search.index` for the model)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from services.catalog.reference import leika_key as parse_leika_key
 from services.catalog.reference import read_csv, valid_leika_row
-from services.catalog.search_text import Lexicon, ellipsis_words, stem
+from services.catalog.search.text import Lexicon, ellipsis_words, stem
 
 LEXICON_FILE = "search_lexicon.yaml"
 LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
@@ -18,7 +18,9 @@ THEMENFELD_WEIGHT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class Group:
+    """One result: a service definition, an OZG service or a LeiKa service without OZG-ID."""
+
     kind: str                 # "definition" | "ozg" | "leika"
     service_id: str | None
     ozg_id: str | None
@@ -29,15 +31,16 @@ class _Group:
 
 
 @dataclass(frozen=True, slots=True)
-class _Variant:
+class Variant:
+    """One text naming a group, as stemmed search terms."""
+
     group: int
     name: str
     leika_key: str | None
     terms: tuple[str, ...]
 
 
-
-Parts = tuple[list[_Group], list[_Variant], dict[int, list[tuple[str, float]]], Lexicon, set[str]]
+Parts = tuple[list[Group], list[Variant], dict[int, list[tuple[str, float]]], Lexicon, set[str]]
 
 
 def build(data_dir: Path | str,
@@ -51,8 +54,8 @@ def build(data_dir: Path | str,
     leika_rows = [r for r in read_csv(data_dir / "leika_leistungen.csv") if valid_leika_row(r)]
     leika_names = {r["leika_key"]: r["name"] for r in leika_rows if parse_leika_key(r["leika_key"])}
 
-    groups: list[_Group] = []
-    variants: list[_Variant] = []
+    groups: list[Group] = []
+    variants: list[Variant] = []
     context: dict[int, list[tuple[str, float]]] = {}
     morphemes: set[str] = set()
     seen: set[tuple[int, str]] = set()
@@ -64,7 +67,7 @@ def build(data_dir: Path | str,
         if not terms or key in seen:
             return -1
         seen.add(key)
-        variants.append(_Variant(gid, name, leika_key, terms))
+        variants.append(Variant(gid, name, leika_key, terms))
         morphemes.update(terms)
         morphemes.update(content)
         return len(variants) - 1
@@ -81,9 +84,9 @@ def build(data_dir: Path | str,
             terms += [(t, THEMENFELD_WEIGHT) for t in lexicon.terms(themenfelder.get(themenfeld_id, ""))]
         context[gid] = terms
         primary = len(variants)
-        groups.append(_Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary))
+        groups.append(Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary))
         if add_variant(gid, name, leika_key) < 0:  # name without searchable words
-            groups[gid] = _Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1)
+            groups[gid] = Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1)
         return gid
 
     ozg_groups: dict[str, int] = {}
@@ -122,7 +125,7 @@ def build(data_dir: Path | str,
         if "-" in variant.name:
             extra = tuple(stem(w) for w in ellipsis_words(variant.name, full_words, stems))
             if extra:
-                variants[vid] = _Variant(variant.group, variant.name, variant.leika_key, variant.terms + extra)
+                variants[vid] = Variant(variant.group, variant.name, variant.leika_key, variant.terms + extra)
                 morphemes.update(extra)
     for key, targets in lexicon.synonyms.items():
         morphemes.update(key.split())

@@ -2,7 +2,9 @@
 
 The index is built in memory from the CSV files in ``services/catalog/data`` and the
 definitions (no database, no network). It is read-only after ``SearchIndex.load`` and safe to
-share between green threads.
+share between green threads. Its parts: :mod:`.build` (groups and variants from the data),
+:mod:`.query` (slots of a query), :mod:`.matcher` (compounds, typos), :mod:`.text` (German
+words); this module scores and ranks.
 
 Model
 -----
@@ -31,20 +33,16 @@ import heapq
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.catalog.search_build import _Group, _Variant, build
-from services.catalog.search_text import Lexicon, TermMatcher, normalize, stem, words
+from services.catalog.search.build import Group, Variant, build
+from services.catalog.search.matcher import TermMatcher
+from services.catalog.search.query import WEAK_WORD_WEIGHT, QueryParser, Slot
+from services.catalog.search.text import Lexicon, normalize
+from services.common.problems import DomainError, text
 
-MAX_QUERY_LENGTH = 200   # characters considered; longer input is cut
-MAX_QUERY_WORDS = 10
-SYNONYM_WEIGHT = 0.9      # similarity of a synonym relative to the word itself
-SPLIT_WEIGHT = 0.95       # similarity of the parts of a query compound that was split
-TYPO_WEIGHT = {1: 0.85, 2: 0.7}
-WEAK_WORD_WEIGHT = 0.2    # slot weight factor of words like "beantragen", "online"
-ACTION_WORD_WEIGHT = 0.5  # slot weight factor of verbs like "anmelden", "abholen"
+MAX_LIMIT = 100
 PRECISION_SHARE = 0.2
 RERANK_CANDIDATES = 300
 RELEVANT_SHARE = 0.75     # offered services rank first if they score >= this share of the best
@@ -53,22 +51,20 @@ TIERS = {"own": 0, "district": 1}
 _ID_QUERY = re.compile(r"^\s*(\d{5}|\d{14})\s*$")
 
 
-@dataclass(slots=True)
-class _Slot:
-    factor: float              # 1, or less for weak and action words
-    matches: dict[str, float]  # index term -> similarity
+class QueryError(DomainError):
+    """A query the search cannot answer (empty, or asking for too many results)."""
 
+    code = "invalid_query"
 
 
 class SearchIndex:
     """In-memory search index; build it with :meth:`load`."""
 
-    def __init__(self, groups: list[_Group], variants: list[_Variant],
+    def __init__(self, groups: list[Group], variants: list[Variant],
                  context: dict[int, list[tuple[str, float]]], lexicon: Lexicon,
                  morphemes: set[str]) -> None:
         self._groups = groups
         self._variants = variants
-        self._lexicon = lexicon
         postings: dict[str, list[int]] = {}
         for vid, variant in enumerate(variants):
             for term in set(variant.terms):
@@ -86,7 +82,7 @@ class SearchIndex:
             tuple(idf[t] * (WEAK_WORD_WEIGHT if t in lexicon.weak else 1.0) for t in v.terms) for v in variants
         ]
         self._variant_size = [sum(w) for w in self._variant_weights]
-        self._matcher = TermMatcher(set(postings) | set(context_postings), morphemes, lexicon)
+        self._parser = QueryParser(TermMatcher(set(postings) | set(context_postings), morphemes, lexicon), lexicon)
         # exact look-up by OZG-ID or LeiKa key: id -> [(group, variant)]
         self._by_id: dict[str, list[tuple[int, int]]] = {}
         for gid, group in enumerate(groups):
@@ -108,112 +104,29 @@ class SearchIndex:
         """
         return cls(*build(data_dir, definitions))
 
-    # ------------------------------------------------------------------------------- query
-    def _slot(self, alternatives: dict[str, float], weak: bool = False, action: bool = False) -> _Slot | None:
-        matches: dict[str, float] = {}
-        for term, factor in alternatives.items():
-            for found, similarity in self._matcher.matches(term).items():
-                value = similarity * factor
-                if value > matches.get(found, 0.0):
-                    matches[found] = value
-        if not matches:
-            return None
-        return _Slot(WEAK_WORD_WEIGHT if weak else ACTION_WORD_WEIGHT if action else 1.0, matches)
-
-    def _word_alternatives(self, term: str) -> dict[str, float]:
-        alternatives = {term: 1.0}
-        for synonym in self._lexicon.synonyms.get(term, ()):
-            alternatives.setdefault(synonym, SYNONYM_WEIGHT)
-        return alternatives
-
-    def _parse(self, query: str) -> list[_Slot]:
-        lexicon = self._lexicon
-        raw = [w for w in words(query[:MAX_QUERY_LENGTH]) if w not in lexicon.stopwords][:MAX_QUERY_WORDS]
-        terms = [stem(w) for w in raw]
-        slots: list[_Slot | None] = []
-        i = 0
-        while i < len(terms):
-            term = terms[i]
-            phrase = f"{term} {terms[i + 1]}" if i + 1 < len(terms) else ""
-            if phrase in lexicon.synonyms:
-                slots.append(self._slot({s: SYNONYM_WEIGHT for s in lexicon.synonyms[phrase]}))
-                i += 2
-                continue
-            i += 1
-            if len(term) < 2 and not term.isdigit():
-                continue
-            if term in self._matcher.vocabulary or term in lexicon.synonyms:
-                slots += self._slots_for(term)
-                continue
-            parts = self._matcher.split(term)
-            typos = self._matcher.typos(term)
-            if parts:  # unknown compound of known words: "kitaplatz" -> "kita", "platz"
-                close = [t for t in typos if t[1] == 1]  # ... unless it is a typo of a known word
-                slots += self._slots_for(*parts, whole=term,
-                                         extra=self._typo_alternatives(term, close) if close else None)
-                continue
-            if typos:  # "fuerungszeugni" -> "fuehrungszeugni"
-                slot = self._slot(self._typo_alternatives(term, typos), term in lexicon.weak, term in lexicon.actions)
-                slots += [slot] if slot else []
-                continue
-            split = self._matcher.split_with_typo(term)
-            if split:  # "hundeanmeldng" -> "hund", "anmeld"
-                first, corrected, distance = split
-                slots += self._slots_for(first, whole=term)
-                slots += self._slots_for(corrected, factor=TYPO_WEIGHT[distance])
-        return [s for s in slots if s is not None]
-
-    def _slots_for(self, *parts: str, whole: str | None = None, factor: float = 1.0,
-                   extra: dict[str, float] | None = None) -> list[_Slot | None]:
-        """One slot per query word; parts of a split compound also accept the whole word (and
-        ``extra`` alternatives for it, e.g. typo readings)."""
-        lexicon = self._lexicon
-        split_factor = SPLIT_WEIGHT if whole else 1.0
-        slots = []
-        for part in parts:
-            alternatives = {p: f * split_factor * factor for p, f in self._word_alternatives(part).items()}
-            for alternative, value in (extra or {}).items():
-                alternatives[alternative] = max(value, alternatives.get(alternative, 0.0))
-            if whole:
-                alternatives[whole] = 1.0
-            slots.append(self._slot(alternatives, part in lexicon.weak, part in lexicon.actions))
-        return slots
-
-    def _typo_alternatives(self, term: str, typos: list[tuple[str, int]]) -> dict[str, float]:
-        alternatives = {term: 1.0}
-        best = typos[0][1]
-        for candidate, distance in typos[:3]:
-            if distance > best:
-                break
-            for alternative, factor in self._word_alternatives(candidate).items():
-                value = factor * TYPO_WEIGHT[distance]
-                if value > alternatives.get(alternative, 0.0):
-                    alternatives[alternative] = value
-        return alternatives
-
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, offered: Mapping[str, str] | None = None, limit: int = 10) -> list[dict[str, Any]]:
         """Services matching a citizen's query, best first.
 
         ``offered`` maps service_id -> "own" | "district" for the definitions the current
         tenant or its district offers online; those rank first when relevant. Raises
-        ValueError for an empty query or a limit outside 1..100.
+        :class:`QueryError` for an empty query or a limit outside 1..100.
         """
         if not isinstance(query, str) or not normalize(query).strip():
-            raise ValueError("query must not be empty")
-        if not 1 <= limit <= 100:
-            raise ValueError("limit must be between 1 and 100")
+            raise QueryError(detail=text("query_empty"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(detail=text("limit_range", low=1, high=MAX_LIMIT))
         exact = _ID_QUERY.match(query)
         if exact:
             scored: dict[int, list[tuple[float, int]]] = {}
             for gid, vid in self._by_id.get(exact.group(1), ()):
                 scored.setdefault(gid, []).append((1.0, vid))
         else:
-            slots = self._parse(query)
+            slots = self._parser.parse(query)
             scored = self._score(slots) if slots else {}
         return self._rank(scored, offered or {}, limit) if scored else []
 
-    def _score(self, slots: list[_Slot]) -> dict[int, list[tuple[float, int]]]:
+    def _score(self, slots: list[Slot]) -> dict[int, list[tuple[float, int]]]:
         """Best-scoring variants per group: {group id: [(score, variant id), ...] best first}."""
         variants = self._variants
         groups = self._groups

@@ -5,12 +5,16 @@ is responsible and whether it can be applied for online."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.catalog.application import DEFINITIONS_DIR, CatalogApp, contact
+from services.catalog.definitions import load_definitions
 from services.catalog.reference import DATA_DIR
-from services.catalog.search import SearchIndex
-from services.common.problems import DomainError
+from services.catalog.search.index import QueryError, SearchIndex
+from services.catalog.tenants import contact
+from services.common.problems import text
+
+if TYPE_CHECKING:  # the application builds a finder (open_catalog), so no import at run time
+    from services.catalog.application import CatalogApp
 
 MAX_QUERY = 200
 
@@ -19,19 +23,26 @@ class ServiceFinder:
     def __init__(self, app: CatalogApp):
         self.app = app
         self._index: SearchIndex | None = None
+        self._files: list[dict[str, Any]] | None = None
         self._built_for: tuple = ()
         self._lock = threading.Lock()
 
     @property
     def index(self) -> SearchIndex:
-        """The index, rebuilt when a definition was added or got a new version."""
-        definitions = self.app.view.current_definitions() or _files()
+        """The index, rebuilt when a definition was added or got a new version; before the
+        first import it is built from the definition files."""
+        definitions = self.app.view.current_definitions() or self._definition_files()
         key = tuple(sorted((d["service_id"], int(d["version"])) for d in definitions))
         with self._lock:
             if self._index is None or key != self._built_for:
                 self._index = SearchIndex.load(DATA_DIR, definitions)
                 self._built_for = key
             return self._index
+
+    def _definition_files(self) -> list[dict[str, Any]]:
+        if self._files is None:
+            self._files = list(load_definitions().values())
+        return self._files
 
     def offered(self, portal: dict[str, Any]) -> dict[str, str]:
         offered = {}
@@ -42,15 +53,14 @@ class ServiceFinder:
         return offered
 
     def search(self, portal_ags: str, query: Any, limit: int = 10) -> list[dict[str, Any]]:
+        """Hits for a citizen of ``portal_ags``; the query is checked before the tenant, so a
+        bad query is ``invalid_query`` whatever the portal."""
         if not isinstance(query, str) or not query.strip():
-            raise DomainError("invalid_query", detail="leer / empty")
+            raise QueryError(detail=text("query_empty"))
         if len(query) > MAX_QUERY:
-            raise DomainError("invalid_query", detail=f"höchstens {MAX_QUERY} Zeichen / at most {MAX_QUERY} characters")
+            raise QueryError(detail=text("query_too_long", limit=MAX_QUERY))
         portal = self.app.tenant(portal_ags)
-        try:
-            hits = self.index.search(query, self.offered(portal), limit=limit)
-        except ValueError as exc:
-            raise DomainError("invalid_query", detail=str(exc)) from None
+        hits = self.index.search(query, self.offered(portal), limit=limit)
         results = [self._describe(portal, hit) for hit in hits]
         online_bundles = {r["ozg_id"] for r in results if r["online"]}
         # a catalog entry that only repeats a service offered online here is left out
@@ -75,9 +85,3 @@ class ServiceFinder:
         if not online:
             result["contact"] = contact(responsible)
         return result
-
-
-def _files() -> list[dict[str, Any]]:
-    import json
-
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DEFINITIONS_DIR.glob("[!_]*.json"))]
