@@ -39,7 +39,8 @@ bench: install
 	@$(TEST_ENV) POSTGRES_DBNAME=vr_bench $(PY) -m bench
 
 lint: install
-	@$(PY) -m ruff check services tests deploy
+	@$(PY) -m ruff check services tests deploy bench
+	@$(VENV)/bin/lint-imports --no-cache
 
 rebuild: install
 	@$(PY) -m services.submissions.projector rebuild $(if $(TENANT),--tenant $(TENANT),)

@@ -12,12 +12,8 @@ from typing import Any
 
 import psycopg
 
+from services.catalog.search import percentile
 from tests import support
-
-try:  # the catalog's search modules became one package
-    from services.catalog.search.evaluation import percentile
-except ImportError:  # pragma: no cover - before that
-    from services.catalog.search_eval import percentile
 
 ROOT = support.ROOT
 

@@ -10,13 +10,7 @@ from typing import Any
 import httpx
 
 from services.catalog.application import CatalogApp
-
-try:  # the catalog's search modules became one package
-    from services.catalog.search.evaluation import evaluate, load_cases, percentile
-    from services.catalog.search.finder import ServiceFinder
-except ImportError:  # pragma: no cover - before that
-    from services.catalog.finder import ServiceFinder
-    from services.catalog.search_eval import evaluate, load_cases, percentile
+from services.catalog.search import ServiceFinder, evaluate, load_cases, percentile
 
 PORTAL = "03460009"  # Vechta
 

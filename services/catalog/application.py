@@ -11,7 +11,6 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from services.catalog.definitions import DEFINITIONS_DIR as DEFINITIONS_DIR  # for tests/integration/conftest.py
 from services.catalog.definitions import load_definitions
 from services.catalog.domain import Offering, ServiceDefinition, Tenant
 from services.catalog.projections import OFFERING_FIELDS, CatalogView

@@ -3,15 +3,15 @@
 * :func:`purge_stream` physically deletes one aggregate's stream from an *aggregate*
   recorder (identity's PersonalData store: no notification log, so no gaps).
 * :func:`rewrite_event` replaces the stored state of one event in place (used to redact
-  a case's Submitted event: the case stays, its personal contents go). The position in
-  the notification log is kept, so relays and projections are unaffected.
+  a case's events: the case stays, its personal contents go). The position in the
+  notification log is kept, so relays and projections are unaffected.
 
-Both support the three persistence modules the platform uses; anything else raises
-instead of silently keeping personal data.
+Both support the three persistence modules the platform uses (POPO, SQLite, PostgreSQL);
+anything else raises :class:`ErasureNotSupported` instead of silently keeping personal data.
 
 Residual copies: PostgreSQL keeps dead tuples until (auto)VACUUM and in WAL/backups —
-the operator's backup retention (documented in the README) bounds how long; SQLite is
-told ``secure_delete`` so freed pages are zeroed.
+the operator's backup retention bounds how long (README, "Storage"); SQLite is told
+``secure_delete`` so freed pages are zeroed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class ErasureNotSupported(TypeError):
     """The event store's kind is not one erasure knows: refuse rather than keep personal data."""
 
 
-
 def purge_stream(recorder: Any, originator_id: UUID) -> int:
     """Delete every stored event of ``originator_id``; return how many were deleted."""
     from eventsourcing.persistence import ApplicationRecorder
@@ -33,7 +32,7 @@ def purge_stream(recorder: Any, originator_id: UUID) -> int:
 
     if isinstance(recorder, ApplicationRecorder):
         msg = "refusing to delete from an application recorder (notification log)"
-        raise TypeError(msg)
+        raise ErasureNotSupported(msg)
     if isinstance(recorder, POPOAggregateRecorder):
         return _purge_popo(recorder, originator_id)
 

@@ -82,6 +82,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "limit_range": ("Anzahl von {low} bis {high}", "a count from {low} to {high}"),
     "code_taken": ("bereits vergeben", "already taken"),
     "district_hosted": ("AGS eines Landkreises auf der Plattform", "AGS of a hosted district"),
+    "digits": ("{count} Ziffern", "{count} digits"),
+    "tenant_code": ("2–5 Zeichen A–Z, 0–9, zuerst ein Buchstabe", "2–5 of A–Z, 0–9, starting with a letter"),
     "field_required": ("Dieses Feld ist erforderlich.", "This field is required."),
     "field_unknown": ("Unbekanntes Feld.", "Unknown field."),
     "field_invalid": ("Ungültiger Wert ({rule}).", "{detail}"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services.catalog.application import DEFINITIONS_DIR, CatalogApp
+from services.catalog.application import CatalogApp
+from services.catalog.definitions import DEFINITIONS_DIR
 from services.common import config
 from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand

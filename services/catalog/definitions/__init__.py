@@ -10,13 +10,13 @@ citizen opens the form.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from services.common.config import settings
 from services.common.problems import DomainError
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ class DefinitionError(DomainError):
 def definitions_dir() -> Path:
     """The directory definitions are imported from: ``CATALOG_DEFINITIONS_DIR`` if set (read
     when called, so tests and the import command can point elsewhere), else this package."""
-    return Path(os.environ.get("CATALOG_DEFINITIONS_DIR") or DEFINITIONS_DIR)
+    return settings().catalog_definitions_dir
 
 
 def definition_schema() -> dict[str, Any]:
