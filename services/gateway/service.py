@@ -19,7 +19,6 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import logs
 from services.common.authz import Principal
 from services.common.nameko_deps import Config, Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
