@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from bench.common import TENANTS, latency_summary
 from bench.profiling import cprofile_summary
-from services.common import config
+from services.common import db
 from services.common.db import ReadStore
 from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.commands import Offering, SubmitCommand
@@ -42,7 +42,7 @@ def local_resolver() -> Any:
     """Offerings from the catalog application in-process (the catalog service's own code)."""
     from services.catalog.application import CatalogApp
 
-    catalog = CatalogApp(config.eventstore_env("catalog"))
+    catalog = CatalogApp(db.eventstore_env("catalog"))
     cache: dict[tuple[str, str], Offering] = {}
 
     def resolve(portal: str, service_id: str) -> Offering:

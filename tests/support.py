@@ -20,7 +20,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from services.common import config
+from services.common import config, db
 from services.common.launch import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def pg_parts(default_dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
     """dbname, host, port, user and password as the services would connect now;
     ``default_dbname`` when neither POSTGRES_DSN nor POSTGRES_DBNAME names a database."""
     with mock.patch.dict(os.environ, {} if config.postgres_configured() else {"POSTGRES_DBNAME": default_dbname}):
-        store = config.eventstore_env("tests")  # the services' own reading of the variables
+        store = db.eventstore_env("tests")  # the services' own reading of the variables
     return {key: store[f"POSTGRES_{key.upper()}"] for key in ("dbname", "host", "port", "user", "password")}
 
 

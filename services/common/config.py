@@ -109,6 +109,14 @@ class Settings:
     catalog_definitions_dir: Path = field(
         default=ROOT / "services" / "catalog" / "definitions", metadata=_env("CATALOG_DEFINITIONS_DIR")
     )
+    postgres_dsn: str = field(default="", metadata=_env("POSTGRES_DSN"))
+    postgres_dbname: str = field(default="", metadata=_env("POSTGRES_DBNAME"))
+    postgres_host: str = field(default="127.0.0.1", metadata=_env("POSTGRES_HOST"))
+    postgres_port: str = field(default="5432", metadata=_env("POSTGRES_PORT"))
+    postgres_user: str = field(default="postgres", metadata=_env("POSTGRES_USER"))
+    postgres_password: str = field(default="", metadata=_env("POSTGRES_PASSWORD"))
+    postgres_lock_timeout: str = field(default="5", metadata=_env("POSTGRES_LOCK_TIMEOUT"))
+    postgres_pool_size: str = field(default="4", metadata=_env("POSTGRES_POOL_SIZE"))
     eid_provider: str = field(default="", metadata=_env("IDENTITY_EID_PROVIDER"))
     token_issuer: str = field(default="virtuelles-rathaus/identity", metadata=_env("IDENTITY_TOKEN_ISSUER"))
     token_audience: str = field(default="virtuelles-rathaus", metadata=_env("IDENTITY_TOKEN_AUDIENCE"))
@@ -116,6 +124,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         return _from_env(cls, os.environ if env is None else env)
+
+    @property
+    def postgres_configured(self) -> bool:
+        """PostgreSQL instead of SQLite: POSTGRES_DSN or POSTGRES_DBNAME is set."""
+        return bool(self.postgres_dsn or self.postgres_dbname)
 
     def metrics_port_for(self, process: str) -> int:
         return int(self.metrics_port) if self.metrics_port != "" else METRICS_PORTS[process]
@@ -165,7 +178,6 @@ class IdentitySettings:
         return loaded
 
 
-# -- storage -------------------------------------------------------------------------------
 def var_dir() -> Path:
     """Where embedded (SQLite) data lives: ./var unless VR_VAR_DIR says otherwise."""
     return settings().var_dir
@@ -176,71 +188,7 @@ def amqp_uri() -> str:
 
 
 def postgres_configured() -> bool:
-    return bool(os.environ.get("POSTGRES_DSN") or os.environ.get("POSTGRES_DBNAME"))
-
-
-def postgres_parts() -> dict[str, str]:
-    """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* variables."""
-    dsn = os.environ.get("POSTGRES_DSN")
-    if dsn:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(dsn)
-        return {
-            "dbname": str(parts.get("dbname", "postgres")),
-            "host": str(parts.get("host", "127.0.0.1")),
-            "port": str(parts.get("port", "5432")),
-            "user": str(parts.get("user", "postgres")),
-            "password": str(parts.get("password", "")),
-        }
-    return {
-        "dbname": os.environ["POSTGRES_DBNAME"],
-        "host": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
-        "port": os.environ.get("POSTGRES_PORT", "5432"),
-        "user": os.environ.get("POSTGRES_USER", "postgres"),
-        "password": os.environ.get("POSTGRES_PASSWORD", ""),
-    }
-
-
-def postgres_conninfo() -> str:
-    parts = postgres_parts()
-    return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
-
-
-def schema_for(service: str) -> str:
-    """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
-
-    ``VR_SCHEMA_PREFIX`` lets tests and benches run beside a development instance."""
-    return settings().schema_prefix + service
-
-
-def eventstore_env(service: str) -> dict[str, str]:
-    """eventsourcing settings for one service's event store.
-
-    PostgreSQL when POSTGRES_DSN or POSTGRES_DBNAME is set (each service in its own
-    schema, so no service reads another's tables); otherwise an SQLite file under var/.
-    """
-    if postgres_configured():
-        parts = postgres_parts()
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": parts["dbname"],
-            "POSTGRES_HOST": parts["host"],
-            "POSTGRES_PORT": parts["port"],
-            "POSTGRES_USER": parts["user"],
-            "POSTGRES_PASSWORD": parts["password"],
-            "POSTGRES_SCHEMA": schema_for(service),
-            "POSTGRES_LOCK_TIMEOUT": os.environ.get("POSTGRES_LOCK_TIMEOUT", "5"),
-            "POSTGRES_POOL_SIZE": os.environ.get("POSTGRES_POOL_SIZE", "4"),
-            "CREATE_TABLE": "y",
-        }
-    var_dir().mkdir(parents=True, exist_ok=True)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(var_dir() / f"{schema_for(service)}-events.sqlite"),
-        "SQLITE_LOCK_TIMEOUT": "10",
-        "CREATE_TABLE": "y",
-    }
+    return settings().postgres_configured
 
 
 # -- nameko ----------------------------------------------------------------------------------

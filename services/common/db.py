@@ -20,6 +20,71 @@ from services.common import config
 T = TypeVar("T")
 
 
+def postgres_parts() -> dict[str, str]:
+    """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* settings."""
+    current = config.settings()
+    if current.postgres_dsn:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(current.postgres_dsn)
+        return {
+            "dbname": str(parts.get("dbname", "postgres")),
+            "host": str(parts.get("host", "127.0.0.1")),
+            "port": str(parts.get("port", "5432")),
+            "user": str(parts.get("user", "postgres")),
+            "password": str(parts.get("password", "")),
+        }
+    return {
+        "dbname": current.postgres_dbname,
+        "host": current.postgres_host,
+        "port": current.postgres_port,
+        "user": current.postgres_user,
+        "password": current.postgres_password,
+    }
+
+
+def postgres_conninfo() -> str:
+    parts = postgres_parts()
+    return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
+
+
+def schema_for(service: str) -> str:
+    """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
+
+    ``VR_SCHEMA_PREFIX`` lets tests and benches run beside a development instance."""
+    return config.settings().schema_prefix + service
+
+
+def eventstore_env(service: str) -> dict[str, str]:
+    """eventsourcing settings for one service's event store.
+
+    PostgreSQL when POSTGRES_DSN or POSTGRES_DBNAME is set (each service in its own
+    schema, so no service reads another's tables); otherwise an SQLite file under var/.
+    """
+    current = config.settings()
+    if current.postgres_configured:
+        parts = postgres_parts()
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts["dbname"],
+            "POSTGRES_HOST": parts["host"],
+            "POSTGRES_PORT": parts["port"],
+            "POSTGRES_USER": parts["user"],
+            "POSTGRES_PASSWORD": parts["password"],
+            "POSTGRES_SCHEMA": schema_for(service),
+            "POSTGRES_LOCK_TIMEOUT": current.postgres_lock_timeout,
+            "POSTGRES_POOL_SIZE": current.postgres_pool_size,
+            "CREATE_TABLE": "y",
+        }
+    current.var_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(current.var_dir / f"{schema_for(service)}-events.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "10",
+        "CREATE_TABLE": "y",
+    }
+
+
 def ensure_schema(service: str) -> None:
     """Create the PostgreSQL schema a service keeps its tables in (no-op for SQLite)."""
     if not config.postgres_configured():
@@ -28,8 +93,8 @@ def ensure_schema(service: str) -> None:
 
     # another process of the service may create it at the same moment
     race = contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
-    with psycopg.connect(config.postgres_conninfo(), autocommit=True) as conn, race:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema_for(service)}"')
+    with psycopg.connect(postgres_conninfo(), autocommit=True) as conn, race:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service)}"')
 
 
 def _is_ddl_race(exc: BaseException) -> bool:
@@ -43,7 +108,7 @@ def open_application(factory: Callable[[dict[str, str]], T], service: str) -> T:
     ensure_schema(service)
     for attempt in range(10):
         try:
-            return factory(config.eventstore_env(service))
+            return factory(eventstore_env(service))
         except Exception as exc:
             if attempt == 9 or not _is_ddl_race(exc):
                 raise
@@ -61,7 +126,7 @@ class ReadStore:
     MAX_IDLE = 4
 
     def __init__(self, service: str, name: str = "read"):
-        self.service = config.schema_for(service)
+        self.service = schema_for(service)
         self.postgres = config.postgres_configured()
         self._idle: list[Any] = []
         self._lock = threading.Lock()
@@ -77,7 +142,7 @@ class ReadStore:
         if self.postgres:
             import psycopg
 
-            conn = psycopg.connect(config.postgres_conninfo(), autocommit=False)
+            conn = psycopg.connect(postgres_conninfo(), autocommit=False)
             conn.execute(f'SET search_path TO "{self.service}"')
             conn.commit()
             return conn

@@ -11,7 +11,6 @@ JWK Set of :meth:`KeySet.jwks` (see :mod:`services.common.tokens`).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import secrets
@@ -25,9 +24,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from services.common import logs
 from services.common.tokens import VerificationKey, algorithm_for, keys_from_jwks
 
-log = logging.getLogger(__name__)
+log = logs.get_logger("identity")
 
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -117,7 +117,7 @@ class KeySet:
         private_file = directory / f"{signing_kid}.private.pem" if signing_kid else None
         if public_only or private_file is None or not private_file.exists():
             if not public_only and signing_kid:
-                log.warning("identity keys: %s has no private key for kid %r", directory, signing_kid)
+                log.warning("signing_key_missing", directory=str(directory), kid=signing_kid)
             return cls.from_files(public_key_files=publics)
         return cls.from_files(signing_kid=signing_kid, private_key_file=private_file, public_key_files=publics)
 
@@ -192,5 +192,6 @@ def ensure_dev_keys(directory: str | Path) -> KeySet:
     directory = Path(directory)
     if not (directory / "current").exists():
         kid = write_keypair(directory)
-        log.warning("identity: generated DEVELOPMENT signing key %s in %s — configure real keys in production", kid, directory)
+        log.warning("development_signing_key_generated", kid=kid, directory=str(directory),
+                    hint="configure real keys in production")
     return KeySet.from_directory(directory)

@@ -11,7 +11,7 @@ import pytest
 
 from services.catalog.application import CatalogApp
 from services.catalog.definitions import DEFINITIONS_DIR
-from services.common import config
+from services.common import db
 from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from tests import support
@@ -29,7 +29,7 @@ def store_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, t
         from services.common.db import ensure_schema
 
         ensure_schema(service)
-        return config.eventstore_env(service)
+        return db.eventstore_env(service)
 
     env.backend = request.param  # type: ignore[attr-defined]
     yield env

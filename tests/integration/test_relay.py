@@ -91,10 +91,10 @@ def resolve_pg(postgres, tmp_path):
 
 
 def _env() -> dict[str, str]:
-    from services.common import config
+    from services.common import db
     from services.common.db import ensure_schema
 
     ensure_schema("submissions")
-    return config.eventstore_env("submissions")
+    return db.eventstore_env("submissions")
 
 

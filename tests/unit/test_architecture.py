@@ -134,3 +134,10 @@ def test_every_error_code_raised_has_a_message() -> None:
     assert codes, "no error classes found"
     assert codes - set(MESSAGES) == set()
     assert problems.MARKER == "domain_error"
+
+
+def test_architecture_map_quotes_the_checked_import_rules() -> None:
+    """ARCHITECTURE.md shows the import rules exactly as import-linter checks them."""
+    rules = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    contracts = rules[rules.index("[importlinter:contract:"):].strip()
+    assert contracts in (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")

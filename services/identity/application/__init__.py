@@ -6,7 +6,7 @@ aggregates, lets them decide, and saves the new events; it returns plain values
 live in sibling modules to keep each short; this class only composes them.
 
     app = IdentityApplication()                                   # POPO, in memory
-    app = IdentityApplication(env=eventstore_env("identity"))     # SQLite / PostgreSQL
+    app = open_identity()                                          # SQLite / PostgreSQL
 
 Constructor keywords (all optional) inject the clock, token keys, eID provider,
 password service and login throttle — tests use them instead of mocks.

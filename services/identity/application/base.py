@@ -13,7 +13,6 @@ ahead of PersonalData, caught up on the next read (``email_generation``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,7 +43,6 @@ from services.identity.passwords import PasswordService
 from services.identity.ratelimit import LoginThrottle
 from services.identity.tokens import TokenService
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
