@@ -38,8 +38,8 @@ def pg_parts(default_dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
     """dbname, host, port, user and password as the services would connect now;
     ``default_dbname`` when neither POSTGRES_DSN nor POSTGRES_DBNAME names a database."""
     with mock.patch.dict(os.environ, {} if config.postgres_configured() else {"POSTGRES_DBNAME": default_dbname}):
-        store = db.eventstore_env("tests")  # the services' own reading of the variables
-    return {key: store[f"POSTGRES_{key.upper()}"] for key in ("dbname", "host", "port", "user", "password")}
+        parts = db.postgres_parts()  # the services' own reading of the variables
+    return {key: str(parts.get(key) or "") for key in ("dbname", "host", "port", "user", "password")}
 
 
 def pg_env(default_dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
