@@ -84,6 +84,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "district_hosted": ("AGS eines Landkreises auf der Plattform", "AGS of a hosted district"),
     "digits": ("{count} Ziffern", "{count} digits"),
     "tenant_code": ("2–5 Zeichen A–Z, 0–9, zuerst ein Buchstabe", "2–5 of A–Z, 0–9, starting with a letter"),
+    "nesting_depth": ("höchstens {limit} Ebenen Verschachtelung", "nested at most {limit} levels deep"),
     "field_required": ("Dieses Feld ist erforderlich.", "This field is required."),
     "field_unknown": ("Unbekanntes Feld.", "Unknown field."),
     "field_invalid": ("Ungültiger Wert ({rule}).", "{detail}"),

@@ -23,6 +23,7 @@ from services.common.nameko_deps import domain_error
 from services.common.problems import DomainError, language, problem, text
 
 MAX_BODY = 1_000_000  # bytes
+MAX_DEPTH = 32  # nesting of arrays and objects: forms are flat, a few levels at most
 
 
 class NoDelayWebServer(WebServer):
@@ -80,9 +81,25 @@ def read_json(request: Request) -> Any:
     if not raw.strip():
         raise DomainError("malformed_json", detail=text("empty_body"))
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:  # "[[[[…" deeper than the parser's stack: bad input, not a bug
+        raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DomainError("malformed_json", detail=str(exc)[:200]) from None
+    if nesting_depth(body) > MAX_DEPTH:
+        raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH))
+    return body
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply arrays and objects nest (iteratively, so no input can exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:

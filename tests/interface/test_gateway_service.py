@@ -361,3 +361,19 @@ def test_unknown_routes_and_methods(alone: Neighbours) -> None:
     assert alone.get("/health/live").json() == {"status": "ok"}
     for neighbour in (alone.submissions, alone.catalog, alone.submit):
         assert neighbour.mock_calls == []
+
+
+def test_deeply_nested_json_is_a_clear_400(alone: Neighbours) -> None:
+    """``[[[[…`` 100,000 deep used to exhaust the parser's stack: a 500 with a stack trace."""
+    citizen = alone.issuer.token("citizen", subject="acc-erika")
+    path = f"/api/v1/tenants/{VECHTA}/cases"
+    headers = {"Content-Type": "application/json"}
+    for body in ("[" * 100_000, "[" * 100_000 + "]" * 100_000, '{"a":' * 33 + "1" + "}" * 33):
+        response = alone.request("POST", path, citizen, content=body, headers=headers)
+        problem = is_problem(response, 400, "malformed_json")
+        assert "32" in problem["detail"]
+    assert alone.submit.mock_calls == []
+
+    alone.submit.return_value = {"case": {"case_id": str(uuid.uuid4()), "tenant": VECHTA, "status": "submitted"}}
+    nested = {"service_id": "hundeanmeldung", "form_data": {**form(), "x": [[[[1]]]]}}  # deep enough for any form
+    assert alone.request("POST", path, citizen, json=nested).status_code == 201
