@@ -7,7 +7,6 @@ Platform settings (:class:`Settings`)
 =========================  ===================================  ==========================================
 variable                   default                              meaning
 =========================  ===================================  ==========================================
-``VR_ENV``                 ``development``                      ``production`` enables the start-up guards
 ``AMQP_URI``               ``amqp://guest:guest@127.0.0.1:5672/``  RabbitMQ
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
@@ -71,59 +70,63 @@ def _convert(raw: str, default: Any, name: str) -> Any:
     return raw
 
 
-def _from_env(cls: type, env: Mapping[str, str], prefix: str = "") -> Any:
+def _from_env(cls: type, env: Mapping[str, str], prefix: str = "", names: Mapping[str, str] | None = None) -> Any:
     """An instance of the settings dataclass ``cls``: each field from its variable
-    (``metadata["env"]`` or ``PREFIX_FIELD``), the default where it is unset or empty."""
+    (``names[field]`` or ``PREFIX_FIELD``), the default where it is unset or empty."""
     base = cls()
     values: dict[str, Any] = {}
     for spec in dataclasses.fields(cls):
-        raw = env.get(spec.metadata.get("env") or f"{prefix}{spec.name.upper()}")
+        raw = env.get((names or {}).get(spec.name) or f"{prefix}{spec.name.upper()}")
         if raw is not None and raw != "":
             values[spec.name] = _convert(raw, getattr(base, spec.name), spec.name)
     return dataclasses.replace(base, **values)
 
 
-def _env(name: str) -> Any:
-    return {"env": name}
+#: Platform settings whose variable is not simply the field's name in capitals.
+PLATFORM_VARIABLES: Mapping[str, str] = {
+    "var_dir": "VR_VAR_DIR",
+    "schema_prefix": "VR_SCHEMA_PREFIX",
+    "eid_provider": "IDENTITY_EID_PROVIDER",
+    "token_issuer": "IDENTITY_TOKEN_ISSUER",
+    "token_audience": "IDENTITY_TOKEN_AUDIENCE",
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Platform-wide settings (see the module docstring for each variable)."""
+    """Platform-wide settings (see the module docstring for each variable): each field from
+    the variable of its upper-cased name, or from :data:`PLATFORM_VARIABLES`."""
 
-    environment: str = field(default="development", metadata=_env("VR_ENV"))
-    amqp_uri: str = field(default=DEFAULT_AMQP_URI, metadata=_env("AMQP_URI"))
-    var_dir: Path = field(default=ROOT / "var", metadata=_env("VR_VAR_DIR"))
-    schema_prefix: str = field(default="", metadata=_env("VR_SCHEMA_PREFIX"))
-    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
-    metrics_addr: str = field(default="127.0.0.1", metadata=_env("METRICS_ADDR"))
-    metrics_port: str = field(default="", metadata=_env("METRICS_PORT"))
-    public_base_url: str = field(default="http://127.0.0.1:8000", metadata=_env("PUBLIC_BASE_URL"))
-    gateway_host: str = field(default="127.0.0.1", metadata=_env("GATEWAY_HOST"))
-    gateway_port: int = field(default=8000, metadata=_env("GATEWAY_PORT"))
-    gateway_max_workers: int = field(default=200, metadata=_env("GATEWAY_MAX_WORKERS"))
-    submit_pipelines: int = field(default=2, metadata=_env("SUBMIT_PIPELINES"))
-    service_max_workers: int = field(default=10, metadata=_env("SERVICE_MAX_WORKERS"))
-    cookie_secure: bool = field(default=True, metadata=_env("COOKIE_SECURE"))
-    trusted_proxies: frozenset[str] = field(default=frozenset(), metadata=_env("TRUSTED_PROXIES"))
-    catalog_definitions_dir: Path = field(
-        default=ROOT / "services" / "catalog" / "definitions", metadata=_env("CATALOG_DEFINITIONS_DIR")
-    )
-    postgres_dsn: str = field(default="", metadata=_env("POSTGRES_DSN"))
-    postgres_dbname: str = field(default="", metadata=_env("POSTGRES_DBNAME"))
-    postgres_host: str = field(default="127.0.0.1", metadata=_env("POSTGRES_HOST"))
-    postgres_port: str = field(default="5432", metadata=_env("POSTGRES_PORT"))
-    postgres_user: str = field(default="postgres", metadata=_env("POSTGRES_USER"))
-    postgres_password: str = field(default="", metadata=_env("POSTGRES_PASSWORD"))
-    postgres_lock_timeout: str = field(default="5", metadata=_env("POSTGRES_LOCK_TIMEOUT"))
-    postgres_pool_size: str = field(default="4", metadata=_env("POSTGRES_POOL_SIZE"))
-    eid_provider: str = field(default="", metadata=_env("IDENTITY_EID_PROVIDER"))
-    token_issuer: str = field(default="virtuelles-rathaus/identity", metadata=_env("IDENTITY_TOKEN_ISSUER"))
-    token_audience: str = field(default="virtuelles-rathaus", metadata=_env("IDENTITY_TOKEN_AUDIENCE"))
+    amqp_uri: str = DEFAULT_AMQP_URI
+    var_dir: Path = ROOT / "var"
+    schema_prefix: str = ""
+    log_level: str = "INFO"
+    metrics_addr: str = "127.0.0.1"
+    metrics_port: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_max_workers: int = 200
+    submit_pipelines: int = 2
+    service_max_workers: int = 10
+    cookie_secure: bool = True
+    trusted_proxies: frozenset[str] = frozenset()
+    catalog_definitions_dir: Path = ROOT / "services" / "catalog" / "definitions"
+    postgres_dsn: str = ""
+    postgres_dbname: str = ""
+    postgres_host: str = "127.0.0.1"
+    postgres_port: str = "5432"
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_lock_timeout: str = "5"
+    postgres_pool_size: str = "4"
+    eid_provider: str = ""
+    token_issuer: str = "virtuelles-rathaus/identity"
+    token_audience: str = "virtuelles-rathaus"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        return _from_env(cls, os.environ if env is None else env)
+        return _from_env(cls, os.environ if env is None else env, names=PLATFORM_VARIABLES)
 
     @property
     def postgres_configured(self) -> bool:
@@ -176,11 +179,6 @@ class IdentitySettings:
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
         return loaded
-
-
-def var_dir() -> Path:
-    """Where embedded (SQLite) data lives: ./var unless VR_VAR_DIR says otherwise."""
-    return settings().var_dir
 
 
 def amqp_uri() -> str:

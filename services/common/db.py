@@ -20,9 +20,9 @@ from services.common import config
 T = TypeVar("T")
 
 
-def postgres_parts() -> dict[str, str]:
+def postgres_parts(current: config.Settings | None = None) -> dict[str, str]:
     """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* settings."""
-    current = config.settings()
+    current = current or config.settings()
     if current.postgres_dsn:
         from psycopg.conninfo import conninfo_to_dict
 
@@ -43,16 +43,16 @@ def postgres_parts() -> dict[str, str]:
     }
 
 
-def postgres_conninfo() -> str:
-    parts = postgres_parts()
+def postgres_conninfo(current: config.Settings | None = None) -> str:
+    parts = postgres_parts(current)
     return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
 
 
-def schema_for(service: str) -> str:
+def schema_for(service: str, current: config.Settings | None = None) -> str:
     """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
 
     ``VR_SCHEMA_PREFIX`` lets tests and benches run beside a development instance."""
-    return config.settings().schema_prefix + service
+    return (current or config.settings()).schema_prefix + service
 
 
 def eventstore_env(service: str) -> dict[str, str]:
@@ -63,7 +63,7 @@ def eventstore_env(service: str) -> dict[str, str]:
     """
     current = config.settings()
     if current.postgres_configured:
-        parts = postgres_parts()
+        parts = postgres_parts(current)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parts["dbname"],
@@ -71,7 +71,7 @@ def eventstore_env(service: str) -> dict[str, str]:
             "POSTGRES_PORT": parts["port"],
             "POSTGRES_USER": parts["user"],
             "POSTGRES_PASSWORD": parts["password"],
-            "POSTGRES_SCHEMA": schema_for(service),
+            "POSTGRES_SCHEMA": schema_for(service, current),
             "POSTGRES_LOCK_TIMEOUT": current.postgres_lock_timeout,
             "POSTGRES_POOL_SIZE": current.postgres_pool_size,
             "CREATE_TABLE": "y",
@@ -79,7 +79,7 @@ def eventstore_env(service: str) -> dict[str, str]:
     current.var_dir.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(current.var_dir / f"{schema_for(service)}-events.sqlite"),
+        "SQLITE_DBNAME": str(current.var_dir / f"{schema_for(service, current)}-events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "10",
         "CREATE_TABLE": "y",
     }
@@ -87,14 +87,15 @@ def eventstore_env(service: str) -> dict[str, str]:
 
 def ensure_schema(service: str) -> None:
     """Create the PostgreSQL schema a service keeps its tables in (no-op for SQLite)."""
-    if not config.postgres_configured():
+    current = config.settings()
+    if not current.postgres_configured:
         return
     import psycopg
 
     # another process of the service may create it at the same moment
     race = contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
-    with psycopg.connect(postgres_conninfo(), autocommit=True) as conn, race:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service)}"')
+    with psycopg.connect(postgres_conninfo(current), autocommit=True) as conn, race:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service, current)}"')
 
 
 def _is_ddl_race(exc: BaseException) -> bool:
@@ -126,23 +127,26 @@ class ReadStore:
     MAX_IDLE = 4
 
     def __init__(self, service: str, name: str = "read"):
-        self.service = schema_for(service)
-        self.postgres = config.postgres_configured()
+        current = config.settings()
+        self.service = schema_for(service, current)
+        self.postgres = current.postgres_configured
         self._idle: list[Any] = []
         self._lock = threading.Lock()
+        self.path: str | None = None
+        self.conninfo: str | None = None
         if self.postgres:
             ensure_schema(service)
-            self.path = None
+            self.conninfo = postgres_conninfo(current)
         else:
-            config.var_dir().mkdir(parents=True, exist_ok=True)
-            self.path = str(config.var_dir() / f"{self.service}-{name}.sqlite")
+            current.var_dir.mkdir(parents=True, exist_ok=True)
+            self.path = str(current.var_dir / f"{self.service}-{name}.sqlite")
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.postgres:
             import psycopg
 
-            conn = psycopg.connect(postgres_conninfo(), autocommit=False)
+            conn = psycopg.connect(self.conninfo, autocommit=False)
             conn.execute(f'SET search_path TO "{self.service}"')
             conn.commit()
             return conn
