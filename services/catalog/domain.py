@@ -11,10 +11,16 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from services.catalog.definitions import DefinitionError
 from services.common.problems import DomainError, text
 
 CATALOG_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/catalog")
+
+
+class DefinitionError(DomainError):
+    """A definition file is malformed or inconsistent, or would change a published version.
+    ``detail`` is technical (file, JSON path, validator message), for whoever edits the file."""
+
+    code = "invalid_definition"
 
 
 class ServiceDefinition(Aggregate):

@@ -11,11 +11,8 @@ from nameko.rpc import rpc
 from services.catalog.application import Catalog, CatalogApp, open_catalog
 from services.catalog.reference import ReferenceCatalog
 from services.catalog.search import ServiceFinder
-from services.common import logs
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
-
-logs.configure("catalog")
 
 
 class CatalogService:

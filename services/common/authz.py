@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 KINDS = ("citizen", "organisation", "clerk", "tenant_admin", "operator")
 APPLICANT_KINDS = frozenset({"citizen", "organisation"})
 STAFF_KINDS = frozenset({"clerk", "tenant_admin", "operator"})
-#: Staff kinds a tenant admin may create for its own tenant (operators create operators).
-TENANT_STAFF_KINDS = ("clerk", "tenant_admin")
-CASE_STAFF_KINDS = frozenset({"clerk", "tenant_admin"})
+#: Staff who work inside one tenant, through grants: they reach its cases (by role) and a
+#: tenant admin creates them for its own tenant (operators are platform-wide).
+TENANT_STAFF_KINDS = frozenset({"clerk", "tenant_admin"})
 
 #: Roles an account may hold *per tenant*, and which account kinds may hold them.
 ROLES = ("clerk", "team_lead", "tenant_admin")
@@ -139,7 +139,7 @@ def _is_own_case(principal: Principal, applicant: str) -> bool:
 
 
 def _staff_roles_for(principal: Principal, tenant: str, service_id: str) -> set[str]:
-    if principal.kind not in CASE_STAFF_KINDS:
+    if principal.kind not in TENANT_STAFF_KINDS:
         return set()
     return {g.role for g in principal.grants_for(tenant) if g.covers(service_id)}
 
@@ -186,7 +186,7 @@ class WorklistScope(NamedTuple):
 
 def worklist_filter(principal: Principal, tenant: str) -> WorklistScope | None:
     """The scope of ``tenant``'s worklist for this principal, or None (= deny)."""
-    if not _valid(principal) or principal.kind not in CASE_STAFF_KINDS or not isinstance(tenant, str):
+    if not _valid(principal) or principal.kind not in TENANT_STAFF_KINDS or not isinstance(tenant, str):
         return None
     grants = principal.grants_for(tenant)
     if not grants:

@@ -41,8 +41,10 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = access_ttl
-        self.leeway = leeway
         self.clock = clock
+        self.verifier = AccessTokenVerifier(
+            keyset.verification.values(), issuer=issuer, audience=audience, leeway=leeway, clock=clock
+        )
 
     def issue_access_token(
         self,
@@ -82,11 +84,4 @@ class TokenService:
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Return the claims or raise TokenError (the same check every verifier makes)."""
-        verifier = AccessTokenVerifier(
-            self.keyset.verification.values(),
-            issuer=self.issuer,
-            audience=self.audience,
-            leeway=self.leeway,
-            clock=self.clock,
-        )
-        return verifier.verify(token)
+        return self.verifier.verify(token)

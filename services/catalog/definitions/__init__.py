@@ -16,18 +16,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from services.catalog.domain import DefinitionError
 from services.common.config import settings
-from services.common.problems import DomainError
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = DEFINITIONS_DIR / "_definition.schema.json"
-
-
-class DefinitionError(DomainError):
-    """A definition file is malformed or inconsistent, or would change a published version.
-    ``detail`` is technical (file, JSON path, validator message), for whoever edits the file."""
-
-    code = "invalid_definition"
 
 
 def definitions_dir() -> Path:
