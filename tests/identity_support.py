@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,6 +20,7 @@ from services.identity.eid import SimulatedEidProvider
 from services.identity.keys import KeySet, SigningKey, generate_private_key
 from services.identity.ratelimit import LoginThrottle, RateLimiter
 from tests import support
+from tests.support import Clock
 
 FAST_ARGON2 = {
     "IDENTITY_ARGON2_TIME_COST": "1",
@@ -29,23 +29,6 @@ FAST_ARGON2 = {
 }
 STRONG = "Kartoffel-Regenbogen-42"
 STRONG_2 = "Zwiebelturm-Abendrot-77"
-
-
-class Clock:
-    """A real, hand-advanced clock (aware UTC datetimes + a monotonic view)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2030, 3, 4, 9, 30, tzinfo=UTC)
-        self._start = self.now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-    def monotonic(self) -> float:
-        return (self.now - self._start).total_seconds()
 
 
 def new_keyset(kid: str = "test-1", algorithm: str = "EdDSA") -> KeySet:

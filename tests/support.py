@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -210,3 +211,21 @@ def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
         yield running
     finally:
         running.stop_all()
+
+
+class Clock:
+    """A real, hand-advanced clock for the applications under test (aware UTC datetimes,
+    plus a monotonic view for rate limiters)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2030, 3, 4, 9, 30, tzinfo=UTC)
+        self._start = self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return (self.now - self._start).total_seconds()

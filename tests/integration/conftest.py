@@ -16,6 +16,7 @@ from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from tests import support
 from tests.examples import FORMS, form
+from tests.support import Clock
 
 
 @pytest.fixture(params=["popo", "sqlite", "postgres"])
@@ -56,17 +57,9 @@ def resolve(catalog: CatalogApp) -> Callable[[str, str], Offering]:
     return lambda portal, service_id: Offering.from_catalog(catalog.resolve(portal, service_id))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ from tests.identity_support import (
     STRONG,
     STRONG_2,
     AppFactory,
-    Clock,
     all_stored_bytes,
     lenient_throttle,
     new_keyset,
@@ -38,6 +37,7 @@ from tests.identity_support import (
     open_factory,
     register_verified,
 )
+from tests.support import Clock
 
 
 @pytest.fixture

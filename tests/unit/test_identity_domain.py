@@ -24,7 +24,8 @@ from services.identity.domain import (
 from services.identity.eid import EidError, SimulatedEidProvider
 from services.identity.passwords import PasswordPolicy, PasswordService, load_common_passwords
 from services.identity.ratelimit import LoginThrottle, RateLimiter
-from tests.identity_support import STRONG, STRONG_2, Clock
+from tests.identity_support import STRONG, STRONG_2
+from tests.support import Clock
 
 
 # --------------------------------------------------------------------------- values

@@ -18,7 +18,8 @@ from services.common.config import IdentitySettings
 from services.identity.application.base import load_keyset
 from services.identity.keys import KeySet, SigningKey, ensure_dev_keys, generate_private_key, write_keypair
 from services.identity.tokens import TokenError, TokenService
-from tests.identity_support import Clock, new_keyset
+from tests.identity_support import new_keyset
+from tests.support import Clock
 
 ISS, AUD = "virtuelles-rathaus/identity", "virtuelles-rathaus"
 GRANTS = [{"tenant": "03460009", "role": "clerk", "service_keys": ["*"]}]
