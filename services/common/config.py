@@ -21,6 +21,7 @@ variable                   default                              meaning
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
+``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -123,6 +124,9 @@ class Settings:
     eid_provider: str = ""
     token_issuer: str = "virtuelles-rathaus/identity"
     token_audience: str = "virtuelles-rathaus"
+    #: The deployment secret for keyed hashes (services.common.secrets); empty: development
+    #: secret generated under the var dir.
+    vr_secret_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
