@@ -214,6 +214,7 @@ def test_relay_and_projector_killed_mid_batch(
 
         eventually(relayed_again_and_projector_stuck, timeout=120)
         running.kill("projector")
+    observer.drain()
     republished = len(observer.deliveries) - seen
     eventually(lambda: observer.ready(PROJECTOR_QUEUE) == republished, timeout=60)  # none acked: all back
     assert read_side.projected() == applied  # its batch transaction died with it
