@@ -6,7 +6,8 @@ their own pytest process::
 
     POSTGRES_DBNAME=vr_test ... python -m nameko test tests/interface
 
-A plain ``pytest tests`` run collects them but skips them with that hint.
+A plain ``pytest`` run that collects them stops with that command instead of skipping
+them (``make test`` passes ``--ignore=tests/interface`` to pytest and runs them so).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ VECHTA, LOHNE, BAKUM, LK_VECHTA = "03460009", "03460006", "03460001", "03460000"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if MONKEY_PATCHED:
         return
-    skip = pytest.mark.skip(reason="interface tests need eventlet: run `python -m nameko test tests/interface`")
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(skip)
+    if any(HERE in Path(str(item.path)).resolve().parents for item in items):
+        raise pytest.UsageError(
+            "interface tests need eventlet: run `python -m nameko test tests/interface` "
+            "(or leave them out with `--ignore=tests/interface`)"
+        )
 
 
 @pytest.fixture(scope="session")
