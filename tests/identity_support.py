@@ -22,10 +22,11 @@ from services.identity.ratelimit import LoginThrottle, RateLimiter
 from tests import support
 from tests.support import Clock
 
-FAST_ARGON2 = {
+TEST_SETTINGS = {  # cheap password hashing, a fixed secret
     "IDENTITY_ARGON2_TIME_COST": "1",
     "IDENTITY_ARGON2_MEMORY_COST": "1024",
     "IDENTITY_ARGON2_PARALLELISM": "1",
+    "VR_SECRET_KEY": "identity-tests-secret-of-at-least-32-bytes",  # no secret file under var/
 }
 STRONG = "Kartoffel-Regenbogen-42"
 STRONG_2 = "Zwiebelturm-Abendrot-77"
@@ -82,7 +83,7 @@ class AppFactory:
 
     def __call__(self, *, throttle: LoginThrottle | None = None, **env: str) -> IdentityApplication:
         app = IdentityApplication(
-            env={**FAST_ARGON2, **self.env, **env},
+            env={**TEST_SETTINGS, **self.env, **env},
             clock=self.clock,
             keyset=self.keyset,
             eid_provider=SimulatedEidProvider(),

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_EMAIL_NAMESPACE = uuid.UUID("5b7c6f0e-3d0a-5a43-9d7e-7a1f6c0e2b11")
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
 #: The /metrics port of each process (``METRICS_PORT`` overrides it for one process).
@@ -60,8 +58,6 @@ def _convert(raw: str, default: Any, name: str) -> Any:
         return raw.strip().lower() in _TRUE
     if isinstance(default, int):
         return int(raw)
-    if isinstance(default, uuid.UUID):
-        return uuid.UUID(raw)
     if isinstance(default, Path):
         return Path(raw)
     if isinstance(default, frozenset):
@@ -163,9 +159,6 @@ class IdentitySettings:
     max_failed_logins: int = 10
     lockout_seconds: int = 30 * 60
     reset_request_interval: int = 60
-    #: Namespace of e-mail index ids (uuid5); set per deployment so that index ids
-    #: cannot be computed from a guessed address without the configuration.
-    email_namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
