@@ -18,7 +18,7 @@ import pytest
 from services.identity.application import IdentityApplication
 from services.identity.eid import SimulatedEidProvider
 from services.identity.keys import KeySet, SigningKey, generate_private_key
-from services.identity.ratelimit import LoginThrottle, RateLimiter
+from services.identity.ratelimit import LoginThrottle, MailThrottle
 from tests import support
 from tests.support import Clock
 
@@ -88,6 +88,7 @@ class AppFactory:
             keyset=self.keyset,
             eid_provider=SimulatedEidProvider(),
             throttle=throttle or LoginThrottle(clock=self.clock.monotonic),
+            mail_throttle=MailThrottle(clock=self.clock.monotonic),
         )
         self.apps.append(app)
         return app
@@ -95,12 +96,6 @@ class AppFactory:
     def close(self) -> None:
         for app in self.apps:
             app.close()
-
-
-def lenient_throttle(clock: Clock) -> LoginThrottle:
-    """A throttle that never blocks (for tests of the durable lockout alone)."""
-    never = RateLimiter(free_attempts=10_000, clock=clock.monotonic)
-    return LoginThrottle(per_account=never, per_ip=RateLimiter(free_attempts=10_000, clock=clock.monotonic))
 
 
 def only_mail(result: Any, template: str) -> Any:

@@ -144,7 +144,11 @@ def settings() -> Settings:
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    """The identity service's settings: ``IDENTITY_<FIELD>``; durations in seconds."""
+    """The identity service's settings: ``IDENTITY_<FIELD>``; durations in seconds.
+
+    Failed logins are throttled, not counted towards a lock: the budgets (per account
+    and client address, per account, per client address) are in
+    ``services/identity/ratelimit.py``; only an administrator locks an account."""
 
     token_issuer: str = Settings.token_issuer
     token_audience: str = Settings.token_audience
@@ -156,8 +160,6 @@ class IdentitySettings:
     email_change_ttl: int = 24 * 3600
     invitation_ttl: int = 72 * 3600
     eid_ttl: int = 15 * 60
-    max_failed_logins: int = 10
-    lockout_seconds: int = 30 * 60
     reset_request_interval: int = 60
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536

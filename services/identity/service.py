@@ -64,9 +64,13 @@ class IdentityService:
 
     # -- citizens: account and session -------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    def register(self, email: str, password: str, kind: str, display_name: str | None, organisation_name: str | None) -> dict[str, str]:
+    def register(
+        self, email: str, password: str, kind: str, display_name: str | None, organisation_name: str | None,
+        client_ip: str | None = None,
+    ) -> dict[str, str]:
         outcome = self.app.register(
-            email, password, kind=kind, display_name=display_name, organisation_name=organisation_name
+            email, password, kind=kind, display_name=display_name, organisation_name=organisation_name,
+            client_ip=client_ip,
         )
         send_mails(outcome.mails)
         return outcome.public_response()
@@ -76,8 +80,8 @@ class IdentityService:
         return self.app.verify_email(token)
 
     @rpc(expected_exceptions=DomainError)
-    def resend_verification(self, email: str) -> dict[str, str]:
-        outcome = self.app.resend_verification(email)
+    def resend_verification(self, email: str, client_ip: str | None = None) -> dict[str, str]:
+        outcome = self.app.resend_verification(email, client_ip=client_ip)
         send_mails(outcome.mails)
         return outcome.public_response()
 

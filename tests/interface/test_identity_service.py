@@ -142,3 +142,13 @@ def test_errors_cross_rpc_as_domain_errors(rpc) -> None:
     assert remote_error(rpc.refresh, "garbage").code == "session_invalid"
     refused = remote_error(rpc.register, "not-an-address", "Gartenzaun-42-Regen", "citizen", None, None)
     assert refused.code == "invalid_email"
+
+
+def test_registration_and_resend_are_rate_limited_per_address(rpc) -> None:
+    email, password = f"citizen-{uuid.uuid4().hex[:10]}@example.org", "Gartenzaun-" + secrets.token_hex(6)
+    for _ in range(3):  # new or not, the address gets three mails; then it waits
+        assert rpc.register(email, password, "citizen", None, None, "203.0.113.9") == {"status": "accepted"}
+    for call, args in ((rpc.register, (email, password, "citizen", None, None, "198.51.100.1")),
+                       (rpc.resend_verification, (email, "198.51.100.1"))):
+        refused = remote_error(call, *args)
+        assert (refused.code, refused.status, refused.params) == ("rate_limited", 429, {"retry_after": 60})

@@ -42,7 +42,7 @@ from services.identity.domain import (
 from services.identity.eid import IdentityProvider, provider_from_name
 from services.identity.keys import KeySet, ensure_dev_keys
 from services.identity.passwords import PasswordService
-from services.identity.ratelimit import LoginThrottle
+from services.identity.ratelimit import LoginThrottle, MailThrottle
 from services.identity.tokens import TokenService
 
 T = TypeVar("T")
@@ -78,6 +78,7 @@ class IdentityBase(Application):
         eid_provider: IdentityProvider | None = None,
         passwords: PasswordService | None = None,
         throttle: LoginThrottle | None = None,
+        mail_throttle: MailThrottle | None = None,
     ) -> None:
         super().__init__(env)
         self.settings = IdentitySettings.from_env(self.env)
@@ -102,6 +103,7 @@ class IdentityBase(Application):
         )
         self.eid_provider = eid_provider or provider_from_name(self.settings.eid_provider)
         self.throttle = throttle or LoginThrottle()
+        self.mail_throttle = mail_throttle or MailThrottle()
 
     # ------------------------------------------------------------- helpers
     def _now(self) -> datetime:
