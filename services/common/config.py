@@ -22,6 +22,7 @@ variable                   default                              meaning
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
+``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -123,6 +124,10 @@ class Settings:
     #: The deployment secret for keyed hashes (services.common.secrets); empty: development
     #: secret generated under the var dir.
     vr_secret_key: str = ""
+    #: Development only, until the notifications service exists: a JSON-lines file that
+    #: receives every mail whole (recipient, link). Empty: mails are only logged by
+    #: template and mail id — their recipients and links are never written anywhere.
+    dev_mail_sink: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -72,9 +72,9 @@ def login_refusal(rpc: Any, email: str, password: str) -> DomainError:
 
 
 def verification_token(container: Any, email: str) -> str:
-    """The link of a verification mail, from the container's own identity application
-    (mails are only logged until the notifications service exists; e2e tests take them
-    from the application the same way)."""
+    """The token of a verification mail, from the container's own identity application
+    (until the notifications service exists no mail leaves it; the development mail sink,
+    DEV_MAIL_SINK, is not set here)."""
     app = get_extension(container, Provided, attr_name="app").instance
     mails = app.resend_verification(email).mails
     return next(m.params["token"] for m in mails if m.template == "verify_email")
