@@ -31,7 +31,6 @@ from tests.identity_support import (
     STRONG_2,
     AppFactory,
     all_stored_bytes,
-    new_keyset,
     only_mail,
     open_factory,
     register_verified,
@@ -42,22 +41,6 @@ from tests.support import Clock
 @pytest.fixture
 def clock():
     return Clock()
-
-
-@pytest.fixture(scope="module")
-def keyset():
-    return new_keyset("k-2030-a")
-
-
-@pytest.fixture(params=["popo", "sqlite", "postgres"])
-def apps(request, clock, keyset):
-    """A factory of applications on one backend; they share its storage."""
-    yield from open_factory(request, request.param, clock, keyset)
-
-
-@pytest.fixture
-def app(apps):
-    return apps()
 
 
 # ------------------------------------------------------------- sessions in the app

@@ -11,23 +11,7 @@ import uuid
 import pytest
 
 from services.identity.domain.errors import RateLimited, WrongPassword
-from tests.identity_support import STRONG, STRONG_2, new_keyset, only_mail, open_factory, register_verified
-
-
-@pytest.fixture(scope="module")
-def keyset():
-    return new_keyset("k-security")
-
-
-@pytest.fixture(params=["popo", "sqlite", "postgres"])
-def apps(request, clock, keyset):
-    """A factory of applications on one backend; they share its storage."""
-    yield from open_factory(request, request.param, clock, keyset)
-
-
-@pytest.fixture
-def app(apps):
-    return apps()
+from tests.identity_support import STRONG, STRONG_2, only_mail, register_verified
 
 
 def index_bytes(app, address: str) -> bytes:
