@@ -171,12 +171,7 @@ class IdentityBase(Application):
         untouched, so the address can be registered again — but no stored event leads
         from an address to the erased account any more. Idempotent; returns how many
         events were rewritten."""
-        addresses = {
-            address
-            for event in self.personal_events.get(personal_data_id)
-            for address in (getattr(event, "email", None),)
-            if isinstance(address, str)
-        }
+        addresses = {getattr(event, "email", None) for event in self.personal_events.get(personal_data_id)} - {None}
         rewritten = 0
         for address in addresses:
             for stored in self.recorder.select_events(self._index_id(address)):

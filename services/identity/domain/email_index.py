@@ -14,6 +14,10 @@ nowhere) and the address can be claimed again by appending to the same stream. T
 index events contain no address. When an account is erased, the application redacts
 its id out of the stored events of every index stream it ever claimed
 (``IdentityBase._unlink_email_index``), so the address no longer leads to the account.
+Redacted rather than deleted: the stream must stay whole for the next claim of the
+address, and the notification log keeps no gaps. What remains is the events' place in
+the log beside the account's own; reading anything from that needs the event store, the
+deployment secret and the guessed address together.
 """
 
 from __future__ import annotations
