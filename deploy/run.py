@@ -72,6 +72,7 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
 
 def main() -> int:
     check_broker()
+    mail_sink = settings().dev_mail_sink or str(settings().var_dir / "dev-mails.jsonl")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -80,9 +81,12 @@ def main() -> int:
         # development defaults: the clearly named eID simulator, cookies over plain http
         "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
+        # development only: mails (with their links) go whole to this file, never to a log
+        "DEV_MAIL_SINK": mail_sink,
     }
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
+    print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 

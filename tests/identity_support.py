@@ -18,14 +18,15 @@ import pytest
 from services.identity.application import IdentityApplication
 from services.identity.eid import SimulatedEidProvider
 from services.identity.keys import KeySet, SigningKey, generate_private_key
-from services.identity.ratelimit import LoginThrottle, RateLimiter
+from services.identity.ratelimit import LoginThrottle, MailThrottle
 from tests import support
 from tests.support import Clock
 
-FAST_ARGON2 = {
+TEST_SETTINGS = {  # cheap password hashing, a fixed secret
     "IDENTITY_ARGON2_TIME_COST": "1",
     "IDENTITY_ARGON2_MEMORY_COST": "1024",
     "IDENTITY_ARGON2_PARALLELISM": "1",
+    "VR_SECRET_KEY": "identity-tests-secret-of-at-least-32-bytes",  # no secret file under var/
 }
 STRONG = "Kartoffel-Regenbogen-42"
 STRONG_2 = "Zwiebelturm-Abendrot-77"
@@ -82,11 +83,12 @@ class AppFactory:
 
     def __call__(self, *, throttle: LoginThrottle | None = None, **env: str) -> IdentityApplication:
         app = IdentityApplication(
-            env={**FAST_ARGON2, **self.env, **env},
+            env={**TEST_SETTINGS, **self.env, **env},
             clock=self.clock,
             keyset=self.keyset,
             eid_provider=SimulatedEidProvider(),
             throttle=throttle or LoginThrottle(clock=self.clock.monotonic),
+            mail_throttle=MailThrottle(clock=self.clock.monotonic),
         )
         self.apps.append(app)
         return app
@@ -94,12 +96,6 @@ class AppFactory:
     def close(self) -> None:
         for app in self.apps:
             app.close()
-
-
-def lenient_throttle(clock: Clock) -> LoginThrottle:
-    """A throttle that never blocks (for tests of the durable lockout alone)."""
-    never = RateLimiter(free_attempts=10_000, clock=clock.monotonic)
-    return LoginThrottle(per_account=never, per_ip=RateLimiter(free_attempts=10_000, clock=clock.monotonic))
 
 
 def only_mail(result: Any, template: str) -> Any:

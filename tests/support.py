@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -135,6 +137,7 @@ class Platform:
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.port = free_port()
+        self.mail_sink = log_dir / "dev-mails.jsonl"  # not a log: the mails, whole (DEV_MAIL_SINK)
         self.env = {
             **os.environ,
             **env,
@@ -144,6 +147,7 @@ class Platform:
             "METRICS_PORT": "0",
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            "DEV_MAIL_SINK": str(self.mail_sink),
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
@@ -184,6 +188,19 @@ class Platform:
     def tail(self, name: str, size: int = 2000) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace")[-size:] if path.exists() else ""
+
+    def logs(self) -> dict[str, bytes]:
+        """Every process's log so far, by file name."""
+        return {path.name: path.read_bytes() for path in sorted(self.log_dir.glob("*.log"))}
+
+    def mail(self, to: str, template: str) -> dict[str, Any]:
+        """The newest mail of that template to that address, from the development mail sink
+        (identity writes it before it answers the request that sent the mail)."""
+        lines = self.mail_sink.read_text(encoding="utf-8").splitlines() if self.mail_sink.exists() else []
+        mails = [m for m in map(json.loads, lines) if m["to"] == to and m["template"] == template]
+        if not mails:
+            raise LookupError(f"no {template} mail to {to}")
+        return mails[-1]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

@@ -22,6 +22,7 @@ variable                   default                              meaning
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
+``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -32,14 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_EMAIL_NAMESPACE = uuid.UUID("5b7c6f0e-3d0a-5a43-9d7e-7a1f6c0e2b11")
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
 #: The /metrics port of each process (``METRICS_PORT`` overrides it for one process).
@@ -60,8 +59,6 @@ def _convert(raw: str, default: Any, name: str) -> Any:
         return raw.strip().lower() in _TRUE
     if isinstance(default, int):
         return int(raw)
-    if isinstance(default, uuid.UUID):
-        return uuid.UUID(raw)
     if isinstance(default, Path):
         return Path(raw)
     if isinstance(default, frozenset):
@@ -127,6 +124,10 @@ class Settings:
     #: The deployment secret for keyed hashes (services.common.secrets); empty: development
     #: secret generated under the var dir.
     vr_secret_key: str = ""
+    #: Development only, until the notifications service exists: a JSON-lines file that
+    #: receives every mail whole (recipient, link). Empty: mails are only logged by
+    #: template and mail id — their recipients and links are never written anywhere.
+    dev_mail_sink: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -148,7 +149,11 @@ def settings() -> Settings:
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    """The identity service's settings: ``IDENTITY_<FIELD>``; durations in seconds."""
+    """The identity service's settings: ``IDENTITY_<FIELD>``; durations in seconds.
+
+    Failed logins are throttled, not counted towards a lock: the budgets (per account
+    and client address, per account, per client address) are in
+    ``services/identity/ratelimit.py``; only an administrator locks an account."""
 
     token_issuer: str = Settings.token_issuer
     token_audience: str = Settings.token_audience
@@ -160,12 +165,7 @@ class IdentitySettings:
     email_change_ttl: int = 24 * 3600
     invitation_ttl: int = 72 * 3600
     eid_ttl: int = 15 * 60
-    max_failed_logins: int = 10
-    lockout_seconds: int = 30 * 60
     reset_request_interval: int = 60
-    #: Namespace of e-mail index ids (uuid5); set per deployment so that index ids
-    #: cannot be computed from a guessed address without the configuration.
-    email_namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4

@@ -45,7 +45,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "wrong_password": (403, "Das aktuelle Passwort ist falsch.", "The current password is wrong."),
     "invalid_credentials": (401, "E-Mail-Adresse oder Passwort sind falsch.", "E-mail address or password is wrong."),
     "rate_limited": (429, "Zu viele Versuche. Bitte warten Sie {retry_after} Sekunden.", "Too many attempts. Please wait {retry_after} seconds."),
-    "account_locked": (403, "Ihr Konto ist vorübergehend gesperrt. Setzen Sie Ihr Passwort zurück oder versuchen Sie es später erneut.", "Your account is temporarily locked. Reset your password or try again later."),
+    "account_locked": (403, "Ihr Konto ist gesperrt. Bitte wenden Sie sich an die Stelle, die Ihr Konto verwaltet.", "Your account is locked. Please contact whoever administers your account."),
     "email_not_verified": (403, "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse über den Link in unserer E-Mail.", "Please confirm your e-mail address first, using the link in our e-mail."),
     "invalid_input": (400, "Die Eingabe ist ungültig.", "The input is invalid."),
     "invalid_email": (400, "Die E-Mail-Adresse ist ungültig.", "The e-mail address is invalid."),

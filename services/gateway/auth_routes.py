@@ -70,6 +70,7 @@ class AuthRoutes:
         result = self.identity.register(
             _text(body, "email", 254), _text(body, "password", 1000), kind,
             _text(body, "display_name", 200, required=False), _text(body, "organisation_name", 200, required=False),
+            client_ip(request, self.config.trusted_proxies),
         )
         return json_response(result, 202, lang=lang)
 
@@ -84,7 +85,10 @@ class AuthRoutes:
     @http("POST", "/api/v1/auth/verify-email/resend")
     @endpoint("resend_verification")
     def resend_verification(self, request: Request, lang: str, principal: Principal) -> Response:
-        return json_response(self.identity.resend_verification(_text(_object(request), "email", 254)), 202, lang=lang)
+        email = _text(_object(request), "email", 254)
+        return json_response(
+            self.identity.resend_verification(email, client_ip(request, self.config.trusted_proxies)), 202, lang=lang
+        )
 
     @http("POST", "/api/v1/auth/login")
     @endpoint("login")

@@ -19,6 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from services.common import logs
 from services.common.authz import Principal
 from services.common.nameko_deps import Config, Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
@@ -30,6 +31,7 @@ from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 
 CATCH_ALL = "/<path:path>"
+log = logs.get_logger("gateway")
 
 
 def route_map(service_cls: type) -> Map:
@@ -62,6 +64,21 @@ class TenantCache:
         self.loaded_at = 0.0
 
 
+class GatewayConfig(Config):
+    """The settings; at start (logging is set up by then) a loud warning when no reverse
+    proxy is trusted, because the per-address limits of login and registration then see
+    every caller behind a proxy as the proxy."""
+
+    def start(self) -> None:
+        if not self.settings.trusted_proxies:
+            log.warning(
+                "trusted_proxies_unset",
+                detail="TRUSTED_PROXIES is empty: each caller counts as the address it connects from. Behind a "
+                "reverse proxy every caller shares the proxy's address, so the per-address limits of login "
+                "and registration throttle all users together. Set TRUSTED_PROXIES to the proxy's addresses.",
+            )
+
+
 class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
     name = "gateway"
 
@@ -70,7 +87,7 @@ class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
     identity = RpcProxy("identity")
     submit = SubmitBatcher()
     auth = Authenticator()
-    config = Config()
+    config = GatewayConfig()
     observability = Observability("gateway")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()

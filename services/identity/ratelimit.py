@@ -1,15 +1,23 @@
-"""In-memory login throttling with exponential backoff, per account and per client IP.
+"""In-memory throttling with exponential backoff: failed logins, registrations and
+verification mails.
 
 Pure Python, no I/O, injectable monotonic clock. Each key (``email:<sha256>``,
-``ip:<address>``) may fail ``free_attempts`` times; every further failure doubles the
-wait (``base_delay * 2**(failures - free_attempts)``, capped at ``max_delay``). A key
-is forgotten ``forget_after`` seconds after its last failure, and the table is bounded
-(oldest entries dropped) so a spray of random keys cannot exhaust memory.
+``ip:<address>``, both together) may be counted ``free_attempts`` times; every further
+count doubles the wait (``base_delay * 2**(count - free_attempts)``, capped at
+``max_delay``). A key is forgotten ``forget_after`` seconds after it was last counted,
+and the table is bounded (oldest entries dropped) so a spray of random keys cannot
+exhaust memory. Unknown e-mails are throttled exactly like known ones (the key is the
+address, not the account).
+
+Throttling only ever *slows*: nothing here locks an account or ends its sessions, so a
+stranger's wrong passwords cannot lock the owner out. While a key waits, every answer
+is the same (``rate_limited`` with Retry-After) before any password is looked at, so
+the wait reveals nothing about the password either.
 
 Scope: one process. With several identity workers an attacker gets at most one budget
-per worker; the durable, cross-process backstop is the Account's lockout
-(``AccountLocked`` after IDENTITY_MAX_FAILED_LOGINS failures). Unknown e-mails are
-throttled exactly like known ones (the key is the address, not the account).
+per worker. The per-address limits see the address the gateway passes on: behind a
+reverse proxy that is not in TRUSTED_PROXIES every caller has the proxy's address (the
+gateway warns about that at start).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from services.identity.domain.errors import InvalidInput
 from services.identity.domain.values import normalise_email
@@ -73,6 +82,10 @@ class RateLimiter:
 
     def record_failure(self, key: str) -> float:
         """Count a failure; return the resulting wait in seconds."""
+        return self.count(key)[0]
+
+    def count(self, key: str) -> tuple[float, int]:
+        """Count an attempt; return the resulting wait in seconds and the count so far."""
         with self._lock:
             now = self.clock()
             entry = self._live(key, now) or _Entry(0, now, now)
@@ -86,7 +99,7 @@ class RateLimiter:
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-            return max(0.0, entry.blocked_until - now)
+            return max(0.0, entry.blocked_until - now), entry.failures
 
     def reset(self, key: str) -> None:
         with self._lock:
@@ -105,40 +118,92 @@ def account_key(email: str) -> str:
     return "email:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def ip_key(client_ip: str) -> str:
-    return "ip:" + client_ip
+def ip_key(client_ip: str | None) -> str:
+    return "ip:" + (client_ip or "-")
+
+
+def _or_default(given: RateLimiter | None, **defaults: Any) -> RateLimiter:
+    # ``is None``, not ``or``: a limiter without entries has length 0 and is falsy
+    return RateLimiter(**defaults) if given is None else given
+
+
+class Failure(NamedTuple):
+    wait: float  # seconds until the next attempt of this account from this address
+    notify_owner: bool  # true once per window: tell the owner that someone is guessing
 
 
 class LoginThrottle:
-    """The two limiters used by login: strict per account, lenient per IP (NAT, Rathaus
-    terminals and whole offices share addresses)."""
+    """Failed logins (and wrong current passwords), counted three ways:
+
+    * per account *and* client address — strict (3 free, then 1 s doubling to 15 min):
+      the guesser's own address slows down, the owner's does not;
+    * per account across addresses — lenient (20 free, then 1 s doubling to 60 s): a
+      guesser spread over many addresses slows down, and the owner waits a minute at
+      most — never a lockout;
+    * per client address across accounts — lenient (30 free, then up to 15 min), since
+      NAT, Rathaus terminals and whole offices share addresses: password spraying.
+
+    When the per-account count reaches ``notify_after`` the owner is told once; the
+    count (and so the notice) starts again only after an hour without failures.
+    """
 
     def __init__(
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
+        per_pair: RateLimiter | None = None,
         per_account: RateLimiter | None = None,
         per_ip: RateLimiter | None = None,
+        notify_after: int = 20,
     ) -> None:
-        if per_account is None:
-            per_account = RateLimiter(free_attempts=3, base_delay=1.0, max_delay=300.0, clock=clock)
-        if per_ip is None:
-            per_ip = RateLimiter(free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
-        self.per_account = per_account
-        self.per_ip = per_ip
+        self.per_pair = _or_default(per_pair, free_attempts=3, base_delay=1.0, max_delay=900.0, clock=clock)
+        self.per_account = _or_default(per_account, free_attempts=20, base_delay=1.0, max_delay=60.0, clock=clock)
+        self.per_ip = _or_default(per_ip, free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+        self.notify_after = notify_after
+
+    def _keys(self, email: str, client_ip: str | None) -> tuple[str, str, str]:
+        account = account_key(email)
+        return f"{account}|{ip_key(client_ip)}", account, ip_key(client_ip)
 
     def retry_after(self, email: str, client_ip: str | None) -> float:
-        wait = self.per_account.retry_after(account_key(email))
-        if client_ip:
-            wait = max(wait, self.per_ip.retry_after(ip_key(client_ip)))
-        return wait
+        pair, account, ip = self._keys(email, client_ip)
+        wait = max(self.per_pair.retry_after(pair), self.per_account.retry_after(account))
+        return max(wait, self.per_ip.retry_after(ip)) if client_ip else wait
 
-    def record_failure(self, email: str, client_ip: str | None) -> float:
-        wait = self.per_account.record_failure(account_key(email))
-        if client_ip:
-            wait = max(wait, self.per_ip.record_failure(ip_key(client_ip)))
-        return wait
+    def record_failure(self, email: str, client_ip: str | None) -> Failure:
+        pair, account, ip = self._keys(email, client_ip)
+        wait = self.per_pair.record_failure(pair)
+        account_wait, count = self.per_account.count(account)
+        wait = max(wait, account_wait, self.per_ip.record_failure(ip) if client_ip else 0.0)
+        return Failure(wait, count == self.notify_after)
 
-    def record_success(self, email: str) -> None:
-        # The IP budget is not reset: one valid login must not whitewash a spray.
-        self.per_account.reset(account_key(email))
+    def record_success(self, email: str, client_ip: str | None) -> None:
+        # Only the pair is forgiven: one valid login must not whitewash a spray (per
+        # address) or a distributed guesser (per account).
+        self.per_pair.reset(self._keys(email, client_ip)[0])
+
+
+class MailThrottle:
+    """Registrations and verification resends, which send mail: per address (3 free,
+    then 60 s doubling to 1 h — nobody's mailbox gets flooded) and per client address
+    (30 free, then 1 s doubling to 15 min). Every accepted request counts, whether or
+    not the address has an account, so the answer tells nothing about it."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        per_address: RateLimiter | None = None,
+        per_ip: RateLimiter | None = None,
+    ) -> None:
+        self.per_address = _or_default(per_address, free_attempts=3, base_delay=60.0, max_delay=3600.0, clock=clock)
+        self.per_ip = _or_default(per_ip, free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+
+    def retry_after(self, email: str, client_ip: str | None) -> float:
+        wait = self.per_address.retry_after(account_key(email))
+        return max(wait, self.per_ip.retry_after(ip_key(client_ip))) if client_ip else wait
+
+    def record(self, email: str, client_ip: str | None) -> None:
+        self.per_address.record_failure(account_key(email))
+        if client_ip:
+            self.per_ip.record_failure(ip_key(client_ip))

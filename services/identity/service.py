@@ -1,14 +1,18 @@
 """Identity service (nameko): accounts, sessions, trust levels, staff grants, privacy.
 
 A thin interface over :class:`IdentityApplication`. Identity errors are DomainErrors and
-leave with their stable code as they are; mails to send are handed to the outbox (logged
-until the notifications service exists: `make run` shows the links there).
+leave with their stable code as they are; mails to send are handed to the outbox (until the
+notifications service exists: the development mail sink, DEV_MAIL_SINK, which `make run` sets).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from nameko.events import EventDispatcher
@@ -31,17 +35,27 @@ LINKS = {
 
 
 def send_mails(mails: Iterable[MailToSend]) -> None:
-    """Hand mails to the outbox. Until the notifications service exists they are logged,
-    with their link, so a developer running `make run` can follow them."""
-    public_url = settings().public_base_url
+    """Hand mails to the outbox. Until the notifications service exists a mail goes
+    nowhere but, with DEV_MAIL_SINK set (development: `make run`, tests), whole into that
+    file, so a developer can follow its link. The log keeps only the template and a
+    random mail id: recipients and links (with their one-time tokens) never enter it."""
+    current = settings()
     for mail in mails:
-        link = LINKS.get(mail.template)
-        log.info(
-            "mail_outbox",
-            template=mail.template,
-            to=mail.to,
-            link=public_url + link.format(**mail.params) if link and "token" in mail.params else None,
-        )
+        mail_id = uuid.uuid4().hex
+        log.info("mail_outbox", template=mail.template, mail_id=mail_id)
+        if current.dev_mail_sink:
+            link = LINKS.get(mail.template)
+            url = current.public_base_url + link.format(**mail.params) if link and "token" in mail.params else None
+            record = {"mail_id": mail_id, "template": mail.template, "to": mail.to, "link": url, "params": dict(mail.params)}
+            _append_line(Path(current.dev_mail_sink), json.dumps(record, ensure_ascii=False))
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One line at the end of ``path``, readable by its owner only (it holds live tokens)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as sink:
+        sink.write(line + "\n")
 
 
 class IdentityService:
@@ -64,9 +78,13 @@ class IdentityService:
 
     # -- citizens: account and session -------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    def register(self, email: str, password: str, kind: str, display_name: str | None, organisation_name: str | None) -> dict[str, str]:
+    def register(
+        self, email: str, password: str, kind: str, display_name: str | None, organisation_name: str | None,
+        client_ip: str | None = None,
+    ) -> dict[str, str]:
         outcome = self.app.register(
-            email, password, kind=kind, display_name=display_name, organisation_name=organisation_name
+            email, password, kind=kind, display_name=display_name, organisation_name=organisation_name,
+            client_ip=client_ip,
         )
         send_mails(outcome.mails)
         return outcome.public_response()
@@ -76,8 +94,8 @@ class IdentityService:
         return self.app.verify_email(token)
 
     @rpc(expected_exceptions=DomainError)
-    def resend_verification(self, email: str) -> dict[str, str]:
-        outcome = self.app.resend_verification(email)
+    def resend_verification(self, email: str, client_ip: str | None = None) -> dict[str, str]:
+        outcome = self.app.resend_verification(email, client_ip=client_ip)
         send_mails(outcome.mails)
         return outcome.public_response()
 

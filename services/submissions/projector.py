@@ -84,7 +84,9 @@ class Projector:
                     bodies = []
                     for delivery in batch:
                         if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
-                            self.log.error("malformed_event_skipped", body=str(delivery.body)[:200])
+                            body = delivery.body if isinstance(delivery.body, dict) else {}
+                            # never the body itself: an event's data may hold form contents
+                            self.log.error("malformed_event_skipped", type=body.get("type"), keys=sorted(body)[:20])
                             continue
                         bodies.append(delivery.body)
                     applied = self.models.apply(bodies)

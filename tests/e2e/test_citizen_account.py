@@ -1,10 +1,9 @@
-"""A new citizen, end to end: register, follow the e-mail link (logged by the identity
-service until the notifications service exists), log in, apply, raise the trust level
+"""A new citizen, end to end: register, follow the e-mail link (from the development mail
+sink until the notifications service exists), log in, apply, raise the trust level
 with the (simulated) eID, get help at the counter, download and delete their data."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from urllib.parse import urlsplit
 
@@ -20,18 +19,8 @@ PASSWORD = "Kirschbaum-am-Markt-7"
 
 
 def mail_link(running: Platform, to: str, template: str) -> str:
-    """The link of the newest mail of that template, from the identity service's log."""
-    def find() -> str | None:
-        links = []
-        for line in running.tail("identity", 2_000_000).splitlines():
-            if '"mail_outbox"' in line:
-                entry = json.loads(line)
-                if entry["to"] == to and entry["template"] == template and entry.get("link"):
-                    links.append(entry["link"])
-        return links[-1] if links else None
-
-    link = eventually(find, timeout=10)
-    parts = urlsplit(link)
+    """The link (path and query) of the newest mail of that template, from the development mail sink."""
+    parts = urlsplit(running.mail(to, template)["link"])
     return f"{parts.path}?{parts.query}"
 
 

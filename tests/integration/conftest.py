@@ -16,6 +16,7 @@ from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from tests import support
 from tests.examples import FORMS, form
+from tests.identity_support import AppFactory, new_keyset, open_factory
 from tests.support import Clock
 
 
@@ -60,6 +61,24 @@ def resolve(catalog: CatalogApp) -> Callable[[str, str], Offering]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def keyset():
+    """Token keys for identity applications."""
+    return new_keyset("k-2030-a")
+
+
+@pytest.fixture(params=["popo", "sqlite", "postgres"])
+def apps(request: pytest.FixtureRequest, clock: Clock, keyset) -> Iterator[AppFactory]:
+    """A factory of identity applications on one backend; they share its storage."""
+    yield from open_factory(request, request.param, clock, keyset)
+
+
+@pytest.fixture
+def app(apps: AppFactory):
+    """An identity application."""
+    return apps()
 
 
 @pytest.fixture

@@ -31,8 +31,6 @@ from tests.identity_support import (
     STRONG_2,
     AppFactory,
     all_stored_bytes,
-    lenient_throttle,
-    new_keyset,
     only_mail,
     open_factory,
     register_verified,
@@ -43,22 +41,6 @@ from tests.support import Clock
 @pytest.fixture
 def clock():
     return Clock()
-
-
-@pytest.fixture(scope="module")
-def keyset():
-    return new_keyset("k-2030-a")
-
-
-@pytest.fixture(params=["popo", "sqlite", "postgres"])
-def apps(request, clock, keyset):
-    """A factory of applications on one backend; they share its storage."""
-    yield from open_factory(request, request.param, clock, keyset)
-
-
-@pytest.fixture
-def app(apps):
-    return apps()
 
 
 # ------------------------------------------------------------- sessions in the app
@@ -222,29 +204,6 @@ class TestLogin:
             assert app.login(email, "falsch-falsch-falsch").retry_after == 2
         clock.advance(2)
         assert app.login("demo.buerger@example.org", STRONG).ok
-
-    def test_lockout_after_failures(self, apps, clock):
-        app = apps(throttle=lenient_throttle(clock), IDENTITY_MAX_FAILED_LOGINS="5", IDENTITY_LOCKOUT_SECONDS="900")
-        account_id = register_verified(app, "demo.buerger@example.org")
-        results = [app.login("demo.buerger@example.org", "falsch-falsch-falsch") for _ in range(5)]
-        assert all(r.error == "invalid_credentials" for r in results)
-        assert [m.template for r in results for m in r.mails] == ["account_locked"]
-        locked = app.login("demo.buerger@example.org", STRONG)
-        assert locked.error == "account_locked" and locked.retry_after == 900
-        assert app.get_account(account_id)["locked"] is True
-        events = [e["event"] for e in app.export_account_data(account_id)["history"]]
-        assert events.count("LoginFailed") == 5 and "AccountLocked" in events
-        clock.advance(901)
-        assert app.login("demo.buerger@example.org", STRONG).ok
-
-    def test_password_reset_lifts_lockout(self, apps, clock):
-        app = apps(throttle=lenient_throttle(clock), IDENTITY_MAX_FAILED_LOGINS="3")
-        register_verified(app, "demo.buerger@example.org")
-        for _ in range(3):
-            app.login("demo.buerger@example.org", "falsch-falsch-falsch")
-        token = only_mail(app.request_password_reset("demo.buerger@example.org"), "password_reset").params["token"]
-        app.reset_password(token, STRONG_2)
-        assert app.login("demo.buerger@example.org", STRONG_2).ok
 
     def test_admin_lock_and_unlock(self, app):
         account_id = register_verified(app, "demo.buerger@example.org")

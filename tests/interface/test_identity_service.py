@@ -72,9 +72,9 @@ def login_refusal(rpc: Any, email: str, password: str) -> DomainError:
 
 
 def verification_token(container: Any, email: str) -> str:
-    """The link of a verification mail, from the container's own identity application
-    (mails are only logged until the notifications service exists; e2e tests take them
-    from the application the same way)."""
+    """The token of a verification mail, from the container's own identity application
+    (until the notifications service exists no mail leaves it; the development mail sink,
+    DEV_MAIL_SINK, is not set here)."""
     app = get_extension(container, Provided, attr_name="app").instance
     mails = app.resend_verification(email).mails
     return next(m.params["token"] for m in mails if m.template == "verify_email")
@@ -142,3 +142,13 @@ def test_errors_cross_rpc_as_domain_errors(rpc) -> None:
     assert remote_error(rpc.refresh, "garbage").code == "session_invalid"
     refused = remote_error(rpc.register, "not-an-address", "Gartenzaun-42-Regen", "citizen", None, None)
     assert refused.code == "invalid_email"
+
+
+def test_registration_and_resend_are_rate_limited_per_address(rpc) -> None:
+    email, password = f"citizen-{uuid.uuid4().hex[:10]}@example.org", "Gartenzaun-" + secrets.token_hex(6)
+    for _ in range(3):  # new or not, the address gets three mails; then it waits
+        assert rpc.register(email, password, "citizen", None, None, "203.0.113.9") == {"status": "accepted"}
+    for call, args in ((rpc.register, (email, password, "citizen", None, None, "198.51.100.1")),
+                       (rpc.resend_verification, (email, "198.51.100.1"))):
+        refused = remote_error(call, *args)
+        assert (refused.code, refused.status, refused.params) == ("rate_limited", 429, {"retry_after": 60})

@@ -124,21 +124,29 @@ class TestRateLimiter:
             limiter.record_failure(f"ip:{i}")
         assert len(limiter) == 100
 
-    def test_throttle_per_account_and_ip(self):
+    def test_throttle_per_account_and_address_per_account_and_per_ip(self):
         clock = Clock()
         throttle = LoginThrottle(
-            per_account=RateLimiter(free_attempts=2, base_delay=1, clock=clock.monotonic),
+            per_pair=RateLimiter(free_attempts=2, base_delay=5, clock=clock.monotonic),
+            per_account=RateLimiter(free_attempts=4, base_delay=1, clock=clock.monotonic),
             per_ip=RateLimiter(free_attempts=5, base_delay=30, clock=clock.monotonic),
+            notify_after=4,
         )
         for i in range(5):  # a spray over five accounts from one IP
             throttle.record_failure(f"user{i}@example.org", "198.51.100.7")
         assert throttle.retry_after("someone.else@example.org", "198.51.100.7") == 30
         assert throttle.retry_after("someone.else@example.org", "203.0.113.1") == 0
-        throttle.record_failure("user0@example.org", None)
-        assert throttle.retry_after("USER0@example.org ", None) == 1  # same normalised key
-        throttle.record_success("user0@example.org")
-        assert throttle.retry_after("user0@example.org", None) == 0
+        assert throttle.record_failure("user0@example.org", "192.0.2.1") == (0, False)
+        assert throttle.record_failure("user0@example.org", "192.0.2.1") == (5, False)  # the pair's second
+        assert throttle.retry_after("USER0@example.org ", "192.0.2.1") == 5  # same normalised key
+        assert throttle.retry_after("user0@example.org", "192.0.2.2") == 0  # the owner elsewhere
+        throttle.record_success("user0@example.org", "192.0.2.1")
+        assert throttle.retry_after("user0@example.org", "192.0.2.1") == 0
         assert throttle.retry_after("user0@example.org", "198.51.100.7") == 30  # IP budget kept
+        assert throttle.record_failure("user0@example.org", "192.0.2.3") == (1, True)  # the account's fourth: notify
+        assert throttle.record_failure("user0@example.org", "192.0.2.4") == (2, False)  # … once
+        assert throttle.record_failure("user0@example.org", "192.0.2.5") == (4, False)
+        assert throttle.retry_after("user0@example.org", "192.0.2.6") == 4  # every address waits
 
 
 # ------------------------------------------------------------------------ aggregates

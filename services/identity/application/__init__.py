@@ -9,7 +9,7 @@ live in sibling modules to keep each short; this class only composes them.
     app = open_identity()                                          # SQLite / PostgreSQL
 
 Constructor keywords (all optional) inject the clock, token keys, eID provider,
-password service and login throttle — tests use them instead of mocks.
+password service, login throttle and mail throttle — tests use them instead of mocks.
 """
 
 from __future__ import annotations

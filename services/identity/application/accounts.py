@@ -52,14 +52,17 @@ class AccountCommands(IdentityBase):
         kind: str = "citizen",
         display_name: str | None = None,
         organisation_name: str | None = None,
+        client_ip: str | None = None,
     ) -> Accepted:
         """Self-registration of citizens and organisations.
 
         Same answer for new and existing addresses; the mail differs (verification link
         vs. "you already have an account"). Input and password are validated *before*
         looking at the address, and the password is hashed in both cases, so neither
-        errors nor timing tell whether the address is registered.
+        errors nor timing tell whether the address is registered. Limited per address
+        and per client address (RateLimited), counted before the address is looked at.
         """
+        self._limit_mails(email, client_ip)
         if check_kind(kind) not in APPLICANT_KINDS:
             raise NotPermitted(f"accounts of kind {kind!r} are created by administrators")
         normalised = normalise_email(email)
@@ -67,6 +70,7 @@ class AccountCommands(IdentityBase):
         if kind == "organisation" and not organisation_name:
             raise InvalidInput("organisation accounts need an organisation name")
         password_hash = self.passwords.hash(self.passwords.policy.check(password, email=normalised))
+        self.mail_throttle.record(normalised, client_ip)
         now = self._now()
         created = self._new_account(
             email=normalised,
@@ -90,7 +94,11 @@ class AccountCommands(IdentityBase):
         self.save(account)
         return {"account_id": str(account.id), "email_verified": True}
 
-    def resend_verification(self, email: str) -> Accepted:
+    def resend_verification(self, email: str, *, client_ip: str | None = None) -> Accepted:
+        """A new verification link, if the address has an unverified account. Limited
+        like registration (the same per-address budget); always the same answer."""
+        self._limit_mails(email, client_ip)
+        self.mail_throttle.record(email, client_ip)
         account = self._find_account(email)
         if account is None or account.email_verified:
             return Accepted()
@@ -121,7 +129,7 @@ class AccountCommands(IdentityBase):
 
     def reset_password(self, token: str, new_password: str) -> Accepted:
         """Set a new password with a reset (or staff invitation) token. Also verifies
-        the address, lifts a failed-login lockout, and ends all sessions."""
+        the address and ends all sessions."""
         account = self._account_from_token(token)
         personal = self._get_personal(account)
         if personal is None:
@@ -134,9 +142,14 @@ class AccountCommands(IdentityBase):
         self.save(account)
         return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
 
-    def _reauthenticate(self, account: Any, personal: Any, password: str) -> None:
-        """A logged-in person confirms with the current password: throttled and counted
-        towards the lockout exactly like a login, so a stolen token cannot guess it."""
+    def _limit_mails(self, email: str, client_ip: str | None) -> None:
+        wait = self.mail_throttle.retry_after(email, client_ip)
+        if wait > 0:
+            raise RateLimited(wait)
+
+    def _reauthenticate(self, personal: Any, password: str) -> None:
+        """A logged-in person confirms with the current password: throttled like a login
+        (the same per-account budget), so a stolen token cannot guess it."""
         if personal is None:
             raise WrongPassword("no password on this account")
         wait = self.throttle.retry_after(personal.email, None)
@@ -144,16 +157,14 @@ class AccountCommands(IdentityBase):
             raise RateLimited(wait)
         if not self.passwords.verify(personal.password_hash, password):
             self.throttle.record_failure(personal.email, None)
-            now = self._now()
-            self._update(account.id, lambda a: self._count_failure(a, now))
             raise WrongPassword("current password is wrong")
-        self.throttle.record_success(personal.email)
+        self.throttle.record_success(personal.email, None)
 
     def change_password(self, account_id: str | UUID, current_password: str, new_password: str) -> Accepted:
         """Change the password of a logged-in account; ends all its sessions."""
         account = self._get_account(account_id)
         personal = self._get_personal(account)
-        self._reauthenticate(account, personal, current_password)
+        self._reauthenticate(personal, current_password)
         password = self.passwords.policy.check(new_password, email=personal.email)
         now = self._now()
         account.change_password(now)
@@ -168,7 +179,7 @@ class AccountCommands(IdentityBase):
         the old address is told either way. The answer is the same in all cases."""
         account = self._get_account(account_id)
         personal = self._get_personal(account)
-        self._reauthenticate(account, personal, password)
+        self._reauthenticate(personal, password)
         normalised = normalise_email(new_email)
         if normalised == personal.email:
             raise InvalidInput("that is already the account's address")

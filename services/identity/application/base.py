@@ -13,6 +13,7 @@ ahead of PersonalData, caught up on the next read (``email_generation``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
-from services.common.config import IdentitySettings
-from services.common.erasure import purge_stream
+from services.common.config import IdentitySettings, Settings
+from services.common.erasure import purge_stream, rewrite_event
+from services.common.secrets import keyed_digest, secret_from
 from services.identity import onetime
 from services.identity.application.results import MAIL_VERIFY_EMAIL, MailToSend
 from services.identity.domain import (
@@ -40,10 +42,11 @@ from services.identity.domain import (
 from services.identity.eid import IdentityProvider, provider_from_name
 from services.identity.keys import KeySet, ensure_dev_keys
 from services.identity.passwords import PasswordService
-from services.identity.ratelimit import LoginThrottle
+from services.identity.ratelimit import LoginThrottle, MailThrottle
 from services.identity.tokens import TokenService
 
 T = TypeVar("T")
+ERASED_ACCOUNT = UUID(int=0)  # stands for an erased account in redacted e-mail index events
 
 
 def utc_now() -> datetime:
@@ -75,9 +78,13 @@ class IdentityBase(Application):
         eid_provider: IdentityProvider | None = None,
         passwords: PasswordService | None = None,
         throttle: LoginThrottle | None = None,
+        mail_throttle: MailThrottle | None = None,
     ) -> None:
         super().__init__(env)
         self.settings = IdentitySettings.from_env(self.env)
+        self._email_digest = functools.partial(
+            keyed_digest, "email-index", secret=secret_from(Settings.from_env(self.env))
+        )
         self.clock = clock or utc_now
         self.personal_recorder = self.factory.aggregate_recorder(purpose="personal_data")
         self.personal_events = self.factory.event_store(mapper=self.mapper, recorder=self.personal_recorder)
@@ -96,6 +103,7 @@ class IdentityBase(Application):
         )
         self.eid_provider = eid_provider or provider_from_name(self.settings.eid_provider)
         self.throttle = throttle or LoginThrottle()
+        self.mail_throttle = mail_throttle or MailThrottle()
 
     # ------------------------------------------------------------- helpers
     def _now(self) -> datetime:
@@ -109,7 +117,7 @@ class IdentityBase(Application):
         return timedelta(seconds=seconds)
 
     def _index_id(self, normalised_email: str) -> UUID:
-        return email_index_id(normalised_email, self.settings.email_namespace)
+        return email_index_id(normalised_email, self._email_digest)
 
     def _get_index(self, normalised_email: str) -> EmailIndex | None:
         try:
@@ -154,6 +162,25 @@ class IdentityBase(Application):
 
     def _purge_personal(self, personal_data_id: UUID) -> int:
         return purge_stream(self.personal_recorder, personal_data_id)
+
+    def _unlink_email_index(self, account_id: UUID, personal_data_id: UUID) -> int:
+        """Redact ``account_id`` out of the stored events of every e-mail index stream the
+        account ever claimed (its addresses come from the PersonalData history: call this
+        after the index was released and *before* the PersonalData is purged). The
+        streams stay — versions, notification positions and other holders' claims are
+        untouched, so the address can be registered again — but no stored event leads
+        from an address to the erased account any more. Idempotent; returns how many
+        events were rewritten."""
+        addresses = {getattr(event, "email", None) for event in self.personal_events.get(personal_data_id)} - {None}
+        rewritten = 0
+        for address in addresses:
+            for stored in self.recorder.select_events(self._index_id(address)):
+                event = self.mapper.to_domain_event(stored)
+                if getattr(event, "account_id", None) == account_id:
+                    redacted = type(event)(**{**vars(event), "account_id": ERASED_ACCOUNT})
+                    rewrite_event(self.recorder, self.mapper.to_stored_event(redacted))
+                    rewritten += 1
+        return rewritten
 
     def _account_from_token(self, token: str) -> Account:
         account_id, _secret = onetime.parse(token)

@@ -90,7 +90,8 @@ class PrivacyCommands(IdentityBase):
     def delete_account(self, account_id: str | UUID, *, reason: str = "requested_by_user", by: str | None = None) -> Accepted:
         """Delete the account: ``AccountDeleted`` (grants, tokens, sessions void), the
         e-mail index released (address reusable) in the same transaction, then the
-        PersonalData stream physically erased. Idempotent: calling it again for a
+        account's id redacted out of its e-mail index streams, then the PersonalData
+        stream physically erased. Idempotent: calling it again for a
         deleted account only repeats the erasure (use after a crash in between).
         The returned mail is the last use of the address; send it, do not keep it.
         """
@@ -108,5 +109,6 @@ class PrivacyCommands(IdentityBase):
             self.save(account, index)
             if personal is not None:
                 mails = (MailToSend(MAIL_ACCOUNT_DELETED, personal.email),)
+        self._unlink_email_index(account.id, account.personal_data_id)
         self._purge_personal(account.personal_data_id)
         return Accepted(mails=mails)

@@ -15,7 +15,7 @@ MAIL_PASSWORD_CHANGED = "password_changed"
 MAIL_CONFIRM_EMAIL_CHANGE = "confirm_email_change"  # to the new address; token
 MAIL_EMAIL_CHANGE_NOTICE = "email_change_notice"  # to the old address
 MAIL_EMAIL_IN_USE = "email_in_use"  # to the new address, when it already has an account
-MAIL_ACCOUNT_LOCKED = "account_locked"  # params: until
+MAIL_FAILED_LOGINS = "failed_logins"  # many failed logins: someone may be guessing (once per window)
 MAIL_STAFF_INVITATION = "staff_invitation"  # params: token (set-password link), expires_at
 MAIL_ACCOUNT_DELETED = "account_deleted"
 
@@ -73,9 +73,10 @@ class LoginResult:
 
     * ``invalid_credentials`` — unknown e-mail, wrong password, deleted account (one
       answer for all);
-    * ``rate_limited`` — wait ``retry_after`` seconds (also for unknown e-mails);
-    * ``account_locked`` / ``email_not_verified`` — only after a *correct* password,
-      so they reveal nothing to someone who does not know it.
+    * ``rate_limited`` — wait ``retry_after`` seconds; answered before the password is
+      looked at, so right and wrong passwords, known and unknown e-mails get the same;
+    * ``account_locked`` (an administrator's lock) / ``email_not_verified`` — only
+      after a *correct* password, so they reveal nothing to someone who does not know it.
     """
 
     ok: bool

@@ -11,7 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from services.common.authz import Grant, Principal
 from services.identity import onetime
 from services.identity.application.base import IdentityBase
-from services.identity.application.results import MAIL_ACCOUNT_LOCKED, LoginResult, MailToSend, TokenPair
+from services.identity.application.results import MAIL_FAILED_LOGINS, LoginResult, MailToSend, TokenPair
 from services.identity.domain import (
     Account,
     OneTimeTokenInvalid,
@@ -25,7 +25,9 @@ from services.identity.tokens import TokenError
 class SessionCommands(IdentityBase):
     def login(self, email: str, password: str, *, client_ip: str | None = None) -> LoginResult:
         """Password login. Unknown addresses take the same path as wrong passwords
-        (argon2 verification against a dummy hash, same throttling, same error)."""
+        (argon2 verification against a dummy hash, same throttling, same error). A
+        failure only slows further attempts down (:class:`~services.identity.ratelimit.LoginThrottle`);
+        it never locks the account, ends its sessions or writes to its stream."""
         email = email if isinstance(email, str) else ""
         wait = self.throttle.retry_after(email, client_ip)
         if wait > 0:
@@ -35,20 +37,16 @@ class SessionCommands(IdentityBase):
         personal = self._get_personal(account) if account else None
         password_hash = personal.password_hash if personal else None
         if not self.passwords.verify(password_hash, password) or account is None or personal is None:
-            wait = self.throttle.record_failure(email, client_ip)
-            mails: tuple[MailToSend, ...] = ()
-            if account is not None and personal is not None:
-                locked = self._update(account.id, lambda a: self._count_failure(a, now))
-                if locked:
-                    until = now + self._seconds(self.settings.lockout_seconds)
-                    mails = (MailToSend(MAIL_ACCOUNT_LOCKED, personal.email, {"until": until.isoformat()}),)
-            return LoginResult.failed("invalid_credentials", wait, mails)
+            failure = self.throttle.record_failure(email, client_ip)
+            notice = failure.notify_owner and personal is not None
+            mails = (MailToSend(MAIL_FAILED_LOGINS, personal.email),) if notice else ()
+            return LoginResult.failed("invalid_credentials", failure.wait, mails)
         if account.is_locked(now):
             remaining = (account.locked_until - now).total_seconds() if account.locked_until else 0
             return LoginResult.failed("account_locked", remaining)
         if not account.email_verified:
             return LoginResult.failed("email_not_verified")
-        self.throttle.record_success(email)
+        self.throttle.record_success(email, client_ip)
         if password_hash and self.passwords.needs_rehash(password_hash):
             personal.set_password_hash(self.passwords.hash(password), now, reason="rehash")
             self._save_personal(personal)
@@ -64,13 +62,6 @@ class SessionCommands(IdentityBase):
         account.record_login(session.id, now)
         self.save(account, session)
         return LoginResult(ok=True, tokens=self._token_pair(account, session, f"{session.id.hex}.{secret}", now))
-
-    def _count_failure(self, account: Account, now: datetime) -> bool:
-        return account.record_login_failure(
-            now,
-            max_failures=self.settings.max_failed_logins,
-            lockout=self._seconds(self.settings.lockout_seconds),
-        )
 
     def _token_pair(self, account: Account, session: Session, refresh_token: str, now: datetime) -> TokenPair:
         access_token, _claims = self.tokens.issue_access_token(

@@ -1,4 +1,4 @@
-"""The Account aggregate: status, kind, verification, trust level, grants, lockout.
+"""The Account aggregate: status, kind, verification, trust level, grants, locks.
 
 It holds **no personal data** (no e-mail, name or password hash) — those live in the
 separate, erasable :class:`~services.identity.domain.personal_data.PersonalData`
@@ -103,7 +103,7 @@ class Account(AccountAccessRules, Aggregate):
         return entry
 
     # -------------------------------------------------- commands: e-mail, password
-    # (access commands — eID, grants, logins, lockout, deletion — are in account_access.py)
+    # (access commands — eID, grants, logins, locks, deletion — are in account_access.py)
     def request_email_verification(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
         self._alive()
         if self.email_verified:
@@ -208,6 +208,7 @@ class Account(AccountAccessRules, Aggregate):
 
     @event("LoginFailed")
     def _login_failed(self, timestamp: datetime) -> None:
+        # Written until failed logins were throttled instead of counted here; kept for replay.
         self.failed_logins += 1
 
     @event("LoginSucceeded")

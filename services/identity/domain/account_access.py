@@ -1,4 +1,4 @@
-"""Account commands about access: eID trust, tenant grants, logins, lockout, deletion.
+"""Account commands about access: eID trust, tenant grants, logins, locks, deletion.
 
 A mixin of :class:`~services.identity.domain.account.Account`, split off to keep modules
 short; it only decides and calls the Account's private ``@event`` methods, which stay in
@@ -8,7 +8,7 @@ on the aggregate class itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,9 @@ VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"
 EMAIL_CHANGE = "email_change"
 EID = "eid"
-LOCK_FAILED_LOGINS = "too_many_failed_logins"  # the only lock a password reset lifts
+# Failed logins no longer lock an account (they are throttled, services/identity/ratelimit.py);
+# locks of this reason stored before that still expire, and a password reset lifts them.
+LOCK_FAILED_LOGINS = "too_many_failed_logins"
 
 
 class AccountAccessRules:
@@ -81,16 +83,6 @@ class AccountAccessRules:
             for tenant, roles in sorted(self.grants.items())
             for role, keys in sorted(roles.items())
         ]
-
-    def record_login_failure(self, now: datetime, *, max_failures: int, lockout: timedelta) -> bool:
-        """Count a failed login; lock after ``max_failures``. True if this call locked."""
-        if self.is_deleted or self.is_locked(now):
-            return False
-        self._login_failed(timestamp=now)
-        if self.failed_logins >= max_failures:
-            self._account_locked(reason=LOCK_FAILED_LOGINS, until=now + lockout, locked_by=None, timestamp=now)
-            return True
-        return False
 
     def record_login(self, session_id: UUID, now: datetime) -> None:
         self._alive()

@@ -1,16 +1,23 @@
 """EmailIndex: one tiny aggregate per normalised e-mail address.
 
-Its id is ``uuid5(namespace, normalised_email)``, so two concurrent registrations of the
-same address both try to write version 1 of the same stream and the event store's
-optimistic concurrency lets exactly one win — uniqueness without a unique index or a
-lock. The account id itself is random (uuid4): deriving it from the address would put
-the address (or a guessable hash of it) into every event of the account forever.
+Its id is derived from the address by a keyed hash under the deployment secret
+(``VR_SECRET_KEY``; :func:`~services.identity.domain.values.email_index_id`), so two
+concurrent registrations of the same address both try to write version 1 of the same
+stream and the event store's optimistic concurrency lets exactly one win — uniqueness
+without a unique index or a lock — while nobody without the secret can compute the id
+of a guessed address. The account id itself is random (uuid4): deriving it from the
+address would put the address (or a guessable hash of it) into every event of the
+account forever.
 
 On deletion or e-mail change the index is *released* (the stream stays, pointing
 nowhere) and the address can be claimed again by appending to the same stream. The
-index events contain no address; with a deployment-specific namespace
-(IDENTITY_EMAIL_NAMESPACE) an index id cannot even be recomputed from a guessed
-address without the configuration.
+index events contain no address. When an account is erased, the application redacts
+its id out of the stored events of every index stream it ever claimed
+(``IdentityBase._unlink_email_index``), so the address no longer leads to the account.
+Redacted rather than deleted: the stream must stay whole for the next claim of the
+address, and the notification log keeps no gaps. What remains is the events' place in
+the log beside the account's own; reading anything from that needs the event store, the
+deployment secret and the guessed address together.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ class EmailIndex(Aggregate):
     @event("EmailClaimed")
     def __init__(
         self,
-        id: UUID,  # the stream id (derived from the address): eventsourcing passes it on, it is no event attribute
+        id: UUID,  # the stream id (keyed hash of the address): eventsourcing passes it on, it is no event attribute
         account_id: UUID,
         timestamp: datetime,
     ) -> None:

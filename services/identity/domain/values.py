@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from services.common.authz import (
@@ -44,8 +44,11 @@ def normalise_email(email: str) -> str:
     return value
 
 
-def email_index_id(normalised_email: str, namespace: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(namespace, normalised_email)
+def email_index_id(normalised_email: str, keyed_digest: Callable[[str], bytes]) -> uuid.UUID:
+    """The e-mail index stream id of an address: the first 128 bits of a keyed hash under
+    the deployment secret, which the application passes in (``keyed_digest``), so an id
+    cannot be computed from a guessed address without that secret."""
+    return uuid.UUID(bytes=keyed_digest(normalised_email)[:16])
 
 
 def check_kind(kind: str) -> str:
