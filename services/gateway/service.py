@@ -28,6 +28,7 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
 
@@ -62,7 +63,7 @@ class TenantCache:
         self.loaded_at = 0.0
 
 
-class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
+class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes, StaffRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")
