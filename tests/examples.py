@@ -50,7 +50,16 @@ ELTERNGELD: dict[str, Any] = {
     "works_during_receipt": False,
 }
 
-FORMS = {"hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG, "elterngeld": ELTERNGELD}
+SPERRMUELL: dict[str, Any] = {  # a district's service (Landkreis) with a basic trust level
+    "first_name": "Erika", "last_name": "Mustermann", "street": "Lange Straße", "house_number": "5",
+    "postal_code": "49456", "city": "Bakum", "email": "erika.mustermann@example.org", "waste_types": "furniture",
+    "volume_m3": 2.0, "items": "Sofa, zwei Stühle", "is_owner_or_tenant": True,
+}
+
+FORMS = {
+    "hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG, "elterngeld": ELTERNGELD,
+    "sperrmuell": SPERRMUELL,
+}
 
 
 def form(service_id: str = "hundeanmeldung", **changes: Any) -> dict[str, Any]:

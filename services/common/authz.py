@@ -21,6 +21,12 @@ Rules
   clerk/team_lead grant if it needs both.
 * Operators are platform-wide for operations (staff administration) and never read or
   act on case contents, whatever grants they carry.
+* Separation of duties (four-eyes): a role granted through the API is first a *request*
+  and takes effect only when a second person approves it — a tenant admin of that tenant
+  or an operator who neither asked for it nor receives it (:func:`is_second_person`). So no
+  admin or operator reaches case contents alone, neither for themselves nor for an alias
+  account they create. Every role needs it: the case roles read contents, and
+  ``tenant_admin`` approves such requests.
 """
 
 from __future__ import annotations
@@ -206,3 +212,9 @@ def can_manage_staff(principal: Principal, tenant: str) -> bool:
     if principal.kind == "operator":
         return True
     return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
+
+
+def is_second_person(approver: str, requested_by: str | None, grantee: str) -> bool:
+    """Four-eyes: a role request is approved by someone who neither asked for it nor gets it
+    (that the approver manages the tenant's staff is :func:`can_manage_staff`)."""
+    return bool(approver) and approver not in (requested_by, grantee)

@@ -51,6 +51,8 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "invalid_email": (400, "Die E-Mail-Adresse ist ungültig.", "The e-mail address is invalid."),
     "password_rejected": (400, "Das Passwort ist nicht sicher genug ({reason}). Bitte wählen Sie mindestens 10 Zeichen, die nicht leicht zu erraten sind.", "The password is not strong enough ({reason}). Please choose at least 10 characters that are hard to guess."),
     "invalid_grant": (400, "Die Berechtigung ist ungültig.", "The grant is invalid."),
+    "grant_request_not_found": (404, "Diese Anfrage auf eine Rolle gibt es nicht oder sie ist schon entschieden.", "There is no such pending role request (or it was already decided)."),
+    "four_eyes_required": (403, "Vier-Augen-Prinzip: Eine Rolle gibt eine zweite Person frei – weder wer sie beantragt hat noch wer sie erhalten soll.", "Four-eyes principle: a role is approved by a second person — neither whoever asked for it nor whoever is to receive it."),
     "account_not_found": (404, "Dieses Konto gibt es nicht.", "There is no such account."),
     "account_deleted": (410, "Dieses Konto wurde gelöscht.", "This account was deleted."),
     "not_permitted": (403, "Das ist für dieses Konto nicht möglich.", "This is not possible for this account."),

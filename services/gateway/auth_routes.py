@@ -1,4 +1,4 @@
-"""Gateway routes of the citizen account (Kundenkonto) and staff administration.
+"""Gateway routes of the citizen account (Kundenkonto); staff administration: staff_routes.py.
 
 Tokens go out in the JSON body (API clients, bearer) and as HTTP-only, SameSite=Lax
 cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). State-changing requests need a
@@ -210,46 +210,6 @@ class AuthRoutes:
         state = html.escape(request.args.get("state", ""))
         page = SIMULATOR_PAGE.replace("{state}", state)
         return Response(page, mimetype="text/html")
-
-    # -- staff administration -----------------------------------------------------------------
-    @http("POST", "/api/v1/admin/tenants/<ags>/staff")
-    @endpoint("create_staff")
-    def create_staff(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
-        require_login(principal)
-        if not authz.can_manage_staff(principal, ags):
-            raise DomainError("forbidden")
-        body = _object(request)
-        kind, role = body.get("kind", "clerk"), body.get("role", "clerk")
-        if kind not in authz.TENANT_STAFF_KINDS or role not in authz.ROLES:
-            raise DomainError("invalid_parameter", name="kind/role", detail=text("staff_kind_role"))
-        keys = body.get("service_keys", ["*"])
-        if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
-            raise DomainError("invalid_parameter", name="service_keys", detail=text("list"))
-        created = self.identity.create_staff_account(
-            _text(body, "email", 254), kind, _text(body, "display_name", 200, required=False), principal.subject
-        )
-        grants = self.identity.grant_role(created["account_id"], ags, role, keys, principal.subject)
-        return json_response({**created, "grants": grants}, 201, lang=lang)
-
-    @http("POST,DELETE", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants")
-    @endpoint("staff_grants")
-    def staff_grants(self, request: Request, ags: str, account_id: str, lang: str, principal: Principal) -> Response:
-        require_login(principal)
-        if not authz.can_manage_staff(principal, ags) or account_id == principal.subject:
-            raise DomainError("forbidden")  # nobody changes their own grants
-        body = _object(request)
-        role = body.get("role")
-        if role not in authz.ROLES:
-            raise DomainError("invalid_parameter", name="role", detail=" | ".join(authz.ROLES))
-        account = self.identity.get_account(account_id[:64])
-        if account["kind"] not in authz.TENANT_STAFF_KINDS:
-            raise DomainError("forbidden")
-        if request.method == "DELETE":
-            return json_response(self.identity.revoke_role(account_id, ags, role, principal.subject), lang=lang)
-        keys = body.get("service_keys", ["*"])
-        if not isinstance(keys, list) or not all(isinstance(k, str) and len(k) <= 64 for k in keys):
-            raise DomainError("invalid_parameter", name="service_keys", detail=text("list"))
-        return json_response(self.identity.grant_role(account_id, ags, role, keys, principal.subject), lang=lang)
 
 
 SIMULATOR_PAGE = """<!doctype html>

@@ -29,6 +29,7 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
 log = logs.get_logger("gateway")
@@ -79,7 +80,7 @@ class GatewayConfig(Config):
             )
 
 
-class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes):
+class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes, StaffRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")

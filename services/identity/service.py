@@ -189,9 +189,27 @@ class IdentityService:
         send_mails(created.mails)
         return {"account_id": created.account_id}
 
+    # Roles are given four-eyes: a request, then another person's approval. There is no RPC
+    # that grants a role in one step (IdentityApplication.grant_role is for set-up code only).
     @rpc(expected_exceptions=DomainError)
-    def grant_role(self, account_id: str, tenant: str, role: str, service_keys: list[str], by: str) -> list[dict[str, Any]]:
-        return self.app.grant_role(account_id, tenant, role, service_keys, granted_by=by)
+    def request_grant(self, account_id: str, tenant: str, role: str, service_keys: list[str], by: str) -> dict[str, Any]:
+        return self.app.request_grant(account_id, tenant, role, service_keys, requested_by=by)
+
+    @rpc(expected_exceptions=DomainError)
+    def approve_grant(self, account_id: str, tenant: str, request_id: str, by: str) -> dict[str, Any]:
+        return self.app.approve_grant(account_id, tenant, request_id, approved_by=by)
+
+    @rpc(expected_exceptions=DomainError)
+    def reject_grant(self, account_id: str, tenant: str, request_id: str, by: str) -> dict[str, Any]:
+        return self.app.reject_grant(account_id, tenant, request_id, rejected_by=by)
+
+    @rpc(expected_exceptions=DomainError)
+    def staff_grants(self, account_id: str, tenant: str) -> dict[str, Any]:
+        return self.app.staff_grants(account_id, tenant)
+
+    @rpc(expected_exceptions=DomainError)
+    def grant_history(self, account_id: str, tenant: str) -> dict[str, Any]:
+        return self.app.grant_history(account_id, tenant)
 
     @rpc(expected_exceptions=DomainError)
     def revoke_role(self, account_id: str, tenant: str, role: str, by: str) -> list[dict[str, Any]]:

@@ -28,12 +28,21 @@ The policy (issue "authorisation matrix")
   is granted to no person. Either may submit on a citizen's behalf.
 * Anyone else gets the case as ``hidden``; the owner / responsible clerks get
   ``forbidden`` for actions that are not theirs.
+* The *responsible* authority decides, not the portal: citizen A's second case, a
+  Sperrmüll collection asked for on Bakum's portal, belongs to Landkreis Vechta — its
+  clerks read and work it, Bakum's clerks see it nowhere.
 * Worklist: clerks/team leads of that tenant only; a clerk without the service key gets a
   200 whose items never contain that service (filtered inside the query).
 * Tenant admins: staff and offerings (and the tenant profile) of their own tenant, the
   audit trail of its cases — never case contents or the worklist.
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
+* Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
+  second person approves it — another admin of the tenant or an operator, neither the
+  requester nor the grantee. Nobody approves their own request (that row is denied for
+  everyone), and a pending request gives nothing: the tenant admin has asked for a clerk
+  role for itself and for ``clerk_pending`` (an alias it might control), and in every row
+  both are treated as holding no such role.
 """
 
 from __future__ import annotations
@@ -41,12 +50,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-VECHTA, LOHNE = "03460009", "03460006"
+VECHTA, LOHNE, BAKUM, LK_VECHTA = "03460009", "03460006", "03460001", "03460000"
 CASE_SERVICE = "hundeanmeldung"  # the fixture case's service
+DISTRICT_SERVICE = "sperrmuell"  # the second fixture case: asked for on Bakum's portal, the Landkreis is responsible
 OFFERING_SERVICE = "briefwahl"  # the offering the admin rows withdraw and offer again (no other test uses it)
 
 ANON, CIT_A, CIT_B = "anonymous", "citizen_a", "citizen_b"
 CLERK, LOHNE_CLERK, NO_KEY_CLERK = "clerk", "clerk_lohne", "clerk_no_key"
+BAKUM_CLERK, DISTRICT_CLERK, PENDING_CLERK = "clerk_bakum", "clerk_district", "clerk_pending"
 LEAD, ADMIN, OPERATOR = "team_lead", "tenant_admin", "operator"
 
 #: name -> (account kind, grants as (tenant, role, service keys)); None = no account.
@@ -57,12 +68,21 @@ PRINCIPALS: Mapping[str, tuple[str, list[tuple[str, str, list[str]]]] | None] = 
     CLERK: ("clerk", [(VECHTA, "clerk", ["*"])]),
     LOHNE_CLERK: ("clerk", [(LOHNE, "clerk", ["*"])]),
     NO_KEY_CLERK: ("clerk", [(VECHTA, "clerk", ["gewerbeanmeldung"])]),
+    BAKUM_CLERK: ("clerk", [(BAKUM, "clerk", ["*"])]),
+    DISTRICT_CLERK: ("clerk", [(LK_VECHTA, "clerk", ["*"])]),
+    PENDING_CLERK: ("clerk", []),
     LEAD: ("clerk", [(VECHTA, "team_lead", ["*"])]),
     ADMIN: ("tenant_admin", [(VECHTA, "tenant_admin", ["*"])]),
     OPERATOR: ("operator", []),
 }
+#: Roles asked for over the API and never approved: principal -> (who asked, the grants asked for).
+PENDING: Mapping[str, tuple[str, list[tuple[str, str, list[str]]]]] = {
+    PENDING_CLERK: (ADMIN, [(VECHTA, "clerk", ["*"])]),
+    ADMIN: (ADMIN, [(VECHTA, "clerk", ["*"])]),
+}
 SHORT = {ANON: "anon", CIT_A: "citA", CIT_B: "citB", CLERK: "clerk", LOHNE_CLERK: "lohne",
-         NO_KEY_CLERK: "nokey", LEAD: "lead", ADMIN: "admin", OPERATOR: "oper"}
+         NO_KEY_CLERK: "nokey", BAKUM_CLERK: "bakum", DISTRICT_CLERK: "lkv", PENDING_CLERK: "pend",
+         LEAD: "lead", ADMIN: "admin", OPERATOR: "oper"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,7 @@ def ok(*statuses: int, code: str | None = None) -> Outcome:
 UNAUTHENTICATED = Outcome("unauthenticated", frozenset({401}), "unauthenticated")
 FORBIDDEN = Outcome("forbidden", frozenset({403}), "forbidden")
 HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
+FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,7 @@ CASE, ACTION, AUDIT = "/api/v1/cases/<case_id>", "/api/v1/cases/<case_id>/action
 CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
 TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
+APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
 _OWNER = {CIT_A: OK200, CLERK: FORBIDDEN, LEAD: FORBIDDEN}
@@ -171,6 +193,12 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", AUDIT, "case_audit", HIDDEN, tenant_admin=OK200),
     logged_in("GET", WORKLIST, "worklist", FORBIDDEN, clerk=OK200, team_lead=OK200, clerk_no_key=OK200),
     *(logged_in("POST", ACTION, f"action:{action}", HIDDEN, **rules) for action, rules in ACTION_RULES.items()),
+    # the second fixture case: portal Bakum, responsible Landkreis Vechta
+    logged_in("GET", CASE, "get_case:portal_differs", HIDDEN, citizen_a=OK200, clerk_district=OK200),
+    logged_in("GET", AUDIT, "case_audit:portal_differs", HIDDEN),
+    logged_in("POST", ACTION, "action:start-review:portal_differs", HIDDEN, citizen_a=FORBIDDEN, clerk_district=OK200),
+    logged_in("GET", WORKLIST, "worklist:portal", FORBIDDEN, clerk_bakum=OK200),  # 200, but without the case
+    logged_in("GET", WORKLIST, "worklist:responsible", FORBIDDEN, clerk_district=OK200),
     # -- administration -----------------------------------------------------------------------
     logged_in("POST", "/api/v1/admin/tenants", "register_tenant", FORBIDDEN, operator=OK201),
     logged_in("PATCH", TENANT_ADMIN, "update_tenant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
@@ -181,9 +209,18 @@ MATRIX: tuple[Row, ...] = (
     logged_in("PUT", OFFERING_ADMIN, "put_offering:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("POST", STAFF, "create_staff:own", FORBIDDEN, tenant_admin=OK201, operator=OK201),
     logged_in("POST", STAFF, "create_staff:other_tenant", FORBIDDEN, operator=OK201),
-    logged_in("POST", GRANTS, "grant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
-    logged_in("POST", GRANTS, "grant:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("GET", GRANTS, "grants:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", GRANTS, "grants:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", GRANTS, "grant:own", FORBIDDEN, tenant_admin=OK202, operator=OK202),  # a request, no role yet
+    logged_in("POST", GRANTS, "grant:other_tenant", FORBIDDEN, operator=OK202),
     logged_in("DELETE", GRANTS, "revoke:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    # four-eyes: approving a request one made oneself is denied to everyone
+    logged_in("POST", APPROVE, "approve:own_request", FORBIDDEN, tenant_admin=FOUR_EYES, operator=FOUR_EYES),
+    logged_in("POST", APPROVE, "approve:second_person", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("POST", APPROVE, "approve:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", REJECT, "reject:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", HISTORY, "grant_history:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", HISTORY, "grant_history:other_tenant", FORBIDDEN, operator=OK200),
     # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
     logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
     logged_in("DELETE", "/api/v1/me", "me:delete", OK204),

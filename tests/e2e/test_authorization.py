@@ -41,11 +41,12 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
     warnings.simplefilter("ignore")
     from nameko.web.handlers import HttpRequestHandler
 
+    from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE
     from services.gateway.service import CATCH_ALL, GatewayService
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 44  # (method, URL) pairs when this matrix was written; fewer means introspection broke
+MIN_ROUTES = 48  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -115,8 +116,8 @@ class Actor:
     http: httpx.Client
 
 
-def submit(http: httpx.Client, ags: str = m.VECHTA, **body: Any) -> httpx.Response:
-    payload = {"service_id": m.CASE_SERVICE, "form_data": form(), **body}
+def submit(http: httpx.Client, ags: str = m.VECHTA, service_id: str = m.CASE_SERVICE, **body: Any) -> httpx.Response:
+    payload = {"service_id": service_id, "form_data": form(service_id), **body}
     return http.post(f"/api/v1/tenants/{ags}/cases", json=payload, headers={"Idempotency-Key": uuid.uuid4().hex})
 
 
@@ -151,35 +152,74 @@ ACTION_PLAN: dict[str, tuple[str, dict[str, Any], str | None]] = {
 }
 
 
+MODES = ("bearer", "cookie")  # how the matrix's callers prove who they are
+
+
 class World:
     """Every principal of the matrix as a real account logged in over HTTP, citizen A's
-    Hundeanmeldung in Vechta, and fresh copies wherever a request changes state."""
+    Hundeanmeldung in Vechta and Sperrmüll collection asked for on Bakum's portal (the
+    Landkreis is responsible), the roles asked for but never approved (``m.PENDING``), and
+    fresh copies wherever a request changes state.
 
-    def __init__(self, running: Platform, accounts: Accounts) -> None:
-        self.running, self.accounts = running, accounts
+    ``mode`` is how every caller authenticates: ``bearer`` (the access token in the
+    Authorization header, as API clients do) or ``cookie`` (the cookies a login sets, with
+    ``Content-Type: application/json`` and the gateway's own ``Origin``, as its web pages do)."""
+
+    def __init__(self, running: Platform, accounts: Accounts, mode: str = "bearer") -> None:
+        assert mode in MODES, mode
+        self.running, self.accounts, self.mode = running, accounts, mode
         self.clients: list[httpx.Client] = []
         self.anonymous = self.client()
         self.actors = {name: self.new_actor(name) for name in m.PRINCIPALS}
         self.setup = self.new_actor(m.CLERK)  # moves fresh cases along; never under test itself
+        self.other_admin = self.new_actor(m.ADMIN)  # the second person of four-eyes; never under test itself
         self.login_target = accounts.citizen()  # logs in on the public login/refresh rows
         self.grant_target = accounts.staff([(m.VECHTA, "clerk", ["*"])])  # of the grant rows
+        for name, (requester, grants) in m.PENDING.items():
+            for tenant, role, keys in grants:
+                asked = self.http(requester).post(grants_url(tenant, self.account(name).account_id),
+                                                  json={"role": role, "service_keys": keys})
+                assert asked.status_code == 202, asked.text
         self.case_id = self.new_case()
+        self.district_case_id = self.new_district_case()
         themenfeld = self.anonymous.get("/api/v1/themenfelder").json()["items"][0]["id"]
         lebenslage = self.anonymous.get(f"/api/v1/themenfelder/{themenfeld}/lebenslagen").json()["items"][0]["id"]
         self.ids = {
             "ags": m.VECHTA, "service_id": m.CASE_SERVICE, "case_id": self.case_id,
             "themenfeld_id": themenfeld, "lebenslage_id": lebenslage, "ozg_id": "10160",
         }
-        clerk = self.actors[m.CLERK].http
+        clerk, district = self.actors[m.CLERK].http, self.actors[m.DISTRICT_CLERK].http
         eventually(lambda: self.case_id in worklist_ids(clerk), timeout=30)  # the projection caught up
+        eventually(lambda: self.district_case_id in worklist_ids(district, m.LK_VECHTA), timeout=30)
 
-    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
-        """A client that keeps no cookies: who calls is decided by the bearer header alone
-        (a login answer's cookie would otherwise log the anonymous client in)."""
-        http = httpx.Client(base_url=self.running.base_url, timeout=30, headers=headers or {},
+    def client(self, credentials: dict[str, str] | None = None) -> httpx.Client:
+        """A client that keeps no cookies it is sent: who calls is decided by ``credentials``
+        alone (a login answer's cookie would otherwise log the anonymous client in)."""
+        headers = dict(credentials or {})
+        if self.mode == "cookie":
+            headers.update({"Origin": self.running.base_url, "Content-Type": "application/json"})
+        http = httpx.Client(base_url=self.running.base_url, timeout=30, headers=headers,
                             event_hooks={"response": [lambda _: http.cookies.clear()]})
         self.clients.append(http)
         return http
+
+    def credentials(self, account: Account) -> dict[str, str]:
+        """The headers that make a request ``account``'s: its bearer token, or the cookies a
+        new login sets."""
+        return dict(account.headers) if self.mode == "bearer" else self.login_credentials(account)
+
+    def login_credentials(self, account: Account) -> dict[str, str]:
+        """The headers of a new login of ``account`` (its token carries the current grants)."""
+        response = self.anonymous.post(LOGIN, json={"email": account.email, "password": account.password})
+        assert response.status_code == 200, response.text
+        if self.mode == "bearer":
+            return self.session_credentials(response.json()["access_token"], response.json()["refresh_token"])
+        return self.session_credentials(response.cookies[ACCESS_COOKIE], response.cookies[REFRESH_COOKIE])
+
+    def session_credentials(self, access_token: str, refresh_token: str) -> dict[str, str]:
+        if self.mode == "bearer":
+            return {"Authorization": f"Bearer {access_token}"}
+        return {"Cookie": f"{ACCESS_COOKIE}={access_token}; {REFRESH_COOKIE}={refresh_token}"}
 
     def new_actor(self, name: str) -> Actor:
         """A new account with the kind and grants of principal ``name``, logged in."""
@@ -191,7 +231,7 @@ class World:
             account = self.accounts.citizen(kind)
         else:
             account = self.accounts.staff(grants, kind=kind)
-        return Actor(name, account, self.client(account.headers))
+        return Actor(name, account, self.client(self.credentials(account)))
 
     def http(self, who: str) -> httpx.Client:
         return self.actors[who].http
@@ -217,28 +257,53 @@ class World:
             assert moved.status_code == 200, moved.text
         return case_id
 
+    def new_district_case(self) -> str:
+        """A new Sperrmüll collection of citizen A, asked for on Bakum's portal: Landkreis Vechta's case."""
+        response = submit(self.http(m.CIT_A), m.BAKUM, m.DISTRICT_SERVICE)
+        assert response.status_code == 201, response.text
+        case = response.json()
+        assert (case["portal"], case["tenant"]) == (m.BAKUM, m.LK_VECHTA), case
+        return case["case_id"]
+
     def close(self) -> None:
         for http in self.clients:
             http.close()
 
 
 @pytest.fixture(scope="module")
-def world(running: Platform, accounts: Accounts) -> Iterator[World]:
-    made = World(running, accounts)
-    yield made
-    made.close()
+def worlds(running: Platform, accounts: Accounts) -> Iterator[Callable[[str], World]]:
+    """The world of each mode, made when first asked for (tokens live 10 minutes)."""
+    made: dict[str, World] = {}
+
+    def world_of(mode: str) -> World:
+        if mode not in made:
+            made[mode] = World(running, accounts, mode)
+        return made[mode]
+
+    yield world_of
+    for each in made.values():
+        each.close()
 
 
-def worklist_ids(http: httpx.Client, **params: Any) -> list[str]:
-    return [item["case_id"] for item in worklist_items(http, **params)]
+@pytest.fixture(scope="module")
+def world(worlds: Callable[[str], World]) -> World:
+    return worlds("bearer")
 
 
-def worklist_items(http: httpx.Client, **params: Any) -> list[dict[str, Any]]:
-    """Every item of Vechta's worklist for this caller, all pages."""
+def grants_url(tenant: str, account_id: str, tail: str = "") -> str:
+    return m.GRANTS.replace("<ags>", tenant).replace("<account_id>", account_id) + tail
+
+
+def worklist_ids(http: httpx.Client, ags: str = m.VECHTA, **params: Any) -> list[str]:
+    return [item["case_id"] for item in worklist_items(http, ags, **params)]
+
+
+def worklist_items(http: httpx.Client, ags: str = m.VECHTA, **params: Any) -> list[dict[str, Any]]:
+    """Every item of the tenant's worklist for this caller, all pages."""
     items: list[dict[str, Any]] = []
     query: dict[str, Any] = {"limit": 500, **params}
     for _ in range(50):
-        response = http.get(f"/api/v1/tenants/{m.VECHTA}/worklist", params=query)
+        response = http.get(f"/api/v1/tenants/{ags}/worklist", params=query)
         assert response.status_code == 200, response.text
         page = response.json()
         items.extend(page["items"])
@@ -336,7 +401,10 @@ def _login(w: World, who: str) -> Call:
 @recipe("refresh")
 def _refresh(w: World, who: str) -> Call:
     refresh_token = w.tokens(w.login_target)["refresh_token"]
-    response = w.http(who).post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    if w.mode == "cookie":  # a browser sends the refresh cookie (replacing the caller's own cookies here)
+        response = w.http(who).post("/api/v1/auth/refresh", headers={"Cookie": f"{REFRESH_COOKIE}={refresh_token}"})
+    else:
+        response = w.http(who).post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
     return Call(response, check=expect_json("access_token"))
 
 
@@ -381,8 +449,9 @@ def _change_email(w: World, who: str) -> Call:
 def _my_cases(w: World, who: str) -> Call:
     def check(response: httpx.Response) -> str | None:
         ids = {case["case_id"] for case in response.json()["items"]}
-        if (w.case_id in ids) != (who == m.CIT_A):
-            return f"citizen A's case {'in' if w.case_id in ids else 'missing from'} the list"
+        for case_id in (w.case_id, w.district_case_id):
+            if (case_id in ids) != (who == m.CIT_A):
+                return f"citizen A's case {case_id} {'in' if case_id in ids else 'missing from'} the list"
         return None
 
     return Call(w.http(who).get("/api/v1/me/cases"), check=check)
@@ -415,17 +484,34 @@ def _get_case(w: World, who: str) -> Call:
                       check=lambda r: None if r.json()["case_id"] == w.case_id else r.text[:200])
 
 
-@recipe("case_audit")
-def _audit(w: World, who: str) -> Call:
+@recipe("get_case:portal_differs")
+def _get_district_case(w: World, who: str) -> Call:
     def check(response: httpx.Response) -> str | None:
         body = response.json()
-        if body["case_id"] != w.case_id or not body["items"]:
-            return f"not the case's audit trail: {response.text[:200]}"
-        if "form_data" in response.text or "dog_name" in response.text:
-            return "the audit trail carries case contents"
+        if (body["case_id"], body["tenant"], body["portal"]) != (w.district_case_id, m.LK_VECHTA, m.BAKUM):
+            return f"not the district's case: {response.text[:200]}"
         return None
 
-    return _case_call(w, who, "GET", m.AUDIT, w.case_id, check=check)
+    return _case_call(w, who, "GET", m.CASE, w.district_case_id, check=check)
+
+
+def _audit_of(case_id: Callable[[World], str]) -> Recipe:
+    def send(w: World, who: str) -> Call:
+        def check(response: httpx.Response) -> str | None:
+            body = response.json()
+            if body["case_id"] != case_id(w) or not body["items"]:
+                return f"not the case's audit trail: {response.text[:200]}"
+            if "form_data" in response.text or "dog_name" in response.text:
+                return "the audit trail carries case contents"
+            return None
+
+        return _case_call(w, who, "GET", m.AUDIT, case_id(w), check=check)
+
+    return send
+
+
+RECIPES["case_audit"] = _audit_of(lambda w: w.case_id)
+RECIPES["case_audit:portal_differs"] = _audit_of(lambda w: w.district_case_id)
 
 
 def _action(action: str) -> Recipe:
@@ -444,6 +530,30 @@ def _action(action: str) -> Recipe:
 
 for _name in m.ACTION_RULES:
     RECIPES[f"action:{_name}"] = _action(_name)
+
+
+@recipe("action:start-review:portal_differs")
+def _review_district_case(w: World, who: str) -> Call:
+    case_id = w.new_district_case()  # a case of its own: the action changes it
+    return _case_call(w, who, "POST", m.ACTION.replace("<action>", "start-review"), case_id, {"clerk": "Herr Kreis"},
+                      check=lambda r: None if r.json().get("status") == "in_review" else r.text[:200])
+
+
+def _district_worklist(variant: str, ags: str, holds_the_case: bool) -> None:
+    def send(w: World, who: str) -> Call:
+        http = w.http(who)
+
+        def check(response: httpx.Response) -> str | None:
+            seen = w.district_case_id in worklist_ids(http, ags, state="all")
+            return None if seen == holds_the_case else f"the district's case {'in' if seen else 'missing from'} {ags}'s worklist"
+
+        return Call(http.get(f"/api/v1/tenants/{ags}/worklist", params={"limit": 50}), check=check)
+
+    RECIPES[variant] = send
+
+
+_district_worklist("worklist:portal", m.BAKUM, holds_the_case=False)
+_district_worklist("worklist:responsible", m.LK_VECHTA, holds_the_case=True)
 
 
 @recipe("worklist")
@@ -501,10 +611,88 @@ for _variant in ("withdraw_offering:own", "withdraw_offering:other_tenant"):
     _admin(_variant, "DELETE", m.OFFERING_ADMIN, params={"reason": "Prüfung"}, check=_active(False))
 for _variant in ("put_offering:own", "put_offering:other_tenant"):
     _admin(_variant, "PUT", m.OFFERING_ADMIN, check=_active(True))
+for _variant in ("grants:own", "grants:other_tenant"):
+    _admin(_variant, "GET", m.GRANTS, check=expect_json("pending"))
+for _variant in ("grant_history:own", "grant_history:other_tenant"):
+    _admin(_variant, "GET", m.HISTORY, check=expect_json("items"))
+
+
+def _holds_nothing_yet(w: World, account_id: str, tenant: str, role: str) -> Check:
+    """A role asked for is a pending request: the account holds no such role yet."""
+    def check(response: httpx.Response) -> str | None:
+        held = [g for g in w.accounts.app.staff_grants(account_id, tenant)["grants"] if g["role"] == role]
+        pending = [p for p in w.accounts.app.staff_grants(account_id, tenant)["pending"] if p["role"] == role]
+        if held or not pending:
+            return f"held at once: {held}, pending: {pending} ({response.text[:160]})"
+        return None
+
+    return check
+
+
+def _create_staff(variant: str) -> None:
+    def send(w: World, who: str) -> Call:
+        tenant = _tenant_of(variant)
+        response = w.http(who).post(m.STAFF.replace("<ags>", tenant), json=_new_staff(w))
+        if response.status_code != 201:
+            return Call(response)
+        return Call(response, check=_holds_nothing_yet(w, response.json()["account_id"], tenant, "clerk"))
+
+    RECIPES[variant] = send
+
+
+def _grant(variant: str) -> None:
+    def send(w: World, who: str) -> Call:
+        tenant, target = _tenant_of(variant), w.grant_target.account_id
+        keys = [probe_key()]  # a request of this cell alone (an identical pending one would be returned)
+        response = w.http(who).post(grants_url(tenant, target), json={"role": "team_lead", "service_keys": keys})
+        return Call(response, check=_holds_nothing_yet(w, target, tenant, "team_lead"))
+
+    RECIPES[variant] = send
+
+
 for _variant in ("create_staff:own", "create_staff:other_tenant"):
-    _admin(_variant, "POST", m.STAFF, _new_staff, check=expect_json("account_id"))
+    _create_staff(_variant)
 for _variant in ("grant:own", "grant:other_tenant"):
-    _admin(_variant, "POST", m.GRANTS, lambda w: {"role": "team_lead", "service_keys": [m.CASE_SERVICE]})
+    _grant(_variant)
+
+
+def probe_key() -> str:
+    return f"probe-{uuid.uuid4().hex[:10]}"
+
+
+def _decide(variant: str, decision: str, requester: Callable[[World, str], httpx.Client | None]) -> None:
+    """POST .../grants/<request_id>/<decision> on a request of ``requester`` (None: set-up code)."""
+    def send(w: World, who: str) -> Call:
+        tenant, target, keys = _tenant_of(variant), w.grant_target.account_id, [probe_key()]
+        asking = requester(w, who)
+        if asking is None:
+            request_id = w.accounts.app.request_grant(target, tenant, "team_lead", keys, requested_by="tests")["request_id"]
+        else:
+            asked = asking.post(grants_url(tenant, target), json={"role": "team_lead", "service_keys": keys})
+            assert asked.status_code == 202, asked.text
+            request_id = asked.json()["request_id"]
+        response = w.http(who).post(grants_url(tenant, target, f"/{request_id}/{decision}"))
+
+        def check(r: httpx.Response) -> str | None:
+            held = {"tenant": tenant, "role": "team_lead", "service_keys": keys} in r.json()["grants"]
+            waiting = request_id in {p["request_id"] for p in r.json()["pending"]}
+            return None if (held, waiting) == (decision == "approve", False) else f"held {held}, pending {waiting}"
+
+        return Call(response, check=check)
+
+    RECIPES[variant] = send
+
+
+def _own_or_other_admin(w: World, who: str) -> httpx.Client:
+    """The caller itself if the matrix lets it ask for roles in Vechta, else the other admin."""
+    may_ask = next(row for row in m.MATRIX if row.variant == "grant:own").expect[who].label == "allowed"
+    return w.http(who) if may_ask else w.other_admin.http
+
+
+_decide("approve:own_request", "approve", _own_or_other_admin)
+_decide("approve:second_person", "approve", lambda w, who: w.other_admin.http)
+_decide("approve:other_tenant", "approve", lambda w, who: None)
+_decide("reject:own", "reject", lambda w, who: w.other_admin.http)
 
 
 @recipe("revoke:own")
@@ -527,10 +715,9 @@ def _logout(w: World, who: str) -> Call:
     if account is None:
         return Call(w.http(who).post("/api/v1/auth/logout", json={}))
     session = w.tokens(account)  # a session of its own: the principal's own token stays usable
-    response = w.http(who).post(
-        "/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]},
-        headers={"Authorization": f"Bearer {session['access_token']}"},
-    )
+    credentials = w.session_credentials(session["access_token"], session["refresh_token"])
+    body = {} if w.mode == "cookie" else {"refresh_token": session["refresh_token"]}  # a browser has the cookie
+    response = w.http(who).post("/api/v1/auth/logout", json=body, headers=credentials)
 
     def check(_: httpx.Response) -> str | None:
         again = w.anonymous.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
@@ -614,25 +801,84 @@ def run_matrix(w: World) -> Report:
                 shown += "h"
             cells.append(f"{shown:>6}")
         label = row.url if row.variant.replace("_", "") in row.url.replace("_", "") else f"{row.url} [{row.variant}]"
-        report.lines.append(f"{row.method:6} {label[:74]:74} " + " ".join(cells))
+        label = label if len(label) <= 74 else "…" + label[-73:]  # the variant at the end stays readable
+        report.lines.append(f"{row.method:6} {label:74} " + " ".join(cells))
     return report
 
 
-def test_authorisation_matrix(world: World) -> None:
-    """Every route as every principal: allowed, 401, 403, or a 404 that leaks nothing."""
-    report = run_matrix(world)
+@pytest.mark.parametrize("mode", MODES)
+def test_authorisation_matrix(worlds: Callable[[str], World], mode: str) -> None:
+    """Every route as every principal: allowed, 401, 403, or a 404 that leaks nothing —
+    once with bearer tokens, once with the cookies of a browser login."""
+    report = run_matrix(worlds(mode))
     principals = len(m.PRINCIPALS)
     print()
     print("\n".join(report.lines))
     print("(h = 404 identical to the answer for an unknown case; ! = not the expected outcome)")
     print(
-        f"authorisation matrix: {report.routes} routes (method × URL) × {principals} principals = "
+        f"authorisation matrix ({mode}): {report.routes} routes (method × URL) × {principals} principals = "
         f"{report.routes * principals} route/principal pairs, sent as {len(m.MATRIX)} request variants × "
         f"{principals} = {report.cells} cells; {len(report.violations)} violations"
     )
     assert report.routes >= MIN_ROUTES
     assert report.cells >= report.routes * principals
     assert not report.violations, "authorisation violations:\n" + "\n".join(report.violations)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_admin_reaches_case_contents_without_a_second_person(worlds: Callable[[str], World], mode: str) -> None:
+    """Issue #9, separation of duties: a tenant admin asks for a clerk role for an alias and
+    for itself; neither reads citizen A's case until another admin approves, and the
+    requester and the grantee cannot approve. Every step is in the grant history."""
+    w = worlds(mode)
+    admin, second = w.http(m.ADMIN), w.other_admin.http
+    case = f"/api/v1/cases/{w.case_id}"
+
+    def reads_the_case(account: Account) -> int:
+        return w.client(w.login_credentials(account)).get(case).status_code  # a new login: the current grants
+
+    def approve(http: httpx.Client, account: Account, request_id: str) -> httpx.Response:
+        return http.post(grants_url(m.VECHTA, account.account_id, f"/{request_id}/approve"))
+
+    # an alias: an account the admin may control; the admin asks for a clerk role for it
+    alias = w.accounts.staff([])
+    asked = admin.post(grants_url(m.VECHTA, alias.account_id), json={"role": "clerk", "service_keys": ["*"]})
+    assert asked.status_code == 202, asked.text
+    request_id = asked.json()["request_id"]
+    assert reads_the_case(alias) == 404
+    own = approve(admin, alias, request_id)
+    assert (own.status_code, problem_code(own)) == (403, "four_eyes_required"), own.text
+    by_grantee = approve(w.client(w.credentials(alias)), alias, request_id)
+    assert (by_grantee.status_code, problem_code(by_grantee)) == (403, "forbidden"), by_grantee.text
+    assert reads_the_case(alias) == 404
+    approved = approve(second, alias, request_id)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["grants"] == [{"tenant": m.VECHTA, "role": "clerk", "service_keys": ["*"]}]
+    assert reads_the_case(alias) == 200
+    history = second.get(grants_url(m.VECHTA, alias.account_id, "/history")).json()["items"]
+    other_admin = w.other_admin.account
+    assert other_admin is not None
+    assert [(e["action"], e["by"]) for e in history] == [
+        ("requested", w.account(m.ADMIN).account_id), ("approved", other_admin.account_id),
+    ]
+
+    # itself: an admin asks for a clerk role for itself
+    actor = w.new_actor(m.ADMIN)
+    assert actor.account is not None
+    mine = actor.http.post(grants_url(m.VECHTA, actor.account.account_id), json={"role": "clerk", "service_keys": ["*"]})
+    assert mine.status_code == 202, mine.text
+    assert reads_the_case(actor.account) == 404
+    refused = approve(actor.http, actor.account, mine.json()["request_id"])
+    assert (refused.status_code, problem_code(refused)) == (403, "four_eyes_required"), refused.text
+    assert reads_the_case(actor.account) == 404
+    assert approve(second, actor.account, mine.json()["request_id"]).status_code == 200
+    assert reads_the_case(actor.account) == 200
+
+    # one call creating an account with a clerk role creates a request, not a clerk
+    created = admin.post(m.STAFF.replace("<ags>", m.VECHTA), json=_new_staff(w))
+    assert created.status_code == 201, created.text
+    assert created.json()["grants"] == [] and [p["role"] for p in created.json()["pending"]] == ["clerk"]
+    assert w.accounts.app.resolve_principal(created.json()["account_id"]).grants == ()
 
 
 # -- tokens -------------------------------------------------------------------------------------------

@@ -760,11 +760,12 @@ def run_admin_requests(people: People, check: Contract) -> None:
     check(refused, 404, "service_not_offered")
     check(client.get(f"/api/v1/tenants/{ags}/services"), 200)
 
-    # staff of Vechta, managed by its tenant admin
+    # staff of Vechta, managed by its tenant admin; a role needs a second person (here the operator)
     staff_url, admin_client = f"/api/v1/admin/tenants/{VECHTA}/staff", people.vechta_admin
     email = new_email("team")
     staff = check(admin_client.post(staff_url, json={"email": email, "display_name": "Neu", "role": "team_lead",
                                                      "service_keys": ["hundeanmeldung"]}), 201).json()
+    assert staff["grants"] == [] and [p["role"] for p in staff["pending"]] == ["team_lead"]
     check(admin_client.post(staff_url, json={"email": email}), 409, "email_in_use")
     check(admin_client.post(staff_url, json={"email": new_email(), "role": "chef"}), 400, "invalid_parameter")
     check(admin_client.post(staff_url, json=[]), 400, "invalid_request")
@@ -772,8 +773,24 @@ def run_admin_requests(people: People, check: Contract) -> None:
     check(admin_client.post(f"/api/v1/admin/tenants/{LOHNE}/staff", json={"email": new_email()}), 403, "forbidden")
     check(people.anonymous.post(staff_url, json={"email": new_email()}), 401, "unauthenticated")
     grants = f"{staff_url}/{staff['account_id']}/grants"
-    check(admin_client.post(grants, json={"role": "clerk", "service_keys": ["*"]}), 200)
+    asked = check(admin_client.post(grants, json={"role": "clerk", "service_keys": ["*"]}), 202).json()
+    clerk_request = f"{grants}/{asked['request_id']}"
+    check(admin_client.post(f"{clerk_request}/approve"), 403, "four_eyes_required")  # not the requester
+    check(people.lohne_lead.post(f"{clerk_request}/approve"), 403, "forbidden")
+    check(admin_client.post(f"{grants}/{uuid.uuid4()}/approve"), 404, "grant_request_not_found")
+    check(people.operator.post(f"{clerk_request}/approve"), 200)
+    check(people.operator.post(f"{clerk_request}/approve"), 404, "grant_request_not_found")  # decided once
+    lead_request = f"{grants}/{staff['pending'][0]['request_id']}"
+    check(admin_client.post(f"{lead_request}/reject"), 200)  # withdrawn by its requester
+    check(admin_client.post(f"{lead_request}/reject"), 404, "grant_request_not_found")
+    assert check(admin_client.get(grants), 200).json()["grants"] == [{"tenant": VECHTA, "role": "clerk", "service_keys": ["*"]}]
+    assert len(check(admin_client.get(f"{grants}/history"), 200).json()["items"]) == 4
     check(admin_client.request("DELETE", grants, json={"role": "clerk"}), 200)
+    for method, tail in (("GET", ""), ("GET", "/history"), ("POST", "/x/approve"), ("POST", "/x/reject")):
+        check(admin_client.request(method, f"{staff_url}/{uuid.uuid4()}/grants{tail}"), 404, "account_not_found")
+        check(admin_client.request(method, f"{staff_url}/{people.citizen_account.account_id}/grants{tail}"), 403, "forbidden")
+        check(admin_client.request(method, f"/api/v1/admin/tenants/{LOHNE}/staff/{staff['account_id']}/grants{tail}"), 403, "forbidden")
+        check(people.anonymous.request(method, f"{grants}{tail}"), 401, "unauthenticated")
     for method in ("POST", "DELETE"):
         check(admin_client.request(method, grants, json={"role": "chef"}), 400, "invalid_parameter")
         check(admin_client.request(method, f"{staff_url}/{uuid.uuid4()}/grants", json={"role": "clerk"}), 404, "account_not_found")
@@ -784,6 +801,8 @@ def run_admin_requests(people: People, check: Contract) -> None:
     people.accounts.app.delete_account(gone.account_id, by="contract-test")
     for method in ("POST", "DELETE"):
         check(admin_client.request(method, f"{staff_url}/{gone.account_id}/grants", json={"role": "clerk"}), 410, "account_deleted")
+    for decision in ("approve", "reject"):
+        check(admin_client.post(f"{staff_url}/{gone.account_id}/grants/x/{decision}"), 410, "account_deleted")
 
 
 def run_generic_requests(people: People, check: Contract) -> None:

@@ -15,6 +15,8 @@ from services.identity.demo import seed_demo
 from services.identity.domain import (
     EmailAlreadyInUse,
     EmailIndex,
+    FourEyesRequired,
+    GrantRequestNotFound,
     InvalidCredentials,
     InvalidGrant,
     InvalidInput,
@@ -392,6 +394,51 @@ class TestStaffAndRoles:
         principal = app.resolve_principal(created.account_id)
         assert principal.kind == "clerk" and [g.tenant for g in principal.grants] == ["03460006"]
 
+    def test_a_requested_role_needs_a_second_person(self, app):
+        """Issue #9: an admin who creates an account (an alias, perhaps) and asks for a clerk
+        role for it reaches no case through it until another admin approves."""
+        vechta, lohne = "03460009", "03460006"
+        created = app.create_staff_account("alias@vechta.example", kind="clerk", password=STRONG, created_by="admin-a")
+        app.verify_email(only_mail(created, "verify_email").params["token"])
+        alias = created.account_id
+        tokens = app.login("alias@vechta.example", STRONG).tokens
+        request = app.request_grant(alias, vechta, "clerk", ["*"], requested_by="admin-a")
+        assert request["requested_by"] == "admin-a" and request["requested_at"].endswith("+00:00")
+        assert app.resolve_principal(alias).grants == ()
+        tokens = app.refresh(tokens.refresh_token)
+        assert app.tokens.verify_access_token(tokens.access_token)["grants"] == []
+        overview = app.staff_grants(alias, vechta)
+        assert overview["grants"] == [] and [p["request_id"] for p in overview["pending"]] == [request["request_id"]]
+        assert app.staff_grants(alias, lohne)["pending"] == []
+        for same_person in ("admin-a", alias):
+            with pytest.raises(FourEyesRequired):
+                app.approve_grant(alias, vechta, request["request_id"], approved_by=same_person)
+        with pytest.raises(GrantRequestNotFound):
+            app.approve_grant(alias, lohne, request["request_id"], approved_by="admin-b")
+        with pytest.raises(GrantRequestNotFound):
+            app.approve_grant(alias, vechta, "erfunden", approved_by="admin-b")
+        assert app.resolve_principal(alias).grants == ()
+
+        approved = app.approve_grant(alias, vechta, request["request_id"], approved_by="admin-b")
+        assert approved["grants"] == [{"tenant": vechta, "role": "clerk", "service_keys": ["*"]}] and approved["pending"] == []
+        claims = app.tokens.verify_access_token(app.refresh(tokens.refresh_token).access_token)
+        assert claims["grants"] == [{"tenant": vechta, "role": "clerk", "service_keys": ["*"]}]
+
+        lead = app.request_grant(alias, vechta, "team_lead", ["hundeanmeldung"], requested_by="admin-b")
+        app.reject_grant(alias, vechta, lead["request_id"], rejected_by="admin-a")
+        app.revoke_role(alias, vechta, "clerk", revoked_by="admin-b")
+        history = app.grant_history(alias, vechta)
+        assert [(e["action"], e["role"], e["by"]) for e in history["items"]] == [
+            ("requested", "clerk", "admin-a"),
+            ("approved", "clerk", "admin-b"),
+            ("requested", "team_lead", "admin-b"),
+            ("rejected", "team_lead", "admin-a"),
+            ("revoked", "clerk", "admin-b"),
+        ]
+        assert history["account_id"] == alias and all(e["at"].endswith("+00:00") for e in history["items"])
+        assert app.grant_history(alias, lohne)["items"] == []
+        assert app.resolve_principal(alias).grants == ()
+
     def test_invitation_without_password(self, app):
         created = app.create_staff_account("admin@lohne.example", kind="tenant_admin", display_name="Admin Lohne")
         invitation = only_mail(created, "staff_invitation")
@@ -478,6 +525,15 @@ class TestDurableBackends:
         with pytest.raises(SessionInvalid):
             second.refresh(tokens.refresh_token)
         assert second.get_account(account_id)["email"] == "demo.buerger@example.org"
+
+    def test_a_pending_role_request_is_approved_on_another_instance(self, shared: AppFactory):
+        first = shared()
+        created = first.create_staff_account("sb@vechta.example", kind="clerk", password=STRONG)
+        request = first.request_grant(created.account_id, "03460009", "clerk", ["*"], requested_by="admin-a")
+        second = shared()
+        second.approve_grant(created.account_id, "03460009", request["request_id"], approved_by="admin-b")
+        assert [g.role for g in first.resolve_principal(created.account_id).grants] == ["clerk"]
+        assert [e["action"] for e in first.grant_history(created.account_id, "03460009")["items"]] == ["requested", "approved"]
 
     def test_unique_address_across_instances(self, shared: AppFactory):
         one, two = shared(), shared()

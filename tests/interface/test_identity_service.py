@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 import pytest
 from nameko.events import BROADCAST, event_handler
-from nameko.exceptions import RemoteError
+from nameko.exceptions import MethodNotFound, RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_extension
@@ -19,6 +19,7 @@ from nameko.testing.utils import get_extension
 from services.common.nameko_deps import Provided
 from services.common.problems import DomainError
 from services.identity.service import IdentityService
+from tests.interface.conftest import VECHTA
 
 ISSUER, AUDIENCE = "virtuelles-rathaus/identity", "virtuelles-rathaus"  # the IDENTITY_TOKEN_* defaults
 
@@ -152,3 +153,23 @@ def test_registration_and_resend_are_rate_limited_per_address(rpc) -> None:
                        (rpc.resend_verification, (email, "198.51.100.1"))):
         refused = remote_error(call, *args)
         assert (refused.code, refused.status, refused.params) == ("rate_limited", 429, {"retry_after": 60})
+
+
+def test_roles_are_requested_and_approved_by_a_second_person(identity, rpc) -> None:
+    """Issue #9: no RPC gives a role in one step; a request needs another person's approval."""
+    alias = rpc.create_staff_account(f"alias-{uuid.uuid4().hex[:10]}@example.org", "clerk", None, "admin-a")["account_id"]
+    with pytest.raises(MethodNotFound):
+        rpc.grant_role(alias, VECHTA, "clerk", ["*"], "admin-a")
+    request = rpc.request_grant(alias, VECHTA, "clerk", ["*"], "admin-a")
+    assert rpc.get_account(alias)["grants"] == []
+    assert rpc.staff_grants(alias, VECHTA)["pending"] == [request]
+    assert remote_error(rpc.approve_grant, alias, VECHTA, request["request_id"], "admin-a").code == "four_eyes_required"
+    assert remote_error(rpc.approve_grant, alias, VECHTA, "erfunden", "admin-b").code == "grant_request_not_found"
+    approved = rpc.approve_grant(alias, VECHTA, request["request_id"], "admin-b")
+    assert approved["grants"] == [{"tenant": VECHTA, "role": "clerk", "service_keys": ["*"]}]
+    rejected = rpc.reject_grant(alias, VECHTA, rpc.request_grant(alias, VECHTA, "team_lead", ["*"], "admin-b")["request_id"], "admin-a")
+    assert rejected["pending"] == []
+    history = rpc.grant_history(alias, VECHTA)["items"]
+    assert [(e["action"], e["by"]) for e in history] == [
+        ("requested", "admin-a"), ("approved", "admin-b"), ("requested", "admin-b"), ("rejected", "admin-a"),
+    ]

@@ -16,6 +16,7 @@ from services.common.authz import (
     can_read_audit,
     can_read_case,
     can_submit_for,
+    is_second_person,
     principal_from_claims,
     worklist_filter,
 )
@@ -220,3 +221,12 @@ def test_principal_from_claims():
     assert principal == Principal("acc-1", "clerk", (Grant(VECHTA, "clerk", ("hund.steuer",)),), "basic")
     assert principal.to_dict()["grants"] == claims["grants"]
     assert principal.applicant_ref == "acc-1"
+
+
+@pytest.mark.parametrize(
+    ("approver", "expected"),
+    [("acc-second-admin", True), ("acc-requester", False), ("acc-grantee", False), ("", False)],
+)
+def test_a_grant_is_approved_by_a_second_person(approver, expected):
+    """Four-eyes: neither who asked for a role nor who gets it may approve it."""
+    assert is_second_person(approver, "acc-requester", "acc-grantee") is expected

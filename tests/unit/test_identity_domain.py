@@ -12,6 +12,9 @@ import pytest
 
 from services.identity.domain import (
     Account,
+    AccountDeleted,
+    FourEyesRequired,
+    GrantRequestNotFound,
     InvalidEmail,
     InvalidGrant,
     OneTimeTokenInvalid,
@@ -184,6 +187,8 @@ class TestAggregates:
         account = Account.register(kind=kind, personal_data_id=uuid.uuid4(), now=clock())
         with pytest.raises(InvalidGrant):
             account.grant_role(tenant, role, keys, clock())
+        with pytest.raises(InvalidGrant):  # a request for a role follows the same rules
+            account.request_grant(tenant, role, keys, clock(), requested_by="acc-admin")
 
     def test_session_rotation_and_reuse_detection(self):
         clock = Clock()
@@ -197,6 +202,86 @@ class TestAggregates:
         assert session.revoked
         with pytest.raises(SessionInvalid):
             session.rotate("h2", "h4", clock(), idle_ttl=timedelta(hours=1))
+
+
+class TestFourEyesGrants:
+    """A role reaches an account only when a second person approves the request: neither
+    the one who asked for it nor the one who gets it (issue #9, separation of duties)."""
+
+    VECHTA, LOHNE = "03460009", "03460006"
+    ADMIN_A, ADMIN_B = "acc-admin-a", "acc-admin-b"
+
+    def test_a_requested_role_is_not_held_until_a_second_person_approves(self):
+        clock = Clock()
+        account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
+        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        assert request["requested_by"] == self.ADMIN_A and request["role"] == "clerk"
+        assert account.grant_list() == []
+        assert [p["request_id"] for p in account.pending_grants(self.VECHTA)] == [request["request_id"]]
+        assert account.pending_grants(self.LOHNE) == []
+        for same_person in (self.ADMIN_A, str(account.id)):  # the requester, the grantee
+            with pytest.raises(FourEyesRequired):
+                account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=same_person)
+        with pytest.raises(GrantRequestNotFound):  # a request of Vechta is not approved through Lohne
+            account.approve_grant(request["request_id"], self.LOHNE, clock(), approved_by=self.ADMIN_B)
+        assert account.grant_list() == []
+        account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        assert account.grant_list() == [{"tenant": self.VECHTA, "role": "clerk", "service_keys": ["*"]}]
+        assert account.pending_grants(self.VECHTA) == []
+        with pytest.raises(GrantRequestNotFound):  # decided once
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+
+    def test_an_admin_asking_for_a_clerk_role_for_itself_needs_another_admin(self):
+        clock = Clock()
+        admin = Account.register(kind="tenant_admin", personal_data_id=uuid.uuid4(), now=clock())
+        admin.grant_role(self.VECHTA, "tenant_admin", ["*"], clock(), granted_by="setup")
+        me = str(admin.id)
+        request = admin.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=me)
+        with pytest.raises(FourEyesRequired):
+            admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=me)
+        assert [g["role"] for g in admin.grant_list()] == ["tenant_admin"]
+        admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        assert sorted(g["role"] for g in admin.grant_list()) == ["clerk", "tenant_admin"]
+
+    def test_the_same_pending_request_is_not_made_twice(self):
+        clock = Clock()
+        account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
+        first = account.request_grant(self.VECHTA, "clerk", ["b", "a"], clock(), requested_by=self.ADMIN_A)
+        again = account.request_grant(self.VECHTA, "clerk", ["a", "b"], clock(), requested_by=self.ADMIN_B)
+        other = account.request_grant(self.VECHTA, "team_lead", ["a"], clock(), requested_by=self.ADMIN_A)
+        assert again == first and other["request_id"] != first["request_id"]
+        assert len(account.pending_grants(self.VECHTA)) == 2
+
+    def test_every_request_decision_and_change_is_in_the_grant_log(self):
+        clock = Clock()
+        account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
+        withdrawn = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        account.reject_grant(withdrawn["request_id"], self.VECHTA, clock(), rejected_by=self.ADMIN_A)
+        with pytest.raises(GrantRequestNotFound):
+            account.approve_grant(withdrawn["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        approved = account.request_grant(self.VECHTA, "team_lead", ["hund"], clock(), requested_by=self.ADMIN_A)
+        account.approve_grant(approved["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        account.revoke_role(self.VECHTA, "team_lead", clock(), revoked_by=self.ADMIN_B)
+        account.grant_role(self.LOHNE, "clerk", ["*"], clock(), granted_by="setup")
+        log = [(e["action"], e["tenant"], e["role"], e["by"], e["request_id"]) for e in account.grant_log]
+        assert log == [
+            ("requested", self.VECHTA, "clerk", self.ADMIN_A, withdrawn["request_id"]),
+            ("rejected", self.VECHTA, "clerk", self.ADMIN_A, withdrawn["request_id"]),
+            ("requested", self.VECHTA, "team_lead", self.ADMIN_A, approved["request_id"]),
+            ("approved", self.VECHTA, "team_lead", self.ADMIN_B, approved["request_id"]),
+            ("revoked", self.VECHTA, "team_lead", self.ADMIN_B, None),
+            ("granted", self.LOHNE, "clerk", "setup", None),
+        ]
+        assert all(entry["at"] == clock() for entry in account.grant_log)
+
+    def test_a_deleted_account_gets_no_approved_role(self):
+        clock = Clock()
+        account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
+        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        account.delete(clock(), by=self.ADMIN_A)
+        assert account.pending_grants(self.VECHTA) == []
+        with pytest.raises(AccountDeleted):
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
 
 
 class TestEidProvider:

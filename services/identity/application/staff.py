@@ -1,7 +1,9 @@
 """Administrative commands: staff accounts, tenant grants, locking.
 
 Authorisation of the *caller* happens in the gateway (``authz.can_manage_staff``);
-these commands record who acted (``created_by`` / ``granted_by`` / ``by``).
+these commands record who acted (``created_by`` / ``granted_by`` / ``by``). People give
+roles four-eyes: :meth:`StaffCommands.request_grant`, then a second person's
+:meth:`~StaffCommands.approve_grant` (the Account enforces who may approve).
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ class StaffCommands(IdentityBase):
         *,
         granted_by: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Grant (or replace the service keys of) ``role`` in ``tenant``; returns all grants.
-        Takes effect at the account's next token refresh (≤ access-token TTL)."""
+        """Grant (or replace the service keys of) ``role`` in ``tenant`` at once; returns all
+        grants. No second person: for set-up code run by the platform's operators (demo
+        data, a new tenant's first admin) — never offered over RPC. Takes effect at the
+        account's next token refresh (≤ access-token TTL)."""
 
         def decide(account: Any) -> list[dict[str, Any]]:
             account.grant_role(tenant, role, list(service_keys), self._now(), granted_by=granted_by)
@@ -91,6 +95,44 @@ class StaffCommands(IdentityBase):
             return account.grant_list()
 
         return self._update(account_id, decide)
+
+    def request_grant(
+        self, account_id: str | UUID, tenant: str, role: str, service_keys: list[str], *, requested_by: str
+    ) -> dict[str, Any]:
+        """Ask for ``role`` in ``tenant`` for the account; nothing is granted until
+        :meth:`approve_grant`. Returns the pending request."""
+        request = self._update(
+            account_id, lambda a: a.request_grant(tenant, role, list(service_keys), self._now(), requested_by=requested_by)
+        )
+        return self._plain_entry(request)
+
+    def approve_grant(self, account_id: str | UUID, tenant: str, request_id: str, *, approved_by: str) -> dict[str, Any]:
+        """The second person's approval: the role is held from the next token refresh."""
+        self._update(account_id, lambda a: a.approve_grant(request_id, tenant, self._now(), approved_by=approved_by))
+        return self.staff_grants(account_id, tenant)
+
+    def reject_grant(self, account_id: str | UUID, tenant: str, request_id: str, *, rejected_by: str) -> dict[str, Any]:
+        self._update(account_id, lambda a: a.reject_grant(request_id, tenant, self._now(), rejected_by=rejected_by))
+        return self.staff_grants(account_id, tenant)
+
+    def staff_grants(self, account_id: str | UUID, tenant: str) -> dict[str, Any]:
+        """The account's roles in ``tenant`` and the requests waiting for approval there."""
+        account = self._get_account(account_id)
+        return {
+            "account_id": str(account.id),
+            "tenant": tenant,
+            "grants": [g for g in account.grant_list() if g["tenant"] == tenant],
+            "pending": [self._plain_entry(r) for r in account.pending_grants(tenant)],
+        }
+
+    def grant_history(self, account_id: str | UUID, tenant: str) -> dict[str, Any]:
+        """Every request, approval, rejection, grant and revocation of a role in ``tenant``."""
+        account = self._get_account(account_id)
+        items = [self._plain_entry(e) for e in account.grant_log if e["tenant"] == tenant]
+        return {"account_id": str(account.id), "tenant": tenant, "items": items}
+
+    def _plain_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return {key: self._iso(value) for key, value in entry.items()}
 
     def lock_account(
         self, account_id: str | UUID, *, until: datetime | None = None, by: str | None = None, reason: str = "admin"

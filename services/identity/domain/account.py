@@ -53,6 +53,8 @@ class Account(AccountAccessRules, Aggregate):
         self.trust_level = "basic"
         self.trust_provider: str | None = None
         self.grants: dict[str, dict[str, list[str]]] = {}
+        self.grant_requests: dict[str, dict[str, Any]] = {}  # request id -> pending role request
+        self.grant_log: list[dict[str, Any]] = []  # every request, decision and change of a role
         self.failed_logins = 0
         self.locked = False
         self.locked_until: datetime | None = None
@@ -193,11 +195,19 @@ class Account(AccountAccessRules, Aggregate):
         """An eID result at or below the current level: state consumed, level kept."""
         self.pending.pop(EID, None)
 
+    def _log_grant(self, action: str, at: datetime, request: dict[str, Any], by: str | None) -> None:
+        self.grant_log.append({
+            "at": at, "action": action, "tenant": request["tenant"], "role": request["role"],
+            "service_keys": request.get("service_keys"), "by": by, "request_id": request.get("request_id"),
+        })
+
     @event("RoleGranted")
     def _role_granted(
         self, tenant: str, role: str, service_keys: list[str], granted_by: str | None, timestamp: datetime
     ) -> None:
+        """A role given without a request: only by set-up code (demo data, a tenant's first admin)."""
         self.grants.setdefault(tenant, {})[role] = list(service_keys)
+        self._log_grant("granted", timestamp, {"tenant": tenant, "role": role, "service_keys": service_keys}, granted_by)
 
     @event("RoleRevoked")
     def _role_revoked(self, tenant: str, role: str, revoked_by: str | None, timestamp: datetime) -> None:
@@ -205,6 +215,26 @@ class Account(AccountAccessRules, Aggregate):
         roles.pop(role, None)
         if not roles:
             self.grants.pop(tenant, None)
+        self._log_grant("revoked", timestamp, {"tenant": tenant, "role": role}, revoked_by)
+
+    @event("GrantRequested")
+    def _grant_requested(
+        self, request_id: str, tenant: str, role: str, service_keys: list[str], requested_by: str, timestamp: datetime
+    ) -> None:
+        request = {"request_id": request_id, "tenant": tenant, "role": role, "service_keys": list(service_keys),
+                   "requested_by": requested_by, "requested_at": timestamp}
+        self.grant_requests[request_id] = request
+        self._log_grant("requested", timestamp, request, requested_by)
+
+    @event("GrantApproved")
+    def _grant_approved(self, request_id: str, approved_by: str, timestamp: datetime) -> None:
+        request = self.grant_requests.pop(request_id)
+        self.grants.setdefault(request["tenant"], {})[request["role"]] = list(request["service_keys"])
+        self._log_grant("approved", timestamp, request, approved_by)
+
+    @event("GrantRejected")
+    def _grant_rejected(self, request_id: str, rejected_by: str, timestamp: datetime) -> None:
+        self._log_grant("rejected", timestamp, self.grant_requests.pop(request_id), rejected_by)
 
     @event("LoginFailed")
     def _login_failed(self, timestamp: datetime) -> None:
@@ -240,6 +270,7 @@ class Account(AccountAccessRules, Aggregate):
         self.status = "deleted"
         self.deleted_at = timestamp
         self.grants = {}
+        self.grant_requests = {}
         self.pending = {}
         self.locked = False
         self.locked_until = None

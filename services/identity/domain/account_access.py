@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from services.identity.domain.errors import InvalidGrant, NotPermitted, OneTimeTokenInvalid
+from services.common.authz import is_second_person
+from services.identity.domain.errors import (
+    FourEyesRequired,
+    GrantRequestNotFound,
+    InvalidGrant,
+    NotPermitted,
+    OneTimeTokenInvalid,
+)
 from services.identity.domain.values import (
     ROLES,
     ROLES_BY_KIND,
@@ -57,19 +64,60 @@ class AccountAccessRules:
         self._trust_level_raised(level=level, provider=provider, timestamp=now)
         return True
 
-    def grant_role(
-        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, granted_by: str | None = None
-    ) -> None:
-        self._alive()
+    def _checked_grant(self, tenant: str, role: str, service_keys: list[str]) -> tuple[str, list[str]]:
         if role not in ROLES:
             raise InvalidGrant(f"unknown role {role!r}")
         if role not in ROLES_BY_KIND.get(self.kind, frozenset()):
             raise InvalidGrant(f"an account of kind {self.kind!r} cannot hold role {role!r}")
-        keys = check_service_keys(service_keys)
-        tenant = check_ags(tenant)
+        return check_ags(tenant), check_service_keys(service_keys)
+
+    def grant_role(
+        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, granted_by: str | None = None
+    ) -> None:
+        """Give a role at once, without a second person: for set-up code only (demo data,
+        a tenant's first admin); people grant roles through :meth:`request_grant`."""
+        self._alive()
+        tenant, keys = self._checked_grant(tenant, role, service_keys)
         if self.grants.get(tenant, {}).get(role) == keys:
             return  # idempotent
         self._role_granted(tenant=tenant, role=role, service_keys=keys, granted_by=granted_by, timestamp=now)
+
+    def request_grant(
+        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, requested_by: str
+    ) -> dict[str, Any]:
+        """Ask for a role; it is held only once a second person approves (four-eyes).
+        The same pending request is not made twice: it is returned instead."""
+        self._alive()
+        tenant, keys = self._checked_grant(tenant, role, service_keys)
+        for request in self.grant_requests.values():
+            if (request["tenant"], request["role"], request["service_keys"]) == (tenant, role, keys):
+                return dict(request)
+        request_id = str(uuid4())
+        self._grant_requested(
+            request_id=request_id, tenant=tenant, role=role, service_keys=keys, requested_by=requested_by, timestamp=now
+        )
+        return dict(self.grant_requests[request_id])
+
+    def _pending_request(self, request_id: str, tenant: str) -> dict[str, Any]:
+        self._alive()
+        request = self.grant_requests.get(request_id)
+        if request is None or request["tenant"] != tenant:
+            raise GrantRequestNotFound(f"no pending request {request_id!r} for tenant {tenant!r}")
+        return request
+
+    def approve_grant(self, request_id: str, tenant: str, now: datetime, *, approved_by: str) -> None:
+        request = self._pending_request(request_id, tenant)
+        if not is_second_person(approved_by, request["requested_by"], str(self.id)):
+            raise FourEyesRequired(f"{approved_by} asked for or receives request {request_id}")
+        self._grant_approved(request_id=request_id, approved_by=approved_by, timestamp=now)
+
+    def reject_grant(self, request_id: str, tenant: str, now: datetime, *, rejected_by: str) -> None:
+        """Turn a request down (its requester withdrawing it, too: that grants nothing)."""
+        self._pending_request(request_id, tenant)
+        self._grant_rejected(request_id=request_id, rejected_by=rejected_by, timestamp=now)
+
+    def pending_grants(self, tenant: str) -> list[dict[str, Any]]:
+        return [dict(request) for request in self.grant_requests.values() if request["tenant"] == tenant]
 
     def revoke_role(self, tenant: str, role: str, now: datetime, *, revoked_by: str | None = None) -> None:
         self._alive()

@@ -44,6 +44,18 @@ class InvalidGrant(InvalidInput):
     code = "invalid_grant"
 
 
+class GrantRequestNotFound(IdentityError, LookupError):
+    """No pending role request with this id for this tenant (unknown, or already decided)."""
+
+    code = "grant_request_not_found"
+
+
+class FourEyesRequired(IdentityError):
+    """The approver of a role request asked for it or would receive it."""
+
+    code = "four_eyes_required"
+
+
 class AccountNotFound(IdentityError, LookupError):
     code = "account_not_found"
 
