@@ -22,6 +22,8 @@ variable                   default                              meaning
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
+``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
+``DEV_MAIL_SINK``          (empty)                              development only: mails to this file
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -127,6 +129,9 @@ class Settings:
     #: The deployment secret for keyed hashes (services.common.secrets); empty: development
     #: secret generated under the var dir.
     vr_secret_key: str = ""
+    #: ``production`` makes every process refuse development settings (services.common.production).
+    vr_env: str = "development"
+    dev_mail_sink: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -178,7 +183,8 @@ class IdentitySettings:
     eid_provider: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> IdentitySettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IdentitySettings:
+        env = os.environ if env is None else env
         loaded = _from_env(cls, env, prefix="IDENTITY_")
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
