@@ -20,6 +20,7 @@ variable                   default                              meaning
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
+``ALLOWED_ORIGINS``        ``http://127.0.0.1:8080``            browser origins besides PUBLIC_BASE_URL's (CSRF)
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
@@ -114,6 +115,9 @@ class Settings:
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()
+    #: Origins whose pages may send state-changing requests with our cookies, besides
+    #: PUBLIC_BASE_URL's (comma-separated ``scheme://host[:port]``); default: the web portal.
+    allowed_origins: frozenset[str] = frozenset({"http://127.0.0.1:8080"})
     catalog_definitions_dir: Path = ROOT / "services" / "catalog" / "definitions"
     postgres_dsn: str = ""
     postgres_dbname: str = ""

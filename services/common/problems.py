@@ -41,6 +41,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "unauthenticated": (401, "Bitte melden Sie sich an.", "Please log in."),
     "invalid_token": (401, "Ihre Anmeldung ist ungültig oder abgelaufen. Bitte melden Sie sich erneut an.", "Your login is invalid or has expired. Please log in again."),
     "forbidden": (403, "Dafür fehlt Ihnen die Berechtigung.", "You are not allowed to do this."),
+    "cross_site_request": (403, "Diese Anfrage kam von einer fremden Website und wurde zu Ihrem Schutz abgelehnt.", "This request came from another website and was refused for your protection."),
     "trust_level_insufficient": (403, "Für diese Leistung müssen Sie Ihre Identität mit dem Vertrauensniveau '{required}' nachweisen (Ihr Konto: '{current}'). Bitte bestätigen Sie Ihre Identität unter 'Mein Konto' mit dem Online-Ausweis (eID).", "This service requires identity proof at level '{required}' (your account: '{current}'). Please verify your identity with the online ID (eID) under 'My account'."),
     "wrong_password": (403, "Das aktuelle Passwort ist falsch.", "The current password is wrong."),
     "invalid_credentials": (401, "E-Mail-Adresse oder Passwort sind falsch.", "E-mail address or password is wrong."),

@@ -1,8 +1,11 @@
 """Gateway routes of the citizen account (Kundenkonto) and staff administration.
 
 Tokens go out in the JSON body (API clients, bearer) and as HTTP-only, SameSite=Lax
-cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). State-changing requests need a
-JSON body, which a cross-site form cannot send, so the cookies cannot be ridden (CSRF).
+cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). The cookies cannot be ridden from
+another site (CSRF): every state-changing request that carries them — and every login, so
+nobody is logged into someone else's account — must declare JSON (bodiless ones too) and
+come from our own origin when the browser names one (``Origin``, ``Sec-Fetch-Site``); the
+gateway checks that before any handler runs (:mod:`services.gateway.csrf`).
 """
 
 from __future__ import annotations
