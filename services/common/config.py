@@ -17,6 +17,7 @@ variable                   default                              meaning
 ``GATEWAY_HOST``/``_PORT``   ``127.0.0.1`` / ``8000``           the HTTP API
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
+``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
@@ -112,6 +113,9 @@ class Settings:
     gateway_port: int = 8000
     gateway_max_workers: int = 200
     submit_pipelines: int = 2
+    #: Seconds between the gateway's reloads of identity's public keys and revocations
+    #: (a key removed from identity's set stops verifying within this time).
+    gateway_refresh_interval: int = 60
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()

@@ -57,6 +57,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "not_permitted": (403, "Das ist für dieses Konto nicht möglich.", "This is not possible for this account."),
     "token_invalid": (400, "Der Link ist ungültig, abgelaufen oder wurde schon verwendet.", "The link is invalid, expired or was already used."),
     "email_in_use": (409, "Diese E-Mail-Adresse wird bereits verwendet.", "This e-mail address is already in use."),
+    "refresh_token_required": (400, "Zum Abmelden wird das Refresh-Token der Sitzung benötigt (Cookie vr_refresh oder Feld refresh_token).", "Logging out needs the session's refresh token (cookie vr_refresh or field refresh_token)."),
     "session_invalid": (401, "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.", "Your session has expired. Please log in again."),
     "eid_failed": (400, "Der Identitätsnachweis ist fehlgeschlagen: {reason}", "Identity verification failed: {reason}"),
     "service_unavailable": (503, "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.", "The service is unavailable right now. Please try again shortly."),

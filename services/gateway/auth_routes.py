@@ -76,10 +76,12 @@ class AuthRoutes:
         )
         return json_response(result, 202, lang=lang)
 
-    @http("GET,POST", "/api/v1/auth/verify-email")
+    @http("POST", "/api/v1/auth/verify-email")
     @endpoint("verify_email")
     def verify_email(self, request: Request, lang: str, principal: Principal) -> Response:
-        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        """The button of the page the mail links to (services.gateway.pages): never a GET,
+        which mail scanners follow."""
+        token = _object(request).get("token")
         if not isinstance(token, str) or not token:
             raise DomainError("token_invalid")
         return json_response(self.identity.verify_email(token[:500]), lang=lang)
@@ -111,12 +113,14 @@ class AuthRoutes:
     @http("POST", "/api/v1/auth/logout")
     @endpoint("logout")
     def logout(self, request: Request, lang: str, principal: Principal) -> Response:
-        """Ends the session: the refresh token is revoked and so is the access token."""
+        """Ends the session and voids its access tokens. The refresh token proves which: the
+        session id an access token names is no secret (it is in every copy of the token)."""
         require_login(principal)
         body = _object(request) if request.content_length else {}
         refresh = body.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
-        claims = self.auth.claims(request, self.identity) or {}
-        self.identity.end_session(principal.subject, claims.get("sid"), claims.get("exp"), refresh if isinstance(refresh, str) else None)
+        if not isinstance(refresh, str) or not refresh:
+            raise DomainError("refresh_token_required")
+        self.identity.logout(principal.subject, refresh[:1000])
         response = Response(status=204)
         response.delete_cookie(ACCESS_COOKIE, path="/")
         response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
@@ -133,10 +137,10 @@ class AuthRoutes:
         body = _object(request)
         return json_response(self.identity.reset_password(_text(body, "token"), _text(body, "password", 1000)), lang=lang)
 
-    @http("GET,POST", "/api/v1/auth/change-email/confirm")
+    @http("POST", "/api/v1/auth/change-email/confirm")
     @endpoint("confirm_email_change")
     def confirm_email_change(self, request: Request, lang: str, principal: Principal) -> Response:
-        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        token = _object(request).get("token")
         if not isinstance(token, str) or not token:
             raise DomainError("token_invalid")
         return json_response(self.identity.confirm_email_change(token[:500]), lang=lang)

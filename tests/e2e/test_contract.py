@@ -435,11 +435,12 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     check(anonymous.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD, "kind": "clerk"}), 400, "invalid_parameter")
     check(anonymous.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD, "kind": "organisation"}), 400, "invalid_input")
     body_limits(check, anonymous, "POST", "/api/v1/auth/register")
-    token = mail_token(app.register(new_email(), PASSWORD, kind="citizen"), "verify_email")
-    check(anonymous.get("/api/v1/auth/verify-email", params={"token": token}), 200)
-    check(anonymous.get("/api/v1/auth/verify-email", params={"token": token}), 400, "token_invalid")  # single use
+    for page in ("verify-email", "confirm-email-change", "set-password"):  # what mail links open
+        check(anonymous.get(f"/account/{page}"), 200)
+    check(anonymous.get("/account/irgendwas"), 404, "not_found")
     token = mail_token(app.register(new_email(), PASSWORD, kind="citizen"), "verify_email")
     check(anonymous.post("/api/v1/auth/verify-email", json={"token": token}), 200)
+    check(anonymous.post("/api/v1/auth/verify-email", json={"token": token}), 400, "token_invalid")  # single use
     check(anonymous.post("/api/v1/auth/verify-email", json={"token": "erfunden"}), 400, "token_invalid")
     check(anonymous.post("/api/v1/auth/verify-email", json=[]), 400, "invalid_request")
     body_limits(check, anonymous, "POST", "/api/v1/auth/verify-email")
@@ -495,21 +496,19 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     high = people.fresh()
     high.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
 
-    # e-mail change confirmed by link and by JSON, and lost to someone faster (409)
-    def confirm(method: str, token: str) -> httpx.Response:
-        url = "/api/v1/auth/change-email/confirm"
-        return anonymous.get(url, params={"token": token}) if method == "GET" else anonymous.post(url, json={"token": token})
+    # e-mail change confirmed, and lost to someone faster (409)
+    def confirm(token: str) -> httpx.Response:
+        return anonymous.post("/api/v1/auth/change-email/confirm", json={"token": token})
 
-    for method in ("GET", "POST"):
-        e = people.accounts.citizen()
-        target = new_email("neu")
-        token = mail_token(app.request_email_change(e.account_id, target, e.password), "confirm_email_change")
-        assert check(confirm(method, token), 200).json()["email"] == target
-        check(confirm(method, "erfunden"), 400, "token_invalid")
-        taken = new_email("vergeben")
-        token = mail_token(app.request_email_change(e.account_id, taken, e.password), "confirm_email_change")
-        app.register(taken, PASSWORD, kind="citizen")  # someone else claims the address first
-        check(confirm(method, token), 409, "email_in_use")
+    e = people.accounts.citizen()
+    target = new_email("neu")
+    token = mail_token(app.request_email_change(e.account_id, target, e.password), "confirm_email_change")
+    assert check(confirm(token), 200).json()["email"] == target
+    check(confirm("erfunden"), 400, "token_invalid")
+    taken = new_email("vergeben")
+    token = mail_token(app.request_email_change(e.account_id, taken, e.password), "confirm_email_change")
+    app.register(taken, PASSWORD, kind="citizen")  # someone else claims the address first
+    check(confirm(token), 409, "email_in_use")
     check(anonymous.post("/api/v1/auth/change-email/confirm", json=[]), 400, "invalid_request")
     body_limits(check, anonymous, "POST", "/api/v1/auth/change-email/confirm")
 
@@ -541,6 +540,11 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     again = check(session.post("/api/v1/auth/login", json={"email": p.email, "password": PASSWORD}), 200).json()
     check(session.post("/api/v1/auth/logout", json=[]), 400, "invalid_request")
     body_limits(check, session, "POST", "/api/v1/auth/logout")
+    bearer = people.fresh()  # no cookies: the refresh token must come in the body
+    bearer.headers["Authorization"] = f"Bearer {again['access_token']}"
+    check(bearer.post("/api/v1/auth/logout", json={}), 400, "refresh_token_required")
+    guessed = again["refresh_token"].split(".")[0] + ".geraten"  # the session id is no secret
+    check(bearer.post("/api/v1/auth/logout", json={"refresh_token": guessed}), 401, "session_invalid")
     check(session.post("/api/v1/auth/logout", json={"refresh_token": again["refresh_token"]}), 204)
     session = people.fresh()
     check(session.post("/api/v1/auth/login", json={"email": p.email, "password": PASSWORD}), 200)

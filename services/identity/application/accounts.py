@@ -132,7 +132,7 @@ class AccountCommands(IdentityBase):
         personal.set_password_hash(self.passwords.hash(password), now, reason="reset")
         self._save_personal(personal)
         self.save(account)
-        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),), account_id=str(account.id))
 
     def _reauthenticate(self, account: Any, personal: Any, password: str) -> None:
         """A logged-in person confirms with the current password: throttled and counted
