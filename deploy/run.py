@@ -4,6 +4,8 @@
 
 Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
 and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+A development setup, and it says so on start; with VR_ENV=production it refuses to start
+(services/common/production.py).
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
 from services.common.config import postgres_configured, settings  # noqa: E402
+from services.common.production import refuse_unsafe_start  # noqa: E402
 
 PYTHON = sys.executable
+DEVELOPMENT_NOTICE = (
+    "[run] this is a development setup: eID simulator, login cookies over plain HTTP, signing key and "
+    "secret generated under var/, RabbitMQ guest account; never expose it. Production: configure the "
+    "platform and start each process with VR_ENV=production, which refuses all of these."
+)
 
 
 def nameko(service: str) -> list[str]:
@@ -71,7 +79,6 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
 
 
 def main() -> int:
-    check_broker()
     mail_sink = settings().dev_mail_sink or str(settings().var_dir / "dev-mails.jsonl")
     env = {
         **os.environ,
@@ -84,6 +91,9 @@ def main() -> int:
         # development only: mails (with their links) go whole to this file, never to a log
         "DEV_MAIL_SINK": mail_sink,
     }
+    refuse_unsafe_start("make run", env)  # VR_ENV=production: these defaults are refused
+    print(DEVELOPMENT_NOTICE, file=sys.stderr)
+    check_broker()
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)

@@ -17,11 +17,14 @@ variable                   default                              meaning
 ``GATEWAY_HOST``/``_PORT``   ``127.0.0.1`` / ``8000``           the HTTP API
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
+``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
+``ALLOWED_ORIGINS``        ``http://127.0.0.1:8080``            browser origins besides PUBLIC_BASE_URL's (CSRF)
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
+``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
@@ -106,9 +109,15 @@ class Settings:
     gateway_port: int = 8000
     gateway_max_workers: int = 200
     submit_pipelines: int = 2
+    #: Seconds between the gateway's reloads of identity's public keys and revocations
+    #: (a key removed from identity's set stops verifying within this time).
+    gateway_refresh_interval: int = 60
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()
+    #: Origins whose pages may send state-changing requests with our cookies, besides
+    #: PUBLIC_BASE_URL's (comma-separated ``scheme://host[:port]``); default: the web portal.
+    allowed_origins: frozenset[str] = frozenset({"http://127.0.0.1:8080"})
     catalog_definitions_dir: Path = ROOT / "services" / "catalog" / "definitions"
     postgres_dsn: str = ""
     postgres_dbname: str = ""
@@ -124,6 +133,8 @@ class Settings:
     #: The deployment secret for keyed hashes (services.common.secrets); empty: development
     #: secret generated under the var dir.
     vr_secret_key: str = ""
+    #: ``production`` makes every process refuse development settings (services.common.production).
+    vr_env: str = "development"
     #: Development only, until the notifications service exists: a JSON-lines file that
     #: receives every mail whole (recipient, link). Empty: mails are only logged by
     #: template and mail id — their recipients and links are never written anywhere.
@@ -178,7 +189,8 @@ class IdentitySettings:
     eid_provider: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> IdentitySettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IdentitySettings:
+        env = os.environ if env is None else env
         loaded = _from_env(cls, env, prefix="IDENTITY_")
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))

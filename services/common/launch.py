@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.common.launch")
     parser.add_argument("service", choices=sorted(SERVICES))
     args = parser.parse_args(argv)
+    from services.common.production import refuse_unsafe_start
+
+    refuse_unsafe_start(args.service)  # before anything is patched, opened or connected
     import eventlet
 
     eventlet.monkey_patch()  # before the service modules import sockets and threads

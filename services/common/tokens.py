@@ -29,6 +29,7 @@ from services.common.problems import DomainError
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "kind", "trust_level", "grants")
+LEEWAY = 30  # seconds of clock skew a verifier tolerates (an expired token lives this much longer)
 
 
 class TokenError(DomainError):
@@ -77,7 +78,7 @@ class AccessTokenVerifier:
         *,
         issuer: str,
         audience: str,
-        leeway: int = 30,
+        leeway: int = LEEWAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = {key.kid: key for key in keys}

@@ -1,8 +1,11 @@
 """Gateway routes of the citizen account (Kundenkonto); staff administration: staff_routes.py.
 
 Tokens go out in the JSON body (API clients, bearer) and as HTTP-only, SameSite=Lax
-cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). State-changing requests need a
-JSON body, which a cross-site form cannot send, so the cookies cannot be ridden (CSRF).
+cookies (browsers; ``Secure`` unless COOKIE_SECURE=0). The cookies cannot be ridden from
+another site (CSRF): every state-changing request that carries them — and every login, so
+nobody is logged into someone else's account — must declare JSON (bodiless ones too) and
+come from our own origin when the browser names one (``Origin``, ``Sec-Fetch-Site``); the
+gateway checks that before any handler runs (:mod:`services.gateway.csrf`).
 """
 
 from __future__ import annotations
@@ -74,10 +77,12 @@ class AuthRoutes:
         )
         return json_response(result, 202, lang=lang)
 
-    @http("GET,POST", "/api/v1/auth/verify-email")
+    @http("POST", "/api/v1/auth/verify-email")
     @endpoint("verify_email")
     def verify_email(self, request: Request, lang: str, principal: Principal) -> Response:
-        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        """The button of the page the mail links to (services.gateway.pages): never a GET,
+        which mail scanners follow."""
+        token = _object(request).get("token")
         if not isinstance(token, str) or not token:
             raise DomainError("token_invalid")
         return json_response(self.identity.verify_email(token[:500]), lang=lang)
@@ -112,12 +117,14 @@ class AuthRoutes:
     @http("POST", "/api/v1/auth/logout")
     @endpoint("logout")
     def logout(self, request: Request, lang: str, principal: Principal) -> Response:
-        """Ends the session: the refresh token is revoked and so is the access token."""
+        """Ends the session and voids its access tokens. The refresh token proves which: the
+        session id an access token names is no secret (it is in every copy of the token)."""
         require_login(principal)
         body = _object(request) if request.content_length else {}
         refresh = body.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
-        claims = self.auth.claims(request, self.identity) or {}
-        self.identity.end_session(principal.subject, claims.get("sid"), claims.get("exp"), refresh if isinstance(refresh, str) else None)
+        if not isinstance(refresh, str) or not refresh:
+            raise DomainError("refresh_token_required")
+        self.identity.logout(principal.subject, refresh[:1000])
         response = Response(status=204)
         response.delete_cookie(ACCESS_COOKIE, path="/")
         response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
@@ -134,10 +141,10 @@ class AuthRoutes:
         body = _object(request)
         return json_response(self.identity.reset_password(_text(body, "token"), _text(body, "password", 1000)), lang=lang)
 
-    @http("GET,POST", "/api/v1/auth/change-email/confirm")
+    @http("POST", "/api/v1/auth/change-email/confirm")
     @endpoint("confirm_email_change")
     def confirm_email_change(self, request: Request, lang: str, principal: Principal) -> Response:
-        token = request.args.get("token") if request.method == "GET" else _object(request).get("token")
+        token = _object(request).get("token")
         if not isinstance(token, str) or not token:
             raise DomainError("token_invalid")
         return json_response(self.identity.confirm_email_change(token[:500]), lang=lang)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from services.common import logs, metrics
 from services.common.nameko_deps import domain_error
 from services.common.problems import DomainError, language, problem, text
+from services.gateway.csrf import check_request_site, is_json
 
 MAX_BODY = 1_000_000  # bytes
 MAX_DEPTH = 32  # nesting of arrays and objects: forms are flat, a few levels at most
@@ -68,8 +69,7 @@ def read_json(request: Request) -> Any:
     """The request body as JSON, with a size limit and clear errors."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise DomainError("payload_too_large", limit=MAX_BODY)
-    mimetype = request.mimetype or "application/json"
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
+    if not is_json(request.mimetype or "application/json"):
         raise DomainError("unsupported_media_type")
     request.max_content_length = MAX_BODY
     try:
@@ -103,7 +103,8 @@ def nesting_depth(value: Any) -> int:
 
 
 def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Wrap a handler: correlation id in and out, language, metrics, errors → problem+json."""
+    """Wrap a handler: correlation id in and out, language, metrics, cross-site requests
+    refused (:mod:`.csrf`), errors → problem+json."""
 
     def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(handler)
@@ -112,6 +113,7 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
             lang = language(request.headers.get("Accept-Language"))
             cid = self.correlation(request.headers.get(logs.CORRELATION_HEADER))
             try:
+                check_request_site(request, self.config)  # CSRF: before anything is looked at
                 principal = self.auth.principal(request, self.identity)
                 response = handler(self, request, lang=lang, principal=principal, **kwargs)
             except DomainError as exc:

@@ -23,12 +23,13 @@ from services.common import logs
 from services.common.authz import Principal
 from services.common.nameko_deps import Config, Correlation, EntrypointMetrics, Observability
 from services.common.problems import DomainError
-from services.gateway.auth import Authenticator
+from services.gateway.auth import Authenticator, every_refresh_interval
 from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.pages import PageRoutes
 from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
@@ -80,7 +81,7 @@ class GatewayConfig(Config):
             )
 
 
-class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes, StaffRoutes):
+class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")
@@ -96,11 +97,23 @@ class GatewayService(CaseRoutes, CatalogRoutes, AuthRoutes, StaffRoutes):
 
     @event_handler("identity", "sessions_revoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_sessions_revoked(self, payload: dict[str, Any]) -> None:
-        """Logout, lock, deletion or a new password void tokens before they expire."""
+        """Logout, a replayed refresh token, lock, deletion, a revoked grant or a new
+        password void tokens before they expire (a missed one comes with the next refresh)."""
+        until = float(payload.get("until") or time.time() + 3600)
         if payload.get("session_id"):
-            self.auth.revoke_session(payload["session_id"], float(payload.get("until", 0)) or 1e12)
+            self.auth.revoke_session(payload["session_id"], until)
         if payload.get("account_id"):
-            self.auth.revoke_subject(payload["account_id"], float(payload["at"]))
+            self.auth.revoke_subject(payload["account_id"], float(payload["at"]), until)
+
+    @every_refresh_interval
+    def refresh_keys_and_revocations(self) -> None:
+        """Identity's public keys and the revocations from its event store: at start and
+        every GATEWAY_REFRESH_INTERVAL seconds."""
+        try:
+            with eventlet.Timeout(10):
+                self.auth.refresh(self.identity)
+        except (Exception, eventlet.Timeout) as exc:  # noqa: BLE001 - keep what is known, try again next time
+            log.warning("identity_refresh_failed", error=repr(exc)[:300])
 
     @http("GET", "/api/v1/tenants")
     @endpoint("list_tenants")

@@ -7,11 +7,12 @@ notifications service exists: the development mail sink, DEV_MAIL_SINK, which `m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,19 @@ from services.common import logs
 from services.common.config import settings
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
+from services.common.tokens import LEEWAY
 from services.identity.application import IdentityApplication, open_identity
 from services.identity.application.results import MailToSend
+from services.identity.domain import RefreshTokenReused
 
 log = logs.get_logger("identity")
+#: Links in mails open a page whose button changes state (a GET never does: mail scanners
+#: follow links); the token is in the fragment, which never reaches a server or a Referer.
 LINKS = {
-    "verify_email": "/api/v1/auth/verify-email?token={token}",
-    "password_reset": "/api/v1/auth/password-reset/confirm?token={token}",
-    "confirm_email_change": "/api/v1/auth/change-email/confirm?token={token}",
-    "staff_invitation": "/api/v1/auth/password-reset/confirm?token={token}",
+    "verify_email": "/account/verify-email#token={token}",
+    "password_reset": "/account/set-password#token={token}",
+    "confirm_email_change": "/account/confirm-email-change#token={token}",
+    "staff_invitation": "/account/set-password#token={token}",
 }
 
 
@@ -109,20 +114,42 @@ class IdentityService:
 
     @rpc(expected_exceptions=DomainError)
     def refresh(self, refresh_token: str) -> dict[str, Any]:
-        return self.app.refresh(refresh_token).to_dict()
+        with self._broadcast_when_reused():
+            return self.app.refresh(refresh_token).to_dict()
+
+    @rpc(expected_exceptions=DomainError)
+    def recent_revocations(self) -> dict[str, Any]:
+        """What a gateway that missed broadcasts must know (from the event store)."""
+        return self.app.recent_revocations()
+
+    def _until(self) -> float:
+        """When every access token issued until now has expired (verifiers' leeway included)."""
+        return round(time.time() + self.app.settings.access_token_ttl + LEEWAY, 3)
 
     def _revoked(self, account_id: str) -> None:
         """Tell every gateway that tokens issued to the account until now are void."""
-        self.dispatch("sessions_revoked", {"account_id": account_id, "at": round(time.time(), 3)})
+        self.dispatch("sessions_revoked", {"account_id": account_id, "at": round(time.time(), 3), "until": self._until()})
+
+    def _session_revoked(self, session_id: str) -> None:
+        """Tell every gateway that the session's access tokens are void."""
+        self.dispatch("sessions_revoked", {"session_id": session_id, "until": self._until()})
+
+    @contextlib.contextmanager
+    def _broadcast_when_reused(self) -> Iterator[None]:
+        """A replayed refresh token revoked its session: its access tokens go too."""
+        try:
+            yield
+        except RefreshTokenReused as reused:
+            if reused.session_id:
+                self._session_revoked(reused.session_id)
+            raise
 
     @rpc(expected_exceptions=DomainError)
-    def end_session(self, account_id: str, session_id: str | None, until: float | None, refresh_token: str | None) -> None:
-        """Logout: revoke the session (refresh token and the access token's ``sid``)."""
-        if refresh_token:
-            self.app.logout(refresh_token)
-        if session_id:
-            self.app.end_session(account_id, session_id)
-            self.dispatch("sessions_revoked", {"session_id": session_id, "until": until or time.time() + 3600})
+    def logout(self, account_id: str, refresh_token: str) -> None:
+        """End the caller's session, proven by its refresh token's secret; its access
+        tokens are void at every gateway at once."""
+        with self._broadcast_when_reused():
+            self._session_revoked(self.app.logout(refresh_token, account_id))
 
     @rpc(expected_exceptions=DomainError)
     def logout_everywhere(self, account_id: str) -> None:
@@ -139,6 +166,8 @@ class IdentityService:
     def reset_password(self, token: str, new_password: str) -> dict[str, str]:
         outcome = self.app.reset_password(token, new_password)
         send_mails(outcome.mails)
+        if outcome.account_id:
+            self._revoked(outcome.account_id)  # the old password's sessions end, their tokens too
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)

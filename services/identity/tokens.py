@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from services.common.tokens import ACCESS_TOKEN_TYPE, AccessTokenVerifier, TokenError, validate_claims
+from services.common.tokens import ACCESS_TOKEN_TYPE, LEEWAY, AccessTokenVerifier, TokenError, validate_claims
 from services.identity.keys import KeySet
 
 __all__ = ["TokenError", "TokenService"]
@@ -34,7 +34,7 @@ class TokenService:
         issuer: str,
         audience: str,
         access_ttl: int = 600,
-        leeway: int = 30,
+        leeway: int = LEEWAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keyset = keyset

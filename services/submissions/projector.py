@@ -19,6 +19,7 @@ from tqdm import tqdm
 from services.common import logs, metrics
 from services.common.amqp import BatchConsumer, check_broker
 from services.common.db import ReadStore
+from services.common.production import refuse_unsafe_start
 from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.integration import map_notification
 from services.submissions.projections import PROJECTIONS, CaseReadModels
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("--projection", choices=("all", *PROJECTIONS), default="all")
     rb.add_argument("--tenant", help="only this tenant (AGS)")
     args = parser.parse_args(argv)
+    refuse_unsafe_start("projector")
     logs.configure("projector")
     if args.command == "rebuild":
         count = rebuild(args.projection, args.tenant)

@@ -35,7 +35,7 @@ class Accounts:
 
     def _verify(self, mails) -> str:
         token = next(m.params["token"] for m in mails if m.template == "verify_email")
-        response = self.client.get("/api/v1/auth/verify-email", params={"token": token})
+        response = self.client.post("/api/v1/auth/verify-email", json={"token": token})
         assert response.status_code == 200, response.text
         return response.json()["account_id"]
 

@@ -169,15 +169,14 @@ MATRIX: tuple[Row, ...] = (
     public("GET", "/dev/eid-simulator", "eid_simulator", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
     # -- account: public steps (bad one-time tokens are a validation answer) -------------------
     public("POST", "/api/v1/auth/register", "register", OK202),
-    public("GET", "/api/v1/auth/verify-email", "verify_email:get", BAD_TOKEN),
     public("POST", "/api/v1/auth/verify-email", "verify_email:post", BAD_TOKEN),
     public("POST", "/api/v1/auth/verify-email/resend", "resend_verification", OK202),
     public("POST", "/api/v1/auth/login", "login", OK200),
     public("POST", "/api/v1/auth/refresh", "refresh", OK200),  # the refresh token is the credential
     public("POST", "/api/v1/auth/password-reset", "request_password_reset", OK202),
     public("POST", "/api/v1/auth/password-reset/confirm", "reset_password", BAD_TOKEN),
-    public("GET", "/api/v1/auth/change-email/confirm", "confirm_email_change:get", BAD_TOKEN),
     public("POST", "/api/v1/auth/change-email/confirm", "confirm_email_change:post", BAD_TOKEN),
+    public("GET", "/account/<page>", "account_page", OK200),  # the pages mail links open
     # -- my account (own account only; state-changing rows use a fresh account or session) ----
     logged_in("GET", "/api/v1/me", "me:get", OK200),
     logged_in("GET", "/api/v1/me/export", "export_my_data", OK200),

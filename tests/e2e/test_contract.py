@@ -57,6 +57,7 @@ SPEC = contracts.load_openapi()
 SPEC_URI = "https://virtuelles-rathaus.de/contracts/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CATCH_ALL_METHODS = ("delete", "put", "patch", "post", "get")  # what the catch-all route accepts
+STATE_CHANGING = ("post", "put", "patch", "delete")
 
 # Documented answers this test cannot provoke on the e2e platform, and why.
 UNPROVOKED = {
@@ -254,6 +255,11 @@ class Contract:
         else:
             op, path_match = match
             responses = op.spec["responses"]
+            if method in STATE_CHANGING and _json(response).get("code") == "cross_site_request":
+                # every state-changing operation's answer to other sites, documented once
+                self.exercised.add((op.id, "cross_site_request"))
+                pointer, spec_response = deref("/components/responses/CrossSiteRequest")
+                return self.check_headers(response, pointer, spec_response) + self.check_body(response, pointer, spec_response)
             if status not in responses:
                 return [f"status {status} is not documented for {op.id} (documented: {sorted(responses)})"]
             self.exercised.add((op.id, status))
@@ -429,11 +435,12 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     check(anonymous.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD, "kind": "clerk"}), 400, "invalid_parameter")
     check(anonymous.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD, "kind": "organisation"}), 400, "invalid_input")
     body_limits(check, anonymous, "POST", "/api/v1/auth/register")
-    token = mail_token(app.register(new_email(), PASSWORD, kind="citizen"), "verify_email")
-    check(anonymous.get("/api/v1/auth/verify-email", params={"token": token}), 200)
-    check(anonymous.get("/api/v1/auth/verify-email", params={"token": token}), 400, "token_invalid")  # single use
+    for page in ("verify-email", "confirm-email-change", "set-password"):  # what mail links open
+        check(anonymous.get(f"/account/{page}"), 200)
+    check(anonymous.get("/account/irgendwas"), 404, "not_found")
     token = mail_token(app.register(new_email(), PASSWORD, kind="citizen"), "verify_email")
     check(anonymous.post("/api/v1/auth/verify-email", json={"token": token}), 200)
+    check(anonymous.post("/api/v1/auth/verify-email", json={"token": token}), 400, "token_invalid")  # single use
     check(anonymous.post("/api/v1/auth/verify-email", json={"token": "erfunden"}), 400, "token_invalid")
     check(anonymous.post("/api/v1/auth/verify-email", json=[]), 400, "invalid_request")
     body_limits(check, anonymous, "POST", "/api/v1/auth/verify-email")
@@ -494,21 +501,19 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     high = people.fresh()
     high.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
 
-    # e-mail change confirmed by link and by JSON, and lost to someone faster (409)
-    def confirm(method: str, token: str) -> httpx.Response:
-        url = "/api/v1/auth/change-email/confirm"
-        return anonymous.get(url, params={"token": token}) if method == "GET" else anonymous.post(url, json={"token": token})
+    # e-mail change confirmed, and lost to someone faster (409)
+    def confirm(token: str) -> httpx.Response:
+        return anonymous.post("/api/v1/auth/change-email/confirm", json={"token": token})
 
-    for method in ("GET", "POST"):
-        e = people.accounts.citizen()
-        target = new_email("neu")
-        token = mail_token(app.request_email_change(e.account_id, target, e.password), "confirm_email_change")
-        assert check(confirm(method, token), 200).json()["email"] == target
-        check(confirm(method, "erfunden"), 400, "token_invalid")
-        taken = new_email("vergeben")
-        token = mail_token(app.request_email_change(e.account_id, taken, e.password), "confirm_email_change")
-        app.register(taken, PASSWORD, kind="citizen")  # someone else claims the address first
-        check(confirm(method, token), 409, "email_in_use")
+    e = people.accounts.citizen()
+    target = new_email("neu")
+    token = mail_token(app.request_email_change(e.account_id, target, e.password), "confirm_email_change")
+    assert check(confirm(token), 200).json()["email"] == target
+    check(confirm("erfunden"), 400, "token_invalid")
+    taken = new_email("vergeben")
+    token = mail_token(app.request_email_change(e.account_id, taken, e.password), "confirm_email_change")
+    app.register(taken, PASSWORD, kind="citizen")  # someone else claims the address first
+    check(confirm(token), 409, "email_in_use")
     check(anonymous.post("/api/v1/auth/change-email/confirm", json=[]), 400, "invalid_request")
     body_limits(check, anonymous, "POST", "/api/v1/auth/change-email/confirm")
 
@@ -540,10 +545,15 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     again = check(session.post("/api/v1/auth/login", json={"email": p.email, "password": PASSWORD}), 200).json()
     check(session.post("/api/v1/auth/logout", json=[]), 400, "invalid_request")
     body_limits(check, session, "POST", "/api/v1/auth/logout")
+    bearer = people.fresh()  # no cookies: the refresh token must come in the body
+    bearer.headers["Authorization"] = f"Bearer {again['access_token']}"
+    check(bearer.post("/api/v1/auth/logout", json={}), 400, "refresh_token_required")
+    guessed = again["refresh_token"].split(".")[0] + ".geraten"  # the session id is no secret
+    check(bearer.post("/api/v1/auth/logout", json={"refresh_token": guessed}), 401, "session_invalid")
     check(session.post("/api/v1/auth/logout", json={"refresh_token": again["refresh_token"]}), 204)
     session = people.fresh()
     check(session.post("/api/v1/auth/login", json={"email": p.email, "password": PASSWORD}), 200)
-    check(session.delete("/api/v1/me"), 204)
+    check(session.delete("/api/v1/me", headers=AS_JSON), 204)  # a cookie request declares JSON, bodiless too
     check(people.anonymous.post("/api/v1/auth/login", json={"email": p.email, "password": PASSWORD}), 401, "invalid_credentials")
     return high
 
@@ -807,14 +817,22 @@ def run_admin_requests(people: People, check: Contract) -> None:
 
 def run_generic_requests(people: People, check: Contract) -> None:
     """What every operation shares: 401 for a bad token, 401 without one where a login is
-    required, 405 for an undocumented method on a documented path, 404 elsewhere."""
+    required, 405 for an undocumented method on a documented path, 404 elsewhere; for every
+    state-changing one 403 from another site and 415 for a cookie request without JSON."""
     bad_token = {"Authorization": "Bearer nicht-signiert"}
+    stale_cookie = {"Cookie": "vr_access=abgelaufen"}
     for op in OPERATIONS:
         concrete = re.sub(r"\{\w+\}", "x1", op.path)
-        payload = {} if op.method in ("post", "put", "patch", "delete") else None
+        payload = {} if op.method in STATE_CHANGING else None
         check(people.anonymous.request(op.method.upper(), concrete, json=payload, headers=bad_token), 401, "invalid_token")
         if not op.anonymous_allowed:
             check(people.anonymous.request(op.method.upper(), concrete, json=payload), 401, "unauthenticated")
+        if op.method in STATE_CHANGING:
+            for site in ({"Origin": "https://boese.example"}, {"Sec-Fetch-Site": "cross-site"}):
+                check(people.anonymous.request(op.method.upper(), concrete, json={}, headers={**site, **stale_cookie}),
+                      403, "cross_site_request")
+            form = {"Content-Type": "application/x-www-form-urlencoded", **stale_cookie}
+            check(people.anonymous.request(op.method.upper(), concrete, content=b"a=b", headers=form), 415, "unsupported_media_type")
     for path, item in SPEC["paths"].items():
         concrete = re.sub(r"\{\w+\}", "x1", path)
         unused = next(m for m in CATCH_ALL_METHODS if m not in item)

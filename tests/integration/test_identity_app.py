@@ -6,6 +6,7 @@ application instances on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -54,20 +55,27 @@ class TestSessions:
         assert second.refresh_token != first.refresh_token
         assert second.session_id == first.session_id
         assert app.tokens.verify_access_token(second.access_token)["sid"] == first.session_id
-        with pytest.raises(RefreshTokenReused):
+        with pytest.raises(RefreshTokenReused) as reused:
             app.refresh(first.refresh_token)  # replay of a rotated token …
+        assert reused.value.session_id == first.session_id  # (for the revocation broadcast)
         with pytest.raises(SessionInvalid):
             app.refresh(second.refresh_token)  # … revoked the whole session
         assert app.introspect(second.access_token) == {"active": False}
 
-    def test_logout_revokes(self, app):
-        register_verified(app, "demo.buerger@example.org")
+    def test_logout_needs_the_refresh_tokens_secret(self, app):
+        account_id = register_verified(app, "demo.buerger@example.org")
+        intruder = register_verified(app, "other@example.org", STRONG_2)
         tokens = app.login("demo.buerger@example.org", STRONG).tokens
         other = app.login("demo.buerger@example.org", STRONG).tokens
+        session_hex = uuid.UUID(tokens.session_id).hex
+        for wrong in (f"{session_hex}.geraten", session_hex, "garbage"):  # the session id alone is not enough
+            with pytest.raises(SessionInvalid):
+                app.logout(wrong, account_id)
+        with pytest.raises(SessionInvalid):
+            app.logout(tokens.refresh_token, intruder)  # not the caller's session
         assert app.introspect(tokens.access_token)["active"] is True
-        app.logout(tokens.refresh_token)
-        app.logout(tokens.refresh_token)  # idempotent
-        app.logout("garbage")  # ignored
+        assert app.logout(tokens.refresh_token, account_id) == tokens.session_id
+        assert app.logout(tokens.refresh_token, account_id) == tokens.session_id  # again: still ended, no error
         with pytest.raises(SessionInvalid):
             app.refresh(tokens.refresh_token)
         assert app.introspect(tokens.access_token) == {"active": False}
@@ -75,16 +83,19 @@ class TestSessions:
         assert app.tokens.verify_access_token(tokens.access_token)["sid"] == tokens.session_id
         assert app.refresh(other.refresh_token)  # other sessions unaffected
 
-    def test_end_session_by_id_and_logout_everywhere(self, app):
+    def test_logout_with_a_rotated_out_token_is_a_replay(self, app):
         account_id = register_verified(app, "demo.buerger@example.org")
-        intruder = register_verified(app, "other@example.org", STRONG_2)
-        a = app.login("demo.buerger@example.org", STRONG).tokens
-        b = app.login("demo.buerger@example.org", STRONG).tokens
-        app.end_session(intruder, a.session_id)  # not the owner: ignored
-        assert app.refresh(a.refresh_token)
-        app.end_session(account_id, b.session_id)
+        first = app.login("demo.buerger@example.org", STRONG).tokens
+        second = app.refresh(first.refresh_token)
+        with pytest.raises(RefreshTokenReused) as reused:
+            app.logout(first.refresh_token, account_id)
+        assert reused.value.session_id == first.session_id
         with pytest.raises(SessionInvalid):
-            app.refresh(b.refresh_token)
+            app.refresh(second.refresh_token)
+
+    def test_logout_everywhere(self, app):
+        account_id = register_verified(app, "demo.buerger@example.org")
+        a = app.login("demo.buerger@example.org", STRONG).tokens
         c = app.login("demo.buerger@example.org", STRONG).tokens
         app.logout_everywhere(account_id)
         for tokens in (a, c):
@@ -230,6 +241,46 @@ class TestLogin:
         assert app.login("demo.buerger@example.org", STRONG).ok
 
 
+class TestRevocations:
+    """What a gateway that missed the broadcasts asks for: tokens voided within an access
+    token's lifetime, derived from the event store."""
+
+    def test_recent_revocations(self, app, clock):
+        citizen = register_verified(app, "demo.buerger@example.org")
+        other = register_verified(app, "other@example.org", STRONG_2)
+        clerk = app.create_staff_account("sb@vechta.example", kind="clerk", password=STRONG, created_by="op").account_id
+        app.grant_role(clerk, "03460009", "clerk", ["*"])
+        aged = app.login("demo.buerger@example.org", STRONG).tokens
+        app.logout(aged.refresh_token, citizen)
+        app.change_password(other, STRONG_2, STRONG)
+        horizon = app.recent_revocations()["horizon"]
+        assert horizon >= app.settings.access_token_ttl
+        clock.advance(horizon + 1)  # the access tokens those voided have expired by now
+
+        since = clock().timestamp()
+        ended = app.login("demo.buerger@example.org", STRONG).tokens
+        app.logout(ended.refresh_token, citizen)
+        replayed = app.login("demo.buerger@example.org", STRONG).tokens
+        app.refresh(replayed.refresh_token)
+        with pytest.raises(RefreshTokenReused):
+            app.refresh(replayed.refresh_token)
+        clock.advance(5)
+        app.revoke_role(clerk, "03460009", "clerk")
+        app.lock_account(other, by="admin")
+        app.logout_everywhere(citizen)
+        listed = app.recent_revocations()
+        assert listed["sessions"] == {ended.session_id: since, replayed.session_id: since}
+        assert listed["subjects"] == {clerk: since + 5, other: since + 5, citizen: since + 5}
+
+        token = only_mail(app.request_password_reset("other@example.org"), "password_reset").params["token"]
+        clock.advance(5)
+        app.reset_password(token, STRONG_2)
+        assert app.recent_revocations()["subjects"][other] == since + 10
+
+        clock.advance(horizon + 1)
+        assert app.recent_revocations() == {"horizon": horizon, "sessions": {}, "subjects": {}}
+
+
 class TestPasswordReset:
     def test_reset_flow(self, app, clock):
         register_verified(app, "demo.buerger@example.org")
@@ -243,6 +294,7 @@ class TestPasswordReset:
         with pytest.raises(PasswordRejected):
             app.reset_password(token, "passwort123")
         changed = app.reset_password(token, STRONG_2)  # token survived the rejected attempt
+        assert changed.account_id == app.lookup_account_id("demo.buerger@example.org")  # (for the broadcast)
         assert only_mail(changed, "password_changed").to == "demo.buerger@example.org"
         with pytest.raises(OneTimeTokenInvalid):
             app.reset_password(token, "Noch-ein-anderes-Passwort-1")
@@ -555,6 +607,14 @@ class TestDurableBackends:
         assert two._store_new_account(*b) is False
         assert two.personal_recorder.select_events(b[1].id) == []  # loser's PII purged
         assert two.lookup_account_id("race@example.org") == str(a[0].id)
+
+    def test_revocations_survive_restart(self, shared: AppFactory):
+        first = shared()
+        account_id = register_verified(first, "demo.buerger@example.org")
+        tokens = first.login("demo.buerger@example.org", STRONG).tokens
+        first.logout(tokens.refresh_token, account_id)
+        first.close()
+        assert list(shared().recent_revocations()["sessions"]) == [tokens.session_id]
 
     def test_erasure_on_disk(self, shared: AppFactory):
         app = shared()

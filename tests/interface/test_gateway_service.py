@@ -59,7 +59,7 @@ def citizen(platform, web_base_url: str) -> Iterator[httpx.Client]:
     mails = identity.register(email, password, kind="citizen", display_name="Erika Muster").mails
     token = next(m.params["token"] for m in mails if m.template == "verify_email")
     with httpx.Client(base_url=web_base_url, timeout=30) as http:
-        assert http.get("/api/v1/auth/verify-email", params={"token": token}).status_code == 200
+        assert http.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 200
         login = http.post("/api/v1/auth/login", json={"email": email, "password": password})
         assert login.status_code == 200, login.text
         http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
@@ -244,6 +244,7 @@ def alone(container_factory, nameko_config: dict[str, Any], web_base_url: str, m
     mocks = list(replace_dependencies(container, "submissions", "catalog", "identity", "submit"))
     neighbours = Neighbours(container, web_base_url, issuer, mocks)
     neighbours.identity.jwks.return_value = issuer.jwks()
+    neighbours.identity.recent_revocations.return_value = {"horizon": 630, "sessions": {}, "subjects": {}}
     neighbours.catalog.list_tenants.return_value = TENANT_ROWS
     container.start()
     yield neighbours

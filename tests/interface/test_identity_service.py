@@ -119,12 +119,33 @@ def test_register_verify_login_refresh_logout(identity, listener, rpc) -> None:
     assert refreshed["refresh_token"] != tokens["refresh_token"]
     assert verified_claims(jwks, refreshed["access_token"])["sid"] == tokens["session_id"]
 
-    # logout: the session ends, and every gateway hears it at once
+    # logout needs the refresh token's secret; then the session ends and every gateway hears it at once
+    assert remote_error(rpc.logout, account_id, f"{uuid.UUID(claims['sid']).hex}.geraten").code == "session_invalid"
     with entrypoint_waiter(listener, "on_sessions_revoked", timeout=10) as broadcast:
-        assert rpc.end_session(account_id, claims["sid"], claims["exp"], refreshed["refresh_token"]) is None
-    assert broadcast.get() == {"session_id": tokens["session_id"], "until": claims["exp"]}
+        assert rpc.logout(account_id, refreshed["refresh_token"]) is None
+    revoked = broadcast.get()
+    assert revoked["session_id"] == tokens["session_id"]
+    assert revoked["until"] >= claims["exp"]  # until every access token of the session has expired
 
     assert remote_error(rpc.refresh, refreshed["refresh_token"]).code == "session_invalid"
+    assert list(rpc.recent_revocations()["sessions"]) == [tokens["session_id"]]  # also for gateways not listening
+
+
+def test_a_replayed_refresh_token_and_a_password_reset_are_broadcast(identity, listener, rpc) -> None:
+    email, password = f"citizen-{uuid.uuid4().hex[:10]}@example.org", "Gartenzaun-" + secrets.token_hex(6)
+    rpc.register(email, password, "citizen", None, None)
+    account_id = rpc.verify_email(verification_token(identity, email))["account_id"]
+    tokens = rpc.login(email, password, None)["tokens"]
+    rpc.refresh(tokens["refresh_token"])
+    with entrypoint_waiter(listener, "on_sessions_revoked", timeout=10) as broadcast:
+        assert remote_error(rpc.refresh, tokens["refresh_token"]).code == "session_invalid"
+    assert broadcast.get()["session_id"] == tokens["session_id"]
+
+    app = get_extension(identity, Provided, attr_name="app").instance
+    reset = next(m.params["token"] for m in app.request_password_reset(email).mails)
+    with entrypoint_waiter(listener, "on_sessions_revoked", timeout=10) as broadcast:
+        rpc.reset_password(reset, password + "-neu")
+    assert broadcast.get()["account_id"] == account_id
 
 
 def test_wrong_password_is_invalid_credentials(identity, rpc) -> None:

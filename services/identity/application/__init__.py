@@ -19,12 +19,15 @@ from services.common.db import open_application
 from services.identity.application.accounts import AccountCommands
 from services.identity.application.privacy import PrivacyCommands
 from services.identity.application.results import Accepted, Created, LoginResult, MailToSend, TokenPair
+from services.identity.application.revocations import RevocationQueries
 from services.identity.application.sessions import SessionCommands
 from services.identity.application.staff import StaffCommands
 from services.identity.application.trust import TrustCommands
 
 
-class IdentityApplication(AccountCommands, SessionCommands, StaffCommands, TrustCommands, PrivacyCommands):
+class IdentityApplication(
+    AccountCommands, SessionCommands, RevocationQueries, StaffCommands, TrustCommands, PrivacyCommands
+):
     name = "identity"
 
 

@@ -140,7 +140,7 @@ class AccountCommands(IdentityBase):
         personal.set_password_hash(self.passwords.hash(password), now, reason="reset")
         self._save_personal(personal)
         self.save(account)
-        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),), account_id=str(account.id))
 
     def _limit_mails(self, email: str, client_ip: str | None) -> None:
         wait = self.mail_throttle.retry_after(email, client_ip)

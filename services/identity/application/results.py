@@ -40,6 +40,9 @@ class Accepted:
     """
 
     mails: tuple[MailToSend, ...] = ()
+    #: The account whose tokens the command voided (password reset), for the revocation
+    #: broadcast; never part of the public response.
+    account_id: str | None = None
 
     @staticmethod
     def public_response() -> dict[str, str]:

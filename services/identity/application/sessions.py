@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -99,33 +101,34 @@ class SessionCommands(IdentityBase):
         if account.is_deleted or account.is_locked(now) or session.epoch != account.session_epoch:
             raise SessionInvalid("session ended")
         secret = onetime.new_secret()
-        try:
+        with self._saved_when_reused(session):
             session.rotate(presented, onetime.hash_secret(secret), now, idle_ttl=self._seconds(self.settings.refresh_token_ttl))
-        except RefreshTokenReused:
-            self.save(session)  # record the revocation
-            raise
         self.save(session)
         return self._token_pair(account, session, f"{session.id.hex}.{secret}", now)
 
-    def logout(self, refresh_token: str) -> None:
-        """Revoke the session of a refresh token. Unknown tokens are ignored."""
-        try:
-            session, _presented = self._session_from_refresh_token(refresh_token)
-        except SessionInvalid:
-            return
-        session.revoke(self._now(), reason="logout")
+    def logout(self, refresh_token: str, account_id: str | UUID | None = None) -> str:
+        """End the session of a refresh token, proven by its current secret (the session id
+        alone, e.g. from an access token's ``sid``, is not enough); with ``account_id``, only
+        that account's session. Returns the session id. Raises SessionInvalid, or
+        RefreshTokenReused for a rotated-out secret (a replay: the session is revoked)."""
+        session, presented = self._session_from_refresh_token(refresh_token)
+        if account_id is not None and str(session.account_id) != str(account_id):
+            raise SessionInvalid("another account's session")
+        with self._saved_when_reused(session):
+            session.end(presented, self._now())
         self.save(session)
+        return str(session.id)
 
-    def end_session(self, account_id: str | UUID, session_id: str | UUID) -> None:
-        """Revoke a session by id (e.g. from the access token's ``sid``), if it is the
-        account's own."""
+    @contextlib.contextmanager
+    def _saved_when_reused(self, session: Session) -> Iterator[None]:
+        """A replayed refresh token revokes its session: record that, and name the session
+        on the error (``session_id``, not a client-facing param) for the broadcast."""
         try:
-            session: Session = self.repository.get(UUID(str(session_id)))
-        except (AggregateNotFoundError, ValueError):
-            return
-        if isinstance(session, Session) and str(session.account_id) == str(account_id):
-            session.revoke(self._now(), reason="logout")
+            yield
+        except RefreshTokenReused as reused:
             self.save(session)
+            reused.session_id = str(session.id)
+            raise
 
     def logout_everywhere(self, account_id: str | UUID) -> None:
         self._update(account_id, lambda a: a.revoke_sessions(self._now(), reason="logout_all"))

@@ -99,6 +99,7 @@ class RefreshTokenReused(SessionInvalid):
     """A rotated-out refresh token was presented again: the session was revoked."""
 
     code = "session_invalid"
+    session_id: str | None = None  # set by the application (never a param: clients get only the code)
 
 
 class WrongPassword(InvalidCredentials):

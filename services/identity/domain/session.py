@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
+from typing import NoReturn
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
@@ -80,14 +81,24 @@ class Session(Aggregate):
         """
         if self.revoked:
             raise SessionInvalid("session revoked")
-        if _same(self.token_hash, presented_hash):
-            if now >= self.expires_at:
-                raise SessionInvalid("session expired")
-            expires = min(now + idle_ttl, self.absolute_expires_at)
-            self._refresh_token_rotated(token_hash=new_hash, expires_at=expires, timestamp=now)
-            return
+        if not _same(self.token_hash, presented_hash):
+            self._refuse(presented_hash, now)
+        if now >= self.expires_at:
+            raise SessionInvalid("session expired")
+        expires = min(now + idle_ttl, self.absolute_expires_at)
+        self._refresh_token_rotated(token_hash=new_hash, expires_at=expires, timestamp=now)
+
+    def end(self, presented_hash: str, now: datetime) -> None:
+        """Logout, proven by the refresh token's current secret (knowing the session id is
+        not enough); ending an ended session again is no error. A rotated-out secret is a
+        replay as in :meth:`rotate` (save the aggregate when RefreshTokenReused is raised)."""
+        if not _same(self.token_hash, presented_hash):
+            self._refuse(presented_hash, now)
+        self.revoke(now, reason="logout")
+
+    def _refuse(self, presented_hash: str, now: datetime) -> NoReturn:
         if any(_same(old, presented_hash) for old in self.previous_hashes):
-            self._session_revoked(reason="refresh_token_reuse", timestamp=now)
+            self.revoke(now, reason="refresh_token_reuse")
             raise RefreshTokenReused("rotated refresh token presented again")
         raise SessionInvalid("unknown refresh token")
 
