@@ -62,6 +62,14 @@ def submit_one(base_url: str, ags: str, headers: dict[str, str]) -> dict:
         return response.json()
 
 
+def alive(running: Platform, *names: str) -> bool:
+    """True while the workers run; one that died fails the test at once, with its log."""
+    for name in names:
+        if running.procs[name].poll() is not None:
+            raise AssertionError(f"{name} exited: {running.tail(name)}")
+    return True
+
+
 class Observer:
     """A queue of the test's own bound to the events exchange: every delivery, duplicates included."""
 
@@ -124,10 +132,12 @@ class ReadSide:
             finally:
                 conn.rollback()
 
-    def projected_case(self, case_id: str) -> dict[str, Any]:
+    def projected_case(self, case_id: str) -> dict[str, Any] | None:
         """The case as the projections hold it: the case_status fold state and the worklist row."""
         state = self.conn.execute("SELECT state FROM case_status WHERE case_id = %s", (case_id,)).fetchone()
         row = self.conn.execute("SELECT status, version FROM worklist WHERE case_id = %s", (case_id,)).fetchone()
+        if state is None or row is None:
+            return None
         folded = json.loads(state[0])
         return {
             "steps": [entry["step"] for entry in folded["timeline"]],
@@ -165,7 +175,7 @@ def read_side(running: Platform) -> Iterator[ReadSide]:
     yield side
     side.close()
     for name in Platform.PLAIN:  # whatever happened, later tests find the workers running
-        if name not in running.procs:
+        if name not in running.procs or running.procs[name].poll() is not None:
             running.start(name)
 
 
@@ -184,8 +194,11 @@ def test_relay_and_projector_killed_mid_batch(
     recorded = read_side.relay_position()
     with read_side.locked("relay_position"):
         running.start("relay")
-        eventually(lambda: read_side.waiting_for("relay_position") and batch <= set(observer.drain()), timeout=120)
-        eventually(lambda: read_side.projected() >= max(observer.positions(batch)), timeout=120)
+        eventually(
+            lambda: alive(running, "relay") and read_side.waiting_for("relay_position") and batch <= set(observer.drain()),
+            timeout=120,
+        )
+        eventually(lambda: alive(running, "projector") and read_side.projected() >= max(observer.positions(batch)), timeout=120)
         running.kill("relay")
     assert read_side.relay_position() == recorded < min(observer.positions(batch))  # published, never recorded
 
@@ -206,7 +219,7 @@ def test_relay_and_projector_killed_mid_batch(
 
         def relayed_again_and_projector_stuck() -> bool:
             counts = observer.drain()
-            return (
+            return alive(running, "relay", "projector") and (
                 all(counts[e] >= 2 for e in batch) and events <= set(counts)
                 and read_side.relay_position() >= max(observer.positions(events))
                 and read_side.waiting_for("projection_tracking")
@@ -222,7 +235,10 @@ def test_relay_and_projector_killed_mid_batch(
     # the restarted projector gets them all back, redelivered (the batch for the third time)
     running.start("projector")
     last = max(observer.positions(events))
-    eventually(lambda: read_side.projected() >= last and observer.ready(PROJECTOR_QUEUE) == 0, timeout=120)
+    eventually(
+        lambda: alive(running, "projector") and read_side.projected() >= last and observer.ready(PROJECTOR_QUEUE) == 0,
+        timeout=120,
+    )
 
     # at-least-once: the raw deliveries show the unrecorded batch twice
     counts = observer.drain()
@@ -245,7 +261,7 @@ def test_a_redelivered_event_changes_nothing(
     client.post(f"/api/v1/cases/{case_id}/actions/start-review", json={"clerk": "Herr Schulz"})
     client.post(f"/api/v1/cases/{case_id}/actions/approve", json={"decision": "ok"})
     before = eventually(lambda: (s := client.get(f"/api/v1/cases/{case_id}").json())["status"] == "approved" and s)
-    eventually(lambda: read_side.projected_case(case_id)["version"] == 3)
+    eventually(lambda: (read_side.projected_case(case_id) or {}).get("version") == 3)
 
     # deliver every event of the case again, in order and out of order
     with mock.patch.dict(os.environ, {k: v for k, v in running.env.items() if k.startswith(("POSTGRES", "VR_"))}):
