@@ -11,9 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 SKIPPING = re.compile(r"\b(pytest\.skip|mark\.skip|skipif|xfail|importorskip|SkipTest|unittest\.skip)\b")
-# Skips another #9 branch removes (owned there, not here); each entry must still skip, so the
-# exception goes as soon as the fix is merged.
-PENDING = {"tests/e2e/test_authorization.py"}
 
 
 def _skipping_files() -> set[str]:
@@ -25,9 +22,7 @@ def _skipping_files() -> set[str]:
 
 
 def test_no_test_skips_itself() -> None:
-    found = _skipping_files()
-    assert found - PENDING == set(), "skip, skipif, xfail or importorskip: let the test wait or fail instead"
-    assert not PENDING - found, f"no longer skipping, remove from PENDING: {sorted(PENDING - found)}"
+    assert _skipping_files() == set(), "skip, skipif, xfail or importorskip: let the test wait or fail instead"
 
 
 def test_interface_tests_outside_nameko_fail_with_what_to_do() -> None:
