@@ -498,8 +498,11 @@ def run_account_requests(people: People, check: Contract) -> httpx.Client:
     check(people.anonymous.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), 401, "session_invalid")
     check(browser.post("/api/v1/auth/refresh", json=[]), 400, "invalid_request")
     body_limits(check, browser, "POST", "/api/v1/auth/refresh")
-    high = people.fresh()
+    high = people.fresh()  # the replay ended the session, its new access token too: log in again
     high.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
+    eventually(lambda: high.get("/api/v1/me").status_code == 401)
+    again = check(people.fresh().post("/api/v1/auth/login", json={"email": d.email, "password": d.password}), 200)
+    high.headers["Authorization"] = f"Bearer {again.json()['access_token']}"
 
     # e-mail change confirmed, and lost to someone faster (409)
     def confirm(token: str) -> httpx.Response:
