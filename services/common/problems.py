@@ -37,6 +37,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "invalid_idempotency_key": (400, "Der Idempotency-Key muss 1 bis 255 druckbare ASCII-Zeichen lang sein.", "The Idempotency-Key must be 1 to 255 printable ASCII characters."),
     "transition_not_allowed": (409, "Die Aktion '{action}' ist im Status '{status_de}' nicht möglich.", "The action '{action}' is not possible while the case is '{status}'."),
     "no_fee_due": (409, "Für diesen Antrag ist keine Gebühr zu zahlen.", "No fee is due for this case."),
+    "personal_data_erased": (409, "Die persönlichen Daten zu diesem Antrag wurden gelöscht (Konto aufgelöst); Rückfragen an die antragstellende Person sind nicht mehr möglich.", "The personal data of this case were erased (account deleted); questions to the applicant are no longer possible."),
     "payment_amount_mismatch": (409, "Der gezahlte Betrag ({paid_cents} Cent) entspricht nicht der Forderung ({due_cents} Cent).", "The amount paid ({paid_cents} cents) does not match the amount due ({due_cents} cents)."),
     "unauthenticated": (401, "Bitte melden Sie sich an.", "Please log in."),
     "invalid_token": (401, "Ihre Anmeldung ist ungültig oder abgelaufen. Bitte melden Sie sich erneut an.", "Your login is invalid or has expired. Please log in again."),
