@@ -166,6 +166,10 @@ class IdentitySettings:
     #: Namespace of e-mail index ids (uuid5); set per deployment so that index ids
     #: cannot be computed from a guessed address without the configuration.
     email_namespace: uuid.UUID = DEFAULT_EMAIL_NAMESPACE
+    #: Seconds between the identity service's retries of unfinished account deletions, and
+    #: how long one attempt waits for the erasure of the applicant's cases.
+    deletion_retry_interval: int = 60
+    deletion_erasure_timeout: int = 30
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
@@ -183,6 +187,11 @@ class IdentitySettings:
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
         return loaded
+
+
+def identity_settings() -> IdentitySettings:
+    """The identity settings from the current environment."""
+    return IdentitySettings.from_env(os.environ)
 
 
 def amqp_uri() -> str:
