@@ -12,15 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.common.cases import ACTIONS
 from services.common.config import settings
 from services.common.db import open_application
 from services.common.problems import DomainError
 from services.common.secrets import secret_from
 from services.submissions.commands import date_field, int_field, text_field
-from services.submissions.domain import ApplicantCases, Case, ReferenceSequence
+from services.submissions.domain import ApplicantCases, Case, ReferenceSequence, indexed_case_ids
 from services.submissions.submitting import BatchSubmission, case_view
 
 __all__ = ["SubmissionsApp", "case_uuid", "case_view", "open_submissions"]
@@ -31,6 +29,7 @@ class SubmissionsApp(BatchSubmission):
 
     name = "submissions"
     # a sequence gains an event per batch: snapshots keep loading it cheap at any age
+    # (an applicant's index gains one per batch with their cases: few, read in bulk)
     snapshotting_intervals = {ReferenceSequence: 100}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None):
@@ -38,7 +37,7 @@ class SubmissionsApp(BatchSubmission):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.secret = secret_from(settings())  # keys the request fingerprints
         self._sequences: dict[tuple[str, int], ReferenceSequence] = {}
-        self._indexes: OrderedDict[str, ApplicantCases] = OrderedDict()
+        self._indexes: OrderedDict[str, ApplicantCases | None] = OrderedDict()
 
     # -- lifecycle actions ------------------------------------------------------------------
     def act(self, case_id: UUID | str, action: str, payload: dict[str, Any], actor: str, correlation_id: str) -> dict[str, Any]:
@@ -104,11 +103,7 @@ class SubmissionsApp(BatchSubmission):
 
     def applicant_case_ids(self, applicant_ref: str) -> list[str]:
         """Every case of the applicant, from the event store (the index saved with the cases)."""
-        try:
-            index: ApplicantCases = self.repository.get(ApplicantCases.create_id(applicant_ref))
-        except AggregateNotFoundError:
-            return []
-        return list(index.case_ids)
+        return indexed_case_ids(self.events.get(ApplicantCases.create_id(applicant_ref)))
 
 
 def case_uuid(case_id: UUID | str) -> UUID:

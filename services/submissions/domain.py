@@ -288,14 +288,16 @@ def redacted(domain_event: Any) -> Any | None:
 class ApplicantCases(Aggregate):
     """Which cases an applicant has: saved in the same transaction as the cases, so erasing
     an applicant finds every case from the event store itself, never from a lagging read
-    model. Closed when the applicant's personal data are erased; optimistic concurrency on
-    this stream orders a submission racing the erasure: it is either saved before the close
-    (and erased with the others) or refused."""
+    model. The case ids are in the events (read them with the event store); the state is
+    only what the hot path decides on, so loading stays cheap for applicants with many
+    cases. Closed when the applicant's personal data are erased: optimistic concurrency on
+    this stream orders a submission racing the erasure — it is either saved before the
+    close (and erased with the others) or refused."""
 
     @event("Opened")
     def __init__(self, applicant_ref: str, case_ids: list[str]) -> None:
         self.applicant_ref = applicant_ref
-        self.case_ids = list(case_ids)
+        self.count = len(case_ids)
         self.closed = False
 
     @staticmethod
@@ -313,11 +315,16 @@ class ApplicantCases(Aggregate):
 
     @event("CasesAdded")
     def _cases_added(self, case_ids: list[str]) -> None:
-        self.case_ids.extend(case_ids)
+        self.count += len(case_ids)
 
     @event("Closed")
     def _closed(self, actor: str, correlation_id: str) -> None:
         self.closed = True
+
+
+def indexed_case_ids(index_events: Any) -> list[str]:
+    """The case ids recorded in an applicant's :class:`ApplicantCases` events, in order."""
+    return [case_id for e in index_events for case_id in getattr(e, "case_ids", ())]
 
 
 class ReferenceSequence(Aggregate):

@@ -52,14 +52,13 @@ def close_applicant(app: SubmissionsApp, applicant_ref: str, actor: str, correla
             index: ApplicantCases = app.repository.get(ApplicantCases.create_id(applicant_ref))
         except AggregateNotFoundError:
             index = ApplicantCases(applicant_ref=applicant_ref, case_ids=[])
-        if index.closed:
-            return list(index.case_ids)
-        index.close(actor, correlation_id)
-        try:
-            app.save(index)
-        except IntegrityError:
-            continue  # a batch added cases meanwhile: reload, they are erased too
-        return list(index.case_ids)
+        if not index.closed:
+            index.close(actor, correlation_id)
+            try:
+                app.save(index)
+            except IntegrityError:
+                continue  # a batch added cases meanwhile: reload, they are erased too
+        return app.applicant_case_ids(applicant_ref)
     raise RuntimeError(f"could not close the case index of {applicant_ref}")
 
 

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
 from services.common.problems import DomainError
+from services.common.streams import select_streams
 from services.submissions.commands import Offering, SubmitCommand, field_errors
 from services.submissions.domain import (
     ApplicantCases,
@@ -54,7 +55,7 @@ class BatchSubmission(Application[UUID]):
     clock: Callable[[], datetime]
     secret: bytes
     _sequences: dict[tuple[str, int], ReferenceSequence]
-    _indexes: OrderedDict[str, ApplicantCases]
+    _indexes: OrderedDict[str, ApplicantCases | None]
 
     def submit_batch(
         self, commands: list[SubmitCommand], resolve: Callable[[str, str], Offering]
@@ -144,29 +145,29 @@ class BatchSubmission(Application[UUID]):
 
     def _refuse_erased_applicants(self, pending: list[Pending], results: dict[int, dict[str, Any]]) -> list[Pending]:
         """An applicant whose personal data were erased (account deleted) applies no more."""
+        self._load_indexes({item[2].principal for item in pending})
         kept = []
         for item in pending:
-            index = self._index(item[2].principal)
+            index = self._indexes.get(item[2].principal)
             if index is not None and index.closed:
                 results[item[0]] = {"error": {"code": "account_deleted", "params": {}}}
             else:
                 kept.append(item)
         return kept
 
-    def _index(self, applicant_ref: str) -> ApplicantCases | None:
-        """The applicant's case index (kept loaded, least recently used first out)."""
-        index = self._indexes.get(applicant_ref)
-        if index is None:
-            try:
-                index = self.repository.get(ApplicantCases.create_id(applicant_ref))
-            except AggregateNotFoundError:
-                return None
-            self._indexes[applicant_ref] = index
-            if len(self._indexes) > INDEX_CACHE:
-                self._indexes.popitem(last=False)
-        else:
+    def _load_indexes(self, applicant_refs: set[str]) -> None:
+        """The case indexes of the batch's applicants, read in one query for all that are
+        not loaded yet and kept (least recently used out first; ``None``: no index yet).
+        A kept index that another process moved on only costs a retry: its save conflicts."""
+        for applicant_ref in applicant_refs & self._indexes.keys():
             self._indexes.move_to_end(applicant_ref)
-        return index
+        missing = {ApplicantCases.create_id(ref): ref for ref in applicant_refs - self._indexes.keys()}
+        streams = select_streams(self.recorder, list(missing))
+        for index_id, applicant_ref in missing.items():
+            events = [self.mapper.to_domain_event(stored) for stored in streams.get(index_id, ())]
+            self._indexes[applicant_ref] = project_aggregate(None, events)
+        while len(self._indexes) > INDEX_CACHE:
+            self._indexes.popitem(last=False)
 
     def _find(self, case_id: UUID) -> Case | None:
         try:
@@ -233,7 +234,7 @@ class BatchSubmission(Application[UUID]):
             new_ids.setdefault(cmd.principal, []).append(str(case_id))
         indexes = []
         for applicant_ref, case_ids in new_ids.items():
-            index = self._index(applicant_ref)
+            index = self._indexes.get(applicant_ref)
             if index is None:
                 index = self._indexes[applicant_ref] = ApplicantCases(applicant_ref=applicant_ref, case_ids=case_ids)
             else:
