@@ -142,6 +142,7 @@ class Platform:
             **os.environ,
             **env,
             "GATEWAY_PORT": str(self.port),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",  # links in mails and the CSRF origin
             "IDENTITY_EID_PROVIDER": "simulated",
             "COOKIE_SECURE": "0",
             "METRICS_PORT": "0",

@@ -177,6 +177,9 @@ class IdentitySettings:
     invitation_ttl: int = 72 * 3600
     eid_ttl: int = 15 * 60
     reset_request_interval: int = 60
+    #: Registrations and verification resends one client address may send before it is
+    #: slowed down (a town hall's terminals or an office behind NAT share one address).
+    mail_free_per_ip: int = 30
     #: Seconds between the identity service's retries of unfinished account deletions, and
     #: how long one attempt waits for the erasure of the applicant's cases.
     deletion_retry_interval: int = 60

@@ -186,7 +186,7 @@ class LoginThrottle:
 class MailThrottle:
     """Registrations and verification resends, which send mail: per address (3 free,
     then 60 s doubling to 1 h — nobody's mailbox gets flooded) and per client address
-    (30 free, then 1 s doubling to 15 min). Every accepted request counts, whether or
+    (IDENTITY_MAIL_FREE_PER_IP, default 30, free, then 1 s doubling to 15 min). Every accepted request counts, whether or
     not the address has an account, so the answer tells nothing about it."""
 
     def __init__(
@@ -195,9 +195,10 @@ class MailThrottle:
         clock: Callable[[], float] = time.monotonic,
         per_address: RateLimiter | None = None,
         per_ip: RateLimiter | None = None,
+        free_per_ip: int = 30,
     ) -> None:
         self.per_address = _or_default(per_address, free_attempts=3, base_delay=60.0, max_delay=3600.0, clock=clock)
-        self.per_ip = _or_default(per_ip, free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+        self.per_ip = _or_default(per_ip, free_attempts=free_per_ip, base_delay=1.0, max_delay=900.0, clock=clock)
 
     def retry_after(self, email: str, client_ip: str | None) -> float:
         wait = self.per_address.retry_after(account_key(email))

@@ -295,3 +295,18 @@ class TestEidProvider:
         a = provider.complete({"level": "high", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01"})
         b = provider.complete({"level": "high", "given_name": "a", "family_name": "b", "birth_date": "1990-01-01"})
         assert a.subject == b.subject and a.level == "high"
+
+
+def test_the_per_address_mail_budget_is_configurable():
+    """IDENTITY_MAIL_FREE_PER_IP: offices behind one NAT address may need more than 30."""
+    from services.common.config import IdentitySettings
+    from services.identity.ratelimit import MailThrottle
+
+    assert IdentitySettings.from_env({"IDENTITY_MAIL_FREE_PER_IP": "2"}).mail_free_per_ip == 2
+    clock = Clock()
+    throttle = MailThrottle(clock=clock.monotonic, free_per_ip=2)
+    for n in range(2):
+        assert throttle.retry_after(f"person{n}@example.org", "203.0.113.7") == 0
+        throttle.record(f"person{n}@example.org", "203.0.113.7")
+    assert throttle.retry_after("person2@example.org", "203.0.113.7") > 0
+    assert throttle.retry_after("person2@example.org", "203.0.113.8") == 0

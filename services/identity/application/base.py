@@ -106,7 +106,7 @@ class IdentityBase(Application):
         )
         self.eid_provider = eid_provider or provider_from_name(self.settings.eid_provider)
         self.throttle = throttle or LoginThrottle()
-        self.mail_throttle = mail_throttle or MailThrottle()
+        self.mail_throttle = mail_throttle or MailThrottle(free_per_ip=self.settings.mail_free_per_ip)
 
     # ------------------------------------------------------------- helpers
     def _now(self) -> datetime:
