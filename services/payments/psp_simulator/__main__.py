@@ -1,5 +1,5 @@
 """``python -m services.payments.psp_simulator``: the PSP simulator process (uvicorn, no
-eventlet); SIGTERM or Ctrl-C stops it after the requests in progress."""
+eventlet)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def main() -> int:
     metrics.serve("psp_simulator")
     app = create_app(settings)
     log.info("psp_simulator_started", url=settings.public_url, state=settings.state)
+    # on SIGTERM/SIGINT uvicorn finishes the requests in progress, runs the lifespan's end,
+    # then ends the process with that signal again
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on")
-    log.info("psp_simulator_stopped")
     return 0
 
 

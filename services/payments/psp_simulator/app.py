@@ -14,10 +14,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.common.config import PspSimulatorSettings
+from services.common.logs import get_logger
 from services.payments.psp_simulator import admin, api, paypage
 from services.payments.psp_simulator.errors import ApiError
 from services.payments.psp_simulator.simulator import build
 
+log = get_logger(__name__)
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
@@ -49,6 +51,7 @@ def create_app(settings: PspSimulatorSettings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             sim.store.close()
+            log.info("psp_simulator_stopped")
 
     app = Starlette(
         routes=[*api.ROUTES, *admin.ROUTES, *paypage.ROUTES, Route("/health", health)],

@@ -117,7 +117,7 @@ class Provider:
         with self.store.transaction() as conn:
             current = _payment_row(conn, row["id"])
             if current["status"] != "open":
-                raise ApiError(409, "payment_not_open", "the payment is no longer open", status=current["status"])
+                raise ApiError(409, "payment_not_open", "the payment is no longer open", payment_status=current["status"])
             self._move(conn, current, OUTCOMES[outcome], time.time(), method if outcome != "cancel" else None)
             result = _payment_row(conn, row["id"])
         self.notify()
@@ -170,7 +170,7 @@ class Provider:
         with self.store.transaction() as conn:
             row = _payment_row(conn, payment_id)
             if row["status"] != "open":
-                raise ApiError(409, "payment_not_open", "the payment is no longer open", status=row["status"])
+                raise ApiError(409, "payment_not_open", "the payment is no longer open", payment_status=row["status"])
             self._move(conn, row, "expired", time.time(), None)
             view = self.payment_view(conn, _payment_row(conn, payment_id))
         self.notify()
