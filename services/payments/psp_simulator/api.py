@@ -14,17 +14,16 @@ from services.payments.psp_simulator.merchants import Merchant, authenticate
 from services.payments.psp_simulator.simulator import Simulator, simulator
 
 
-def _merchant(request: Request) -> tuple[Simulator, Merchant]:
+def _merchant(request: Request, *, status_api: bool = False) -> tuple[Simulator, Merchant]:
+    """The simulator and the calling merchant; a call of the status API fails for a share
+    of the calls (chaos), as real providers' APIs do at times."""
     sim = simulator(request)
-    return sim, authenticate(sim.store, request.headers.get("authorization"))
-
-
-def _status_chaos(sim: Simulator) -> None:
-    """The status API fails for a share of the calls, as real providers' APIs do at times."""
-    if sim.chaos.roll(sim.chaos.status_error_rate):
+    merchant = authenticate(sim.store, request.headers.get("authorization"))
+    if status_api and sim.chaos.roll(sim.chaos.status_error_rate):
         with sim.store.transaction() as conn:
             count(conn, "status_error")
         raise ApiError(500, "internal_error", "internal error, please retry")
+    return sim, merchant
 
 
 def _created(status: int, body: dict, replayed: bool) -> JSONResponse:
@@ -38,17 +37,15 @@ async def create_payment(request: Request) -> Response:
 
 
 async def get_payment(request: Request) -> Response:
-    sim, merchant = _merchant(request)
-    _status_chaos(sim)
+    sim, merchant = _merchant(request, status_api=True)
     return JSONResponse(sim.provider.payment(merchant, request.path_params["payment_id"]))
 
 
 async def list_payments(request: Request) -> Response:
-    sim, merchant = _merchant(request)
     reference = request.query_params.get("merchant_reference")
+    sim, merchant = _merchant(request, status_api=True)
     if not reference:
         raise ApiError(422, "invalid_request", "merchant_reference is required", field="merchant_reference")
-    _status_chaos(sim)
     return JSONResponse({"payments": sim.provider.payments_by_reference(merchant, reference)})
 
 
@@ -60,8 +57,7 @@ async def create_refund(request: Request) -> Response:
 
 
 async def get_refund(request: Request) -> Response:
-    sim, merchant = _merchant(request)
-    _status_chaos(sim)
+    sim, merchant = _merchant(request, status_api=True)
     return JSONResponse(sim.provider.refund(merchant, request.path_params["refund_id"]))
 
 
