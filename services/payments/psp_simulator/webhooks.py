@@ -110,7 +110,10 @@ class Dispatcher:
         async with httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False) as client:
             try:
                 while True:
-                    self._round(client)
+                    try:
+                        self._round(client)
+                    except Exception:  # the loop must outlive one bad round; the next tick retries
+                        log.exception("psp_dispatch_round_failed")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.settings.tick)
                     self._wake.clear()
