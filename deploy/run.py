@@ -2,8 +2,9 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
-and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay,
+the submissions projector and the PSP simulator (plain processes). Storage: SQLite under var/
+unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
@@ -44,6 +45,7 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("gateway", nameko("gateway")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+    ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
 ]
 
 
@@ -114,6 +116,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{settings().gateway_port}"
     if wait_ready(f"{base}/health/ready", procs):
         print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
+        print(f"[run] PSP simulator (test provider, no real money): {settings().psp_base_url}", file=sys.stderr)
     else:
         print("[run] the platform did not become ready; stopping", file=sys.stderr)
         stop_all(procs)

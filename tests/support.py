@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,15 +133,22 @@ class Platform:
     PLAIN = {
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
+        "psp_simulator": ["-m", "services.payments.psp_simulator"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.port = free_port()
         self.mail_sink = log_dir / "dev-mails.jsonl"  # not a log: the mails, whole (DEV_MAIL_SINK)
+        self.psp_port = free_port()
+        self.psp_url = f"http://127.0.0.1:{self.psp_port}"
+        self.psp_admin_token = f"admin-{uuid.uuid4().hex}"
         self.env = {
             **os.environ,
             **env,
             "GATEWAY_PORT": str(self.port),
+            "PSP_BASE_URL": self.psp_url,
+            "PSP_SIMULATOR_PORT": str(self.psp_port),
+            "PSP_SIMULATOR_ADMIN_TOKEN": self.psp_admin_token,
             "IDENTITY_EID_PROVIDER": "simulated",
             "COOKIE_SECURE": "0",
             "METRICS_PORT": "0",
@@ -178,7 +185,8 @@ class Platform:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited: {self.tail(name)}")
             try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=3).status_code == 200:
+                ready = [f"{self.base_url}/health/ready", *([f"{self.psp_url}/health"] if "psp_simulator" in self.procs else [])]
+                if all(httpx.get(url, timeout=3).status_code == 200 for url in ready):
                     return
             except httpx.HTTPError:
                 pass
@@ -246,3 +254,15 @@ class Clock:
 
     def monotonic(self) -> float:
         return (self.now - self._start).total_seconds()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until ``check`` returns a truthy value (projections, webhooks: eventually consistent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        time.sleep(interval)

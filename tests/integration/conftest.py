@@ -17,6 +17,7 @@ from services.submissions.commands import Offering, SubmitCommand
 from tests import support
 from tests.examples import FORMS, form
 from tests.identity_support import AppFactory, new_keyset, open_factory
+from tests.psp_support import Merchant, PspProcess, Receiver, psp_process
 from tests.support import Clock
 
 
@@ -112,3 +113,28 @@ def publish_new_version(catalog: CatalogApp, service_id: str, adopt: bool = Fals
     if adopt:
         catalog.sync_offerings()
     return definition["version"]
+
+
+# -- the PSP simulator (a real process) and a real receiver of its webhooks --------------------
+@pytest.fixture(scope="module")
+def psp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PspProcess]:
+    with psp_process(tmp_path_factory.mktemp("psp")) as process:
+        yield process
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def merchant(psp: PspProcess, receiver: Receiver) -> Iterator[Merchant]:
+    """A merchant of its own (so no other test's webhooks reach ``receiver``); the chaos
+    switches are back at zero afterwards."""
+    created = psp.merchant(receiver)
+    yield created
+    created.http.close()
+    psp.chaos(**dict.fromkeys(("duplicate_rate", "delay", "out_of_order_rate", "drop_rate", "status_error_rate",
+                               "late_success_rate", "refund_failure_rate"), 0))
