@@ -23,6 +23,7 @@ variable                   default                              meaning
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
+``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
 =========================  ===================================  ==========================================
@@ -50,6 +51,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "relay": 9103,
     "projector": 9104,
     "identity": 9105,
+    "payments": 9107,
+    "payments-relay": 9108,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -183,6 +186,28 @@ class IdentitySettings:
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
         return loaded
+
+
+@dataclass(frozen=True)
+class PaymentsSettings:
+    """The payments service's settings: ``PAYMENTS_<FIELD>``, the provider's address ``PSP_BASE_URL``."""
+
+    psp_base_url: str = "http://127.0.0.1:8090"
+    #: JSON list of merchants (each tenant is one): merchant_id, api_key, webhook_secret and
+    #: optionally tenant (default: the merchant_id), name, kassenzeichen_pattern. Empty:
+    #: development merchants, their credentials derived from the deployment secret.
+    merchants_file: str = ""
+    #: An unpaid payment expires after this long (the pay page closes then, too).
+    expiry_minutes: int = 90
+    #: Seconds a webhook signature's timestamp may be off.
+    webhook_tolerance: int = 300
+    #: Default Kassenzeichen pattern ({code} {ags} {year} {yy} {seq}); empty: CODE-KYYYY-NNNNNN.
+    kassenzeichen_pattern: str = ""
+    psp_timeout: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentsSettings:
+        return _from_env(cls, os.environ if env is None else env, prefix="PAYMENTS_", names={"psp_base_url": "PSP_BASE_URL"})
 
 
 def amqp_uri() -> str:
