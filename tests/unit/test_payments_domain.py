@@ -10,11 +10,26 @@ from services.common.problems import DomainError, problem
 from services.payments.domain import KassenzeichenSequence, Notice, Payment, PaymentClosed, Receivable, Reconciliation
 from services.payments.domain.kassenzeichen import DEFAULT_PATTERN, format_kassenzeichen, pattern_fields, scope
 from services.payments.domain.payment import (
-    CANCELLED, EXPIRED, FAILED, OPEN, PAID, REFUND_FAILED, REFUNDED, XBEZAHL, RefundNotPossible, check_purpose, purpose_for,
+    CANCELLED,
+    EXPIRED,
+    FAILED,
+    OPEN,
+    PAID,
+    REFUND_FAILED,
+    REFUNDED,
+    XBEZAHL,
+    RefundNotPossible,
+    check_purpose,
+    purpose_for,
 )
 from services.payments.domain.receivable import ALREADY_PAID, CASE_CLOSED, check_refund_rule, refund_due
 from services.payments.domain.reconciliation import (
-    AMOUNT_DIFFERS, DUPLICATE_IN_SETTLEMENT, MISSING_IN_LEDGER, MISSING_IN_SETTLEMENT, Line, compare,
+    AMOUNT_DIFFERS,
+    DUPLICATE_IN_SETTLEMENT,
+    MISSING_IN_LEDGER,
+    MISSING_IN_SETTLEMENT,
+    Line,
+    compare,
 )
 
 CLOPPENBURG = "03453004"

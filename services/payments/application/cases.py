@@ -16,7 +16,7 @@ from services.common.authz import Grant, Principal, can_read_case
 from services.common.problems import DomainError, text
 from services.payments.application.base import BERLIN, SYSTEM, PaymentsBase, as_uuid, log
 from services.payments.application.views import case_payment_view
-from services.payments.domain import KassenzeichenSequence, Payment, Receivable
+from services.payments.domain import KassenzeichenSequence, Payment, PaymentClosed, Receivable
 from services.payments.domain.kassenzeichen import format_kassenzeichen, scope
 from services.payments.domain.payment import OPEN, PENDING, purpose_for
 from services.payments.domain.receivable import refund_due
@@ -100,6 +100,8 @@ class CasePayments(PaymentsBase):
             current = self._find(Payment, as_uuid(receivable.open_payment_id))
             if receivable.paid:
                 break
+            if receivable.closed:
+                raise PaymentClosed(log_message=f"case {receivable.closed}")
             if current is not None and current.status == OPEN and not self.past_expiry(current):
                 break  # resume its pay page
             if current is not None and current.status == OPEN:

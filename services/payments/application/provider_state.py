@@ -23,7 +23,7 @@ from services.payments.application.views import payment_view
 from services.payments.domain import Notice, Payment, Receivable
 from services.payments.domain.payment import CANCELLED, CREATED, EXPIRED, FAILED, PENDING
 from services.payments.merchants import Merchant
-from services.payments.psp import ProviderPayment, ProviderRefund, ProviderUnavailable
+from services.payments.psp import ProviderPayment, ProviderRefund, ProviderUnavailable, webhooks
 from services.payments.psp.webhooks import REPLAYED, WebhookEvent, WebhookRejected
 
 PROVIDER_UNSUCCESSFUL = {"failed": FAILED, "cancelled": CANCELLED, "expired": EXPIRED}
@@ -33,6 +33,21 @@ Submission = tuple[str, str]
 
 class ProviderState(PaymentsBase):
     # -- the webhook inbox -----------------------------------------------------------------
+    def receive_webhook(self, body: bytes, signature_header: str, correlation_id: str) -> dict[str, Any]:
+        """A webhook as it arrived: verified (signature, timestamp, merchant), then stored and
+        applied; WebhookRejected (400) for a forged, stale, malformed or replayed one."""
+        try:
+            merchant, event, signature = webhooks.read(
+                body, signature_header, self.merchants, self.clock().timestamp(), self.settings.webhook_tolerance
+            )
+            result = self.receive_notice(merchant, event, signature, correlation_id)
+        except WebhookRejected as exc:
+            metrics.WEBHOOKS.labels(f"rejected_{exc.params.get('reason')}").inc()
+            log.warning("webhook_rejected", reason=exc.params.get("reason"), detail=exc.log_message)
+            raise
+        metrics.WEBHOOKS.labels(result["status"]).inc()
+        return result
+
     def receive_notice(self, merchant: Merchant, event: WebhookEvent, signature: str, correlation_id: str) -> dict[str, Any]:
         """Store a verified webhook durably (deduplicated by its event id), then apply it.
         Returns once it is stored: whatever happens after, it is not lost."""

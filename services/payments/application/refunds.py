@@ -72,12 +72,13 @@ class Refunds(ProviderState):
             log.warning("refund_not_sent", payment_id=payment_id, refund_id=refund_id, error=str(exc)[:200])
             return REFUND_REQUESTED
         except ProviderError as exc:  # refused for good: the clerk has to look (needs_attention)
-            metrics.PROVIDER_ERRORS.labels("refund", exc.code).inc()
-            log.error("refund_refused", payment_id=payment_id, refund_id=refund_id, code=exc.code)
+            code = exc.code
+            metrics.PROVIDER_ERRORS.labels("refund", code).inc()
+            log.error("refund_refused", payment_id=payment_id, refund_id=refund_id, code=code)
 
             def refused() -> None:
                 current = self.payment(payment_id)
-                if current.refund_failed(refund_id=refund_id, reason=f"provider:{exc.code}", provider_event_id="",
+                if current.refund_failed(refund_id=refund_id, reason=f"provider:{code}", provider_event_id="",
                                          actor=SYSTEM, correlation_id=correlation_id):
                     self.save(current)
 

@@ -8,13 +8,16 @@ repeated finds nothing new), and a mismatch that a later run no longer sees as r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
 from services.payments.domain.payment import PAYMENT_NAMESPACE
 
+BERLIN = ZoneInfo("Europe/Berlin")
 PAYMENT_LINE, REFUND_LINE = "payment", "refund"
 MISSING_IN_LEDGER = "missing_in_ledger"  # the provider booked money we have no record of
 MISSING_IN_SETTLEMENT = "missing_in_settlement"  # we booked money the provider does not report
@@ -115,3 +118,8 @@ class Reconciliation(Aggregate):
     def _reconciled(self, tenant: str, day: str, totals: dict[str, int], mismatches: int, actor: str,
                     correlation_id: str) -> None:
         self.last_run = {**totals, "mismatches": mismatches}
+
+
+def booking_day(instant: str) -> str:
+    """The booking date of an instant: the day in Germany (as the provider's settlement counts)."""
+    return datetime.fromisoformat(instant).astimezone(BERLIN).date().isoformat()
