@@ -2,8 +2,8 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
-and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+Processes: catalog, identity, submissions, gateway, payments (nameko services), the submissions
+relay and projector and the payments relay (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("gateway", nameko("gateway")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+    ("payments", nameko("payments")),
+    ("payments-relay", [PYTHON, "-m", "services.payments.relay"]),
 ]
 
 

@@ -131,6 +131,7 @@ class Platform:
     PLAIN = {
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
+        "payments-relay": ["-m", "services.payments.relay"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):

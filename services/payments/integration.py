@@ -1,0 +1,68 @@
+"""Payment domain events → versioned integration events (contracts/events/payment.*.v1.json).
+
+Only the Payment's events are published: the receivable, the Kassenzeichen sequences, the
+webhook inbox and reconciliations are the service's own business. The envelope is the one
+all services share (``services/submissions/integration.py``); ``aggregate_id`` is the payment.
+A refund's reason (a clerk's words) and the provider's event ids stay inside.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+
+from services.payments.domain import Payment
+
+META_FIELDS = {
+    "originator_id", "originator_version", "originator_topic", "timestamp", "tenant", "service_id", "actor", "correlation_id",
+}
+PRIVATE = {
+    "Created": {"return_url", "created_at"},
+    "Started": {"pay_url"},  # the pay page is the citizen's, not an event's
+    "Succeeded": {"provider_event_id"},
+    "Failed": {"provider_event_id"},
+    "Cancelled": {"provider_event_id"},
+    "Expired": {"provider_event_id"},
+    "RefundRequested": {"reason"},
+    "Refunded": {"provider_event_id"},
+    "RefundFailed": {"provider_event_id"},
+}
+
+
+def event_type(domain_event: Any) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(domain_event).__name__).lower()
+    return f"payment.{snake}.v1"
+
+
+def event_id(aggregate_id: UUID, version: int) -> str:
+    """Deterministic, so a re-published event keeps its id and consumers can deduplicate."""
+    return str(uuid5(aggregate_id, str(version)))
+
+
+def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any] | None:
+    name = type(domain_event).__name__
+    if not isinstance(domain_event, Payment.Event) or name not in PRIVATE:
+        return None
+    hidden = META_FIELDS | PRIVATE[name]
+    return {
+        "event_id": event_id(domain_event.originator_id, domain_event.originator_version),
+        "type": event_type(domain_event),
+        "occurred_at": domain_event.timestamp.isoformat(),
+        "tenant": domain_event.tenant,
+        "service_id": domain_event.service_id,
+        "aggregate_id": str(domain_event.originator_id),
+        "aggregate_version": domain_event.originator_version,
+        "position": position,
+        "actor": domain_event.actor,
+        "correlation_id": domain_event.correlation_id,
+        "causation_id": None,
+        "data": {key: value for key, value in vars(domain_event).items() if key not in hidden},
+    }
+
+
+def map_notification(app: Application, notification: Notification) -> dict[str, Any] | None:
+    return to_envelope(app.mapper.to_domain_event(notification), notification.id)
