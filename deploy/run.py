@@ -8,6 +8,7 @@ relay and projector and the payments relay (plain processes). Storage: SQLite un
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
 from services.common.config import postgres_configured, settings  # noqa: E402
+from services.payments.merchants import simulator_file  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -39,6 +41,18 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("payments", nameko("payments")),
     ("payments-relay", [PYTHON, "-m", "services.payments.relay"]),
 ]
+
+
+def development_merchants(env: dict[str, str]) -> None:
+    """Development: every tenant of the catalog is a merchant at the PSP simulator, with the
+    credentials the payments service derives when no merchants file is configured."""
+    if env.get("PAYMENTS_MERCHANTS_FILE") or env.get("PSP_SIMULATOR_MERCHANTS_FILE"):
+        return
+    with open(ROOT / "services" / "catalog" / "data" / "tenants.csv", encoding="utf-8", newline="") as handle:
+        tenants = {row["ags"]: row["name"] for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
+    current = settings()
+    path = simulator_file(current.var_dir / f"{current.schema_prefix}psp-merchants.json", tenants, current, names=tenants)
+    env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(path)
 
 
 def wait_ready(url: str, procs: dict[str, subprocess.Popen], timeout: float = 60.0) -> bool:
@@ -83,6 +97,7 @@ def main() -> int:
         "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
     }
+    development_merchants(env)
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}

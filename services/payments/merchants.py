@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +132,14 @@ def simulator_entries(merchants: Iterable[Merchant], webhook_url: str) -> list[d
     ]
 
 
-def simulator_file(path: Path, tenants: Iterable[str], platform: Settings, webhook_url: str | None = None) -> Path:
-    """Write the development merchants of ``tenants`` for the simulator (``PSP_SIMULATOR_MERCHANTS_FILE``)."""
+def simulator_file(path: Path, tenants: Iterable[str], platform: Settings, webhook_url: str | None = None,
+                   names: dict[str, str] | None = None) -> Path:
+    """Write the development merchants of ``tenants`` (AGS; ``names`` for the pay page) for the
+    simulator (``PSP_SIMULATOR_MERCHANTS_FILE``)."""
     secret = secret_from(platform)
     url = webhook_url or platform.public_base_url.rstrip("/") + WEBHOOK_PATH
-    entries = simulator_entries((development_merchant(t, secret) for t in tenants), url)
+    merchants = (development_merchant(t, secret) for t in tenants)
+    entries = simulator_entries((replace(m, name=(names or {}).get(m.tenant, m.name)) for m in merchants), url)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entries, indent=2), encoding="utf-8")
     path.chmod(0o600)

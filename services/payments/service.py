@@ -82,8 +82,13 @@ class PaymentsService:
         return self.app.start_payment(case_id, principal, return_url, correlation_id())
 
     @rpc(expected_exceptions=DomainError)
+    def payment_returned(self, case_id: str, principal: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The payer came back from the pay page: the provider is asked, then the case's payment."""
+        return self.app.refresh_case(case_id, correlation_id(), principal)
+
+    @rpc(expected_exceptions=DomainError)
     def sync_payment(self, payment_id: str) -> dict[str, Any]:
-        """Ask the provider now (the payer came back; or the poller)."""
+        """Ask the provider about one payment now (the poller)."""
         return self.app.sync_payment(payment_id, correlation_id())
 
     @rpc(expected_exceptions=DomainError)
@@ -93,11 +98,12 @@ class PaymentsService:
 
     # -- the provider ----------------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
-    def receive_webhook(self, raw_body: str | bytes, signature_header: str) -> dict[str, Any]:
+    def receive_webhook(self, raw_body: str | bytes, signature_header: str, merchant_header: str | None = None) -> dict[str, Any]:
         """Verify, store (before answering), apply. ``raw_body`` exactly as received (text is
-        taken as UTF-8); a forged, stale, malformed or replayed one is ``webhook_rejected``."""
+        taken as UTF-8), the ``PSP-Signature`` and ``PSP-Merchant-Id`` headers; a forged,
+        stale, malformed or replayed one is ``webhook_rejected`` (400)."""
         body = raw_body.encode("utf-8") if isinstance(raw_body, str) else bytes(raw_body)
-        return self.app.receive_webhook(body, signature_header or "", correlation_id())
+        return self.app.receive_webhook(body, signature_header or "", correlation_id(), merchant_header)
 
     # -- tenant administration --------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)

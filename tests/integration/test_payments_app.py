@@ -202,6 +202,17 @@ class TestPaying:
         assert app.sync_payment(started["payment"]["payment_id"], "c")["state"] == "paid"
         assert app.payment_for_case(case)["paid"]
 
+    def test_when_the_payer_returns_the_provider_is_asked(self, app, provider) -> None:
+        case = request(app)["case_id"]
+        started = start(app, case)
+        provider.down = True
+        assert app.refresh_case(case, "c", CITIZEN)["status"] == "INITIAL"  # no answer: as it was
+        provider.down = False
+        provider.complete(psp_id(started), "succeeded")
+        assert app.refresh_case(case, "c", CITIZEN)["status"] == "PAYED"
+        with pytest.raises(DomainError):
+            app.refresh_case(case, "c", OTHER_CITIZEN)
+
 
 class TestLateAndOutOfOrder:
     def test_a_late_success_of_a_replaced_attempt_is_honoured_and_refunded_for_the_clerk(self, app, provider, clock) -> None:

@@ -49,6 +49,14 @@ def test_a_signature_by_the_scheme_is_accepted_within_the_tolerance() -> None:
     assert verify(BODY, rotated, SECRET, NOW, 300).endswith(sign(SECRET, NOW, BODY)[-64:])
 
 
+def test_the_providers_worked_example_verifies() -> None:
+    """The example of the simulator's README (services/payments/psp_simulator/README.md)."""
+    body = b'{"id":"evt_0001","type":"payment.succeeded"}'
+    header = "t=1900000000,v1=08cce9848361c4544756fb94937459218fa2168ca171b98a07c3827aae4c2dab"
+    assert sign("whsec_example_secret_0001", 1900000000, body) == header
+    assert verify(body, header, "whsec_example_secret_0001", 1900000100, 300) == header
+
+
 @pytest.mark.parametrize(("header", "why"), [
     (sign("whsec_someone_else_entirely", NOW, BODY), "signature"),  # forged: another secret
     (sign(SECRET, NOW, BODY + b" "), "signature"),  # the body was changed on the way
@@ -75,6 +83,8 @@ def test_read_takes_the_secret_of_the_merchant_the_body_names() -> None:
     # Cloppenburg's secret does not vouch for a body in Vechta's name, nor the other way round
     assert reason(lambda: read(as_vechta, sign(SECRET, NOW, as_vechta), Merchants([MERCHANT, other]), NOW, 300)) == "signature"
     assert reason(lambda: read(as_vechta, sign(SECRET, NOW, as_vechta), merchants, NOW, 300)) == "signature"
+    assert read(BODY, sign(SECRET, NOW, BODY), merchants, NOW, 300, merchant_header="03453004")[0] == MERCHANT
+    assert reason(lambda: read(BODY, sign(SECRET, NOW, BODY), merchants, NOW, 300, merchant_header="03460009")) == "malformed"
     assert reason(lambda: read(b"not json", "t=1", merchants, NOW, 300)) == "malformed"
     assert reason(lambda: read(b"x" * 300_000, "t=1", merchants, NOW, 300)) == "malformed"
     signed_garbage = json.dumps({"merchant_id": "03453004", "type": "payment.succeeded"}).encode()

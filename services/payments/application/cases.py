@@ -113,6 +113,20 @@ class CasePayments(PaymentsBase):
             break
         return self.payment_for_case(case_id)
 
+    def refresh_case(self, case_id: str, correlation_id: str, principal: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The payer came back from the pay page: ask the provider about the case's unfinished
+        attempts (the browser's return proves nothing), then answer the case's payment."""
+        receivable = self.receivable(case_id)
+        if principal is not None and not may_see(as_principal(principal), receivable):
+            raise DomainError("payment_not_found", log_message="not visible to the caller")
+        for payment in self.attempts(receivable):
+            if payment.status in PENDING:
+                try:
+                    self.sync_payment(str(payment.id), correlation_id)  # type: ignore[attr-defined]
+                except DomainError as exc:  # the provider is down: the webhook or the poller will tell
+                    log.warning("refresh_without_provider", payment_id=str(payment.id), error=exc.code)
+        return self.payment_for_case(case_id)
+
     def _new_attempt(self, case_id: str, return_url: str, actor: str, correlation_id: str) -> Payment:
         receivable = self.receivable(case_id)
         open_one = self._find(Payment, as_uuid(receivable.open_payment_id))

@@ -33,12 +33,16 @@ Submission = tuple[str, str]
 
 class ProviderState(PaymentsBase):
     # -- the webhook inbox -----------------------------------------------------------------
-    def receive_webhook(self, body: bytes, signature_header: str, correlation_id: str) -> dict[str, Any]:
+    def receive_webhook(self, body: bytes, signature_header: str, correlation_id: str,
+                        merchant_header: str | None = None) -> dict[str, Any]:
         """A webhook as it arrived: verified (signature, timestamp, merchant), then stored and
-        applied; WebhookRejected (400) for a forged, stale, malformed or replayed one."""
+        applied; WebhookRejected (400) for a forged, stale, malformed or replayed one. A
+        byte-identical delivery (same ``t`` and ``v1``) is a replay; the provider's own
+        retries are signed anew and are duplicates (2xx, applied once)."""
         try:
             merchant, event, signature = webhooks.read(
-                body, signature_header, self.merchants, self.clock().timestamp(), self.settings.webhook_tolerance
+                body, signature_header, self.merchants, self.clock().timestamp(), self.settings.webhook_tolerance,
+                merchant_header,
             )
             result = self.receive_notice(merchant, event, signature, correlation_id)
         except WebhookRejected as exc:

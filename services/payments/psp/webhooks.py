@@ -73,8 +73,10 @@ def verify(body: bytes, header: str, secret: str, now: float, tolerance: int) ->
     return f"t={timestamp},v1={matching[0]}"
 
 
-def read(body: bytes, header: str, merchants: Merchants, now: float, tolerance: int) -> tuple[Merchant, WebhookEvent, str]:
-    """Check a webhook and read it: its merchant, the event and the verified signature."""
+def read(body: bytes, header: str, merchants: Merchants, now: float, tolerance: int,
+         merchant_header: str | None = None) -> tuple[Merchant, WebhookEvent, str]:
+    """Check a webhook and read it: its merchant, the event and the verified signature.
+    ``merchant_header`` (``PSP-Merchant-Id``), when given, must name the body's merchant."""
     if len(body) > MAX_BODY:
         raise WebhookRejected(reason=MALFORMED, log_message=f"{len(body)} bytes")
     try:
@@ -85,6 +87,8 @@ def read(body: bytes, header: str, merchants: Merchants, now: float, tolerance: 
     if merchant is None:  # nobody's secret can have signed it
         raise WebhookRejected(reason=SIGNATURE, log_message="unknown merchant")
     signature = verify(body, header, merchant.webhook_secret, now, tolerance)
+    if merchant_header is not None and merchant_header != merchant.merchant_id:
+        raise WebhookRejected(reason=MALFORMED, log_message="PSP-Merchant-Id differs from the body's merchant")
     return merchant, _event(data), signature
 
 
