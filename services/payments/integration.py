@@ -2,19 +2,18 @@
 
 Only the Payment's events are published: the receivable, the Kassenzeichen sequences, the
 webhook inbox and reconciliations are the service's own business. The envelope is the one
-all services share (``services/submissions/integration.py``); ``aggregate_id`` is the payment.
+all services share (:func:`services.common.contracts.envelope`); ``aggregate_id`` is the payment.
 A refund's reason (a clerk's words) and the provider's event ids stay inside.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from services.common import contracts
 from services.payments.domain import Payment
 
 META_FIELDS = {
@@ -34,13 +33,7 @@ PRIVATE = {
 
 
 def event_type(domain_event: Any) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(domain_event).__name__).lower()
-    return f"payment.{snake}.v1"
-
-
-def event_id(aggregate_id: UUID, version: int) -> str:
-    """Deterministic, so a re-published event keeps its id and consumers can deduplicate."""
-    return str(uuid5(aggregate_id, str(version)))
+    return contracts.event_type("payment", domain_event)
 
 
 def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any] | None:
@@ -48,20 +41,8 @@ def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any
     if not isinstance(domain_event, Payment.Event) or name not in PRIVATE:
         return None
     hidden = META_FIELDS | PRIVATE[name]
-    return {
-        "event_id": event_id(domain_event.originator_id, domain_event.originator_version),
-        "type": event_type(domain_event),
-        "occurred_at": domain_event.timestamp.isoformat(),
-        "tenant": domain_event.tenant,
-        "service_id": domain_event.service_id,
-        "aggregate_id": str(domain_event.originator_id),
-        "aggregate_version": domain_event.originator_version,
-        "position": position,
-        "actor": domain_event.actor,
-        "correlation_id": domain_event.correlation_id,
-        "causation_id": None,
-        "data": {key: value for key, value in vars(domain_event).items() if key not in hidden},
-    }
+    data = {key: value for key, value in vars(domain_event).items() if key not in hidden}
+    return contracts.envelope(domain_event, event_type(domain_event), data, position)
 
 
 def map_notification(app: Application, notification: Notification) -> dict[str, Any] | None:

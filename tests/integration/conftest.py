@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from services.catalog.application import CatalogApp
 from services.catalog.definitions import DEFINITIONS_DIR
 from services.common import db
+from services.common.amqp import EXCHANGE, connect
 from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from tests import support
@@ -93,3 +95,33 @@ def publish_new_version(catalog: CatalogApp, service_id: str, adopt: bool = Fals
     if adopt:
         catalog.sync_offerings()
     return definition["version"]
+
+
+@pytest.fixture
+def observe(amqp_uri: str) -> Iterator[Callable[[str], Callable[[], list[dict]]]]:
+    """``observe(routing_key)`` binds a queue of this test's own to ``vr.events`` and returns
+    ``drain()``: the events published since, each checked to be persistent."""
+    conn = connect(amqp_uri)
+    channel = conn.channel()
+    channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
+    queues: list[str] = []
+
+    def bind(routing_key: str) -> Callable[[], list[dict]]:
+        queue = f"test.observer.{uuid.uuid4().hex[:8]}"
+        channel.queue_declare(queue, durable=False, auto_delete=False)
+        channel.queue_bind(queue, EXCHANGE, routing_key=routing_key)
+        queues.append(queue)
+
+        def drain() -> list[dict]:
+            received = []
+            while (message := channel.basic_get(queue, no_ack=True)) is not None:
+                assert message.properties["delivery_mode"] == 2
+                received.append(json.loads(message.body))
+            return received
+
+        return drain
+
+    yield bind
+    for queue in queues:
+        channel.queue_delete(queue)
+    conn.close()

@@ -4,14 +4,11 @@ position re-publishes with the same event ids (at-least-once)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from services.common import contracts, db
-from services.common.amqp import EXCHANGE, ConfirmingPublisher, connect
+from services.common.amqp import ConfirmingPublisher
 from services.common.db import ReadStore
 from services.common.relay import Relay
 from services.payments.application import PaymentsApp
@@ -20,31 +17,9 @@ from services.payments.merchants import development_merchant
 from tests.payments_support import CLOPPENBURG, SECRET, FakeProvider, merchants, signed
 from tests.support import Clock
 
-QUEUE = "test.payments.relay.observer"
 
-
-@pytest.fixture
-def observer(amqp_uri: str):
-    conn = connect(amqp_uri)
-    channel = conn.channel()
-    channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
-    channel.queue_declare(QUEUE, durable=False, auto_delete=False)
-    channel.queue_purge(QUEUE)
-    channel.queue_bind(QUEUE, EXCHANGE, routing_key="payment.#")
-
-    def drain() -> list[dict]:
-        received = []
-        while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
-            assert message.properties["delivery_mode"] == 2
-            received.append(json.loads(message.body))
-        return received
-
-    yield drain
-    channel.queue_delete(QUEUE)
-    conn.close()
-
-
-def test_payment_events_are_published_once_per_pass_and_again_after_a_restart(postgres, amqp_uri, observer) -> None:
+def test_payment_events_are_published_once_per_pass_and_again_after_a_restart(postgres, amqp_uri, observe) -> None:
+    observer = observe("payment.#")
     clock = Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
     provider = FakeProvider(clock)
     db.ensure_schema("payments")
