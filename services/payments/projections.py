@@ -3,20 +3,17 @@ expiry, polling or a refund retry), the ledger (every booking the cash office ne
 the webhook inbox's pending notices.
 
 Why this shape: folded from the payments event store itself (``catch_up``, so the service
-reads its own writes), rows change only for a newer aggregate version and ledger entries
-have fixed keys, so an event applied twice changes nothing; the position commits with the
-rows; rebuildable for all tenants or one.
+reads its own writes; :class:`services.common.projection.FoldedReadModel`), rows change only
+for a newer aggregate version and ledger entries have fixed keys, so an event applied twice
+changes nothing; the position commits with the rows; rebuildable for all tenants or one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from eventsourcing.application import Application
-
-from services.common.db import ReadStore
+from services.common.projection import FoldedReadModel, Statement
 from services.payments.domain import Notice, Payment
 from services.payments.domain.reconciliation import PAYMENT_LINE, REFUND_LINE, Line, booking_day
 
@@ -40,7 +37,6 @@ CREATE TABLE IF NOT EXISTS notices (notice_id TEXT PRIMARY KEY, tenant TEXT NOT 
 CREATE INDEX IF NOT EXISTS notices_by_state ON notices (state, received_at);
 CREATE TABLE IF NOT EXISTS payments_position (board TEXT PRIMARY KEY, position BIGINT NOT NULL)
 """
-TABLES = ("payments", "ledger", "notices")
 PAYMENT_COLUMNS = (
     "payment_id", "case_id", "tenant", "service_id", "attempt", "kassenzeichen", "case_reference", "amount_cents",
     "state", "method", "psp_payment_id", "expires_at", "booked_at", "refund_state", "refund_id", "refunded_cents",
@@ -53,10 +49,6 @@ LEDGER_COLUMNS = (
 LEDGER_INSERT = (
     f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(LEDGER_COLUMNS))}) "
     "ON CONFLICT (entry_id) DO NOTHING"
-)
-TRACK = (
-    "INSERT INTO payments_position (board, position) VALUES ('payments', ?) ON CONFLICT (board) "
-    "DO UPDATE SET position = excluded.position WHERE payments_position.position < excluded.position"
 )
 
 
@@ -84,7 +76,7 @@ def _ledger(event: Any, kind: str, psp_id: str, cents: int, entry: str, referenc
     return LEDGER_INSERT, tuple(row[c] for c in LEDGER_COLUMNS)
 
 
-def statements(event: Any) -> list[tuple[str, tuple[Any, ...]]]:
+def statements(event: Any) -> list[Statement]:
     """The SQL that applies one domain event (none for events the read models ignore)."""
     if isinstance(event, Payment.Created):
         row = {
@@ -132,54 +124,13 @@ def statements(event: Any) -> list[tuple[str, tuple[Any, ...]]]:
     return []
 
 
-class PaymentReadModels:
-    def __init__(self, store: ReadStore):
-        self.store = store
-        store.executescript(DDL)
+class PaymentReadModels(FoldedReadModel):
+    DDL = DDL
+    TABLES = ("payments", "ledger", "notices")
+    POSITION_TABLE, BOARD = "payments_position", "payments"
 
-    def close(self) -> None:  # Provided() calls it when the container stops
-        self.store.close()
-
-    # -- writing -------------------------------------------------------------------------
-    @staticmethod
-    def _fold(cur: Any, events: Iterable[Any], tenant: str | None = None) -> int:
-        found = [s for e in events if tenant in (None, getattr(e, "tenant", None)) for s in statements(e)]
-        return sum(max(cur.execute(sql, params).rowcount, 0) for sql, params in found)
-
-    def position(self) -> int:
-        rows = self.store.query("SELECT position FROM payments_position WHERE board = 'payments'")
-        return int(rows[0][0]) if rows else 0
-
-    def apply(self, events: Iterable[Any], position: int | None = None) -> int:
-        """Fold a batch and its position in one transaction; rows changed."""
-        with self.store.transaction() as cur:
-            applied = self._fold(cur, events)
-            if position is not None:
-                cur.execute(TRACK, (position,))
-        return applied
-
-    def catch_up(self, app: Application, batch: int = 500) -> int:
-        """Fold everything the event store recorded after the tracked position; rows changed."""
-        applied = 0
-        while notes := app.recorder.select_notifications(start=self.position(), limit=batch, inclusive_of_start=False):
-            applied += self.apply((app.mapper.to_domain_event(n) for n in notes), notes[-1].id)
-        return applied
-
-    def rebuild(self, app: Application, tenant: str | None = None) -> int:
-        """Drop and refold from the event store (all tenants, or one) in one transaction."""
-        with self.store.transaction(exclusive=True) as cur:
-            if self.store.postgres:
-                cur.execute(f"LOCK TABLE {', '.join(TABLES)}, payments_position IN EXCLUSIVE MODE")
-            where, params = (" WHERE tenant = ?", (tenant,)) if tenant else ("", ())
-            for table in TABLES:
-                cur.execute(f"DELETE FROM {table}{where}", params)
-            position = applied = 0
-            while notes := app.recorder.select_notifications(start=position, limit=1000, inclusive_of_start=False):
-                applied += self._fold(cur, (app.mapper.to_domain_event(n) for n in notes), tenant)
-                position = notes[-1].id
-            if tenant is None:  # a one-tenant rebuild leaves the others' progress as it is
-                cur.execute(TRACK, (position,))
-        return applied
+    def statements(self, event: Any) -> list[Statement]:
+        return statements(event)
 
     # -- reading ---------------------------------------------------------------------------
     def _payments(self, where: str, params: tuple[Any, ...], order: str, limit: int) -> list[dict[str, Any]]:
