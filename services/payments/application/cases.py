@@ -35,9 +35,13 @@ def as_principal(data: Any) -> Principal | None:
         return None
 
 
-def may_see(principal: Principal | None, receivable: Receivable) -> bool:
+def visible(receivable: Receivable, principal: Principal | None) -> Receivable:
+    """The receivable if ``principal`` may see its case (as the case's own rules say), else
+    ``payment_not_found`` — the same answer as for a case without payment."""
     meta = {"tenant": receivable.tenant, "service_id": receivable.service_id, "applicant_ref": receivable.applicant_ref or "-"}
-    return principal is not None and can_read_case(principal, meta)
+    if principal is None or not can_read_case(principal, meta):
+        raise DomainError("payment_not_found", log_message="not visible to the caller")
+    return receivable
 
 
 def check_return_url(url: Any) -> str:
@@ -83,8 +87,8 @@ class CasePayments(PaymentsBase):
     def payment_for_case(self, case_id: str, principal: dict[str, Any] | None = None) -> dict[str, Any]:
         """The case's payment; with ``principal``, only if that principal may see the case."""
         receivable = self.receivable(case_id)
-        if principal is not None and not may_see(as_principal(principal), receivable):
-            raise DomainError("payment_not_found", log_message="not visible to the caller")
+        if principal is not None:
+            visible(receivable, as_principal(principal))
         return case_payment_view(receivable, self.attempts(receivable))
 
     def start_payment(self, case_id: str, principal: dict[str, Any], return_url: str, correlation_id: str) -> dict[str, Any]:
@@ -92,8 +96,7 @@ class CasePayments(PaymentsBase):
         attempt at the provider. Nothing is charged twice: a paid case answers its payment."""
         who = as_principal(principal)
         url = check_return_url(return_url)
-        if not may_see(who, self.receivable(case_id)):
-            raise DomainError("payment_not_found", log_message="not visible to the caller")
+        visible(self.receivable(case_id), who)
         actor = who.subject if who else SYSTEM
         for _ in range(3):  # an attempt found past its expiry is expired first, then a new one starts
             receivable = self.receivable(case_id)
@@ -117,8 +120,8 @@ class CasePayments(PaymentsBase):
         """The payer came back from the pay page: ask the provider about the case's unfinished
         attempts (the browser's return proves nothing), then answer the case's payment."""
         receivable = self.receivable(case_id)
-        if principal is not None and not may_see(as_principal(principal), receivable):
-            raise DomainError("payment_not_found", log_message="not visible to the caller")
+        if principal is not None:
+            visible(receivable, as_principal(principal))
         for payment in self.attempts(receivable):
             if payment.status in PENDING:
                 try:

@@ -15,7 +15,7 @@ from services.common.authz import TENANT_STAFF_KINDS
 from services.common.problems import DomainError, text
 from services.payments import metrics
 from services.payments.application.base import SYSTEM, as_uuid, log
-from services.payments.application.cases import as_principal, may_see
+from services.payments.application.cases import as_principal, visible
 from services.payments.application.provider_state import ProviderState
 from services.payments.application.views import payment_view
 from services.payments.domain.payment import REFUND_REQUESTED, RefundNotPossible
@@ -28,9 +28,8 @@ class Refunds(ProviderState):
         """A clerk of the case (clerk or team lead for its tenant and service) pays money back:
         by default all that is left of the case's paid payment."""
         who = as_principal(principal)
-        receivable = self.receivable(case_id)
-        if who is None or not may_see(who, receivable):
-            raise DomainError("payment_not_found", log_message="not visible to the caller")
+        receivable = visible(self.receivable(case_id), who)
+        assert who is not None  # visible() refuses nobody
         if who.kind not in TENANT_STAFF_KINDS:
             raise DomainError("forbidden")
         target = as_uuid(payment_id or receivable.paid_payment_id)
