@@ -2,15 +2,16 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay,
-the submissions projector and the PSP simulator (plain processes). Storage: SQLite under var/
-unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
+Processes: catalog, identity, submissions, gateway, payments (nameko services), the submissions
+relay and projector, the payments relay and the PSP simulator (plain processes). Storage: SQLite
+under var/ unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from services.common.amqp import check_broker  # noqa: E402
 from services.common.config import postgres_configured, settings  # noqa: E402
 from services.common.production import refuse_unsafe_start  # noqa: E402
+from services.payments.merchants import simulator_file  # noqa: E402
 
 PYTHON = sys.executable
 DEVELOPMENT_NOTICE = (
@@ -45,8 +47,22 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("gateway", nameko("gateway")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+    ("payments", nameko("payments")),
+    ("payments-relay", [PYTHON, "-m", "services.payments.relay"]),
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
 ]
+
+
+def development_merchants(env: dict[str, str]) -> None:
+    """Development: every tenant of the catalog is a merchant at the PSP simulator, with the
+    credentials the payments service derives when no merchants file is configured."""
+    if env.get("PAYMENTS_MERCHANTS_FILE") or env.get("PSP_SIMULATOR_MERCHANTS_FILE"):
+        return
+    with open(ROOT / "services" / "catalog" / "data" / "tenants.csv", encoding="utf-8", newline="") as handle:
+        tenants = {row["ags"]: row["name"] for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
+    current = settings()
+    path = simulator_file(current.var_dir / f"{current.schema_prefix}psp-merchants.json", tenants, current, names=tenants)
+    env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(path)
 
 
 def wait_ready(url: str, procs: dict[str, subprocess.Popen], timeout: float = 60.0) -> bool:
@@ -96,6 +112,7 @@ def main() -> int:
     refuse_unsafe_start("make run", env)  # VR_ENV=production: these defaults are refused
     print(DEVELOPMENT_NOTICE, file=sys.stderr)
     check_broker()
+    development_merchants(env)
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)

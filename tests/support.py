@@ -134,6 +134,7 @@ class Platform:
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
         "psp_simulator": ["-m", "services.payments.psp_simulator"],
+        "payments-relay": ["-m", "services.payments.relay"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):

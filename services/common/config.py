@@ -27,8 +27,8 @@ variable                   default                              meaning
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
-``PSP_BASE_URL``           ``http://127.0.0.1:8090``            the payment provider's API (the PSP simulator)
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
+``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
 =========================  ===================================  ==========================================
@@ -55,6 +55,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "projector": 9104,
     "identity": 9105,
     "psp_simulator": 9106,
+    "payments": 9107,
+    "payments-relay": 9108,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -250,6 +252,28 @@ class PspSimulatorSettings:
             public_url=(loaded.public_url or f"http://{loaded.host}:{loaded.port}").rstrip("/"),
             state=loaded.state or str(platform.var_dir / f"{platform.schema_prefix}psp-simulator.sqlite"),
         )
+
+
+@dataclass(frozen=True)
+class PaymentsSettings:
+    """The payments service's settings: ``PAYMENTS_<FIELD>``, the provider's address ``PSP_BASE_URL``."""
+
+    psp_base_url: str = "http://127.0.0.1:8090"
+    #: JSON list of merchants (each tenant is one): merchant_id, api_key, webhook_secret and
+    #: optionally tenant (default: the merchant_id), name, kassenzeichen_pattern. Empty:
+    #: development merchants, their credentials derived from the deployment secret.
+    merchants_file: str = ""
+    #: An unpaid payment expires after this long (the pay page closes then, too).
+    expiry_minutes: int = 90
+    #: Seconds a webhook signature's timestamp may be off.
+    webhook_tolerance: int = 300
+    #: Default Kassenzeichen pattern ({code} {ags} {year} {yy} {seq}); empty: CODE-KYYYY-NNNNNN.
+    kassenzeichen_pattern: str = ""
+    psp_timeout: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentsSettings:
+        return _from_env(cls, os.environ if env is None else env, prefix="PAYMENTS_", names={"psp_base_url": "PSP_BASE_URL"})
 
 
 def amqp_uri() -> str:

@@ -1,5 +1,3 @@
-"""Payments: fees paid online through a payment service provider (issue #10).
-
-So far only :mod:`services.payments.psp_simulator`, the stand-in for the provider, which the
-payments service will reach over HTTP like any real provider and never import.
-"""
+"""Payments: fees paid online through a payment service provider (PSP), per tenant as its own
+merchant; signed webhooks, refunds and reconciliation with the municipal cash office. See
+README.md in this package."""
