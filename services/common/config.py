@@ -146,8 +146,6 @@ class Settings:
     #: receives every mail whole (recipient, link). Empty: mails are only logged by
     #: template and mail id — their recipients and links are never written anywhere.
     dev_mail_sink: str = ""
-    #: The payment service provider's API base URL (in development and tests the PSP simulator).
-    psp_base_url: str = "http://127.0.0.1:8090"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.config import PspSimulatorSettings, Settings
+from services.common.config import PaymentsSettings, PspSimulatorSettings
 from services.payments.psp_simulator.chaos import Chaos
 from services.payments.psp_simulator.errors import ApiError
 from services.payments.psp_simulator.paypage import euro, return_to
@@ -24,7 +24,7 @@ def test_settings_derive_url_and_state_and_read_fractions() -> None:
     assert Path(settings.state) == Path("/srv/vr/t1_psp-simulator.sqlite")
     assert (settings.webhook_retry_base, settings.chaos_drop_rate) == (0.05, 0.25)
     assert PspSimulatorSettings.from_env({"PSP_SIMULATOR_PUBLIC_URL": "https://psp.example/"}).public_url == "https://psp.example"
-    assert Settings.from_env({}).psp_base_url == "http://127.0.0.1:8090"
+    assert PaymentsSettings.from_env({}).psp_base_url == "http://127.0.0.1:8090"
 
 
 @pytest.mark.parametrize(("method", "amount", "expected"), [
