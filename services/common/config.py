@@ -184,6 +184,10 @@ class IdentitySettings:
     invitation_ttl: int = 72 * 3600
     eid_ttl: int = 15 * 60
     reset_request_interval: int = 60
+    #: Seconds between the identity service's retries of unfinished account deletions, and
+    #: how long one attempt waits for the erasure of the applicant's cases.
+    deletion_retry_interval: int = 60
+    deletion_erasure_timeout: int = 30
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     argon2_parallelism: int = 4
@@ -202,6 +206,11 @@ class IdentitySettings:
         if not loaded.keys_dir:
             loaded = dataclasses.replace(loaded, keys_dir=str(Settings.from_env(env).var_dir / "keys"))
         return loaded
+
+
+def identity_settings() -> IdentitySettings:
+    """The identity settings from the current environment."""
+    return IdentitySettings.from_env(os.environ)
 
 
 @dataclass(frozen=True)

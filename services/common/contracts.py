@@ -45,8 +45,13 @@ def _registry() -> Registry:
 
 
 def event_types() -> list[str]:
-    """Every event type with a published schema, e.g. ``case.submitted.v1``."""
-    return [name for name in _schemas() if name != ENVELOPE]
+    """Every event type published today, e.g. ``case.submitted.v1`` (not the retired ones)."""
+    return [name for name, schema in _schemas().items() if name != ENVELOPE and not schema.get("deprecated")]
+
+
+def retired_event_types() -> list[str]:
+    """Event types no longer published; their schemas stay for consumers of older messages."""
+    return [name for name, schema in _schemas().items() if name != ENVELOPE and schema.get("deprecated")]
 
 
 @cache

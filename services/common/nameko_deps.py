@@ -9,6 +9,7 @@ from typing import Any
 
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from services.common import logs, metrics
 from services.common.config import Settings
@@ -95,6 +96,19 @@ class EntrypointMetrics(DependencyProvider):
             metrics.ENTRYPOINT_LATENCY.labels(service, name).observe(time.perf_counter() - started)
         if exc_info is not None:
             metrics.ENTRYPOINT_ERRORS.labels(service, name, exc_info[0].__name__).inc()
+
+
+class SettingTimer(Timer):
+    """nameko's timer with its interval from a setting, read when the container starts
+    (``@SettingTimer.decorator(interval_from=lambda: …)``, a keyword: nameko takes a lone
+    function argument for the decorated method), not at import."""
+
+    def __init__(self, interval_from: Callable[[], float], **kwargs: Any):
+        self.interval_from = interval_from
+        super().__init__(interval=0, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = float(self.interval_from())
 
 
 def domain_error(exc: RemoteError) -> DomainError | None:

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.common import authz
 from services.common.authz import Principal
-from services.common.problems import DomainError, text
+from services.common.problems import DomainError, render, text
 from services.gateway.auth import ACCESS_COOKIE, REFRESH_COOKIE, require_login
 from services.gateway.http import client_ip, endpoint, http, json_response, read_json
 
@@ -156,10 +156,14 @@ class AuthRoutes:
         require_login(principal)
         if request.method == "GET":
             return json_response(self.identity.get_account(principal.subject), lang=lang)
-        if principal.kind in authz.APPLICANT_KINDS:
-            self.submissions.pseudonymise_applicant(principal.subject)
-        self.identity.delete_account(principal.subject, principal.subject)
-        response = Response(status=204)
+        # re-authenticated: a stolen token alone cannot delete the account (and its cases' data)
+        password = _text(_object(request), "password", 1000)
+        outcome = self.identity.delete_account(principal.subject, password)
+        if outcome["status"] == "deleted":
+            response = Response(status=204)
+        else:  # the account is void already; identity finishes the erasure in the background
+            body = {"status": outcome["status"], "detail": render(text("deletion_pending"), lang)}
+            response = json_response(body, 202, lang=lang)
         response.delete_cookie(ACCESS_COOKIE, path="/")
         response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
         return response

@@ -120,7 +120,7 @@ class CaseRoutes:
         if not authz.can_submit_for(principal, responsible, body["service_id"]):
             raise DomainError("forbidden")
         account = self.identity.get_account(on_behalf_of)
-        if account.get("kind") not in authz.APPLICANT_KINDS:
+        if account.get("kind") not in authz.APPLICANT_KINDS or account.get("status") != "active":  # not a deleted one
             raise DomainError("invalid_parameter", name="on_behalf_of", detail=text("applicant_account"))
         return on_behalf_of, True
 

@@ -3,6 +3,9 @@
 A thin interface over :class:`IdentityApplication`. Identity errors are DomainErrors and
 leave with their stable code as they are; mails to send are handed to the outbox (until the
 notifications service exists: the development mail sink, DEV_MAIL_SINK, which `make run` sets).
+Account deletion spans services: the request voids the account at once, the submissions
+service erases the applicant's cases, then the deletion is completed here; a timer retries
+every unfinished deletion until it is complete.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import eventlet
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs
-from services.common.config import settings
-from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
+from services.common.config import identity_settings, settings
+from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, SettingTimer
 from services.common.problems import DomainError
 from services.common.tokens import LEEWAY
 from services.identity.application import IdentityApplication, open_identity
@@ -68,6 +72,7 @@ class IdentityService:
 
     app: IdentityApplication = Provided(open_identity)
     dispatch = EventDispatcher()
+    submissions = RpcProxy("submissions")
     observability = Observability("identity")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
@@ -195,12 +200,37 @@ class IdentityService:
     def export_account_data(self, account_id: str) -> dict[str, Any]:
         return self.app.export_account_data(account_id)
 
+    # -- deletion: requested (account void at once), cases erased, then completed ----------------
     @rpc(expected_exceptions=DomainError)
-    def delete_account(self, account_id: str, by: str | None = None) -> dict[str, str]:
-        outcome = self.app.delete_account(account_id, by=by)
-        send_mails(outcome.mails)
+    def delete_account(self, account_id: str, password: str) -> dict[str, str]:
+        """The owner deletes the account, re-authenticated with the current password.
+        ``deleted`` when complete; ``deletion_pending`` when a step failed (e.g. the
+        submissions service is unreachable): the account is unusable already and
+        :meth:`retry_pending_deletions` finishes the deletion."""
+        request = self.app.request_deletion(account_id, password, by=account_id)
         self._revoked(account_id)
-        return outcome.public_response()
+        return {"status": "deleted" if self._complete_deletion(request) else "deletion_pending"}
+
+    @SettingTimer.decorator(interval_from=lambda: identity_settings().deletion_retry_interval)
+    def retry_pending_deletions(self) -> None:
+        for request in self.app.pending_deletions():
+            self._complete_deletion(request)
+
+    def _complete_deletion(self, request: dict[str, Any]) -> bool:
+        """Erase the applicant's cases (idempotent, in submissions), then complete the
+        deletion here. False (still pending) if any step failed."""
+        account_id = request["account_id"]
+        try:
+            if request["erase_cases"]:
+                with eventlet.Timeout(self.app.settings.deletion_erasure_timeout):
+                    self.submissions.erase_applicant(account_id)
+            outcome = self.app.complete_deletion(account_id)
+        except (Exception, eventlet.Timeout) as exc:  # noqa: BLE001 - whatever failed, the deletion stays pending
+            log.warning("account_deletion_pending", account_id=account_id, error=repr(exc)[:300])
+            return False
+        send_mails(outcome.mails)
+        log.info("account_deleted", account_id=account_id)
+        return True
 
     # -- trust levels (eID) -----------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)

@@ -23,10 +23,10 @@ STEPS = {
     "payment_requested": "Gebühr angefordert: {amount}",
     "payment_received": "Zahlung eingegangen: {amount}",
     "review_started": "Ihr Antrag wird bearbeitet",
-    "information_requested": "Rückfrage der Verwaltung: {question} – bitte bis {due} beantworten",
+    "information_requested": "Rückfrage der Verwaltung – bitte bis {due} beantworten",
     "information_supplied": "Ihre Antwort ist eingegangen",
     "approved": "Antrag bewilligt",
-    "rejected": "Antrag abgelehnt: {reason}",
+    "rejected": "Antrag abgelehnt",
     "withdrawn": "Antrag zurückgezogen",
     "reassigned": "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben",
     "personal_data_erased": "Persönliche Daten gelöscht (Konto aufgelöst)",
@@ -34,7 +34,8 @@ STEPS = {
 
 
 def step_text(event_type: str, data: dict[str, Any]) -> str:
-    """The citizen's timeline, in German (unknown future events show their type)."""
+    """The citizen's timeline, in German (unknown future events show their type). Free text
+    (the question, the decision) is not in the events; the case's contents carry it."""
     values = dict(data)
     if "amount_cents" in data:
         values["amount"] = _euro(data["amount_cents"])

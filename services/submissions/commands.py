@@ -3,6 +3,7 @@ them, and the checks of their input (form validation with errors per field)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,7 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from services.common.authz import TRUST_LEVELS, trust_rank
 from services.common.problems import DomainError, text
-from services.submissions.domain import request_fingerprint
+from services.common.secrets import keyed_hex
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -77,16 +78,21 @@ class SubmitCommand:
         if trust_rank(self.trust_level) < needed:
             raise DomainError("trust_level_insufficient", required=required, current=self.trust_level)
 
-    def fingerprint(self) -> str:
-        return request_fingerprint(
+    def fingerprint(self, secret: bytes | None = None) -> str:
+        """Tells a retry (same key, same request) from a reused key. Keyed with the
+        deployment secret (default: the configured one), so the stored value cannot
+        confirm a guessed name or form."""
+        canonical = json.dumps(
             {
                 "portal": self.portal,
                 "service_id": self.service_id,
                 "form_data": self.form_data,
                 "applicant": self.applicant,
                 "form_version": self.form_version,
-            }
+            },
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False,
         )
+        return keyed_hex("request-fingerprint", canonical, secret)
 
 
 def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, Any]]:

@@ -6,8 +6,7 @@ the responsible tenant (AGS), the service key, the acting principal and the corr
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -19,6 +18,7 @@ from services.common.problems import DomainError
 
 CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/cases")
 SEQUENCE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/case-references")
+APPLICANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/applicant-cases")
 
 
 STATUS_DE = {
@@ -32,6 +32,7 @@ STATUS_DE = {
     Status.WITHDRAWN: "Zurückgezogen",
 }
 ERASED_MARK = "_erased"
+ERASED_TEXT = ""  # what is left of a free text once the applicant's personal data are erased
 
 
 class TransitionNotAllowed(DomainError):
@@ -41,11 +42,6 @@ class TransitionNotAllowed(DomainError):
 def case_id_for(portal: str, principal: str, idempotency_key: str) -> UUID:
     """The same submission retried with the same key maps to the same case id."""
     return uuid5(CASE_NAMESPACE, f"{portal}|{principal}|{idempotency_key}")
-
-
-def request_fingerprint(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def format_reference(code: str, year: int, number: int) -> str:
@@ -147,27 +143,33 @@ class Case(Aggregate):
         self._require("start-review", Status.SUBMITTED, Status.PAID)
         self._trigger(self.ReviewStarted, actor, correlation_id, clerk=clerk)
 
+    def _free_text(self, value: str) -> str:
+        """Free text may name the applicant: once their data are erased, none is recorded."""
+        return ERASED_TEXT if self.personal_data_erased else value
+
     def request_information(self, question: str, due_date: date, actor: str, correlation_id: str) -> None:
         self._require("request-information", Status.IN_REVIEW)
+        if self.personal_data_erased:
+            raise DomainError("personal_data_erased")  # nobody is left to answer
         self._trigger(
             self.InformationRequested, actor, correlation_id, question=question, due_date=due_date.isoformat()
         )
 
     def supply_information(self, answer: str, actor: str, correlation_id: str) -> None:
         self._require("supply-information", Status.INFORMATION_REQUESTED)
-        self._trigger(self.InformationSupplied, actor, correlation_id, answer=answer)
+        self._trigger(self.InformationSupplied, actor, correlation_id, answer=self._free_text(answer))
 
     def approve(self, decision: str, actor: str, correlation_id: str) -> None:
         self._require("approve", Status.IN_REVIEW)
-        self._trigger(self.Approved, actor, correlation_id, decision=decision)
+        self._trigger(self.Approved, actor, correlation_id, decision=self._free_text(decision))
 
     def reject(self, reason: str, actor: str, correlation_id: str) -> None:
         self._require("reject", Status.IN_REVIEW)
-        self._trigger(self.Rejected, actor, correlation_id, reason=reason)
+        self._trigger(self.Rejected, actor, correlation_id, reason=self._free_text(reason))
 
     def withdraw(self, reason: str, actor: str, correlation_id: str) -> None:
         self._require("withdraw", *OPEN)
-        self._trigger(self.Withdrawn, actor, correlation_id, reason=reason)
+        self._trigger(self.Withdrawn, actor, correlation_id, reason=self._free_text(reason))
 
     def reassign(self, clerk: str, actor: str, correlation_id: str) -> None:
         self._require("reassign", *OPEN)
@@ -247,6 +249,9 @@ class Case(Aggregate):
         def apply(self, case: Case) -> None:
             case.applicant = {}
             case.form_data = {ERASED_MARK: True}
+            case.request_hash = ""
+            case.question = ERASED_TEXT if case.question is not None else None
+            case.decision = ERASED_TEXT if case.decision is not None else None
 
     class Reassigned(Event):
         clerk: str
@@ -258,6 +263,68 @@ class Case(Aggregate):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL
+
+
+#: The fields of each case event that may hold personal data, and what erasure leaves there.
+#: The authority keeps reference, authority, service, dates, fee, status and outcome.
+PERSONAL_FIELDS: dict[type, dict[str, Any]] = {
+    Case.Submitted: {"applicant": {}, "form_data": {ERASED_MARK: True}, "request_hash": ""},
+    Case.InformationRequested: {"question": ERASED_TEXT},
+    Case.InformationSupplied: {"answer": ERASED_TEXT},
+    Case.Approved: {"decision": ERASED_TEXT},
+    Case.Rejected: {"reason": ERASED_TEXT},
+    Case.Withdrawn: {"reason": ERASED_TEXT},
+}
+
+
+def redacted(domain_event: Any) -> Any | None:
+    """The event with its personal fields erased, or None if it holds none (any more)."""
+    erased = PERSONAL_FIELDS.get(type(domain_event), {})
+    if all(getattr(domain_event, name) == value for name, value in erased.items()):
+        return None
+    return dataclasses.replace(domain_event, **erased)
+
+
+class ApplicantCases(Aggregate):
+    """Which cases an applicant has: saved in the same transaction as the cases, so erasing
+    an applicant finds every case from the event store itself, never from a lagging read
+    model. The case ids are in the events (read them with the event store); the state is
+    only what the hot path decides on, so loading stays cheap for applicants with many
+    cases. Closed when the applicant's personal data are erased: optimistic concurrency on
+    this stream orders a submission racing the erasure — it is either saved before the
+    close (and erased with the others) or refused."""
+
+    @event("Opened")
+    def __init__(self, applicant_ref: str, case_ids: list[str]) -> None:
+        self.applicant_ref = applicant_ref
+        self.count = len(case_ids)
+        self.closed = False
+
+    @staticmethod
+    def create_id(applicant_ref: str, **_: Any) -> UUID:
+        return uuid5(APPLICANT_NAMESPACE, applicant_ref)
+
+    def add(self, case_ids: list[str]) -> None:
+        if self.closed:
+            raise DomainError("account_deleted")
+        self._cases_added(case_ids=list(case_ids))
+
+    def close(self, actor: str, correlation_id: str) -> None:
+        if not self.closed:
+            self._closed(actor=actor, correlation_id=correlation_id)
+
+    @event("CasesAdded")
+    def _cases_added(self, case_ids: list[str]) -> None:
+        self.count += len(case_ids)
+
+    @event("Closed")
+    def _closed(self, actor: str, correlation_id: str) -> None:
+        self.closed = True
+
+
+def indexed_case_ids(index_events: Any) -> list[str]:
+    """The case ids recorded in an applicant's :class:`ApplicantCases` events, in order."""
+    return [case_id for e in index_events for case_id in getattr(e, "case_ids", ())]
 
 
 class ReferenceSequence(Aggregate):

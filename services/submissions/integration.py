@@ -1,7 +1,9 @@
-"""Case domain events → versioned integration events (contracts/events/case.*.v1.json).
+"""Case domain events → versioned integration events (contracts/events/case.*.json).
 
-Integration events carry what other services need and no form contents (data
-minimisation): the applicant's answers stay in the submissions event store.
+Integration events carry what other services need and no form contents or free text
+(data minimisation): the applicant's answers and the texts about them stay in the
+submissions event store, where erasure can reach them; the broker only carries a
+reference (aggregate id and version).
 """
 
 from __future__ import annotations
@@ -19,14 +21,28 @@ SUBMITTED_FIELDS = (
     "reference", "portal", "ozg_id", "leika_key", "form_version", "fee_cents",
     "processing_days", "applicant_ref", "submitted_at",
 )
-META_FIELDS = {"originator_id", "originator_version", "timestamp", "tenant", "service_id", "actor", "correlation_id"}
-# Free text a citizen wrote stays out of the integration event.
-PRIVATE_FIELDS = {"answer"}
+#: Per case event: the version of its integration event and the fields its ``data`` carries
+#: (an allow-list: a new field stays private until it is named here and in the schema).
+#: Free text (questions, answers, decisions, reasons) may name the applicant and never goes
+#: on the broker; consumers entitled to it read it over RPC (``case_status`` with contents).
+PUBLISHED: dict[type, tuple[int, tuple[str, ...]]] = {
+    Case.Submitted: (1, SUBMITTED_FIELDS),
+    Case.PaymentRequested: (1, ("amount_cents",)),
+    Case.PaymentReceived: (1, ("amount_cents", "payment_ref")),
+    Case.ReviewStarted: (1, ("clerk",)),
+    Case.InformationRequested: (2, ("due_date",)),
+    Case.InformationSupplied: (1, ()),
+    Case.Approved: (2, ()),
+    Case.Rejected: (2, ()),
+    Case.Withdrawn: (2, ()),
+    Case.Reassigned: (1, ("clerk", "previous")),
+    Case.PersonalDataErased: (1, ()),
+}
 
 
 def event_type(domain_event: Any) -> str:
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(domain_event).__name__).lower()
-    return f"case.{snake}.v1"
+    return f"case.{snake}.v{PUBLISHED[type(domain_event)][0]}"
 
 
 def event_id(aggregate_id: UUID, version: int) -> str:
@@ -37,14 +53,7 @@ def event_id(aggregate_id: UUID, version: int) -> str:
 def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any] | None:
     if not isinstance(domain_event, Case.Event):
         return None  # reference sequences and other internals are not published
-    if isinstance(domain_event, Case.Submitted):
-        data = {name: getattr(domain_event, name) for name in SUBMITTED_FIELDS}
-    else:
-        data = {
-            key: value
-            for key, value in vars(domain_event).items()
-            if key not in META_FIELDS and key not in PRIVATE_FIELDS
-        }
+    data = {name: getattr(domain_event, name) for name in PUBLISHED[type(domain_event)][1]}
     return {
         "event_id": event_id(domain_event.originator_id, domain_event.originator_version),
         "type": event_type(domain_event),

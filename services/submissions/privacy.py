@@ -1,14 +1,34 @@
 """Data subject rights on cases: export everything about an applicant, and erase their
-personal data when they delete their account (the case itself is kept)."""
+personal data when they delete their account (the case itself is kept).
+
+Erasure is idempotent and resumable, so a caller retries it until it succeeds: it closes
+the applicant's case index (no case can be added afterwards), records
+``PersonalDataErased`` on every case that lacks it, and then rewrites every stored event
+that still holds personal data — decided by what the stored events hold, not by the flag,
+so a run that died between the two steps is completed by the next one.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from services.common.erasure import rewrite_event
 from services.submissions.application import SubmissionsApp, case_view
-from services.submissions.domain import ERASED_MARK, Case
+from services.submissions.domain import ApplicantCases, redacted
+
+ATTEMPTS = 5  # optimistic-concurrency retries against a clerk acting on the same case
+
+
+@dataclass(frozen=True)
+class ErasedCase:
+    case_id: str
+    tenant: str
+    events_redacted: int  # stored events rewritten by this run (0: nothing was left)
 
 
 def export_applicant(app: SubmissionsApp, case_ids: list[str]) -> list[dict[str, Any]]:
@@ -24,19 +44,53 @@ def export_applicant(app: SubmissionsApp, case_ids: list[str]) -> list[dict[str,
     return cases
 
 
-def erase_applicant(app: SubmissionsApp, case_ids: list[str], actor: str, correlation_id: str) -> int:
-    """Record PersonalDataErased on each case and redact the stored Submitted event, so
-    the form contents are gone from the event store too. Returns how many were erased."""
-    erased = 0
-    for case_id in case_ids:
+def close_applicant(app: SubmissionsApp, applicant_ref: str, actor: str, correlation_id: str) -> list[str]:
+    """Close the applicant's case index and return every case id it holds. After this no
+    submission of the applicant is saved, so the list is final."""
+    for _attempt in range(ATTEMPTS):
+        try:
+            index: ApplicantCases = app.repository.get(ApplicantCases.create_id(applicant_ref))
+        except AggregateNotFoundError:
+            index = ApplicantCases(applicant_ref=applicant_ref, case_ids=[])
+        if not index.closed:
+            index.close(actor, correlation_id)
+            try:
+                app.save(index)
+            except IntegrityError:
+                continue  # a batch added cases meanwhile: reload, they are erased too
+        return app.applicant_case_ids(applicant_ref)
+    raise RuntimeError(f"could not close the case index of {applicant_ref}")
+
+
+def erase_case(app: SubmissionsApp, case_id: str, actor: str, correlation_id: str) -> ErasedCase:
+    """``PersonalDataErased`` on the case (once), then every stored event still holding
+    personal data rewritten without it."""
+    for _attempt in range(ATTEMPTS):
         case = app.get_case(case_id)
         if case.personal_data_erased:
-            continue
+            break
         case.erase_personal_data(actor, correlation_id)
-        app.save(case)
-        submitted = next(iter(app.events.get(case.id, lte=1)))
-        assert isinstance(submitted, Case.Submitted)
-        redacted = dataclasses.replace(submitted, applicant={}, form_data={ERASED_MARK: True})
-        rewrite_event(app.recorder, app.mapper.to_stored_event(redacted))
-        erased += 1
-    return erased
+        try:
+            app.save(case)
+        except IntegrityError:
+            continue  # a clerk acted meanwhile; their event is redacted below if need be
+        break
+    else:
+        raise RuntimeError(f"could not record the erasure of case {case_id}")
+    rewritten = 0
+    for event in app.events.get(case.id):
+        clean = redacted(event)
+        if clean is not None:
+            rewrite_event(app.recorder, app.mapper.to_stored_event(clean))
+            rewritten += 1
+    return ErasedCase(str(case.id), case.tenant, rewritten)
+
+
+def erase_applicant(
+    app: SubmissionsApp, applicant_ref: str, actor: str, correlation_id: str, also: Iterable[str] = ()
+) -> list[ErasedCase]:
+    """Erase the applicant's personal data in every case of theirs: the cases their index
+    holds, plus ``also`` (cases known elsewhere, e.g. stored before the index existed).
+    Raises if any case could not be erased; the caller retries the whole (idempotent) run."""
+    case_ids = close_applicant(app, applicant_ref, actor, correlation_id)
+    return [erase_case(app, case_id, actor, correlation_id) for case_id in dict.fromkeys([*case_ids, *also])]

@@ -4,14 +4,15 @@
 gateway) and they are saved in one group commit. Lifecycle actions are one RPC each.
 Reads come from the projections, falling back to the event store for a case the
 projector has not reached yet (read-your-writes for the citizen who just submitted).
+Erasure and export find an applicant's cases in the event store (``ApplicantCases``).
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import UUID, uuid5
 
-import eventlet
 from eventlet.semaphore import Semaphore
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
@@ -153,22 +154,26 @@ class SubmissionsService:
         ]
         return sorted(changes + self.audit.reads(str(case_id)), key=lambda entry: entry["at"])
 
-    def _applicant_case_ids(self, applicant_ref: str) -> list[str]:
-        """Every case of the applicant: waits (up to 10 s) for the projection to reach the
-        event store's head, so a case submitted a moment ago is not missed."""
-        head = self.app.recorder.max_notification_id() or 0
-        deadline = time.monotonic() + 10
-        while self.read.positions().get("case_status", 0) < head and time.monotonic() < deadline:
-            eventlet.sleep(0.05)
+    def _legacy_case_ids(self, applicant_ref: str) -> list[str]:
+        """Cases the read model knows for the applicant: those stored before the case index
+        existed. Not waited for — the index, saved with every case, is what is complete."""
         return [c["case_id"] for c in self.read.cases_of_applicant(applicant_ref, limit=10_000)]
 
     @rpc(expected_exceptions=DomainError)
     def export_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
-        return export_applicant(self.app, self._applicant_case_ids(applicant_ref))
+        ids = dict.fromkeys([*self.app.applicant_case_ids(applicant_ref), *self._legacy_case_ids(applicant_ref)])
+        return export_applicant(self.app, list(ids))
 
     @rpc(expected_exceptions=DomainError)
-    def pseudonymise_applicant(self, applicant_ref: str) -> int:
-        ids = self._applicant_case_ids(applicant_ref)
+    def erase_applicant(self, applicant_ref: str) -> dict[str, int]:
+        """Erase the applicant's personal data in every case of theirs (account deletion).
+        Idempotent and resumable: identity calls it until it succeeds and only then
+        completes the deletion. Each erased case gets one audit entry."""
         cid = logs.current_correlation_id() or logs.new_correlation_id()
-        with self.write_lock:
-            return erase_applicant(self.app, ids, applicant_ref, cid)
+        erased = erase_applicant(self.app, applicant_ref, applicant_ref, cid, also=self._legacy_case_ids(applicant_ref))
+        for case in erased:
+            entry = str(uuid5(UUID(case.case_id), "personal_data_redacted"))
+            self.audit.record(case.case_id, case.tenant, applicant_ref, "personal_data_redacted", entry_id=entry)
+        redacted = sum(case.events_redacted for case in erased)
+        log.info("applicant_erased", cases=len(erased), events_redacted=redacted)
+        return {"cases": len(erased), "events_redacted": redacted}

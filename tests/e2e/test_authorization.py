@@ -728,7 +728,8 @@ def _logout(w: World, who: str) -> Call:
 @recipe("me:delete")
 def _delete_me(w: World, who: str) -> Call:
     actor = w.new_actor(who) if m.PRINCIPALS[who] else w.actors[who]  # a fresh account of the same kind and grants
-    response = actor.http.delete("/api/v1/me")
+    password = actor.account.password if actor.account else "Gartenzaun-42"  # deletion is re-authenticated
+    response = actor.http.request("DELETE", "/api/v1/me", json={"password": password})
 
     def check(_: httpx.Response) -> str | None:
         assert actor.account is not None

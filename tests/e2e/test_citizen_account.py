@@ -4,12 +4,17 @@ with the (simulated) eID, get help at the counter, download and delete their dat
 
 from __future__ import annotations
 
+import json
+import signal
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
+import psycopg.sql
 import pytest
 
+from tests import support
 from tests.e2e.accounts import Accounts
 from tests.e2e.conftest import LOHNE, VECHTA, client_for, eventually
 from tests.examples import FORMS, form
@@ -40,7 +45,8 @@ def submit(http: httpx.Client, ags: str, service_id: str = "hundeanmeldung", **e
 
 
 def test_new_citizen_from_registration_to_deletion(
-    running: Platform, anonymous: httpx.Client, accounts: Accounts, clerk: httpx.Client, lohne_clerk: httpx.Client
+    running: Platform, anonymous: httpx.Client, accounts: Accounts, clerk: httpx.Client, lohne_clerk: httpx.Client,
+    platform_env: dict[str, str],
 ) -> None:
     email = f"neu-{uuid.uuid4().hex[:8]}@example.org"
     weak = anonymous.post("/api/v1/auth/register", json={"email": email, "password": "passwort123"})
@@ -124,7 +130,17 @@ def test_new_citizen_from_registration_to_deletion(
     relogin = anonymous.post("/api/v1/auth/login", json={"email": email, "password": new_password})
     assert relogin.status_code == 200, relogin.text
     citizen.headers["Authorization"] = "Bearer " + relogin.json()["access_token"]
-    assert citizen.delete("/api/v1/me").status_code == 204
+
+    # later events with free text naming the person: a question, the answer, a rejection, a withdrawal
+    work_on_cases(citizen, clerk, case["case_id"], [c["case_id"] for c in citizen.get("/api/v1/me/cases").json()["items"]])
+    case_ids = [c["case_id"] for c in citizen.get("/api/v1/me/cases").json()["items"]]
+
+    # deleting needs the current password (re-authentication)
+    missing = citizen.request("DELETE", "/api/v1/me", json={})
+    assert missing.status_code == 400 and missing.json()["code"] == "invalid_parameter"
+    wrong = citizen.request("DELETE", "/api/v1/me", json={"password": "Falsches-Passwort-42"})
+    assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_password"
+    assert citizen.request("DELETE", "/api/v1/me", json={"password": new_password}).status_code == 204
     gone = anonymous.post("/api/v1/auth/login", json={"email": email, "password": new_password})
     assert gone.status_code == 401 and gone.json()["code"] == "invalid_credentials"
     kept = clerk.get(f"/api/v1/cases/{case['case_id']}").json()
@@ -132,3 +148,90 @@ def test_new_citizen_from_registration_to_deletion(
     assert kept["contents"]["form_data"] == {"_erased": True} and kept["contents"]["personal_data_erased"]
     assert eventually(lambda: clerk.get(f"/api/v1/cases/{case['case_id']}").json()["timeline"][-1]["step"] == "personal_data_erased")
     citizen.close()
+    # … and not one byte of the person in any stored event of any of their cases
+    dog, certificate = form(), form("meldebescheinigung")
+    personal = [email, *PERSONAL_TEXTS, *(form_[k] for form_ in (dog, certificate) for k in PERSONAL_FIELDS if k in form_)]
+    assert stored_personal_values(platform_env, case_ids, personal) == []
+
+
+# the form fields that name or locate the person (dates and choices could occur by chance elsewhere)
+PERSONAL_FIELDS = (
+    "holder_first_name", "holder_last_name", "holder_street", "first_name", "last_name", "street", "email",
+    "dog_name", "chip_number", "liability_insurer", "liability_policy_number", "purpose",
+)
+
+
+PERSONAL_TEXTS = (
+    "Frau Erika Muster, bitte den Impfpass von Bello nachreichen.",
+    "Der Impfpass von Bello ist hochgeladen. Erika Muster",
+    "Abgelehnt: Frau Erika Muster hat Bello bereits in Lohne angemeldet.",
+    "Umzug von Erika Muster nach Bremen",
+)
+
+
+def work_on_cases(citizen: httpx.Client, clerk: httpx.Client, vechta_case: str, case_ids: list[str]) -> None:
+    """Vechta asks, the citizen answers, Vechta rejects; the citizen withdraws another case."""
+    question, answer, rejection, withdrawal = PERSONAL_TEXTS
+    def act(who: httpx.Client, case_id: str, action: str, payload: dict) -> None:
+        response = who.post(f"/api/v1/cases/{case_id}/actions/{action}", json=payload)
+        assert response.status_code == 200, response.text
+    act(clerk, vechta_case, "start-review", {"clerk": "Frau Meyer"})
+    act(clerk, vechta_case, "request-information", {"question": question})
+    asked = citizen.get(f"/api/v1/cases/{vechta_case}").json()
+    assert asked["contents"]["question"] == question  # the citizen reads the question with the case
+    act(citizen, vechta_case, "supply-information", {"answer": answer})
+    act(clerk, vechta_case, "reject", {"reason": rejection})
+    other = next(c for c in case_ids if c != vechta_case)
+    act(citizen, other, "withdraw", {"reason": withdrawal})
+
+
+def stored_personal_values(env: dict[str, str], case_ids: list[str], values: list[str]) -> list[str]:
+    """Which of ``values`` appear in the stored bytes of any event (or snapshot) of the cases,
+    read straight from the submissions schema in PostgreSQL: not the folded case."""
+    schema = env["VR_SCHEMA_PREFIX"] + "submissions"
+    with psycopg.connect(support.conninfo(env["POSTGRES_DBNAME"])) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'state' "
+            "INTERSECT SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'originator_id'",
+            (schema, schema),
+        )]
+        assert tables, f"no event tables in {schema}"
+        raw = b"".join(
+            bytes(state)
+            for table in tables
+            for (state,) in conn.execute(
+                psycopg.sql.SQL("SELECT state FROM {}.{} WHERE originator_id = ANY(%s)").format(
+                    psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)),
+                ([uuid.UUID(c) for c in case_ids],),
+            )
+        )
+    assert raw.count(b"originator_topic") >= len(case_ids)  # the events were read
+    found = []
+    for value in values:
+        if value.encode() in raw or json.dumps(value)[1:-1].encode() in raw:
+            found.append(value)
+    return found
+
+
+def test_a_deletion_that_cannot_finish_now_is_completed_later(
+    running: Platform, accounts: Accounts, anonymous: httpx.Client, platform_env: dict[str, str]
+) -> None:
+    """With the submissions service away the cases cannot be erased: the answer is 202, the
+    account is unusable at once, and identity completes the deletion once the service is back."""
+    person = accounts.citizen()
+    with client_for(running, person) as citizen:
+        case = submit(citizen, VECHTA).json()
+        running.kill("submissions", signal.SIGTERM)
+        try:
+            pending = citizen.request("DELETE", "/api/v1/me", json={"password": person.password})
+            login = anonymous.post("/api/v1/auth/login", json={"email": person.email, "password": person.password})
+        finally:
+            running.start("submissions")
+    assert pending.status_code == 202, pending.text
+    assert pending.json()["status"] == "deletion_pending" and "gelöscht" in pending.json()["detail"]
+    assert login.status_code == 401  # unusable while the deletion is pending
+    running.wait_ready()
+    eventually(lambda: accounts.app.get_account(person.account_id)["status"] == "deleted", timeout=60)
+    dog = form()
+    personal = [person.email, *(dog[k] for k in PERSONAL_FIELDS if k in dog)]
+    assert stored_personal_values(platform_env, [case["case_id"]], personal) == []

@@ -27,6 +27,7 @@ from services.identity.domain import (
     RefreshTokenReused,
     SessionInvalid,
 )
+from services.identity.domain.errors import RateLimited, WrongPassword
 from services.identity.eid import EidError
 from services.identity.passwords import PasswordService
 from tests.identity_support import (
@@ -525,7 +526,8 @@ class TestPrivacy:
         personal_id = app._get_account(account_id).personal_data_id
         assert b"demo.buerger@example.org" in all_stored_bytes(app, [personal_id])
 
-        deleted = app.delete_account(account_id)
+        app.request_deletion(account_id, STRONG)
+        deleted = app.complete_deletion(account_id)
         assert only_mail(deleted, "account_deleted").to == "demo.buerger@example.org"
         stored = all_stored_bytes(app, [personal_id])
         for needle in (b"demo.buerger@example.org", b"Erika", b"Mustermann", b"$argon2"):
@@ -537,8 +539,53 @@ class TestPrivacy:
         after = app.export_account_data(account_id)
         assert after["personal_data"] is None and after["account"]["status"] == "deleted"
         assert after["account"]["email"] is None
-        assert app.delete_account(account_id).mails == ()  # idempotent
+        assert app.complete_deletion(account_id).mails == ()  # idempotent
         assert register_verified(app, "demo.buerger@example.org") != account_id  # address released
+
+
+class TestDeletion:
+    """Deleting an account is two steps with the applicant's cases erased in between (by
+    the service): the request makes the account unusable at once and is kept until the
+    deletion is completed."""
+
+    def test_the_request_needs_the_current_password_like_every_reauthentication(self, app):
+        account_id = register_verified(app, "demo.buerger@example.org")
+        with pytest.raises(WrongPassword):
+            app.request_deletion(account_id, "falsch-und-lang-genug")
+        for _ in range(4):
+            with pytest.raises((WrongPassword, RateLimited)):
+                app.request_deletion(account_id, "falsch-und-lang-genug")
+        with pytest.raises(RateLimited):  # throttled like a login
+            app.request_deletion(account_id, STRONG)
+        assert app.get_account(account_id)["status"] == "active" and app.pending_deletions() == []
+
+    def test_a_requested_deletion_voids_the_account_at_once_and_stays_pending(self, app):
+        email = "demo.buerger@example.org"
+        account_id = register_verified(app, email, display_name="Erika Mustermann")
+        tokens = app.login(email, STRONG).tokens
+        personal_id = app._get_account(account_id).personal_data_id
+        assert app.request_deletion(account_id, STRONG) == {"account_id": account_id, "erase_cases": True}
+        assert app.login(email, STRONG).error == "invalid_credentials"
+        with pytest.raises(SessionInvalid):
+            app.refresh(tokens.refresh_token)
+        assert app.introspect(tokens.access_token) == {"active": False}
+        assert app.request_password_reset(email).mails == ()
+        assert app.get_account(account_id)["status"] == "deletion_requested"
+        assert app.pending_deletions() == [{"account_id": account_id, "erase_cases": True}]
+        assert b"Mustermann" in all_stored_bytes(app, [personal_id])  # nothing erased before the cases are
+
+        assert only_mail(app.complete_deletion(account_id), "account_deleted").to == email
+        assert b"Mustermann" not in all_stored_bytes(app, [personal_id])
+        assert app.pending_deletions() == [] and app.get_account(account_id)["status"] == "deleted"
+        assert app.complete_deletion(account_id).mails == ()  # a retry changes nothing
+
+    def test_completion_needs_a_request_and_staff_have_no_cases(self, app):
+        staff = app.create_staff_account("sb@vechta.example", kind="clerk", display_name="Sachbearbeitung", password=STRONG)
+        with pytest.raises(NotPermitted):
+            app.complete_deletion(staff.account_id)  # not requested: nothing is deleted
+        assert app.request_deletion(staff.account_id, STRONG) == {"account_id": staff.account_id, "erase_cases": False}
+        app.complete_deletion(staff.account_id)
+        assert app.get_account(staff.account_id)["status"] == "deleted"
 
 
 class TestDemoSeed:
@@ -620,7 +667,10 @@ class TestDurableBackends:
         app = shared()
         account_id = register_verified(app, "loeschen@example.org", display_name="Max Loeschmich")
         personal_id = app._get_account(account_id).personal_data_id
-        app.delete_account(account_id)
+        app.request_deletion(account_id, STRONG)
+        assert shared().pending_deletions() == [{"account_id": account_id, "erase_cases": True}]  # durable
+        app.complete_deletion(account_id)
         again = shared()
+        assert again.pending_deletions() == []
         assert b"Loeschmich" not in all_stored_bytes(again, [personal_id])
         assert again.export_account_data(account_id)["personal_data"] is None

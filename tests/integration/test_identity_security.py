@@ -49,7 +49,8 @@ class TestEmailIndex:
         for address in ("alt@example.org", "neu@example.org"):
             assert mentions(index_bytes(app, address), account_id)
 
-        app.delete_account(account_id)
+        app.request_deletion(account_id, STRONG)
+        app.complete_deletion(account_id)
         for address in ("alt@example.org", "neu@example.org"):
             assert not mentions(index_bytes(app, address), account_id), address
         assert mentions(index_bytes(app, "alt@example.org"), other)  # the other holder keeps it
@@ -57,7 +58,7 @@ class TestEmailIndex:
         again = register_verified(app, "neu@example.org")  # the erased address can be registered again
         assert again not in (account_id, other)
         assert app.lookup_account_id("neu@example.org") == again
-        assert app.delete_account(account_id).mails == ()  # a repeated deletion still works
+        assert app.complete_deletion(account_id).mails == ()  # a repeated deletion still works
 
 
 EMAIL, OWNER_IP, GUESSER_IP = "demo.buerger@example.org", "192.0.2.10", "198.51.100.66"

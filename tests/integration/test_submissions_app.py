@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from services.common.problems import DomainError
@@ -139,8 +141,8 @@ def test_erasure_keeps_the_case_and_removes_personal_data(submissions, resolve, 
     (case,) = cases(submissions.submit_batch([command(key="gdpr")], resolve))
     exported = export_applicant(submissions, [case["case_id"]])
     assert exported[0]["form_data"]["dog_name"] == "Bello" and exported[0]["history"][0]["event"] == "Submitted"
-    assert erase_applicant(submissions, [case["case_id"]], "citizen:erika", "c") == 1
-    assert erase_applicant(submissions, [case["case_id"]], "citizen:erika", "c") == 0  # idempotent
+    assert [e.events_redacted for e in erase_applicant(submissions, "citizen:erika", "citizen:erika", "c")] == [1]
+    assert [e.events_redacted for e in erase_applicant(submissions, "citizen:erika", "citizen:erika", "c")] == [0]
     kept = submissions.get_case(case["case_id"])
     assert kept.reference == case["reference"] and kept.form_data == {"_erased": True} and kept.applicant == {}
     stored = submissions.recorder.select_events(kept.id)
@@ -162,3 +164,89 @@ def test_reference_sequences_are_snapshotted(submissions, resolve, store_env, cl
         reopened = SubmissionsApp(store_env("submissions"), clock=clock)
         (case,) = cases(reopened.submit_batch([command(key="after")], resolve))
         assert case["reference"] == "VEC-2026-000106"
+
+
+# -- erasure: every event, every case, resumable ---------------------------------------------
+NAMED = "Frau Erika Mustermann"
+QUESTION = f"{NAMED}, bitte reichen Sie den Impfpass von Bello nach."
+ANSWER = "Impfpass von Bello liegt bei, Erika Mustermann"
+REJECTION = f"Abgelehnt: {NAMED} hat bereits einen Hund angemeldet."
+WITHDRAWAL = "Ich ziehe um, Erika Mustermann"
+PERSONAL = ("Erika", "Mustermann", "Bello", "Impfpass", "Umzug", "ziehe um")
+
+
+def stored_bytes(app: SubmissionsApp, case_id: str) -> bytes:
+    """Every stored event of the case as the store holds it (no folding, no mapping)."""
+    return b"".join(s.state for s in app.recorder.select_events(UUID(case_id)))
+
+
+def worked_cases(submissions, resolve) -> list[str]:
+    """Two cases of the applicant with later events carrying free text: one asked, answered
+    and rejected, one withdrawn with a reason."""
+    rejected, withdrawn = cases(submissions.submit_batch([command(key="worked"), command(key="withdrawn")], resolve))
+    case_id = rejected["case_id"]
+    submissions.act(case_id, "start-review", {"clerk": "Frau Meyer"}, "clerk:meyer", "c1")
+    submissions.act(case_id, "request-information", {"question": QUESTION}, "clerk:meyer", "c2")
+    submissions.act(case_id, "supply-information", {"answer": ANSWER}, "citizen:erika", "c3")
+    submissions.act(case_id, "reject", {"reason": REJECTION}, "clerk:meyer", "c4")
+    submissions.act(withdrawn["case_id"], "withdraw", {"reason": WITHDRAWAL}, "citizen:erika", "c5")
+    return [case_id, withdrawn["case_id"]]
+
+
+def assert_erased(submissions: SubmissionsApp, case_ids: list[str]) -> None:
+    for case_id in case_ids:
+        raw = stored_bytes(submissions, case_id)
+        assert any(s.topic.endswith(".PersonalDataErased") for s in submissions.recorder.select_events(UUID(case_id)))
+        for value in PERSONAL:
+            assert value.encode() not in raw, (case_id, value)
+        request_hash = submissions.get_case(case_id).request_hash
+        assert not request_hash  # nothing left to test a guessed form against
+
+
+def test_erasure_redacts_every_event_carrying_personal_data(submissions, resolve) -> None:
+    from services.submissions.privacy import erase_applicant
+
+    ids = worked_cases(submissions, resolve)
+    fingerprint = submissions.get_case(ids[0]).request_hash
+    assert fingerprint and fingerprint.encode() in stored_bytes(submissions, ids[0])
+    erased = erase_applicant(submissions, "citizen:erika", "citizen:erika", "erase-1")
+    assert sorted(e.case_id for e in erased) == sorted(ids)
+    assert_erased(submissions, ids)
+    assert fingerprint.encode() not in stored_bytes(submissions, ids[0])
+    kept = submissions.get_case(ids[0])
+    assert (kept.status.value, kept.reference) == ("rejected", "VEC-2026-000001")  # the authority keeps its case
+
+
+def test_an_interrupted_erasure_is_resumed(submissions, resolve) -> None:
+    """A crash after PersonalDataErased was saved but before the events were redacted: the
+    next run decides by what the stored events still hold, not by the flag."""
+    from services.submissions.privacy import erase_applicant
+
+    ids = worked_cases(submissions, resolve)
+    for case_id in ids:  # what the first run managed before it died
+        case = submissions.get_case(case_id)
+        case.erase_personal_data("citizen:erika", "erase-1")
+        submissions.save(case)
+    erase_applicant(submissions, "citizen:erika", "citizen:erika", "erase-2")
+    assert_erased(submissions, ids)
+
+
+def test_the_cases_of_an_applicant_come_from_the_event_store(submissions, resolve) -> None:
+    """Saved in the same transaction as the cases, so nothing waits for a read model."""
+    first = cases(submissions.submit_batch([command(key="a"), command(key="b", principal="citizen:other")], resolve))
+    later = cases(submissions.submit_batch([command(key="c"), command(key="a")], resolve))  # "a" again: a replay
+    assert submissions.applicant_case_ids("citizen:erika") == [first[0]["case_id"], later[0]["case_id"]]
+    assert submissions.applicant_case_ids("citizen:other") == [first[1]["case_id"]]
+    assert submissions.applicant_case_ids("citizen:nobody") == []
+
+
+def test_no_case_is_saved_for_an_erased_applicant(submissions, resolve) -> None:
+    """A submission racing the deletion is either erased with the others or refused."""
+    from services.submissions.privacy import erase_applicant
+
+    cases(submissions.submit_batch([command(key="before")], resolve))  # loads the index into the batch cache
+    assert len(erase_applicant(submissions, "citizen:erika", "citizen:erika", "erase-1")) == 1
+    results = submissions.submit_batch([command(key="after"), command(key="other", principal="citizen:other")], resolve)
+    assert results[0] == {"error": {"code": "account_deleted", "params": {}}}
+    assert "case" in results[1]
+    assert len(submissions.applicant_case_ids("citizen:erika")) == 1

@@ -153,3 +153,45 @@ def test_any_command_sequence_leaves_a_consistent_case(commands: list[str]) -> N
     assert replayed.paid_cents in (0, 2600)
     if case.status in (Status.APPROVED, Status.REJECTED):
         assert any(type(e).__name__ == "ReviewStarted" for e in events)
+
+
+def test_request_fingerprint_is_keyed_so_it_cannot_confirm_a_guessed_form(monkeypatch, tmp_path) -> None:
+    """A plain hash of the request would let anyone holding the stored event test guesses
+    (``sha256(name + form) == request_hash?``); keyed by the deployment secret it cannot."""
+    import hashlib
+    import json
+
+    from services.submissions.commands import SubmitCommand
+
+    monkeypatch.setenv("VR_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("VR_SECRET_KEY", "s" * 40)
+    command = SubmitCommand(
+        portal="03460009", service_id="hundeanmeldung", form_data={"holder_last_name": "Mustermann"},
+        applicant={"name": "Erika Mustermann"}, principal="citizen:1", idempotency_key="k", correlation_id="c",
+    )
+    guess = {"portal": "03460009", "service_id": "hundeanmeldung", "form_data": {"holder_last_name": "Mustermann"},
+             "applicant": {"name": "Erika Mustermann"}, "form_version": None}
+    canonical = json.dumps(guess, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fingerprint = command.fingerprint()
+    assert fingerprint == command.fingerprint()  # stable: a retry is recognised
+    assert fingerprint != hashlib.sha256(canonical.encode()).hexdigest()
+    monkeypatch.setenv("VR_SECRET_KEY", "t" * 40)
+    assert command.fingerprint() != fingerprint  # depends on the secret
+
+
+def test_no_personal_free_text_is_recorded_once_personal_data_are_erased() -> None:
+    """After erasure nobody can answer a question, and a decision's text could name the
+    person again: the case still moves on, its events carry no text."""
+    case = case_in(Status.IN_REVIEW)
+    case.erase_personal_data(**META)
+    with pytest.raises(DomainError) as refused:
+        case.request_information("Frau Mustermann, bitte …", date(2026, 12, 31), **META)
+    assert refused.value.code == "personal_data_erased"
+    case.reject("Frau Mustermann hat bereits einen Hund.", **META)
+    assert case.status == Status.REJECTED and case.decision == ""
+    events = case.collect_events()
+    assert "Mustermann" not in repr(events[-1])
+    withdrawn = case_in(Status.SUBMITTED)
+    withdrawn.erase_personal_data(**META)
+    withdrawn.withdraw("Umzug zu Erika", **META)
+    assert "Erika" not in repr(withdrawn.collect_events()[-1])

@@ -115,10 +115,28 @@ def test_versions_count_per_case_and_event_ids_are_unique(envelopes: list[dict[s
 
 def test_no_form_data_or_free_text_of_the_citizen_leaves_the_service(envelopes: list[dict[str, Any]]) -> None:
     text = json.dumps(envelopes, ensure_ascii=False)
-    for private in ("Erika", "erika@example.org", "privat", "Hausnummer 12a", "0" * 64):
+    free_text = ("Bitte Meldeadresse bestätigen.", "Die Bescheinigung wird zugesandt.", "Der Hund ist bereits angemeldet.")
+    for private in ("Erika", "erika@example.org", "privat", "Hausnummer 12a", "0" * 64, *free_text):
         assert private not in text
-    assert one(envelopes, "case.information_supplied.v1")["data"] == {}
-    assert one(envelopes, "case.personal_data_erased.v1")["data"] == {}
+    for published in ("information_supplied.v1", "approved.v2", "rejected.v2", "withdrawn.v2", "personal_data_erased.v1"):
+        assert one(envelopes, f"case.{published}")["data"] == {}
+    assert one(envelopes, "case.information_requested.v2")["data"] == {"due_date": "2026-12-31"}
+
+
+def test_retired_versions_keep_their_schema_and_have_a_published_successor() -> None:
+    """Free text left the broker with a new version of four types; the old schemas stay (marked
+    deprecated) for consumers of older messages and are published no more."""
+    retired = contracts.retired_event_types()
+    assert sorted(retired) == [
+        "case.approved.v1", "case.information_requested.v1", "case.rejected.v1", "case.withdrawn.v1"
+    ]
+    for old in retired:
+        assert old.replace(".v1", ".v2") in contracts.event_types()
+    legacy = {"event_id": "6f1c1f8e-5d43-5b1a-9b4e-2f0e6f3c8a11", "type": "case.rejected.v1",
+              "occurred_at": "2026-11-25T10:00:00+00:00", "tenant": "03460009", "service_id": "hundeanmeldung",
+              "aggregate_id": "3f0e6f3c-8a11-4b1a-9b4e-6f1c1f8e5d43", "aggregate_version": 3, "position": 7,
+              "actor": "clerk:meyer", "correlation_id": "c-1", "causation_id": None, "data": {"reason": "unvollständig"}}
+    contracts.validate_event(legacy)
 
 
 def test_internal_aggregates_are_not_published() -> None:
@@ -133,7 +151,7 @@ ENVELOPE_FIELDS = json.loads((contracts.EVENTS_DIR / "envelope.v1.json").read_te
 
 @pytest.mark.parametrize("field", ENVELOPE_FIELDS)
 def test_a_missing_envelope_field_fails(envelopes: list[dict[str, Any]], field: str) -> None:
-    envelope = one(envelopes, "case.approved.v1")
+    envelope = one(envelopes, "case.approved.v2")
     del envelope[field]
     with pytest.raises(ValidationError):
         contracts.validate_event(envelope)
@@ -159,10 +177,10 @@ def test_a_missing_envelope_field_fails(envelopes: list[dict[str, Any]], field: 
         ("case.payment_requested.v1", ("data", "amount_cents"), "700"),
         ("case.payment_requested.v1", ("data", "amount_cents"), 0),
         ("case.payment_received.v1", ("data", "payment_ref"), 17),
-        ("case.information_requested.v1", ("data", "due_date"), "31.12.2026"),
+        ("case.information_requested.v2", ("data", "due_date"), "31.12.2026"),
         ("case.reassigned.v1", ("data", "previous"), 1),
-        ("case.approved.v1", ("type",), "case.approved.v2"),
-        ("case.approved.v1", ("type",), "case.rejected.v1"),
+        ("case.approved.v2", ("type",), "case.approved.v3"),
+        ("case.approved.v2", ("type",), "case.rejected.v1"),
     ],
 )
 def test_a_field_of_the_wrong_type_or_shape_fails(
@@ -182,7 +200,7 @@ def test_a_field_of_the_wrong_type_or_shape_fails(
     [
         ("case.submitted.v1", "reference"),
         ("case.payment_received.v1", "amount_cents"),
-        ("case.information_requested.v1", "question"),
+        ("case.information_requested.v2", "due_date"),
         ("case.reassigned.v1", "previous"),
     ],
 )
@@ -199,6 +217,10 @@ def test_a_missing_data_field_fails(envelopes: list[dict[str, Any]], event_type:
         ("case.submitted.v1", "form_data", {"first_name": "Erika"}),
         ("case.submitted.v1", "applicant", {"email": "erika@example.org"}),
         ("case.information_supplied.v1", "answer", "Die Adresse stimmt."),
+        ("case.information_requested.v2", "question", "Frau Mustermann, bitte Meldeadresse bestätigen."),
+        ("case.approved.v2", "decision", "Frau Mustermann erhält die Bescheinigung."),
+        ("case.rejected.v2", "reason", "Frau Mustermann hat schon einen Hund angemeldet."),
+        ("case.withdrawn.v2", "reason", "Umzug von Erika Mustermann"),
         ("case.personal_data_erased.v1", "form_data", {"_erased": True}),
     ],
 )
@@ -210,7 +232,7 @@ def test_personal_data_in_an_event_fails(envelopes: list[dict[str, Any]], event_
 
 
 def test_an_undocumented_envelope_field_or_unknown_type_fails(envelopes: list[dict[str, Any]]) -> None:
-    envelope = one(envelopes, "case.withdrawn.v1")
+    envelope = one(envelopes, "case.withdrawn.v2")
     with pytest.raises(ValidationError):
         contracts.validate_event({**envelope, "applicant_email": "erika@example.org"})
     with pytest.raises(ValidationError, match="unknown event type"):

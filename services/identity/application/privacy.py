@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from services.identity.application.base import IdentityBase
 from services.identity.application.results import MAIL_ACCOUNT_DELETED, Accepted, MailToSend
-from services.identity.domain import Account, Session
+from services.identity.domain import (
+    APPLICANT_KINDS,
+    Account,
+    AccountDeleted,
+    EmailIndex,
+    PendingDeletions,
+    PersonalData,
+    Session,
+)
+from services.identity.domain.deletions import PENDING_DELETIONS_ID
 
 _META = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -87,28 +98,81 @@ class PrivacyCommands(IdentityBase):
             "sessions": sessions,
         }
 
-    def delete_account(self, account_id: str | UUID, *, reason: str = "requested_by_user", by: str | None = None) -> Accepted:
-        """Delete the account: ``AccountDeleted`` (grants, tokens, sessions void), the
-        e-mail index released (address reusable) in the same transaction, then the
-        account's id redacted out of its e-mail index streams, then the PersonalData
-        stream physically erased. Idempotent: calling it again for a
-        deleted account only repeats the erasure (use after a crash in between).
-        The returned mail is the last use of the address; send it, do not keep it.
+    # -- deletion (Art. 17): request, then (after the applicant's cases are erased) complete --
+    def request_deletion(
+        self, account_id: str | UUID, password: str, *, reason: str = "requested_by_user", by: str | None = None
+    ) -> dict[str, Any]:
+        """The owner asks to delete the account, confirming with the current password
+        (throttled and counted like every re-authentication). From now on the account is
+        unusable; the request is kept in :class:`PendingDeletions` (same transaction) until
+        :meth:`complete_deletion`. ``erase_cases``: the caller must first erase the
+        applicant's personal data in their cases. Idempotent."""
+        account = self._get_account(account_id)
+        if account.is_deleted:
+            raise AccountDeleted(f"account {account_id} is deleted")
+        self._reauthenticate(self._get_personal(account), password)
+        erase_cases = account.kind in APPLICANT_KINDS
+
+        def decide(account: Account, queue: PendingDeletions, now: datetime) -> None:
+            account.request_deletion(now, reason=reason, by=by)
+            queue.add(account.id, erase_cases, now)
+
+        self._with_pending_deletions(account.id, decide)
+        return {"account_id": str(account.id), "erase_cases": erase_cases}
+
+    def pending_deletions(self) -> list[dict[str, Any]]:
+        """Requested deletions not completed yet, oldest first."""
+        queue = self._pending_deletions()
+        return [{"account_id": key, "erase_cases": erase} for key, erase in queue.pending.items()]
+
+    def complete_deletion(self, account_id: str | UUID) -> Accepted:
+        """Delete a requested account: ``AccountDeleted`` with the e-mail index released
+        (address reusable) in one transaction, then the account's id redacted out of its e-mail index streams, then the
+        PersonalData stream physically erased, then the request removed from the pending ones. Each step is idempotent and
+        the request stays pending until the last, so a retry after a crash finishes the
+        job. The returned mail is the last use of the address; send it, do not keep it.
         """
         account = self._get_account(account_id)
-        personal = self._get_personal(account)
         mails: tuple[MailToSend, ...] = ()
         if not account.is_deleted:
+            personal = self._get_personal(account)
             now = self._now()
-            index = self._get_index(personal.email) if personal else None
-            account.delete(now, reason=reason, by=by)
-            if index is not None and index.account_id == account.id:
-                index.release(account.id, now)
-            else:
-                index = None
-            self.save(account, index)
+            account.delete(now)  # NotPermitted unless requested
+            self.save(account, self._released_email_index(account, personal, now))
             if personal is not None:
                 mails = (MailToSend(MAIL_ACCOUNT_DELETED, personal.email),)
         self._unlink_email_index(account.id, account.personal_data_id)
         self._purge_personal(account.personal_data_id)
+        self._with_pending_deletions(account.id, lambda _account, queue, now: queue.remove(account.id, now))
         return Accepted(mails=mails)
+
+    def _released_email_index(self, account: Account, personal: PersonalData | None, now: datetime) -> EmailIndex | None:
+        """The account's e-mail index, released so the address can be registered again
+        (saved with ``AccountDeleted``). The one place deletion touches the index."""
+        index = self._get_index(personal.email) if personal else None
+        if index is None or index.account_id != account.id:
+            return None
+        index.release(account.id, now)
+        return index
+
+    def _pending_deletions(self) -> PendingDeletions:
+        try:
+            return self.repository.get(PENDING_DELETIONS_ID)
+        except AggregateNotFoundError:
+            return PendingDeletions.start(self._now())
+
+    def _with_pending_deletions(
+        self, account_id: UUID, decide: Callable[[Account, PendingDeletions, datetime], None], attempts: int = 5
+    ) -> None:
+        """load → decide → save for an account together with the pending deletions (one
+        stream for all accounts: retried when another deletion wrote to it meanwhile)."""
+        for attempt in range(attempts):
+            account, queue = self._get_account(account_id), self._pending_deletions()
+            decide(account, queue, self._now())
+            try:
+                self.save(account, queue)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return

@@ -98,7 +98,7 @@ class SessionCommands(IdentityBase):
         session, presented = self._session_from_refresh_token(refresh_token)
         account = self._get_account(session.account_id)
         now = self._now()
-        if account.is_deleted or account.is_locked(now) or session.epoch != account.session_epoch:
+        if account.is_closed or account.is_locked(now) or session.epoch != account.session_epoch:
             raise SessionInvalid("session ended")
         secret = onetime.new_secret()
         with self._saved_when_reused(session):
@@ -143,14 +143,14 @@ class SessionCommands(IdentityBase):
         except (TokenError, KeyError, ValueError, AggregateNotFoundError, LookupError):
             return {"active": False}
         now = self._now()
-        if account.is_deleted or account.is_locked(now) or not session.is_active(now, account.session_epoch):
+        if account.is_closed or account.is_locked(now) or not session.is_active(now, account.session_epoch):
             return {"active": False}
         return {"active": True, **claims}
 
     def resolve_principal(self, account_id: str | UUID) -> Principal:
         """The Principal from the account's current state (not from a token)."""
         account = self._get_account(account_id)
-        grants = () if account.is_deleted else tuple(Grant.from_dict(g) for g in account.grant_list())
+        grants = () if account.is_closed else tuple(Grant.from_dict(g) for g in account.grant_list())
         return Principal(
             subject=str(account.id),
             kind=account.kind,

@@ -5,6 +5,7 @@ moving a class needs ``eventsourcing.utils.register_topic`` aliases for old even
 """
 
 from services.identity.domain.account import Account
+from services.identity.domain.deletions import PendingDeletions
 from services.identity.domain.email_index import EmailIndex
 from services.identity.domain.errors import (
     AccountDeleted,
@@ -59,6 +60,7 @@ __all__ = [
     "NotPermitted",
     "OneTimeTokenInvalid",
     "PasswordRejected",
+    "PendingDeletions",
     "PersonalData",
     "RefreshTokenReused",
     "Session",

@@ -23,6 +23,8 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 
 from services.identity.domain.account_access import (
+    DELETED,
+    DELETION_REQUESTED,
     EID,
     EMAIL_CHANGE,
     LOCK_FAILED_LOGINS,
@@ -65,6 +67,7 @@ class Account(AccountAccessRules, Aggregate):
         self.last_login_at: datetime | None = None
         self.last_reset_requested_at: datetime | None = None
         self.deleted_at: datetime | None = None
+        self.deletion: dict[str, Any] = {}  # reason and requester, once deletion is requested
 
     @classmethod
     def register(
@@ -87,13 +90,18 @@ class Account(AccountAccessRules, Aggregate):
     # ------------------------------------------------------------------ queries
     @property
     def is_deleted(self) -> bool:
-        return self.status == "deleted"
+        return self.status == DELETED
+
+    @property
+    def is_closed(self) -> bool:
+        """Deleted, or its deletion requested: no login, no session, no grant any more."""
+        return self.status in (DELETED, DELETION_REQUESTED)
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked and (self.locked_until is None or now < self.locked_until)
 
     def _alive(self) -> None:
-        if self.is_deleted:
+        if self.is_closed:
             raise AccountDeleted(f"account {self.id} is deleted")
 
     def _consume(self, purpose: str, presented_hash: str, now: datetime) -> dict[str, Any]:
@@ -265,9 +273,17 @@ class Account(AccountAccessRules, Aggregate):
     def _sessions_revoked(self, reason: str, timestamp: datetime) -> None:
         self.session_epoch += 1
 
+    @event("DeletionRequested")
+    def _deletion_requested(self, reason: str, requested_by: str | None, timestamp: datetime) -> None:
+        self.status = DELETION_REQUESTED
+        self.deletion = {"reason": reason, "by": requested_by}
+        self.grants = {}
+        self.pending = {}
+        self.session_epoch += 1
+
     @event("AccountDeleted")
     def _account_deleted(self, reason: str, deleted_by: str | None, timestamp: datetime) -> None:
-        self.status = "deleted"
+        self.status = DELETED
         self.deleted_at = timestamp
         self.grants = {}
         self.grant_requests = {}

@@ -38,6 +38,9 @@ EID = "eid"
 # Failed logins no longer lock an account (they are throttled, services/identity/ratelimit.py);
 # locks of this reason stored before that still expire, and a password reset lifts them.
 LOCK_FAILED_LOGINS = "too_many_failed_logins"
+# Account.status besides "active"
+DELETION_REQUESTED = "deletion_requested"  # unusable at once; deleted when its cases are erased
+DELETED = "deleted"
 
 
 class AccountAccessRules:
@@ -151,7 +154,17 @@ class AccountAccessRules:
         self._alive()
         self._sessions_revoked(reason=reason, timestamp=now)
 
-    def delete(self, now: datetime, *, reason: str = "requested_by_user", by: str | None = None) -> None:
+    def request_deletion(self, now: datetime, *, reason: str = "requested_by_user", by: str | None = None) -> None:
+        """First step of a deletion: the account is unusable from now on (sessions void,
+        grants gone); its personal data stay until the deletion is completed."""
+        if self.is_closed:
+            return  # idempotent: requested already
+        self._deletion_requested(reason=reason, requested_by=by, timestamp=now)
+
+    def delete(self, now: datetime) -> None:
+        """Complete a requested deletion (after the applicant's cases were erased)."""
         if self.is_deleted:
             return  # idempotent: a retried deletion only re-runs the erasure step
-        self._account_deleted(reason=reason, deleted_by=by, timestamp=now)
+        if self.status != DELETION_REQUESTED:
+            raise NotPermitted("deletion was not requested")
+        self._account_deleted(reason=self.deletion["reason"], deleted_by=self.deletion["by"], timestamp=now)
