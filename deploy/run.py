@@ -3,15 +3,14 @@
     .venv/bin/python deploy/run.py
 
 Processes: catalog, identity, submissions, gateway, payments (nameko services), the submissions
-relay and projector, the payments relay and the PSP simulator (plain processes). Storage: SQLite
-under var/ unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
+relay and projector, the payments relay, the payment saga's two consumers and the PSP simulator
+(plain processes). Storage: SQLite under var/ unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -26,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 from services.common.amqp import check_broker  # noqa: E402
 from services.common.config import postgres_configured, settings  # noqa: E402
 from services.common.production import refuse_unsafe_start  # noqa: E402
-from services.payments.merchants import simulator_file  # noqa: E402
+from services.payments.merchants import development_simulator_file  # noqa: E402
 
 PYTHON = sys.executable
+TENANTS_CSV = ROOT / "services" / "catalog" / "data" / "tenants.csv"
 DEVELOPMENT_NOTICE = (
     "[run] this is a development setup: eID simulator, login cookies over plain HTTP, signing key and "
     "secret generated under var/, RabbitMQ guest account; never expose it. Production: configure the "
@@ -49,6 +49,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
     ("payments", nameko("payments")),
     ("payments-relay", [PYTHON, "-m", "services.payments.relay"]),
+    ("payments-saga", [PYTHON, "-m", "services.payments.saga"]),
+    ("submissions-payments", [PYTHON, "-m", "services.submissions.payment_consumer"]),
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
 ]
 
@@ -58,10 +60,7 @@ def development_merchants(env: dict[str, str]) -> None:
     credentials the payments service derives when no merchants file is configured."""
     if env.get("PAYMENTS_MERCHANTS_FILE") or env.get("PSP_SIMULATOR_MERCHANTS_FILE"):
         return
-    with open(ROOT / "services" / "catalog" / "data" / "tenants.csv", encoding="utf-8", newline="") as handle:
-        tenants = {row["ags"]: row["name"] for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
-    current = settings()
-    path = simulator_file(current.var_dir / f"{current.schema_prefix}psp-merchants.json", tenants, current, names=tenants)
+    path = development_simulator_file(settings(), TENANTS_CSV)
     env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(path)
 
 

@@ -24,9 +24,12 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from services.common import config, db
+from services.common.config import Settings
 from services.common.launch import SERVICES
+from services.payments.merchants import WEBHOOK_PATH, development_simulator_file
 
 ROOT = Path(__file__).resolve().parents[1]
+TENANTS_CSV = ROOT / "services" / "catalog" / "data" / "tenants.csv"
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 # The one place the tests and the bench learn where PostgreSQL is: POSTGRES_DSN, or
@@ -135,6 +138,8 @@ class Platform:
         "projector": ["-m", "services.submissions.projector", "run"],
         "psp_simulator": ["-m", "services.payments.psp_simulator"],
         "payments-relay": ["-m", "services.payments.relay"],
+        "payments-saga": ["-m", "services.payments.saga"],
+        "submissions-payments": ["-m", "services.submissions.payment_consumer"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -157,6 +162,11 @@ class Platform:
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "DEV_MAIL_SINK": str(self.mail_sink),
         }
+        if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
+            merchants = development_simulator_file(
+                Settings.from_env(self.env), TENANTS_CSV, webhook_url=f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+            )
+            self.env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(merchants)
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}

@@ -57,6 +57,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "psp_simulator": 9106,
     "payments": 9107,
     "payments-relay": 9108,
+    "payments-saga": 9109,
+    "submissions-payments": 9110,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -277,6 +279,9 @@ class PaymentsSettings:
     #: Default Kassenzeichen pattern ({code} {ags} {year} {yy} {seq}); empty: CODE-KYYYY-NNNNNN.
     kassenzeichen_pattern: str = ""
     psp_timeout: int = 10
+    #: Seconds between the worker rounds: expire unpaid payments, poll unfinished ones, retry
+    #: pending webhook notices and refunds.
+    worker_interval: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentsSettings:

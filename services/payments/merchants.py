@@ -12,6 +12,7 @@ settlement. Where the credentials come from:
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterable
@@ -144,3 +145,13 @@ def simulator_file(path: Path, tenants: Iterable[str], platform: Settings, webho
     path.write_text(json.dumps(entries, indent=2), encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+def development_simulator_file(platform: Settings, tenants_csv: Path, webhook_url: str | None = None) -> Path:
+    """Development and tests: every tenant of the catalog's tenants file (``ags``, ``name``)
+    is a merchant at the simulator, with the credentials this service derives when no
+    merchants file is configured; written to ``var/<prefix>psp-merchants.json``."""
+    with open(tenants_csv, encoding="utf-8", newline="") as handle:
+        tenants = {row["ags"]: row["name"] for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
+    path = platform.var_dir / f"{platform.schema_prefix}psp-merchants.json"
+    return simulator_file(path, tenants, platform, webhook_url=webhook_url, names=tenants)

@@ -16,8 +16,16 @@ from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs
+from services.common.config import PaymentsSettings
 from services.common.db import ReadStore
-from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
+from services.common.nameko_deps import (
+    Correlation,
+    EntrypointMetrics,
+    Observability,
+    Provided,
+    SettingTimer,
+    domain_error,
+)
 from services.common.problems import DomainError, text
 from services.payments.application import PaymentsApp, open_payments
 from services.payments.application.base import SYSTEM
@@ -26,6 +34,7 @@ from services.payments.cashoffice import export_csv
 from services.payments.projections import PaymentReadModels
 
 LIST_LIMIT = 200
+log = logs.get_logger("payments")
 
 
 def correlation_id() -> str:
@@ -140,7 +149,21 @@ class PaymentsService:
             "content": export_csv(self.read.ledger(tenant, first, last)),
         }
 
-    # -- the workers' rounds (timers are wired elsewhere) ----------------------------------------
+    # -- the workers' rounds --------------------------------------------------------------------
+    @SettingTimer.decorator(interval_from=lambda: PaymentsSettings.from_env().worker_interval)
+    def worker_round(self) -> None:
+        """The timer: expire, poll, retry. A round that fails (the provider is down) is logged;
+        the next one tries again."""
+        try:
+            expired = self.expire_due()
+            polled = self.poll_unfinished()
+            retried = self.retry_pending()
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.warning("worker_round_failed", error=repr(exc))
+            return
+        if expired or polled or any(retried.values()):
+            log.info("worker_round", expired=expired, polled=polled, retried=retried)
+
     @rpc
     def expire_due(self) -> int:
         """Expire the unpaid payments past their expiry (each asked at the provider first)."""

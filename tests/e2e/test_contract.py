@@ -653,8 +653,8 @@ def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Clie
 
     # a fee: the eID-proven citizen applies for a certificate in Lohne
     paid = check(submit(high_citizen, ags=LOHNE, service_id="meldebescheinigung", form_data=form("meldebescheinigung")), 201).json()
-    assert paid["fee_cents"] > 0
-    check(act(people.lohne_lead, paid["case_id"], "request-payment", {}), 200)
+    assert paid["fee_cents"] > 0 and paid["status"] == "payment_pending"  # the fee is requested with the submission
+    check(act(people.lohne_lead, paid["case_id"], "request-payment", {}), 409, "transition_not_allowed")
     check(act(people.lohne_lead, paid["case_id"], "record-payment", {"payment_ref": "KASSE-1"}), 403, "forbidden")
 
     # at the counter: a clerk submits on a citizen's behalf
