@@ -249,6 +249,19 @@ def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
         running.stop_all()
 
 
+@contextmanager
+def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of a test module's own platform: own schemas, files and vhost, the
+    simulated eID and cheap password hashing; ``extra`` settings on top. Schemas dropped after."""
+    prefix = unique_prefix()
+    yield {
+        **pg_env, "AMQP_URI": fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
+        "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
+        **extra,
+    }
+    drop_schemas(prefix)
+
+
 class Clock:
     """A real, hand-advanced clock for the applications under test (aware UTC datetimes,
     plus a monotonic view for rate limiters)."""
