@@ -152,6 +152,7 @@ class Platform:
             **os.environ,
             **env,
             "GATEWAY_PORT": str(self.port),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",  # its own origin (CSRF) and return URLs
             "PSP_BASE_URL": self.psp_url,
             "PSP_SIMULATOR_PORT": str(self.psp_port),
             "PSP_SIMULATOR_ADMIN_TOKEN": self.psp_admin_token,
