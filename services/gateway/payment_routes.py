@@ -142,6 +142,6 @@ class PaymentRoutes:
         self._payments_admin(principal, ags)
         export = self.payments.cash_office_export(ags, query_day(request, "from"), query_day(request, "to", required=False))
         return Response(export["content"], mimetype="text/csv", headers={
-            "Content-Type": export["content_type"], "Cache-Control": "no-store",
+            "Content-Type": export["content_type"], "Cache-Control": "no-store", "Content-Language": lang,
             "Content-Disposition": f'attachment; filename="{export["filename"]}"',
         })
