@@ -2,8 +2,9 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
-and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+Processes: catalog, identity, submissions, gateway, payments (nameko services), the submissions
+relay and projector, the payments relay, the payment saga's two consumers and the PSP simulator
+(plain processes). Storage: SQLite under var/ unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
@@ -24,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 from services.common.amqp import check_broker  # noqa: E402
 from services.common.config import postgres_configured, settings  # noqa: E402
 from services.common.production import refuse_unsafe_start  # noqa: E402
+from services.payments.merchants import development_simulator_file  # noqa: E402
 
 PYTHON = sys.executable
+TENANTS_CSV = ROOT / "services" / "catalog" / "data" / "tenants.csv"
 DEVELOPMENT_NOTICE = (
     "[run] this is a development setup: eID simulator, login cookies over plain HTTP, signing key and "
     "secret generated under var/, RabbitMQ guest account; never expose it. Production: configure the "
@@ -44,7 +47,21 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("gateway", nameko("gateway")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+    ("payments", nameko("payments")),
+    ("payments-relay", [PYTHON, "-m", "services.payments.relay"]),
+    ("payments-saga", [PYTHON, "-m", "services.payments.saga"]),
+    ("submissions-payments", [PYTHON, "-m", "services.submissions.payment_consumer"]),
+    ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
 ]
+
+
+def development_merchants(env: dict[str, str]) -> None:
+    """Development: every tenant of the catalog is a merchant at the PSP simulator, with the
+    credentials the payments service derives when no merchants file is configured."""
+    if env.get("PAYMENTS_MERCHANTS_FILE") or env.get("PSP_SIMULATOR_MERCHANTS_FILE"):
+        return
+    path = development_simulator_file(settings(), TENANTS_CSV)
+    env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(path)
 
 
 def wait_ready(url: str, procs: dict[str, subprocess.Popen], timeout: float = 60.0) -> bool:
@@ -94,6 +111,7 @@ def main() -> int:
     refuse_unsafe_start("make run", env)  # VR_ENV=production: these defaults are refused
     print(DEVELOPMENT_NOTICE, file=sys.stderr)
     check_broker()
+    development_merchants(env)
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)
@@ -114,6 +132,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{settings().gateway_port}"
     if wait_ready(f"{base}/health/ready", procs):
         print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
+        print(f"[run] PSP simulator (test provider, no real money): {settings().psp_base_url}", file=sys.stderr)
     else:
         print("[run] the platform did not become ready; stopping", file=sys.stderr)
         stop_all(procs)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,9 +24,12 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from services.common import config, db
+from services.common.config import Settings
 from services.common.launch import SERVICES
+from services.payments.merchants import WEBHOOK_PATH, development_simulator_file
 
 ROOT = Path(__file__).resolve().parents[1]
+TENANTS_CSV = ROOT / "services" / "catalog" / "data" / "tenants.csv"
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 # The one place the tests and the bench learn where PostgreSQL is: POSTGRES_DSN, or
@@ -133,16 +136,26 @@ class Platform:
     PLAIN = {
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
+        "psp_simulator": ["-m", "services.payments.psp_simulator"],
+        "payments-relay": ["-m", "services.payments.relay"],
+        "payments-saga": ["-m", "services.payments.saga"],
+        "submissions-payments": ["-m", "services.submissions.payment_consumer"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.port = free_port()
         self.mail_sink = log_dir / "dev-mails.jsonl"  # not a log: the mails, whole (DEV_MAIL_SINK)
+        self.psp_port = free_port()
+        self.psp_url = f"http://127.0.0.1:{self.psp_port}"
+        self.psp_admin_token = f"admin-{uuid.uuid4().hex}"
         self.env = {
             **os.environ,
             **env,
             "GATEWAY_PORT": str(self.port),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",  # links in mails and the CSRF origin
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",  # its own origin (CSRF) and return URLs
+            "PSP_BASE_URL": self.psp_url,
+            "PSP_SIMULATOR_PORT": str(self.psp_port),
+            "PSP_SIMULATOR_ADMIN_TOKEN": self.psp_admin_token,
             "IDENTITY_EID_PROVIDER": "simulated",
             "COOKIE_SECURE": "0",
             "METRICS_PORT": "0",
@@ -150,6 +163,11 @@ class Platform:
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "DEV_MAIL_SINK": str(self.mail_sink),
         }
+        if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
+            merchants = development_simulator_file(
+                Settings.from_env(self.env), TENANTS_CSV, webhook_url=f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+            )
+            self.env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(merchants)
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}
@@ -179,7 +197,8 @@ class Platform:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited: {self.tail(name)}")
             try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=3).status_code == 200:
+                ready = [f"{self.base_url}/health/ready", *([f"{self.psp_url}/health"] if "psp_simulator" in self.procs else [])]
+                if all(httpx.get(url, timeout=3).status_code == 200 for url in ready):
                     return
             except httpx.HTTPError:
                 pass
@@ -231,6 +250,19 @@ def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
         running.stop_all()
 
 
+@contextmanager
+def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of a test module's own platform: own schemas, files and vhost, the
+    simulated eID and cheap password hashing; ``extra`` settings on top. Schemas dropped after."""
+    prefix = unique_prefix()
+    yield {
+        **pg_env, "AMQP_URI": fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
+        "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
+        **extra,
+    }
+    drop_schemas(prefix)
+
+
 class Clock:
     """A real, hand-advanced clock for the applications under test (aware UTC datetimes,
     plus a monotonic view for rate limiters)."""
@@ -247,3 +279,15 @@ class Clock:
 
     def monotonic(self) -> float:
         return (self.now - self._start).total_seconds()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until ``check`` returns a truthy value (projections, webhooks: eventually consistent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        time.sleep(interval)

@@ -239,6 +239,7 @@ class CatalogApp(Application):
             "leika_key": offering["leika_key"],
             "form_version": offering["form_version"],
             "fee_cents": offering["fee_cents"],
+            "refund_on": definition["fee"].get("refund_on", {}),
             "processing_days": offering["processing_days"],
             "trust_level": offering["trust_level"],
             "form": definition["form"],

@@ -24,7 +24,13 @@ EXCHANGE = "vr.events"
 # publishes anything, and by each consumer, so that no event is published into the void.
 QUEUES: dict[str, list[str]] = {
     "submissions.projections": ["case.#"],
+    # the payment saga: payments opens and closes a case's receivable, submissions records the fee paid
+    "payments.saga": ["case.submitted.v1", "case.approved.v2", "case.rejected.v2", "case.withdrawn.v2"],
+    "submissions.payments": ["payment.succeeded.v1"],
 }
+
+#: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.
+DEAD_LETTER_SUFFIX = ".dead"
 
 BROKER_HINT = (
     "RabbitMQ is not reachable at {where}: start it with `rabbitmq-server -detached` "
@@ -169,6 +175,17 @@ class BatchConsumer:
                     break
         batch, self._buffer = self._buffer[:max_size], self._buffer[max_size:]
         return batch
+
+    def dead_letter(self, body: dict[str, Any], reason: str) -> None:
+        """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
+        with the reason; the caller acks the original after this returned."""
+        dead = self.queue + DEAD_LETTER_SUFFIX
+        self.channel.queue_declare(dead, durable=True, auto_delete=False)
+        message = amqp.Message(
+            json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
+            delivery_mode=2, application_headers={"x-dead-reason": reason[:500]},
+        )
+        self.channel.basic_publish(message, exchange="", routing_key=dead)
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)

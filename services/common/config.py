@@ -27,6 +27,8 @@ variable                   default                              meaning
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
+``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
+``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
 =========================  ===================================  ==========================================
@@ -52,6 +54,11 @@ METRICS_PORTS: Mapping[str, int] = {
     "relay": 9103,
     "projector": 9104,
     "identity": 9105,
+    "psp_simulator": 9106,
+    "payments": 9107,
+    "payments-relay": 9108,
+    "payments-saga": 9109,
+    "submissions-payments": 9110,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -62,6 +69,8 @@ def _convert(raw: str, default: Any, name: str) -> Any:
         return raw.strip().lower() in _TRUE
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, Path):
         return Path(raw)
     if isinstance(default, frozenset):
@@ -207,6 +216,79 @@ class IdentitySettings:
 def identity_settings() -> IdentitySettings:
     """The identity settings from the current environment."""
     return IdentitySettings.from_env(os.environ)
+
+
+@dataclass(frozen=True)
+class PspSimulatorSettings:
+    """The PSP simulator's settings: ``PSP_SIMULATOR_<FIELD>``; durations in seconds, rates
+    (``CHAOS_*_RATE``) a share from 0 to 1. Documented in services/payments/psp_simulator/README.md."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    #: Base of the pay-page URLs it hands out; empty: ``http://<host>:<port>``.
+    public_url: str = ""
+    #: Its SQLite file; empty: ``<VR_VAR_DIR>/<VR_SCHEMA_PREFIX>psp-simulator.sqlite``.
+    state: str = ""
+    #: Bearer token of /admin; empty: generated once into ``psp-simulator-admin.token`` beside the state file.
+    admin_token: str = ""
+    #: JSON file of merchants upserted at start (empty: none).
+    merchants_file: str = ""
+    payment_ttl: int = 5400
+    refund_delay: float = 0.0
+    tick: float = 0.2
+    webhook_retry_base: float = 5.0
+    webhook_retry_max: float = 3600.0
+    webhook_timeout: float = 10.0
+    #: Attempts per delivery before it is given up; 0: retried until a 2xx.
+    webhook_max_attempts: int = 0
+    webhook_concurrency: int = 16
+    chaos_duplicate_rate: float = 0.0
+    chaos_delay: float = 0.0
+    chaos_out_of_order_rate: float = 0.0
+    chaos_out_of_order_delay: float = 5.0
+    chaos_drop_rate: float = 0.0
+    chaos_status_error_rate: float = 0.0
+    chaos_late_success_rate: float = 0.0
+    chaos_late_success_delay: float = 5.0
+    chaos_refund_failure_rate: float = 0.0
+    #: Seed of the chaos dice (empty: a new one per start).
+    chaos_seed: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PspSimulatorSettings:
+        env = os.environ if env is None else env
+        loaded = _from_env(cls, env, prefix="PSP_SIMULATOR_")
+        platform = Settings.from_env(env)
+        return dataclasses.replace(
+            loaded,
+            public_url=(loaded.public_url or f"http://{loaded.host}:{loaded.port}").rstrip("/"),
+            state=loaded.state or str(platform.var_dir / f"{platform.schema_prefix}psp-simulator.sqlite"),
+        )
+
+
+@dataclass(frozen=True)
+class PaymentsSettings:
+    """The payments service's settings: ``PAYMENTS_<FIELD>``, the provider's address ``PSP_BASE_URL``."""
+
+    psp_base_url: str = "http://127.0.0.1:8090"
+    #: JSON list of merchants (each tenant is one): merchant_id, api_key, webhook_secret and
+    #: optionally tenant (default: the merchant_id), name, kassenzeichen_pattern. Empty:
+    #: development merchants, their credentials derived from the deployment secret.
+    merchants_file: str = ""
+    #: An unpaid payment expires after this long (the pay page closes then, too).
+    expiry_minutes: int = 90
+    #: Seconds a webhook signature's timestamp may be off.
+    webhook_tolerance: int = 300
+    #: Default Kassenzeichen pattern ({code} {ags} {year} {yy} {seq}); empty: CODE-KYYYY-NNNNNN.
+    kassenzeichen_pattern: str = ""
+    psp_timeout: int = 10
+    #: Seconds between the worker rounds: expire unpaid payments, poll unfinished ones, retry
+    #: pending webhook notices and refunds.
+    worker_interval: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentsSettings:
+        return _from_env(cls, os.environ if env is None else env, prefix="PAYMENTS_", names={"psp_base_url": "PSP_BASE_URL"})
 
 
 def amqp_uri() -> str:

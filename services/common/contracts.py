@@ -4,9 +4,11 @@ JSON Schemas of the integration events (``contracts/events/<type>.json``)."""
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid5
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
@@ -68,3 +70,32 @@ def validate_event(envelope: Any) -> None:
         event_validator(ENVELOPE).validate(envelope)  # the precise error if the envelope is malformed
         raise ValidationError(f"unknown event type {event_type!r}", validator="enum", instance=event_type)
     event_validator(event_type).validate(envelope)
+
+
+def event_type(aggregate: str, domain_event: Any) -> str:
+    """``<aggregate>.<event name in snake case>.v1``, e.g. ``payment.refund_requested.v1``."""
+    return f"{aggregate}.{re.sub(r'(?<!^)(?=[A-Z])', '_', type(domain_event).__name__).lower()}.v1"
+
+
+def event_id(aggregate_id: UUID, version: int) -> str:
+    """Deterministic, so a re-published event keeps its id and consumers can deduplicate."""
+    return str(uuid5(aggregate_id, str(version)))
+
+
+def envelope(domain_event: Any, event_type: str, data: dict[str, Any], position: int | None) -> dict[str, Any]:
+    """The integration event (``envelope.v1``) of a domain event that carries tenant,
+    service_id, actor and correlation_id, with its type-specific ``data``."""
+    return {
+        "event_id": event_id(domain_event.originator_id, domain_event.originator_version),
+        "type": event_type,
+        "occurred_at": domain_event.timestamp.isoformat(),
+        "tenant": domain_event.tenant,
+        "service_id": domain_event.service_id,
+        "aggregate_id": str(domain_event.originator_id),
+        "aggregate_version": domain_event.originator_version,
+        "position": position,
+        "actor": domain_event.actor,
+        "correlation_id": domain_event.correlation_id,
+        "causation_id": None,
+        "data": data,
+    }

@@ -65,6 +65,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "eid_failed": (400, "Der Identitätsnachweis ist fehlgeschlagen: {reason}", "Identity verification failed: {reason}"),
     "service_unavailable": (503, "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.", "The service is unavailable right now. Please try again shortly."),
     "invalid_definition": (400, "Die Leistungsdefinition ist fehlerhaft: {detail}", "The service definition is invalid: {detail}"),
+    "payment_not_found": (404, "Zu diesem Antrag gibt es keine Zahlung.", "There is no payment for this case."),
+    "payment_closed": (409, "Für diesen Antrag ist keine Zahlung mehr möglich.", "No payment is possible for this case any more."),
+    "payment_not_configured": (409, "Die Kommune {ags} nimmt noch keine Online-Zahlungen an.", "The municipality {ags} does not take online payments yet."),
+    "refund_not_possible": (409, "Diese Zahlung kann nicht erstattet werden: {detail}", "This payment cannot be refunded: {detail}"),
+    "webhook_rejected": (400, "Die Zahlungsnachricht wurde abgewiesen ({reason}).", "The payment notice was rejected ({reason})."),
     "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
 }
 
@@ -90,6 +95,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "digits": ("{count} Ziffern", "{count} digits"),
     "tenant_code": ("2–5 Zeichen A–Z, 0–9, zuerst ein Buchstabe", "2–5 of A–Z, 0–9, starting with a letter"),
     "nesting_depth": ("höchstens {limit} Ebenen Verschachtelung", "nested at most {limit} levels deep"),
+    "sepa_text": ("höchstens {limit} Zeichen des SEPA-Zeichensatzes", "at most {limit} characters of the SEPA character set"),
+    "refund_not_paid": ("sie ist nicht bezahlt", "it is not paid"),
+    "refund_pending": ("eine Erstattung läuft bereits", "a refund is already under way"),
+    "refund_amount": ("höchstens {limit} Cent sind erstattbar", "at most {limit} cents can be refunded"),
     "deletion_pending": ("Ihr Konto ist gesperrt und wird gelöscht. Die Löschung Ihrer Daten in Ihren Anträgen wird gerade abgeschlossen; sie wird automatisch wiederholt, bis sie vollständig ist.", "Your account is disabled and being deleted. Erasing your data in your applications is being completed and is retried automatically until it is done."),
     "field_required": ("Dieses Feld ist erforderlich.", "This field is required."),
     "field_unknown": ("Unbekanntes Feld.", "Unknown field."),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from services.common.cases import ACTIONS
+from services.common.cases import ACTIONS, Status
 from services.common.config import settings
 from services.common.db import open_application
 from services.common.problems import DomainError
@@ -20,6 +20,8 @@ from services.common.secrets import secret_from
 from services.submissions.commands import date_field, int_field, text_field
 from services.submissions.domain import ApplicantCases, Case, ReferenceSequence, indexed_case_ids
 from services.submissions.submitting import BatchSubmission, case_view
+
+PAYMENTS_ACTOR = "system:payments"
 
 __all__ = ["SubmissionsApp", "case_uuid", "case_view", "open_submissions"]
 
@@ -70,6 +72,16 @@ class SubmissionsApp(BatchSubmission):
             case.reassign(text("clerk", 200, required=True), **meta)
         self.save(case)
         return case_view(case)
+
+    def record_fee_paid(self, case_id: str, amount_cents: int, kassenzeichen: str, correlation_id: str) -> str:
+        """The saga: the payments service booked the case's fee. Exactly once by the case's own
+        state — only a case waiting for its payment records it; a repeat finds it paid."""
+        case = self.get_case(case_id)
+        if case.status != Status.PAYMENT_PENDING:
+            return "duplicate" if case.paid_cents else "not_pending"
+        case.receive_payment(amount_cents, kassenzeichen, actor=PAYMENTS_ACTOR, correlation_id=correlation_id)
+        self.save(case)
+        return "recorded"
 
     def get_case(self, case_id: UUID | str) -> Case:
         case_id = case_uuid(case_id)

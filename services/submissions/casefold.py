@@ -21,7 +21,7 @@ def _german_date(iso: str) -> str:
 STEPS = {
     "submitted": "Antrag eingegangen (Aktenzeichen {reference})",
     "payment_requested": "Gebühr angefordert: {amount}",
-    "payment_received": "Zahlung eingegangen: {amount}",
+    "payment_received": "Zahlung eingegangen: {amount} (Kassenzeichen {payment_ref})",
     "review_started": "Ihr Antrag wird bearbeitet",
     "information_requested": "Rückfrage der Verwaltung – bitte bis {due} beantworten",
     "information_supplied": "Ihre Antwort ist eingegangen",

@@ -29,6 +29,7 @@ from services.submissions.domain import (
 )
 
 Pending = tuple[int, UUID, SubmitCommand, Offering, str]  # (index in the batch, case id, command, offering, fingerprint)
+SYSTEM_ACTOR = "system:submissions"  # the authority itself: the fee pinned at submission is due
 INDEX_CACHE = 10_000  # applicants whose ApplicantCases stay loaded between batches
 
 
@@ -204,8 +205,7 @@ class BatchSubmission(Application[UUID]):
         for _, case_id, cmd, offering, fingerprint in pending:
             number = next_number[offering.tenant]
             next_number[offering.tenant] += 1
-            cases.append(
-                Case.submit(
+            case = Case.submit(
                     case_id,
                     tenant=offering.tenant,
                     portal=cmd.portal,
@@ -224,7 +224,11 @@ class BatchSubmission(Application[UUID]):
                     actor=cmd.actor or cmd.principal,
                     correlation_id=cmd.correlation_id,
                 )
-            )
+            if offering.fee_cents > 0:
+                # the fee is due at once: the same save opens the case in payment_pending, so no
+                # clerk can start a review before the payments service has the receivable's event
+                case.request_payment(offering.fee_cents, actor=SYSTEM_ACTOR, correlation_id=cmd.correlation_id)
+            cases.append(case)
         return cases, [*sequences, *self._indexed(pending)]
 
     def _indexed(self, pending: list[Pending]) -> list[ApplicantCases]:

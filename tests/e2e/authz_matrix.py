@@ -35,6 +35,10 @@ The policy (issue "authorisation matrix")
   200 whose items never contain that service (filtered inside the query).
 * Tenant admins: staff and offerings (and the tenant profile) of their own tenant, the
   audit trail of its cases — never case contents or the worklist.
+* Payments: a case's payment is the case's (its readers see it, the rest get the case's
+  404); only the applicant starts paying, only the case's clerks and team leads refund;
+  the provider's webhook needs no login (its signature is checked); a tenant's payments,
+  reconciliation and cash-office export are its tenant admins'.
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
 * Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
@@ -133,6 +137,8 @@ CASE, ACTION, AUDIT = "/api/v1/cases/<case_id>", "/api/v1/cases/<case_id>/action
 CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
 TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
+PAYMENT, REFUND, PAYMENTS = "/api/v1/cases/<case_id>/payment", "/api/v1/cases/<case_id>/payment/refund", "/api/v1/tenants/<ags>/payments"
+NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no payment
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
@@ -198,6 +204,14 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", ACTION, "action:start-review:portal_differs", HIDDEN, citizen_a=FORBIDDEN, clerk_district=OK200),
     logged_in("GET", WORKLIST, "worklist:portal", FORBIDDEN, clerk_bakum=OK200),  # 200, but without the case
     logged_in("GET", WORKLIST, "worklist:responsible", FORBIDDEN, clerk_district=OK200),
+    # -- payments (the fixture case has no fee: its readers get payment_not_found) -------------
+    logged_in("GET", PAYMENT, "get_payment", HIDDEN, citizen_a=NO_PAYMENT, clerk=NO_PAYMENT, team_lead=NO_PAYMENT),
+    logged_in("POST", PAYMENT, "start_payment", HIDDEN, citizen_a=NO_PAYMENT),  # only the applicant pays
+    logged_in("POST", REFUND, "refund_payment", HIDDEN, citizen_a=FORBIDDEN, clerk=NO_PAYMENT, team_lead=NO_PAYMENT),
+    public("POST", "/api/v1/payments/webhooks/psp", "payment_webhook", ok(400, code="webhook_rejected")),  # no signature
+    logged_in("GET", PAYMENTS, "list_payments", FORBIDDEN, tenant_admin=OK200),
+    logged_in("GET", f"{PAYMENTS}/reconciliation", "payments_reconciliation", FORBIDDEN, tenant_admin=OK200),
+    logged_in("GET", f"{PAYMENTS}/export", "payments_export", FORBIDDEN, tenant_admin=OK200),
     # -- administration -----------------------------------------------------------------------
     logged_in("POST", "/api/v1/admin/tenants", "register_tenant", FORBIDDEN, operator=OK201),
     logged_in("PATCH", TENANT_ADMIN, "update_tenant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),

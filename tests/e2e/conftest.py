@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests import support
 from tests.e2e.accounts import Account, Accounts
+from tests.support import eventually  # noqa: F401 - the e2e tests import it from here
 
 VECHTA, LOHNE, LK_VECHTA, BAKUM = "03460009", "03460006", "03460000", "03460001"
 
@@ -75,15 +74,3 @@ def lohne_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx
 def district_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
     with client_for(running, accounts.staff([(LK_VECHTA, "clerk", ["*"])])) as http:
         yield http
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll until ``check`` returns a truthy value (projections are eventually consistent)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        time.sleep(interval)

@@ -87,14 +87,9 @@ def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     """A platform of this module's own (overrides tests/e2e/conftest.py here): the matrix
     changes Vechta's profile and offerings and adds ~100 cases to its worklist, and the
     guessing tests leave throttles behind — no other module should meet them."""
-    prefix = support.unique_prefix()
-    yield {
-        **pg_env, "AMQP_URI": support.fresh_vhost("vr_authz"), "VR_SCHEMA_PREFIX": prefix,
-        "VR_VAR_DIR": str(tmp_path_factory.mktemp("authz-var")), "IDENTITY_EID_PROVIDER": "simulated",
-        "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
-        "IDENTITY_MAIL_FREE_PER_IP": "1000",  # both matrices register from one client address
-    }
-    support.drop_schemas(prefix)
+    with support.own_platform_env(pg_env, tmp_path_factory.mktemp("authz-var"), "vr_authz",
+                                  IDENTITY_MAIL_FREE_PER_IP="1000") as env:  # both matrices register from one address
+        yield env
 
 
 @pytest.fixture(scope="module")
@@ -355,6 +350,10 @@ def fresh_email(prefix: str = "authz") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
 
 
+simple("payment_webhook", "POST", "/api/v1/payments/webhooks/psp", body={"id": "evt_1", "type": "payment.succeeded"})
+simple("list_payments", "GET", "/api/v1/tenants/{ags}/payments", check=expect_json("items"))
+simple("payments_reconciliation", "GET", "/api/v1/tenants/{ags}/payments/reconciliation", params={"day": "2026-01-05"})
+simple("payments_export", "GET", "/api/v1/tenants/{ags}/payments/export", params={"from": "2026-01-05"})
 simple("health_live", "GET", "/health/live")
 simple("health_ready", "GET", "/health/ready")
 simple("list_tenants", "GET", "/api/v1/tenants", check=expect_json("items"))
@@ -510,6 +509,9 @@ def _audit_of(case_id: Callable[[World], str]) -> Recipe:
     return send
 
 
+RECIPES["get_payment"] = lambda w, who: _case_call(w, who, "GET", m.PAYMENT, w.case_id)
+RECIPES["start_payment"] = lambda w, who: _case_call(w, who, "POST", m.PAYMENT, w.case_id, {})
+RECIPES["refund_payment"] = lambda w, who: _case_call(w, who, "POST", m.REFUND, w.case_id, {"reason": "Prüfung"})
 RECIPES["case_audit"] = _audit_of(lambda w: w.case_id)
 RECIPES["case_audit:portal_differs"] = _audit_of(lambda w: w.district_case_id)
 

@@ -41,7 +41,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from services.common import contracts
+from services.common.config import Settings
 from services.common.problems import MESSAGES
+from services.common.secrets import secret_from
+from services.payments.merchants import development_merchant
+from services.payments.psp.webhooks import sign
 from tests.e2e.accounts import Account, Accounts
 from tests.e2e.conftest import LK_VECHTA, LOHNE, VECHTA, client_for, eventually
 from tests.examples import form
@@ -390,6 +394,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_clerk_requests(people, check, high_citizen)
     run_catalog_requests(people, check)
     run_admin_requests(people, check)
+    run_payment_requests(people, check, high_citizen)
     run_generic_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
@@ -653,8 +658,8 @@ def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Clie
 
     # a fee: the eID-proven citizen applies for a certificate in Lohne
     paid = check(submit(high_citizen, ags=LOHNE, service_id="meldebescheinigung", form_data=form("meldebescheinigung")), 201).json()
-    assert paid["fee_cents"] > 0
-    check(act(people.lohne_lead, paid["case_id"], "request-payment", {}), 200)
+    assert paid["fee_cents"] > 0 and paid["status"] == "payment_pending"  # the fee is requested with the submission
+    check(act(people.lohne_lead, paid["case_id"], "request-payment", {}), 409, "transition_not_allowed")
     check(act(people.lohne_lead, paid["case_id"], "record-payment", {"payment_ref": "KASSE-1"}), 403, "forbidden")
 
     # at the counter: a clerk submits on a citizen's behalf
@@ -682,6 +687,54 @@ def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Clie
     check(people.lohne_lead.get(worklist), 403, "forbidden")
     check(citizen.get(worklist), 403, "forbidden")
     check(people.anonymous.get(worklist), 401, "unauthenticated")
+
+
+def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Client) -> None:
+    """A Meldebescheinigung in Lohne paid on the PSP simulator's page, refunded by the team
+    lead; a withdrawn one that can no longer be paid; the webhook; a tenant's payments."""
+    def submitted() -> str:
+        body = {"service_id": "meldebescheinigung", "form_data": form("meldebescheinigung")}
+        response = high_citizen.post(f"/api/v1/tenants/{LOHNE}/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        return check(response, 201).json()["case_id"]
+
+    def payment(case_id: str, status: int) -> httpx.Response:  # the receivable comes over the saga
+        return eventually(lambda: (r := high_citizen.post(f"/api/v1/cases/{case_id}/payment", json={})).status_code == status and r, 30)
+
+    nobody = str(uuid.uuid4())
+    paid = submitted()
+    pay_url = check(payment(paid, 200), 200).json()["payment"]["pay_url"]
+    assert httpx.post(pay_url, data={"method": "card", "outcome": "success"}, timeout=10).status_code in (200, 303)
+    assert check(high_citizen.get(f"/api/v1/cases/{paid}/payment", params={"returned": "1"}), 200).json()["status"] == "PAYED"
+    check(high_citizen.post(f"/api/v1/cases/{paid}/payment", json={}, headers={"Origin": "https://boese.example"}), 403, "cross_site_request")
+    check(high_citizen.post(f"/api/v1/cases/{nobody}/payment", json={}), 404, "case_not_found")
+    check(high_citizen.get(f"/api/v1/cases/{nobody}/payment"), 404, "case_not_found")
+    refund = f"/api/v1/cases/{paid}/payment/refund"
+    check(people.lohne_lead.post(refund, json={"reason": " "}), 400, "invalid_parameter")
+    check(high_citizen.post(refund, json={"reason": "zurück"}), 403, "forbidden")
+    check(people.lohne_lead.post(f"/api/v1/cases/{nobody}/payment/refund", json={"reason": "x"}), 404, "case_not_found")
+    check(people.lohne_lead.post(refund, json={"reason": "Doppelt beantragt"}), 200)
+    withdrawn = submitted()
+    check(payment(withdrawn, 200), 200)
+    check(high_citizen.post(f"/api/v1/cases/{withdrawn}/actions/withdraw", json={}), 200)
+    check(payment(withdrawn, 409), 409, "payment_closed")
+    check(people.lohne_lead.post(f"/api/v1/cases/{withdrawn}/payment/refund", json={"reason": "x"}), 409, "refund_not_possible")
+
+    webhook = "/api/v1/payments/webhooks/psp"
+    merchant = development_merchant(LOHNE, secret_from(Settings.from_env(people.running.env)))
+    event = {"id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": "2026-01-05T10:00:00+00:00",
+             "merchant_id": merchant.merchant_id, "data": {"payment": {"id": "pay_none", "status": "succeeded", "amount": 700}}}
+    raw = json.dumps(event).encode()
+    signed = {"Content-Type": "application/json", "PSP-Signature": sign(merchant.webhook_secret, int(time.time()), raw)}
+    check(people.anonymous.post(webhook, content=raw, headers=signed), 200)
+    check(people.anonymous.post(webhook, content=raw, headers={"Content-Type": "application/json"}), 400, "webhook_rejected")
+
+    today = date.today().isoformat()
+    for path, params in (("", {}), ("/reconciliation", {"day": today}), ("/export", {"from": today})):
+        url = f"/api/v1/tenants/{VECHTA}/payments{path}"
+        check(people.vechta_admin.get(url, params=params), 200)
+        check(people.vechta_admin.get(url, params={"limit": "0", "day": "gestern", "from": "gestern"}), 400, "invalid_parameter")
+        check(people.citizen.get(url, params=params), 403, "forbidden")
+        check(people.vechta_admin.get(f"/api/v1/tenants/x1/payments{path}", params=params), 404, "unknown_tenant")
 
 
 def run_catalog_requests(people: People, check: Contract) -> None:

@@ -18,6 +18,7 @@ EXPECTED = {
     "submissions": ["vr_entrypoint_seconds_bucket", "vr_batch_size_bucket"],
     "relay": ["vr_events_relayed_total", "vr_relay_position"],
     "projector": ["vr_projection_lag_events", "vr_projection_events_total"],
+    "psp_simulator": ["vr_psp_sim_webhooks_pending"],
 }
 
 

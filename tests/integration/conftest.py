@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +13,13 @@ import pytest
 from services.catalog.application import CatalogApp
 from services.catalog.definitions import DEFINITIONS_DIR
 from services.common import db
+from services.common.amqp import EXCHANGE, connect
 from services.submissions.application import SubmissionsApp
 from services.submissions.commands import Offering, SubmitCommand
 from tests import support
 from tests.examples import FORMS, form
 from tests.identity_support import AppFactory, new_keyset, open_factory
+from tests.psp_support import Merchant, PspProcess, Receiver, psp_process
 from tests.support import Clock
 
 
@@ -112,3 +115,58 @@ def publish_new_version(catalog: CatalogApp, service_id: str, adopt: bool = Fals
     if adopt:
         catalog.sync_offerings()
     return definition["version"]
+
+
+# -- the PSP simulator (a real process) and a real receiver of its webhooks --------------------
+@pytest.fixture(scope="module")
+def psp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PspProcess]:
+    with psp_process(tmp_path_factory.mktemp("psp")) as process:
+        yield process
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def merchant(psp: PspProcess, receiver: Receiver) -> Iterator[Merchant]:
+    """A merchant of its own (so no other test's webhooks reach ``receiver``); the chaos
+    switches are back at zero afterwards."""
+    created = psp.merchant(receiver)
+    yield created
+    created.http.close()
+    psp.chaos(**dict.fromkeys(("duplicate_rate", "delay", "out_of_order_rate", "drop_rate", "status_error_rate",
+                               "late_success_rate", "refund_failure_rate"), 0))
+
+
+@pytest.fixture
+def observe(amqp_uri: str) -> Iterator[Callable[[str], Callable[[], list[dict]]]]:
+    """``observe(routing_key)`` binds a queue of this test's own to ``vr.events`` and returns
+    ``drain()``: the events published since, each checked to be persistent."""
+    conn = connect(amqp_uri)
+    channel = conn.channel()
+    channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
+    queues: list[str] = []
+
+    def bind(routing_key: str) -> Callable[[], list[dict]]:
+        queue = f"test.observer.{uuid.uuid4().hex[:8]}"
+        channel.queue_declare(queue, durable=False, auto_delete=False)
+        channel.queue_bind(queue, EXCHANGE, routing_key=routing_key)
+        queues.append(queue)
+
+        def drain() -> list[dict]:
+            received = []
+            while (message := channel.basic_get(queue, no_ack=True)) is not None:
+                assert message.properties["delivery_mode"] == 2
+                received.append(json.loads(message.body))
+            return received
+
+        return drain
+
+    yield bind
+    for queue in queues:
+        channel.queue_delete(queue)
+    conn.close()

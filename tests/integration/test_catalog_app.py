@@ -53,6 +53,12 @@ def test_fee_changes_and_withdrawals_are_history(catalog: CatalogApp) -> None:
         catalog.change_fee(VECHTA, "gewerbeanmeldung", -5, "")
 
 
+def test_resolve_names_the_fee_and_its_refund_rule(catalog: CatalogApp) -> None:
+    paid = catalog.resolve(VECHTA, "fuehrungszeugnis")
+    assert (paid["fee_cents"], paid["refund_on"]) == (1300, {"rejected": "full", "withdrawn": "full"})
+    assert catalog.resolve(VECHTA, "hundeanmeldung")["refund_on"] == {}
+
+
 def test_a_new_form_version_reaches_every_offering(catalog: CatalogApp) -> None:
     version = publish_new_version(catalog, "hundeanmeldung")
     assert catalog.resolve(VECHTA, "hundeanmeldung")["form_version"] == 1  # not yet adopted

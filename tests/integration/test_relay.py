@@ -8,38 +8,16 @@ import json
 
 import pytest
 
-from services.common.amqp import EXCHANGE, ConfirmingPublisher, connect
+from services.common.amqp import ConfirmingPublisher
 from services.common.db import ReadStore
 from services.common.relay import Relay
 from services.submissions.application import SubmissionsApp
 from services.submissions.integration import map_notification
 from tests.integration.conftest import command
 
-QUEUE = "test.relay.observer"
 
-
-@pytest.fixture
-def observer(amqp_uri: str):
-    conn = connect(amqp_uri)
-    channel = conn.channel()
-    channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
-    channel.queue_declare(QUEUE, durable=False, auto_delete=False)
-    channel.queue_purge(QUEUE)
-    channel.queue_bind(QUEUE, EXCHANGE, routing_key="case.#")
-
-    def drain() -> list[dict]:
-        received = []
-        while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
-            assert message.properties["delivery_mode"] == 2
-            received.append(json.loads(message.body))
-        return received
-
-    yield drain
-    channel.queue_delete(QUEUE)
-    conn.close()
-
-
-def test_relay_publishes_every_event_once_per_pass(postgres, amqp_uri, observer, resolve_pg) -> None:
+def test_relay_publishes_every_event_once_per_pass(postgres, amqp_uri, observe, resolve_pg) -> None:
+    observer = observe("case.#")
     app = SubmissionsApp(_env())
     results = app.submit_batch([command(key="r1"), command(key="r2"), command(portal="03460006", key="r3", service_id="meldebescheinigung")], resolve_pg)
     case_id = results[0]["case"]["case_id"]

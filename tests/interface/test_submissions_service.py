@@ -120,9 +120,9 @@ def test_submit_batch_one_result_per_command(submissions: Submissions) -> None:
     }
     assert results[7] == {"error": {"code": "idempotency_key_reused", "params": {}}}
 
-    # exactly two cases were stored, each with its own number
+    # exactly two cases were stored, each with its own number; the fee case asks for its fee at once
     assert len(submissions.events(first["case_id"])) == 1
-    assert len(submissions.events(fee_case["case_id"])) == 1
+    assert [type(e).__name__ for e in submissions.events(fee_case["case_id"])] == ["Submitted", "PaymentRequested"]
     assert first["reference"] != fee_case["reference"]
 
 
@@ -161,8 +161,9 @@ def test_trust_level_of_the_login_must_suffice(submissions: Submissions) -> None
     assert refused["error"]["code"] == "trust_level_insufficient"
     assert refused["error"]["params"]["current"] == "basic"
     assert "case" in accepted and "case" in free  # a clerk at the counter saw the ID; hundeanmeldung needs basic
-    [event] = submissions.events(accepted["case"]["case_id"])
+    event, requested = submissions.events(accepted["case"]["case_id"])
     assert (event.actor, event.applicant_ref) == ("clerk-9", "citizen-1")
+    assert (type(requested).__name__, requested.amount_cents) == ("PaymentRequested", 700)
 
 
 def test_retry_in_a_later_batch_replays_the_case(submissions: Submissions) -> None:
@@ -241,11 +242,11 @@ def test_lifecycle_of_a_free_case(submissions: Submissions) -> None:
 def test_lifecycle_with_fee(submissions: Submissions) -> None:
     [result] = submissions.submit(command("f1", service_id="meldebescheinigung", portal=LOHNE))
     case_id = result["case"]["case_id"]
-    with pytest.raises(DomainError) as raised:
-        submissions.act(case_id, "record-payment", {"amount_cents": 700, "payment_ref": "P-1"})
-    assert raised.value.code == "transition_not_allowed"
-
-    assert submissions.act(case_id, "request-payment")["status"] == "payment_pending"
+    assert result["case"]["status"] == "payment_pending"  # the fee was requested with the submission
+    for action in ("request-payment", "start-review"):
+        with pytest.raises(DomainError) as raised:
+            submissions.act(case_id, action)
+        assert raised.value.code == "transition_not_allowed"
     with pytest.raises(DomainError) as raised:
         submissions.act(case_id, "record-payment", {"amount_cents": 500, "payment_ref": "P-1"})
     assert (raised.value.code, raised.value.params) == (

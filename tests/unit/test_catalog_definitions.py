@@ -194,6 +194,21 @@ def test_known_fees(service_id: str, cents: int, assumption: bool) -> None:
     assert (fee["amount_cents"], fee["assumption"]) == (cents, assumption)
 
 
+def test_fee_refund_rules() -> None:
+    """What is paid back when a paid case is rejected or withdrawn (the payments service applies it)."""
+    assert DEFINITIONS["fuehrungszeugnis"]["fee"]["refund_on"] == {"rejected": "full", "withdrawn": "full"}
+    assert "refund_on" not in DEFINITIONS["briefwahl"]["fee"]  # no rule: nothing is paid back
+    good = copy.deepcopy(DEFINITIONS["fuehrungszeugnis"])
+    good["fee"]["refund_on"] = {"rejected": {"percent": 50}, "withdrawn": "none"}
+    check_definition(good)
+    for rule in ({"rejected": "half"}, {"rejected": {"percent": 0}}, {"rejected": {"percent": 101}},
+                 {"approved": "full"}, {"rejected": {"percent": 50, "cap": 1}}, "full"):
+        broken = copy.deepcopy(good)
+        broken["fee"]["refund_on"] = rule
+        with pytest.raises(DefinitionError, match="refund_on"):
+            check_definition(broken)
+
+
 def test_district_services() -> None:
     district = {sid for sid, d in DEFINITIONS.items() if d["responsible_level"] == "landkreis"}
     assert {"elterngeld", "baugenehmigung"} <= district

@@ -59,6 +59,11 @@ def envelopes() -> list[dict[str, Any]]:
     return [json.loads(json.dumps(envelope)) for envelope in mapped if envelope is not None]
 
 
+def case_types() -> set[str]:
+    """The types the submissions service publishes (payments publishes payment.*)."""
+    return {t for t in contracts.event_types() if t.startswith("case.")}
+
+
 def one(envelopes: list[dict[str, Any]], event_type: str) -> dict[str, Any]:
     return copy.deepcopy(next(e for e in envelopes if e["type"] == event_type))
 
@@ -82,13 +87,13 @@ def test_every_domain_event_of_a_case_has_a_schema() -> None:
         for cls in vars(Case).values()
         if isinstance(cls, type) and issubclass(cls, Case.Event) and cls not in (Case.Event, Case.Created)
     ]
-    assert {event_type(object.__new__(cls)) for cls in event_classes} == set(contracts.event_types())
-    assert len(contracts.event_types()) == 11
+    assert {event_type(object.__new__(cls)) for cls in event_classes} == case_types()
+    assert len(case_types()) == 11
 
 
 # -- real events ---------------------------------------------------------------------------
 def test_every_transition_emits_an_envelope_that_matches_its_schema(envelopes: list[dict[str, Any]]) -> None:
-    assert {e["type"] for e in envelopes} == set(contracts.event_types())
+    assert {e["type"] for e in envelopes} == case_types()
     for envelope in envelopes:
         contracts.validate_event(envelope)
 

@@ -1,0 +1,85 @@
+"""The loop of a saga consumer: a plain (non-eventlet) process that takes integration events
+from one queue and hands each to a handler, in order, acking only what was handled.
+
+Handlers must be idempotent (events come at least once): they act through an aggregate
+whose own state tells a repeat (the case is paid already, the receivable exists). A message
+the handler can never handle (``Poison``, a DomainError, a malformed body) goes to the
+queue's dead-letter queue (``<queue>.dead``) with its reason, logged and counted, and the
+consumer carries on; any other error (broker, database, a service not answering) leaves the
+message unacked, and it comes back after a reconnect.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Counter
+
+from services.common import logs, metrics
+from services.common.amqp import BatchConsumer, Delivery
+from services.common.problems import DomainError
+
+SAGA_MESSAGES = Counter("vr_saga_messages_total", "Saga messages by consumer and result", ["queue", "result"])
+
+Handler = Callable[[dict[str, Any]], str]
+
+
+class Poison(Exception):
+    """This message can never be handled (it goes to the dead-letter queue)."""
+
+
+class SagaConsumer:
+    def __init__(self, queue: str, handle: Handler, process: str):
+        self.queue = queue
+        self.handle = handle
+        self.running = True
+        self.log = logs.get_logger(process)
+
+    def stop(self, *_: Any) -> None:
+        self.running = False
+
+    def handle_batch(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
+        """Handle in order; ack after each handled or dead-lettered message. A transient
+        error propagates: the rest of the batch stays unacked and is delivered again."""
+        for delivery in batch:
+            body = delivery.body if isinstance(delivery.body, dict) else {}
+            logs.bind_correlation_id(body.get("correlation_id"))
+            try:
+                if "_malformed" in body or "type" not in body or "data" not in body:
+                    raise Poison("malformed message")
+                result = self.handle(body)
+            except (Poison, DomainError, KeyError, TypeError, ValueError) as exc:
+                reason = f"{type(exc).__name__}: {getattr(exc, 'code', exc)}"
+                # never the body in the log: only what identifies the event
+                self.log.error("saga_dead_letter", queue=self.queue, type=body.get("type"),
+                               event_id=body.get("event_id"), reason=reason)
+                consumer.dead_letter(body, reason)
+                result = "dead_letter"
+            consumer.ack_through(delivery.delivery_tag)
+            SAGA_MESSAGES.labels(self.queue, result).inc()
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        consumer = None
+        self.log.info("saga_consumer_started", queue=self.queue)
+        while self.running:
+            try:
+                if consumer is None:
+                    consumer = BatchConsumer(self.queue, prefetch=50)
+                batch = consumer.next_batch(max_size=50, wait=0.2)
+                if batch:
+                    self.handle_batch(consumer, batch)
+                    metrics.BATCH_SIZE.labels(self.queue).observe(len(batch))
+            except Exception as exc:  # noqa: BLE001 - reconnect and carry on; unacked events come back
+                self.log.warning("saga_consumer_retry", queue=self.queue, error=repr(exc))
+                if consumer is not None:
+                    consumer.close()
+                consumer = None
+                time.sleep(1.0)
+        if consumer is not None:
+            consumer.close()
+        self.log.info("saga_consumer_stopped", queue=self.queue)
