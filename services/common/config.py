@@ -26,6 +26,11 @@ variable                   default                              meaning
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
+``SMTP_HOST``/``_PORT``     ``127.0.0.1`` / ``1025``             where notifications deliver mails (dev: the sink)
+``SMTP_STARTTLS``          ``0``                                ``1``: STARTTLS before authenticating
+``SMTP_USERNAME``/``_PASSWORD`` (empty: no login)                SMTP credentials
+``MAIL_FROM``              ``noreply@rathaus.example``          sender address of mails
+``MAIL_SINK_PORT``         ``8025``                             development SMTP sink's page and JSON API
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -52,6 +57,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "relay": 9103,
     "projector": 9104,
     "identity": 9105,
+    "notifications": 9106,
+    "notifications-consumer": 9107,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -139,6 +146,15 @@ class Settings:
     #: receives every mail whole (recipient, link). Empty: mails are only logged by
     #: template and mail id — their recipients and links are never written anywhere.
     dev_mail_sink: str = ""
+    #: The notifications service's SMTP server (development: the sink, services/notifications/sink.py).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "noreply@rathaus.example"
+    #: Development SMTP sink: its page and ``GET /api/messages`` (it receives SMTP on SMTP_PORT).
+    mail_sink_port: int = 8025
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
