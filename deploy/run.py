@@ -2,8 +2,9 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway (nameko services), the submissions relay
-and the submissions projector (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
+Processes: catalog, identity, submissions, gateway, notifications (nameko services), the
+submissions relay, the submissions projector, the notifications consumer and the development
+SMTP sink with its page at http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
@@ -42,8 +43,11 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("identity", nameko("identity")),
     ("submissions", nameko("submissions")),
     ("gateway", nameko("gateway")),
+    ("notifications", nameko("notifications")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
+    ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
+    ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
 ]
 
 
@@ -97,6 +101,7 @@ def main() -> int:
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)
+    print(f"[run] case mails (development SMTP sink): http://127.0.0.1:{settings().mail_sink_port}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 

@@ -133,11 +133,14 @@ class Platform:
     PLAIN = {
         "relay": ["-m", "services.submissions.relay"],
         "projector": ["-m", "services.submissions.projector", "run"],
+        "notifications-consumer": ["-m", "services.notifications.consumer"],
+        "mail-sink": ["-m", "services.notifications.sink"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.port = free_port()
         self.mail_sink = log_dir / "dev-mails.jsonl"  # not a log: the mails, whole (DEV_MAIL_SINK)
+        self.sink_port = free_port()  # the development SMTP sink's JSON API
         self.env = {
             **os.environ,
             **env,
@@ -148,6 +151,9 @@ class Platform:
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "DEV_MAIL_SINK": str(self.mail_sink),
+            "SMTP_PORT": str(free_port()),
+            "MAIL_SINK_PORT": str(self.sink_port),
+            "NOTIFICATIONS_SEND_INTERVAL": "1",
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
@@ -201,6 +207,19 @@ class Platform:
         if not mails:
             raise LookupError(f"no {template} mail to {to}")
         return mails[-1]
+
+    def sink_mails(self, to: str, timeout: float = 30.0, count: int = 1) -> list[dict[str, Any]]:
+        """The mails the development SMTP sink received for ``to``, once there are ``count``
+        (the notifications service sends in the background, so this waits up to ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                found = httpx.get(f"http://127.0.0.1:{self.sink_port}/api/messages", params={"to": to}, timeout=3).json()
+            except httpx.HTTPError:
+                found = []
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

@@ -24,6 +24,9 @@ EXCHANGE = "vr.events"
 # publishes anything, and by each consumer, so that no event is published into the void.
 QUEUES: dict[str, list[str]] = {
     "submissions.projections": ["case.#"],
+    "notifications.events": [
+        "case.submitted.v1", "case.information_requested.v2", "case.approved.v2", "case.rejected.v2",
+    ],
 }
 
 BROKER_HINT = (

@@ -31,6 +31,7 @@ variable                   default                              meaning
 ``SMTP_USERNAME``/``_PASSWORD`` (empty: no login)                SMTP credentials
 ``MAIL_FROM``              ``noreply@rathaus.example``          sender address of mails
 ``MAIL_SINK_PORT``         ``8025``                             development SMTP sink's page and JSON API
+``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -155,6 +156,8 @@ class Settings:
     mail_from: str = "noreply@rathaus.example"
     #: Development SMTP sink: its page and ``GET /api/messages`` (it receives SMTP on SMTP_PORT).
     mail_sink_port: int = 8025
+    #: Seconds between the notifications service's rounds of sending what is due.
+    notifications_send_interval: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -20,6 +20,7 @@ SERVICES = {
     "identity": "services.identity.service:IdentityService",
     "submissions": "services.submissions.service:SubmissionsService",
     "gateway": "services.gateway.service:GatewayService",
+    "notifications": "services.notifications.service:NotificationsService",
 }
 
 

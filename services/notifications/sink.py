@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from services.common import logs
 from services.common.config import settings
-from services.common.production import refuse_unsafe_start
+from services.common.production import EXIT_REFUSED, refuse_unsafe_start
 
 
 class Mailbox:
@@ -95,9 +95,12 @@ def start_smtp(mailbox: Mailbox, host: str, port: int) -> Controller:
 
 def main() -> int:
     refuse_unsafe_start("mail-sink")
+    current = settings()
+    if current.vr_env == "production":  # it shows every mail to whoever reaches its port
+        print("mail-sink: a development tool; not started with VR_ENV=production", file=sys.stderr)
+        return EXIT_REFUSED
     import uvicorn
 
-    current = settings()
     logs.configure("mail-sink")
     mailbox = Mailbox()
     controller = start_smtp(mailbox, current.smtp_host, current.smtp_port)
