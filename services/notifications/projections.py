@@ -9,6 +9,7 @@ position commits with the rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import Application
@@ -27,13 +28,14 @@ from services.notifications.domain import (
 DDL = """
 CREATE TABLE IF NOT EXISTS outbox (message_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, case_id TEXT NOT NULL,
     kind TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, template_version INTEGER,
-    next_attempt_at TEXT, error TEXT, version INTEGER NOT NULL);
+    next_attempt_at TEXT, error TEXT, created_at TEXT NOT NULL, version INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_by_status ON outbox (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_by_case ON outbox (case_id);
 CREATE TABLE IF NOT EXISTS outbox_position (board TEXT PRIMARY KEY, position BIGINT NOT NULL)
 """
 INSERT = (
-    "INSERT INTO outbox (message_id, tenant, case_id, kind, status, attempts, version) VALUES (?, ?, ?, ?, ?, 0, ?) "
+    "INSERT INTO outbox (message_id, tenant, case_id, kind, status, attempts, created_at, version) "
+    "VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
     "ON CONFLICT (message_id) DO NOTHING"
 )
 NEWER = "version = ? WHERE message_id = ? AND version < ?"
@@ -41,6 +43,9 @@ TRACK = (
     "INSERT INTO outbox_position (board, position) VALUES ('outbox', ?) ON CONFLICT (board) "
     "DO UPDATE SET position = excluded.position WHERE outbox_position.position < excluded.position"
 )
+#: A message left "sending" this long (the sender died mid-attempt) is due again: SMTP gives
+#: no way to ask whether the mail left, so this is the one place a mail may go out twice.
+SENDING_LEASE = timedelta(minutes=5)
 COLUMNS = ("message_id", "tenant", "case_id", "kind", "status", "attempts", "template_version", "next_attempt_at", "error")
 
 
@@ -48,10 +53,11 @@ def statement(event: Any) -> tuple[str, tuple[Any, ...]] | None:
     key, version = str(event.originator_id), event.originator_version
     tail = (version, key, version)
     if isinstance(event, Message.Created):
-        return INSERT, (key, event.tenant, event.case_id, event.kind, CREATED, version)
+        return INSERT, (key, event.tenant, event.case_id, event.kind, CREATED, event.timestamp.isoformat(), version)
     if isinstance(event, Message.SendingStarted):
-        sql = f"UPDATE outbox SET status = ?, attempts = attempts + 1, template_version = ?, {NEWER}"
-        return sql, (SENDING, event.template_version, *tail)
+        lease = (datetime.fromisoformat(event.at) + SENDING_LEASE).isoformat()
+        sql = f"UPDATE outbox SET status = ?, attempts = attempts + 1, template_version = ?, next_attempt_at = ?, {NEWER}"
+        return sql, (SENDING, event.template_version, lease, *tail)
     if isinstance(event, Message.Delivered):
         return f"UPDATE outbox SET status = ?, next_attempt_at = NULL, error = NULL, {NEWER}", (DELIVERED, *tail)
     if isinstance(event, Message.TemporarilyFailed):
@@ -90,13 +96,22 @@ class Outbox:
         return applied
 
     def due(self, now: str, limit: int = 100) -> list[str]:
-        """Ids of messages to send now: new ones, and failed-temporarily ones whose wait is over."""
+        """Ids of messages to send now: new ones, failed-temporarily ones whose wait is over,
+        and ones whose attempt was cut off (still "sending" after :data:`SENDING_LEASE`)."""
         rows = self.store.query(
-            "SELECT message_id FROM outbox WHERE status = ? OR (status = ? AND next_attempt_at <= ?) "
+            "SELECT message_id FROM outbox WHERE status = ? OR (status IN (?, ?) AND next_attempt_at <= ?) "
             "ORDER BY next_attempt_at, message_id LIMIT ?",
-            (CREATED, TEMPORARY_FAILURE, now, limit),
+            (CREATED, TEMPORARY_FAILURE, SENDING, now, limit),
         )
         return [row[0] for row in rows]
+
+    def pending(self) -> tuple[dict[str, int], str | None]:
+        """Undelivered messages per state, and when the oldest of them was created (metrics)."""
+        rows = self.store.query(
+            "SELECT status, COUNT(*), MIN(created_at) FROM outbox WHERE status IN (?, ?, ?) GROUP BY status",
+            (CREATED, SENDING, TEMPORARY_FAILURE),
+        )
+        return {str(status): int(count) for status, count, _ in rows}, min((str(r[2]) for r in rows), default=None)
 
     def for_case(self, case_id: str) -> list[dict[str, Any]]:
         rows = self.store.query(f"SELECT {', '.join(COLUMNS)} FROM outbox WHERE case_id = ? ORDER BY message_id", (case_id,))

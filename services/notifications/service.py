@@ -16,7 +16,7 @@ from typing import Any
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
-from services.common import logs
+from services.common import logs, metrics
 from services.common.config import Settings, settings
 from services.common.db import ReadStore
 from services.common.nameko_deps import (
@@ -30,6 +30,7 @@ from services.common.nameko_deps import (
 )
 from services.common.problems import DomainError
 from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.domain import PENDING
 from services.notifications.projections import Outbox
 from services.notifications.smtp import SmtpTransport
 
@@ -80,9 +81,18 @@ class NotificationsService:
                 result = self.app.deliver(message_id, transport, directory, self.config.public_base_url)
                 log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
                          attempts=result["attempts"], error=result["error"])
+                metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
             self.outbox.catch_up(self.app)
+            self._update_gauges()
         finally:
             _sending.release()
+
+    def _update_gauges(self) -> None:
+        counts, oldest = self.outbox.pending()
+        for status in PENDING:
+            metrics.MESSAGES_PENDING.labels(status).set(counts.get(status, 0))
+        age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        metrics.OLDEST_PENDING.set(max(age, 0.0))
 
     @rpc(expected_exceptions=DomainError)
     def case_messages(self, case_id: str) -> list[dict[str, Any]]:

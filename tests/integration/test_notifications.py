@@ -15,7 +15,7 @@ from services.common.config import settings
 from services.common.db import ReadStore
 from services.notifications.application import NotificationsApp, open_notifications
 from services.notifications.domain import DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE
-from services.notifications.projections import Outbox
+from services.notifications.projections import SENDING_LEASE, Outbox
 from services.notifications.sink import Mailbox, start_smtp
 from services.notifications.smtp import SmtpTransport
 from services.submissions.domain import Case
@@ -153,3 +153,22 @@ def test_550_is_a_permanent_failure(app, smtp) -> None:
     assert mailbox.messages() == []
     outbox.catch_up(app)
     assert [r["status"] for r in outbox.for_case(result["case_id"])] == [PERMANENT_FAILURE]
+
+
+def test_an_attempt_cut_off_mid_send_is_due_again_after_the_lease(app, smtp) -> None:
+    outbox = Outbox(ReadStore("notifications"))
+    app.accept(case_envelopes("acc-1")[0])
+    outbox.catch_up(app)
+    [mid] = outbox.due(datetime.now(UTC).isoformat())
+    started = datetime.now(UTC)
+    message = app.message(mid)
+    message.start_sending(1, started)  # the sender dies here: no outcome is recorded
+    app.save(message)
+    outbox.catch_up(app)
+    assert outbox.due((started + SENDING_LEASE - timedelta(seconds=1)).isoformat()) == []
+    counts, oldest = outbox.pending()
+    assert counts == {"sending": 1} and oldest is not None and oldest <= started.isoformat()
+    [result] = send_due(app, outbox, started + SENDING_LEASE)
+    assert (result["status"], result["attempts"]) == (DELIVERED, 2)
+    outbox.catch_up(app)
+    assert outbox.pending() == ({}, None)
