@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.application import Application
 
 from services.common.db import ReadStore
+from services.common.streams import catch_up
 from services.notifications.domain import (
     CREATED,
     DELIVERED,
@@ -90,10 +91,7 @@ class Outbox:
 
     def catch_up(self, app: Application, batch: int = 500) -> int:
         """Fold everything the event store recorded after the tracked position; rows changed."""
-        applied = 0
-        while notes := app.recorder.select_notifications(start=self.position(), limit=batch, inclusive_of_start=False):
-            applied += self.apply((app.mapper.to_domain_event(n) for n in notes), notes[-1].id)
-        return applied
+        return catch_up(app, self.position, self.apply, batch)
 
     def due(self, now: str, limit: int = 100) -> list[str]:
         """Ids of messages to send now: new ones, failed-temporarily ones whose wait is over,

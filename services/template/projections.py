@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.application import Application
 
 from services.common.db import ReadStore
+from services.common.streams import catch_up
 from services.template.domain import DONE, OPEN, Reminder
 
 DDL = """
@@ -71,10 +72,7 @@ class ReminderBoard:
 
     def catch_up(self, app: Application, batch: int = 500) -> int:
         """Fold everything the event store recorded after the tracked position; rows changed."""
-        applied = 0
-        while notes := app.recorder.select_notifications(start=self.position(), limit=batch, inclusive_of_start=False):
-            applied += self.apply((app.mapper.to_domain_event(n) for n in notes), notes[-1].id)
-        return applied
+        return catch_up(app, self.position, self.apply, batch)
 
     def rebuild(self, app: Application, tenant: str | None = None) -> int:
         """Drop and refold from the event store (all tenants, or one) in one transaction."""
