@@ -98,7 +98,7 @@ class Outbox:
         and ones whose attempt was cut off (still "sending" after :data:`SENDING_LEASE`)."""
         rows = self.store.query(
             "SELECT message_id FROM outbox WHERE status = ? OR (status IN (?, ?) AND next_attempt_at <= ?) "
-            "ORDER BY next_attempt_at, message_id LIMIT ?",
+            "ORDER BY created_at, message_id LIMIT ?",  # oldest first: a case's notices in their order
             (CREATED, TEMPORARY_FAILURE, SENDING, now, limit),
         )
         return [row[0] for row in rows]

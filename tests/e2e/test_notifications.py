@@ -35,13 +35,13 @@ def test_case_mails_arrive_once_each(running: support.Platform, accounts: Accoun
             answer = who.post(f"/api/v1/cases/{case['case_id']}/actions/{action}", json=payload)
             assert answer.status_code == 200, answer.text
     mails = running.sink_mails(account.email, count=3)
-    assert [m["subject"] for m in mails] == [
+    assert sorted(m["subject"] for m in mails) == sorted([  # each once (a retried one may come later)
         f"Ihr Antrag {case['reference']} ist eingegangen",
         f"Rückfrage zu Ihrem Antrag {case['reference']}",
         f"Ihr Antrag {case['reference']} wurde entschieden",
-    ]
+    ])
     for mail in mails:
         assert "Vechta" in mail["text"] and f"/cases/{case['case_id']}" in mail["text"]
         for private in ("Bello", "Impfpass", "Hundesteuermarke", "Erika"):
             assert private not in mail["text"]
-    assert "bewilligt" in mails[2]["text"]
+    assert "bewilligt" in next(m["text"] for m in mails if "entschieden" in m["subject"])

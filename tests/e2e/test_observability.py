@@ -1,4 +1,4 @@
-"""Every process exposes Prometheus metrics; one correlation id travels from HTTP into the
+"""Every process (but the development mail sink) exposes Prometheus metrics; one correlation id travels from HTTP into the
 stored event and the integration event."""
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ EXPECTED = {
     "submissions": ["vr_entrypoint_seconds_bucket", "vr_batch_size_bucket"],
     "relay": ["vr_events_relayed_total", "vr_relay_position"],
     "projector": ["vr_projection_lag_events", "vr_projection_events_total"],
+    # the submission's confirmation mail: consumed, attempted, and the pending gauges set
+    "notifications": ['vr_notifications_attempts_total{channel="email"', "vr_notifications_oldest_pending_seconds",
+                      'vr_notifications_pending{status="created"}'],
+    "notifications-consumer": ['vr_projection_events_total{projection="notifications",result="applied"}'],
 }
 
 
