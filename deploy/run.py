@@ -2,9 +2,11 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway, payments (nameko services), the submissions
-relay and projector, the payments relay, the payment saga's two consumers and the PSP simulator
-(plain processes). Storage: SQLite under var/ unless POSTGRES_* is set; the PSP simulator keeps its own SQLite file under var/ always.
+Processes: catalog, identity, submissions, gateway, payments, notifications (nameko services),
+the submissions relay and projector, the payments relay, the payment saga's two consumers, the
+PSP simulator, the notifications consumer and the development SMTP sink with its page at
+http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
+the PSP simulator keeps its own SQLite file under var/ always.
 A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
@@ -45,6 +47,7 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("identity", nameko("identity")),
     ("submissions", nameko("submissions")),
     ("gateway", nameko("gateway")),
+    ("notifications", nameko("notifications")),
     ("relay", [PYTHON, "-m", "services.submissions.relay"]),
     ("projector", [PYTHON, "-m", "services.submissions.projector", "run"]),
     ("payments", nameko("payments")),
@@ -52,6 +55,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("payments-saga", [PYTHON, "-m", "services.payments.saga"]),
     ("submissions-payments", [PYTHON, "-m", "services.submissions.payment_consumer"]),
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
+    ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
+    ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
 ]
 
 
@@ -115,6 +120,7 @@ def main() -> int:
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
     print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)
+    print(f"[run] case mails (development SMTP sink): http://127.0.0.1:{settings().mail_sink_port}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 

@@ -140,6 +140,8 @@ class Platform:
         "payments-relay": ["-m", "services.payments.relay"],
         "payments-saga": ["-m", "services.payments.saga"],
         "submissions-payments": ["-m", "services.submissions.payment_consumer"],
+        "notifications-consumer": ["-m", "services.notifications.consumer"],
+        "mail-sink": ["-m", "services.notifications.sink"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -148,6 +150,7 @@ class Platform:
         self.psp_port = free_port()
         self.psp_url = f"http://127.0.0.1:{self.psp_port}"
         self.psp_admin_token = f"admin-{uuid.uuid4().hex}"
+        self.sink_port = free_port()  # the development SMTP sink's JSON API
         self.env = {
             **os.environ,
             **env,
@@ -162,6 +165,9 @@ class Platform:
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "DEV_MAIL_SINK": str(self.mail_sink),
+            "SMTP_PORT": str(free_port()),
+            "MAIL_SINK_PORT": str(self.sink_port),
+            "NOTIFICATIONS_SEND_INTERVAL": "1",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
             merchants = development_simulator_file(
@@ -221,6 +227,19 @@ class Platform:
         if not mails:
             raise LookupError(f"no {template} mail to {to}")
         return mails[-1]
+
+    def sink_mails(self, to: str, timeout: float = 30.0, count: int = 1) -> list[dict[str, Any]]:
+        """The mails the development SMTP sink received for ``to``, once there are ``count``
+        (the notifications service sends in the background, so this waits up to ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                found = httpx.get(f"http://127.0.0.1:{self.sink_port}/api/messages", params={"to": to}, timeout=3).json()
+            except httpx.HTTPError:
+                found = []
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

@@ -27,6 +27,9 @@ QUEUES: dict[str, list[str]] = {
     # the payment saga: payments opens and closes a case's receivable, submissions records the fee paid
     "payments.saga": ["case.submitted.v1", "case.approved.v2", "case.rejected.v2", "case.withdrawn.v2"],
     "submissions.payments": ["payment.succeeded.v1"],
+    "notifications.events": [
+        "case.submitted.v1", "case.information_requested.v2", "case.approved.v2", "case.rejected.v2",
+    ],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.

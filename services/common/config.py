@@ -26,6 +26,12 @@ variable                   default                              meaning
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
+``SMTP_HOST``/``_PORT``     ``127.0.0.1`` / ``1025``             where notifications deliver mails (dev: the sink)
+``SMTP_STARTTLS``          ``0``                                ``1``: STARTTLS before authenticating
+``SMTP_USERNAME``/``_PASSWORD`` (empty: no login)                SMTP credentials
+``MAIL_FROM``              ``noreply@rathaus.example``          sender address of mails
+``MAIL_SINK_PORT``         ``8025``                             development SMTP sink's page and JSON API
+``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
@@ -59,6 +65,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "payments-relay": 9108,
     "payments-saga": 9109,
     "submissions-payments": 9110,
+    "notifications": 9111,
+    "notifications-consumer": 9112,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -148,6 +156,17 @@ class Settings:
     #: receives every mail whole (recipient, link). Empty: mails are only logged by
     #: template and mail id — their recipients and links are never written anywhere.
     dev_mail_sink: str = ""
+    #: The notifications service's SMTP server (development: the sink, services/notifications/sink.py).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "noreply@rathaus.example"
+    #: Development SMTP sink: its page and ``GET /api/messages`` (it receives SMTP on SMTP_PORT).
+    mail_sink_port: int = 8025
+    #: Seconds between the notifications service's rounds of sending what is due.
+    notifications_send_interval: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

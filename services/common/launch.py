@@ -21,6 +21,7 @@ SERVICES = {
     "submissions": "services.submissions.service:SubmissionsService",
     "gateway": "services.gateway.service:GatewayService",
     "payments": "services.payments.service:PaymentsService",
+    "notifications": "services.notifications.service:NotificationsService",
 }
 
 

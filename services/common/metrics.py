@@ -37,6 +37,12 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 
+MESSAGES_ATTEMPTED = Counter(
+    "vr_notifications_attempts_total", "Delivery attempts of messages by outcome state", ["channel", "status"]
+)
+MESSAGES_PENDING = Gauge("vr_notifications_pending", "Undelivered messages by state", ["status"])
+OLDEST_PENDING = Gauge("vr_notifications_oldest_pending_seconds", "Age of the oldest undelivered message")
+
 _started: set[int] = set()
 
 

@@ -1,4 +1,4 @@
-"""Reading many event streams at once.
+"""Reading event streams: many at once, and an application's log from a tracked position.
 
 eventsourcing's recorders read one stream per call; on PostgreSQL that is a round trip per
 stream. A hot path that needs a small aggregate for each of hundreds of originators (the
@@ -8,7 +8,7 @@ POPO and SQLite are in-process, so there the per-stream read is cheap and used a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -40,3 +40,13 @@ def select_streams(recorder: Any, originator_ids: Sequence[UUID]) -> dict[UUID, 
                 StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
             )
     return streams
+
+
+def catch_up(app: Any, position: Callable[[], int], apply: Callable[[Iterable[Any], int], int], batch: int = 500) -> int:
+    """Fold an application's own notification log into a read model from the model's tracked
+    ``position()`` on, ``apply(domain_events, last_id)`` per batch (one transaction each);
+    the sum of what ``apply`` returned."""
+    applied = 0
+    while notes := app.recorder.select_notifications(start=position(), limit=batch, inclusive_of_start=False):
+        applied += apply((app.mapper.to_domain_event(n) for n in notes), notes[-1].id)
+    return applied

@@ -1,4 +1,4 @@
-"""Every process exposes Prometheus metrics; one correlation id travels from HTTP into the
+"""Every process (but the development mail sink) exposes Prometheus metrics; one correlation id travels from HTTP into the
 stored event and the integration event."""
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ EXPECTED = {
     "relay": ["vr_events_relayed_total", "vr_relay_position"],
     "projector": ["vr_projection_lag_events", "vr_projection_events_total"],
     "psp_simulator": ["vr_psp_sim_webhooks_pending"],
+    # the submission's confirmation mail: consumed, attempted, and the pending gauges set
+    "notifications": ['vr_notifications_attempts_total{channel="email"', "vr_notifications_oldest_pending_seconds",
+                      'vr_notifications_pending{status="created"}'],
+    "notifications-consumer": ['vr_projection_events_total{projection="notifications",result="applied"}'],
 }
 
 
