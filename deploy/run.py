@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
-from services.common.config import postgres_configured, settings  # noqa: E402
+from services.common.config import PaymentsSettings, postgres_configured, settings  # noqa: E402
 from services.common.production import refuse_unsafe_start  # noqa: E402
 from services.payments.merchants import development_simulator_file  # noqa: E402
 
@@ -138,7 +138,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{settings().gateway_port}"
     if wait_ready(f"{base}/health/ready", procs):
         print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
-        print(f"[run] PSP simulator (test provider, no real money): {settings().psp_base_url}", file=sys.stderr)
+        print(f"[run] PSP simulator (test provider, no real money): {PaymentsSettings.from_env().psp_base_url}", file=sys.stderr)
     else:
         print("[run] the platform did not become ready; stopping", file=sys.stderr)
         stop_all(procs)
