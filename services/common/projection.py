@@ -9,6 +9,7 @@ rebuild for all tenants or one — and only differs in its tables and in the SQL
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ from services.common.db import ReadStore
 Statement = tuple[str, tuple[Any, ...]]
 
 
-class FoldedReadModel:
+class FoldedReadModel(ABC):
     #: CREATE … IF NOT EXISTS statements separated by ``;``, including the position table.
     DDL = ""
     #: Tables with a ``tenant`` column, emptied by a rebuild.
@@ -35,9 +36,9 @@ class FoldedReadModel:
     def close(self) -> None:  # Provided() calls it when the container stops
         self.store.close()
 
+    @abstractmethod
     def statements(self, event: Any) -> list[Statement]:
         """The SQL that applies one domain event (none for events the model ignores)."""
-        raise NotImplementedError
 
     def _fold(self, cur: Any, events: Iterable[Any], tenant: str | None = None) -> int:
         found = [s for e in events if tenant in (None, getattr(e, "tenant", None)) for s in self.statements(e)]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from services.common.contracts import envelope
 from services.submissions.domain import Case
 
 SUBMITTED_FIELDS = (
@@ -45,29 +45,11 @@ def event_type(domain_event: Any) -> str:
     return f"case.{snake}.v{PUBLISHED[type(domain_event)][0]}"
 
 
-def event_id(aggregate_id: UUID, version: int) -> str:
-    """Deterministic, so a re-published event keeps its id and consumers can dedupe."""
-    return str(uuid5(aggregate_id, str(version)))
-
-
 def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any] | None:
     if not isinstance(domain_event, Case.Event):
         return None  # reference sequences and other internals are not published
     data = {name: getattr(domain_event, name) for name in PUBLISHED[type(domain_event)][1]}
-    return {
-        "event_id": event_id(domain_event.originator_id, domain_event.originator_version),
-        "type": event_type(domain_event),
-        "occurred_at": domain_event.timestamp.isoformat(),
-        "tenant": domain_event.tenant,
-        "service_id": domain_event.service_id,
-        "aggregate_id": str(domain_event.originator_id),
-        "aggregate_version": domain_event.originator_version,
-        "position": position,
-        "actor": domain_event.actor,
-        "correlation_id": domain_event.correlation_id,
-        "causation_id": None,
-        "data": data,
-    }
+    return envelope(domain_event, event_type(domain_event), data, position)
 
 
 def map_notification(app: Application, notification: Notification) -> dict[str, Any] | None:

@@ -27,8 +27,9 @@ import psycopg
 import pytest
 
 from services.common.amqp import ConfirmingPublisher, connect, declare_topology
+from services.common.contracts import event_id
 from services.submissions.application import open_submissions
-from services.submissions.integration import event_id, to_envelope
+from services.submissions.integration import to_envelope
 from services.submissions.projector import QUEUE as PROJECTOR_QUEUE
 from tests import support
 from tests.e2e.accounts import Account, Accounts
