@@ -29,7 +29,7 @@ demo-data: install
 	@$(PY) deploy/demo_data.py
 
 test: install
-	@$(PY) deploy/testdb.py $(TEST_PG_DB)
+	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
 	@$(TEST_ENV) $(PY) -m pytest tests -q --ignore=tests/interface
 	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi
 
@@ -37,7 +37,7 @@ test-unit: install
 	@$(PY) -m pytest tests/unit -q -p no:cacheprovider
 
 bench: install
-	@$(PY) deploy/testdb.py vr_bench
+	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py vr_bench
 	@$(TEST_ENV) POSTGRES_DBNAME=vr_bench $(PY) -m bench
 
 lint: install

@@ -1,14 +1,24 @@
-"""Create a fresh PostgreSQL database for tests or the bench (drops it first if it exists)."""
+"""Create a fresh PostgreSQL database for tests or the bench (drops it first if it exists).
+
+The server, user and password come from the same POSTGRES_* settings the services read
+(`make test` and `make bench` set them), so the scratch database lands where the tests look.
+"""
 
 from __future__ import annotations
 
 import sys
 
 import psycopg
+from psycopg.conninfo import make_conninfo
+
+from services.common import db
+
+MAINTENANCE_DB = "postgres"  # the database every server has, for CREATE DATABASE
 
 
 def main(name: str) -> None:
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+    parts = {key: value for key, value in db.postgres_parts().items() if value != ""}
+    with psycopg.connect(make_conninfo(**{**parts, "dbname": MAINTENANCE_DB}), autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
