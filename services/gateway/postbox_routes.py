@@ -54,8 +54,11 @@ class PostboxRoutes:
     @endpoint("postbox")
     def postbox(self, request: Request, lang: str, principal: Principal) -> Response:
         """Mein Postfach: every message to the caller, newest first."""
-        owner = _owner(principal)
-        return json_response({"items": [_item_links(i) for i in self.notifications.postbox_items(owner)]}, lang=lang)
+        require_login(principal)
+        if principal.kind not in authz.APPLICANT_KINDS:
+            raise DomainError("forbidden")  # staff accounts have no postbox (like "my cases")
+        items = self.notifications.postbox_items(principal.applicant_ref)
+        return json_response({"items": [_item_links(i) for i in items]}, lang=lang)
 
     @http("GET", "/api/v1/me/postbox/<item_id>")
     @endpoint("postbox_item")
@@ -69,7 +72,9 @@ class PostboxRoutes:
         """``{"read": true}`` marks the message read, ``false`` unread again."""
         owner = _owner(principal)
         body = read_json(request)
-        if not isinstance(body, dict) or set(body) != {"read"} or not isinstance(body["read"], bool):
+        if not isinstance(body, dict):
+            raise DomainError("invalid_request", detail=text("json_object"))
+        if set(body) != {"read"} or not isinstance(body["read"], bool):
             raise DomainError("invalid_parameter", name="read", detail=text("one_of", choices="true, false"))
         return json_response(_item_links(self.notifications.mark_postbox_item(item_id[:64], owner, body["read"])), lang=lang)
 

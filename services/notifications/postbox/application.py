@@ -199,7 +199,10 @@ class PostboxCommands:
         item = self.postbox_item(item_id, account_id)
         if not any(a["attachment_id"] == attachment_id for a in item.attachments):
             raise DomainError("document_not_found", log_message=f"attachment {attachment_id[:64]}")
-        return self._letter_file(attachment_id, blobs)
+        try:
+            return self._letter_file(attachment_id, blobs)
+        except DomainError as exc:  # erased between its PDF and its item (erasure under way): gone
+            raise DomainError("document_not_found", log_message=exc.code) from None
 
     # -- the responsible clerk ----------------------------------------------------------------
     def case_document(self, case_id: str, document_id: str, blobs: BlobStore) -> dict[str, Any]:
