@@ -15,6 +15,7 @@ from services.common.blobs import open_blobs
 from services.common.db import ReadStore
 from services.common.problems import DomainError
 from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.postbox.application import item_view
 from services.notifications.postbox.projections import Postbox
 from tests.postbox_support import DECISION, CaseSources, decided_case
 
@@ -49,6 +50,8 @@ def test_postbox_items_letters_and_their_owner(app: NotificationsApp) -> None:
 
     items = postbox.items_of("acc-1")
     assert len(items) == 6 and all(not i["read"] for i in items)
+    assert all(set(i) == set(item_view(app.postbox_item(i["item_id"], "acc-1")))
+               for i in items)  # the list's entries are the item's view
     assert {i["subject"] for i in items if i["attachments"]} == {
         f"Bescheid zu Ihrem Antrag {approved[0]['data']['reference']}: bewilligt",
         f"Bescheid zu Ihrem Antrag {rejected[0]['data']['reference']}: abgelehnt",

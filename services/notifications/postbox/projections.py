@@ -114,7 +114,9 @@ class Postbox:
             (recipient,),
         )
         items = [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
-        return [{**i, "read": bool(i.pop("is_read")), "attachments": json.loads(i["attachments"])} for i in items]
+        for item in items:
+            item["read"], item["attachments"] = bool(item.pop("is_read")), json.loads(item["attachments"])
+        return items
 
     def item_ids_of(self, recipient: str) -> list[str]:
         """Every item of the recipient, composed, not yet composed or erased (erasure resumes)."""
