@@ -74,6 +74,10 @@ def test_postbox_items_letters_and_their_owner(app: NotificationsApp) -> None:
     postbox.catch_up(app)
     assert [i["read"] for i in postbox.items_of("acc-1") if i["item_id"] == decision["item_id"]] == [True]
 
+    before = postbox.items_of("acc-1")
+    postbox.rebuild(app)  # the read model is rebuildable from the event store
+    assert postbox.items_of("acc-1") == before
+
     [document] = postbox.documents_of(approved[0]["aggregate_id"])
     assert (document["document_id"], document["sha256"], document["decision"], document["erased"]) == (
         attachment["attachment_id"], attachment["sha256"], "approved", False)

@@ -5,7 +5,7 @@ rendered with reportlab's ``invariant`` mode, so the same content gives the same
 the same SHA-256 (a retried issue stores nothing new). Archivable as far as the
 open-source reportlab goes: the fonts (Bitstream Vera, shipped with reportlab) are embedded
 as subsets, the document carries title, author, subject and language; reportlab does not
-write the XMP/OutputIntent a PDF/A validator wants (ARCHITECTURE.md, "Decision letters").
+write the XMP/OutputIntent a PDF/A validator wants (ARCHITECTURE.md, "The postbox and decision letters").
 Untrusted values (names, decision texts) are escaped before they reach reportlab's markup.
 """
 

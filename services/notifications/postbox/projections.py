@@ -10,13 +10,9 @@ commits with the rows; everything is rebuildable from the event store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-from eventsourcing.application import Application
-
-from services.common.db import ReadStore
-from services.common.streams import catch_up
+from services.common.projection import FoldedReadModel, Statement
 from services.notifications.postbox.domain import CREATED, Letter, PostboxItem
 
 DDL = """
@@ -32,10 +28,6 @@ CREATE TABLE IF NOT EXISTS case_documents (document_id TEXT PRIMARY KEY, case_id
 CREATE INDEX IF NOT EXISTS documents_by_case ON case_documents (case_id);
 CREATE TABLE IF NOT EXISTS postbox_position (board TEXT PRIMARY KEY, position BIGINT NOT NULL)
 """
-TRACK = (
-    "INSERT INTO postbox_position (board, position) VALUES ('postbox', ?) ON CONFLICT (board) "
-    "DO UPDATE SET position = excluded.position WHERE postbox_position.position < excluded.position"
-)
 NEWER = "version = ? WHERE {key} = ? AND version < ?"
 ITEM_COLUMNS = ("item_id", "kind", "subject", "case_id", "reference", "tenant", "created_at", "is_read", "attachments")
 DOCUMENT_COLUMNS = (
@@ -43,7 +35,7 @@ DOCUMENT_COLUMNS = (
 )
 
 
-def statement(event: Any) -> tuple[str, tuple[Any, ...]] | None:
+def statement(event: Any) -> Statement | None:
     key, version = str(event.originator_id), event.originator_version
     item_tail = (version, key, version)
     newer_item = NEWER.format(key="item_id")
@@ -78,27 +70,14 @@ def statement(event: Any) -> tuple[str, tuple[Any, ...]] | None:
     return None
 
 
-class Postbox:
-    def __init__(self, store: ReadStore):
-        self.store = store
-        store.executescript(DDL)
+class Postbox(FoldedReadModel):
+    DDL = DDL
+    TABLES = ("postbox_items", "case_documents")
+    POSITION_TABLE, BOARD = "postbox_position", "postbox"
 
-    def close(self) -> None:
-        self.store.close()
-
-    def position(self) -> int:
-        rows = self.store.query("SELECT position FROM postbox_position WHERE board = 'postbox'")
-        return int(rows[0][0]) if rows else 0
-
-    def apply(self, events: Iterable[Any], position: int | None = None) -> int:
-        with self.store.transaction() as cur:
-            applied = sum(cur.execute(sql, params).rowcount for e in events if (found := statement(e)) for sql, params in [found])
-            if position is not None:
-                cur.execute(TRACK, (position,))
-        return applied
-
-    def catch_up(self, app: Application, batch: int = 500) -> int:
-        return catch_up(app, self.position, self.apply, batch)
+    def statements(self, event: Any) -> list[Statement]:
+        found = statement(event)
+        return [found] if found else []
 
     def to_compose(self, limit: int = 50) -> list[str]:
         rows = self.store.query(
