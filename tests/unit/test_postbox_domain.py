@@ -11,6 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
+from services.catalog.tenants import (
+    LEGAL_REMEDY_GENERIC,
+    LEGAL_REMEDY_NIEDERSACHSEN,
+    PROFILE_MAX,
+    check_profile,
+    letterhead,
+)
 from services.common.blobs import BlobNotFound, FileBlobStore
 from services.common.problems import DomainError
 from services.notifications.application import NotificationsApp
@@ -146,3 +153,13 @@ def test_composing_a_decision_issues_its_letter_into_the_blob_store(app: Notific
         approved["aggregate_id"], "approved", berlin_day(approved["occurred_at"]), True)
     assert all(DECISION not in str(vars(e)) for e in app.events.get(letter_id(approved["event_id"])))
     assert all(DECISION not in str(vars(e)) for e in app.events.get(body.id))
+
+
+def test_the_letterhead_has_a_rechtsbehelfsbelehrung_by_default_or_the_tenants_own() -> None:
+    vechta = {"ags": "03460009", "name": "Vechta", "kind": "gemeinde", "address": "Rathausplatz 1"}
+    assert letterhead(vechta)["legal_remedy"] == LEGAL_REMEDY_NIEDERSACHSEN
+    assert "Verwaltungsgericht Oldenburg" in LEGAL_REMEDY_NIEDERSACHSEN and len(LEGAL_REMEDY_NIEDERSACHSEN) <= PROFILE_MAX
+    assert letterhead({**vechta, "ags": "05315000"})["legal_remedy"] == LEGAL_REMEDY_GENERIC  # not in Niedersachsen
+    own = letterhead({**vechta, "legal_remedy": "Widerspruch beim Rathaus."})
+    assert (own["legal_remedy"], own["name"], own["address"]) == ("Widerspruch beim Rathaus.", "Vechta", "Rathausplatz 1")
+    check_profile({"legal_remedy": "Widerspruch beim Rathaus."})  # a profile field the tenant admin may set

@@ -86,6 +86,9 @@ class PostboxRpc:
                 except (RemoteError, DomainError) as exc:  # a service away or refusing: next round
                     log.warning("postbox_compose_failed", item_id=item_id, error=exc.__class__.__name__)
                     continue
+                except Exception as exc:  # noqa: BLE001 - ours to fix; the other items must not wait for it
+                    log.error("postbox_compose_error", item_id=item_id, error=repr(exc)[:300])
+                    continue
                 if view is not None:
                     log.info("postbox_item_composed", item_id=item_id, kind=view["kind"], attachments=len(view["attachments"]))
             self.postbox.catch_up(self.app)
