@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from services.common.blobs import BlobNotFound, BlobStore
 from services.common.erasure import rewrite_event
 from services.common.problems import DomainError
+from services.notifications.domain import message_id
 from services.notifications.postbox.domain import (
     COMPOSED,
     CREATED,
@@ -113,6 +114,15 @@ class PostboxCommands:
     recorder: Any
     mapper: Any
     events: Any
+
+    # -- created with the event (in ``accept``, same transaction as its tracking record) --------
+    def postbox_news(
+        self, envelope: Mapping[str, Any], kind: str, recipient: str, tenant: str, reference: str, language: str,
+    ) -> list[PostboxItem]:
+        """The event's postbox item for ``recipient``, unless it was recorded before (replay)."""
+        if self._get(message_id(str(envelope["event_id"]), POSTBOX, recipient)) is not None:
+            return []
+        return [new_item(envelope, kind, recipient, tenant, reference, language)]
 
     # -- composing ----------------------------------------------------------------------------
     def compose_item(self, item_id: str, sources: Sources, blobs: BlobStore, base_url: str) -> dict[str, Any] | None:
