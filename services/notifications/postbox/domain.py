@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.common.problems import DomainError
-from services.notifications.domain import message_id
+from services.notifications.domain import Message
 
 POSTBOX = "postbox"
 CREATED, COMPOSED, ERASED = "created", "composed", "erased"
@@ -42,9 +42,7 @@ class ItemGone(DomainError):
 class PostboxItem(Aggregate):
     """One message in a citizen's postbox: subject, full text and attachments (letters)."""
 
-    @staticmethod
-    def create_id(source_event_id: str, channel: str, recipient: str, **_: object) -> UUID:
-        return message_id(source_event_id, channel, recipient)
+    create_id = staticmethod(Message.create_id)  # the same key as a message: (source event, channel, recipient)
 
     @event("Created")
     def __init__(
