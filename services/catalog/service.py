@@ -11,6 +11,7 @@ from nameko.rpc import rpc
 from services.catalog.application import Catalog, CatalogApp, open_catalog
 from services.catalog.reference import ReferenceCatalog
 from services.catalog.search import ServiceFinder
+from services.catalog.tenants import letterhead
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError
 
@@ -31,6 +32,11 @@ class CatalogService:
     @rpc(expected_exceptions=DomainError)
     def get_tenant(self, ags: str) -> dict[str, Any]:
         return self.app.tenant(ags)
+
+    @rpc(expected_exceptions=DomainError)
+    def letterhead(self, ags: str) -> dict[str, Any]:
+        """Contact, opening hours and Rechtsbehelfsbelehrung for the tenant's letters."""
+        return letterhead(self.app.tenant(ags))
 
     @rpc
     def list_tenants(self) -> list[dict[str, Any]]:

@@ -10,7 +10,9 @@ from typing import Any
 from services.catalog.projections import CatalogView
 from services.common.problems import DomainError, text
 
-PROFILE_FIELDS = ("slug", "email", "phone", "address", "opening_hours", "primary_color", "coat_of_arms", "website")
+PROFILE_FIELDS = (
+    "slug", "email", "phone", "address", "opening_hours", "primary_color", "coat_of_arms", "website", "legal_remedy",
+)
 PROFILE_MAX = 500
 KINDS = ("gemeinde", "landkreis")
 NAME_MAX = 200
@@ -24,6 +26,32 @@ def contact(tenant: dict[str, Any]) -> dict[str, Any]:
         "ags": tenant["ags"], "name": tenant["name"], "kind": tenant["kind"],
         **{k: tenant[k] for k in ("email", "phone", "address", "opening_hours") if tenant.get(k)},
     }
+
+
+#: The Rechtsbehelfsbelehrung of a decision letter when the tenant set none (profile field
+#: ``legal_remedy``). Niedersachsen has abolished the objection procedure (Widerspruch) for
+#: most decisions (§ 80 NJG), so the remedy is an action at the administrative court; the
+#: tenants hosted so far (Landkreise Vechta and Cloppenburg) are in the district of the
+#: Verwaltungsgericht Oldenburg. Elsewhere (or where a Widerspruch is open) the tenant sets
+#: its own text.
+LEGAL_REMEDY_NIEDERSACHSEN = (
+    "Gegen diesen Bescheid kann innerhalb eines Monats nach Bekanntgabe Klage bei dem Verwaltungsgericht "
+    "Oldenburg, Schloßplatz 10, 26122 Oldenburg, erhoben werden. Die Klage ist schriftlich oder zur Niederschrift "
+    "der Urkundsbeamtin oder des Urkundsbeamten der Geschäftsstelle zu erheben oder in elektronischer Form nach "
+    "Maßgabe des § 55a der Verwaltungsgerichtsordnung einzureichen."
+)
+LEGAL_REMEDY_GENERIC = (
+    "Gegen diesen Bescheid kann innerhalb eines Monats nach Bekanntgabe Widerspruch oder, wo das Landesrecht "
+    "keinen Widerspruch vorsieht, Klage bei dem zuständigen Verwaltungsgericht erhoben werden. Auskunft gibt "
+    "die Behörde, die diesen Bescheid erlassen hat."
+)
+NIEDERSACHSEN = "03"  # the Land's prefix of the AGS
+
+
+def letterhead(tenant: dict[str, Any]) -> dict[str, Any]:
+    """What a decision letter of the tenant shows: its contact and its Rechtsbehelfsbelehrung."""
+    default = LEGAL_REMEDY_NIEDERSACHSEN if tenant["ags"].startswith(NIEDERSACHSEN) else LEGAL_REMEDY_GENERIC
+    return {**contact(tenant), "legal_remedy": tenant.get("legal_remedy") or default}
 
 
 def check_profile(profile: dict[str, Any]) -> None:

@@ -70,6 +70,9 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "payment_not_configured": (409, "Die Kommune {ags} nimmt noch keine Online-Zahlungen an.", "The municipality {ags} does not take online payments yet."),
     "refund_not_possible": (409, "Diese Zahlung kann nicht erstattet werden: {detail}", "This payment cannot be refunded: {detail}"),
     "webhook_rejected": (400, "Die Zahlungsnachricht wurde abgewiesen ({reason}).", "The payment notice was rejected ({reason})."),
+    "postbox_item_not_found": (404, "Diese Nachricht gibt es in Ihrem Postfach nicht.", "There is no such message in your postbox."),
+    "document_not_found": (404, "Dieses Dokument gibt es nicht.", "There is no such document."),
+    "document_erased": (410, "Dieses Dokument wurde mit dem Konto der antragstellenden Person gelöscht; Aktenzeichen, Daten und Entscheidung bleiben beim Antrag.", "This document was deleted with the applicant's account; reference, dates and decision stay with the case."),
     "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
 }
 

@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from services.common.db import open_application
 from services.common.problems import DomainError
 from services.notifications.domain import EMAIL, PENDING, CaseContact, Message, contact_id, message_id
+from services.notifications.postbox.application import PostboxCommands
 from services.notifications.rendering import DEFAULT_LANGUAGE, render
 from services.notifications.smtp import DELIVERED, PERMANENT
 
@@ -55,7 +56,7 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
-class NotificationsApp(Application[UUID]):
+class NotificationsApp(PostboxCommands, Application[UUID]):
     name = "notifications"
 
     def construct_recorder(self) -> ProcessRecorder:
@@ -90,6 +91,8 @@ class NotificationsApp(Application[UUID]):
             reference=contact.reference, actor="notifications",
             correlation_id=str(envelope.get("correlation_id") or ""),
         ))
+        # the postbox always gets the message, whatever the e-mail preferences (postbox/application.py)
+        news.extend(self.postbox_news(envelope, kind, contact.applicant, contact.tenant, contact.reference, DEFAULT_LANGUAGE))
         processing: ProcessingEvent[UUID] = ProcessingEvent(tracking)
         processing.collect_events(*news)
         try:

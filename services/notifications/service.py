@@ -31,6 +31,7 @@ from services.common.nameko_deps import (
 from services.common.problems import DomainError
 from services.notifications.application import NotificationsApp, open_notifications
 from services.notifications.domain import PENDING
+from services.notifications.postbox.rpc import PostboxRpc
 from services.notifications.projections import Outbox
 from services.notifications.smtp import SmtpTransport
 
@@ -58,7 +59,7 @@ class RpcDirectory:
         return str(self.catalog.get_tenant(ags)["name"])
 
 
-class NotificationsService:
+class NotificationsService(PostboxRpc):
     name = "notifications"
 
     app: NotificationsApp = Provided(open_notifications)

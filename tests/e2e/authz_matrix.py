@@ -39,6 +39,11 @@ The policy (issue "authorisation matrix")
   404); only the applicant starts paying, only the case's clerks and team leads refund;
   the provider's webhook needs no login (its signature is checked); a tenant's payments,
   reconciliation and cash-office export are its tenant admins'.
+* Postbox (issue #11): a citizen's postbox, its messages and their attachments are the
+  owner's only; anyone else gets the same 404 as for an unknown message (staff accounts
+  have no postbox: their list is 403). A case's documents (decision letters) are its
+  responsible clerks' — readers of the case as staff; everyone else, the applicant too
+  (who has the letter in the postbox), gets the case as ``hidden``.
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
 * Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
@@ -107,6 +112,7 @@ def ok(*statuses: int, code: str | None = None) -> Outcome:
 UNAUTHENTICATED = Outcome("unauthenticated", frozenset({401}), "unauthenticated")
 FORBIDDEN = Outcome("forbidden", frozenset({403}), "forbidden")
 HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
+HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # another's postbox message
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
 
 
@@ -139,6 +145,7 @@ TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/ten
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
 PAYMENT, REFUND, PAYMENTS = "/api/v1/cases/<case_id>/payment", "/api/v1/cases/<case_id>/payment/refund", "/api/v1/tenants/<ags>/payments"
 NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no payment
+POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
@@ -212,6 +219,14 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", PAYMENTS, "list_payments", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/reconciliation", "payments_reconciliation", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/export", "payments_export", FORBIDDEN, tenant_admin=OK200),
+    # -- the postbox and a case's documents (citizen A's approved Hundeanmeldung) --------------
+    logged_in("GET", POSTBOX, "postbox", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
+    logged_in("GET", f"{POSTBOX}/<item_id>", "postbox_item", HIDDEN_ITEM, citizen_a=OK200),
+    logged_in("POST", f"{POSTBOX}/<item_id>/read", "mark_postbox_item", HIDDEN_ITEM, citizen_a=OK200),
+    logged_in("GET", f"{POSTBOX}/<item_id>/attachments/<attachment_id>", "postbox_attachment", HIDDEN_ITEM,
+              citizen_a=OK200),
+    logged_in("GET", DOCUMENTS, "case_documents", HIDDEN, clerk=OK200, team_lead=OK200),
+    logged_in("GET", f"{DOCUMENTS}/<document_id>", "case_document", HIDDEN, clerk=OK200, team_lead=OK200),
     # -- administration -----------------------------------------------------------------------
     logged_in("POST", "/api/v1/admin/tenants", "register_tenant", FORBIDDEN, operator=OK201),
     logged_in("PATCH", TENANT_ADMIN, "update_tenant:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),

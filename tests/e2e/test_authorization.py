@@ -46,7 +46,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 47  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 53  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -514,6 +514,63 @@ RECIPES["start_payment"] = lambda w, who: _case_call(w, who, "POST", m.PAYMENT, 
 RECIPES["refund_payment"] = lambda w, who: _case_call(w, who, "POST", m.REFUND, w.case_id, {"reason": "Prüfung"})
 RECIPES["case_audit"] = _audit_of(lambda w: w.case_id)
 RECIPES["case_audit:portal_differs"] = _audit_of(lambda w: w.district_case_id)
+
+
+def _decided(w: World) -> dict[str, str]:
+    """Citizen A's approved Hundeanmeldung, once per world, and what it left: the decision's
+    message in A's postbox, its letter (attachment) and the case's document."""
+    found = getattr(w, "decided", None)
+    if found is None:
+        case_id = w.new_case("in_review")
+        approved = w.setup.http.post(f"/api/v1/cases/{case_id}/actions/approve", json={"decision": "Marke folgt."})
+        assert approved.status_code == 200, approved.text
+
+        def letter() -> dict[str, Any] | None:
+            items = w.http(m.CIT_A).get(m.POSTBOX).json()["items"]
+            return next((i for i in items if i["case_id"] == case_id and i["attachments"]), None)
+
+        item = eventually(letter, timeout=60)
+        found = {"case_id": case_id, "item_id": item["item_id"], "attachment_id": item["attachments"][0]["attachment_id"]}
+        w.decided = found  # type: ignore[attr-defined]
+    return found
+
+
+def _postbox_call(w: World, who: str, method: str, tail: str = "", body: dict[str, Any] | None = None) -> Call:
+    decided, http = _decided(w), w.http(who)
+    tail = tail.replace("<attachment_id>", decided["attachment_id"])
+
+    def send(target: str) -> httpx.Response:
+        return http.request(method, f"{m.POSTBOX}/{target}{tail}", json=body)
+
+    return Call(send(decided["item_id"]), decided["item_id"], send)
+
+
+def _is_pdf(response: httpx.Response) -> str | None:
+    ok_pdf = response.headers.get("Content-Type") == "application/pdf" and response.content.startswith(b"%PDF-")
+    return None if ok_pdf else f"not a PDF: {response.headers.get('Content-Type')}"
+
+
+RECIPES["postbox"] = lambda w, who: Call(w.http(who).get(m.POSTBOX), check=expect_json("items"))
+RECIPES["postbox_item"] = lambda w, who: _postbox_call(w, who, "GET")
+RECIPES["mark_postbox_item"] = lambda w, who: _postbox_call(w, who, "POST", "/read", {"read": True})
+
+
+@recipe("postbox_attachment")
+def _postbox_attachment(w: World, who: str) -> Call:
+    call = _postbox_call(w, who, "GET", "/attachments/<attachment_id>")
+    call.check = _is_pdf
+    return call
+
+
+RECIPES["case_documents"] = lambda w, who: _case_call(w, who, "GET", m.DOCUMENTS, _decided(w)["case_id"],
+                                                      check=lambda r: None if r.json()["items"] else "no document")
+
+
+@recipe("case_document")
+def _case_document(w: World, who: str) -> Call:
+    decided = _decided(w)
+    path = f"{m.DOCUMENTS}/{decided['attachment_id']}"
+    return _case_call(w, who, "GET", path, decided["case_id"], check=_is_pdf)
 
 
 def _action(action: str) -> Recipe:

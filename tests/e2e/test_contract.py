@@ -71,6 +71,8 @@ UNPROVOKED = {
     ("eid_complete", "403"): "not_permitted needs a platform without an eID provider",
     ("eid_simulator", "404"): "only without IDENTITY_EID_PROVIDER=simulated",
     ("me_delete", "202"): "needs the submissions service away: tests/e2e/test_citizen_account.py stops it for that",
+    ("case_document", "410"): "needs the applicant's account erased through notifications.erase_postbox "
+                              "(tests/integration/test_postbox.py erases and asks for the document)",
     ("submit_case", "410"): "only when the account is deleted while its submission is on the way "
                             "(tests/integration/test_submissions_app.py races it on the application)",
 }
@@ -395,6 +397,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_catalog_requests(people, check)
     run_admin_requests(people, check)
     run_payment_requests(people, check, high_citizen)
+    run_postbox_requests(people, check, high_citizen)
     run_generic_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
@@ -687,6 +690,52 @@ def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Clie
     check(people.lohne_lead.get(worklist), 403, "forbidden")
     check(citizen.get(worklist), 403, "forbidden")
     check(people.anonymous.get(worklist), 401, "unauthenticated")
+
+
+def run_postbox_requests(people: People, check: Contract, other_citizen: httpx.Client) -> None:
+    """A Hundeanmeldung in Vechta approved: its messages in the citizen's postbox, the
+    decision letter as attachment and as the case's document, and who may not see them."""
+    citizen, lead, anonymous = people.citizen, people.vechta_lead, people.anonymous
+    case = check(submit(citizen), 201).json()["case_id"]
+    check(lead.post(f"/api/v1/cases/{case}/actions/start-review", json={"clerk": "Frau Meyer"}), 200)
+    check(lead.post(f"/api/v1/cases/{case}/actions/approve", json={"decision": "Die Marke wird zugesandt."}), 200)
+
+    def decided() -> httpx.Response | None:
+        response = citizen.get("/api/v1/me/postbox")
+        return response if any(i["case_id"] == case and i["attachments"] for i in response.json()["items"]) else None
+
+    listing = check(eventually(decided, timeout=60), 200).json()["items"]
+    item = next(i for i in listing if i["case_id"] == case and i["attachments"])
+    attachment, mine = item["attachments"][0], f"/api/v1/me/postbox/{item['item_id']}"
+    check(people.vechta_lead.get("/api/v1/me/postbox"), 403, "forbidden")
+    check(anonymous.get("/api/v1/me/postbox"), 401, "unauthenticated")
+    check(citizen.get(mine), 200)
+    check(other_citizen.get(mine), 404, "postbox_item_not_found")
+    check(citizen.get(f"/api/v1/me/postbox/{uuid.uuid4()}"), 404, "postbox_item_not_found")
+    check(anonymous.get(mine), 401, "unauthenticated")
+    check(citizen.post(f"{mine}/read", json={"read": True}), 200)
+    check(citizen.post(f"{mine}/read", json={"read": "ja"}), 400, "invalid_parameter")
+    check(citizen.post(f"{mine}/read", json=[]), 400, "invalid_request")
+    check(citizen.post(f"{mine}/read", content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    check(other_citizen.post(f"{mine}/read", json={"read": False}), 404, "postbox_item_not_found")
+    check(anonymous.post(f"{mine}/read", json={"read": False}), 401, "unauthenticated")
+    body_limits(check, citizen, "POST", f"{mine}/read")
+    pdf = check(citizen.get(f"{mine}/attachments/{attachment['attachment_id']}"), 200)
+    assert pdf.content.startswith(b"%PDF-") and pdf.headers["ETag"] == f'"{attachment["sha256"]}"'
+    check(other_citizen.get(f"{mine}/attachments/{attachment['attachment_id']}"), 404, "postbox_item_not_found")
+    check(citizen.get(f"{mine}/attachments/{uuid.uuid4()}"), 404, "document_not_found")
+    check(anonymous.get(f"{mine}/attachments/{attachment['attachment_id']}"), 401, "unauthenticated")
+
+    documents = f"/api/v1/cases/{case}/documents"
+    [document] = check(lead.get(documents), 200).json()["items"]
+    assert document["sha256"] == attachment["sha256"]
+    check(citizen.get(documents), 404, "case_not_found")  # the applicant has it in the postbox
+    check(people.lohne_lead.get(documents), 404, "case_not_found")
+    check(anonymous.get(documents), 401, "unauthenticated")
+    check(lead.get(f"{documents}/{document['document_id']}"), 200)
+    check(lead.get(f"{documents}/{uuid.uuid4()}"), 404, "document_not_found")
+    check(people.lohne_lead.get(f"{documents}/{document['document_id']}"), 404, "case_not_found")
+    check(anonymous.get(f"{documents}/{document['document_id']}"), 401, "unauthenticated")
 
 
 def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Client) -> None:
