@@ -7,6 +7,7 @@ browser a new session id; logging out ends the session at the gateway too."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 from urllib.parse import quote
@@ -75,10 +76,8 @@ async def logout(request: Request) -> Response:
     await read_form(request)
     session = session_of(request)
     if session.auth:
-        try:
+        with contextlib.suppress(ApiError, NotLoggedIn):  # the session is gone at the gateway already
             await api(request, "POST", "/api/v1/auth/logout", json={"refresh_token": session.auth["refresh_token"]})
-        except (ApiError, NotLoggedIn):
-            pass  # the session is gone at the gateway already
     session.auth = None
     session.data.clear()
     request.state.session = web_of(request).sessions.rotate(session)

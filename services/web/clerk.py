@@ -29,6 +29,12 @@ ACTIONS = {
     "reassign": ("clerk", N_("Der Fall wurde neu zugewiesen.")),
 }
 
+STATUS_NAMES = {
+    "submitted": N_("Eingegangen"), "payment_pending": N_("Zahlung ausstehend"), "paid": N_("Bezahlt"),
+    "in_review": N_("In Bearbeitung"), "information_requested": N_("Rückfrage gestellt"), "approved": N_("Bewilligt"),
+    "rejected": N_("Abgelehnt"), "withdrawn": N_("Zurückgezogen"),
+}
+
 
 def require_staff(request: Request) -> dict[str, Any]:
     account = session_of(request).account
@@ -67,11 +73,13 @@ async def worklist(request: Request) -> Response:
     page = await api(request, "GET", f"/api/v1/tenants/{ags}/worklist", params=params)
     items = [i for i in page["items"] if i.get("overdue")] if filters["overdue"] else page["items"]
     services = (await api(request, "GET", "/api/v1/services"))["items"]
+    texts = web_of(request).texts(request.state.lang)
     query = {k: v for k, v in filters.items() if v and k != "overdue"} | ({"overdue": "1"} if filters["overdue"] else {})
     more = f"?{urlencode({**query, 'cursor': page['next_cursor']})}" if page.get("next_cursor") else None
     return render(request, "worklist.html", staff_area=True, tenant_ctx=tenant, items=items, filters=filters,
                   services=services, statuses=[s.value for s in Status], sorts=WORKLIST_SORTS, more=more,
-                  first=bool(args.get("cursor")), query=urlencode(query))
+                  first=bool(args.get("cursor")), filter_query=urlencode(query),
+                  status_names={k: texts.gettext(v) for k, v in STATUS_NAMES.items()})
 
 
 async def case_page(request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:

@@ -30,7 +30,7 @@ BABEL_LOCALES = {"de": "de_DE", "en": "en_GB"}
 TIMEZONE = "Europe/Berlin"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+def N_(message: str) -> str:
     """Marks a message for extraction; it is translated where it is shown."""
     return message
 

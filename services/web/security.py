@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import hmac
+import time
 from urllib.parse import urlsplit
 
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.common import metrics
 from services.web.i18n import LANG_COOKIE, choose
 from services.web.sessions import COOKIE
 
@@ -57,6 +59,7 @@ class WebMiddleware(BaseHTTPMiddleware):
     """Loads the session and the language for a page; sets cookie and headers on its answer."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
         web = request.app.state.web
         page = not request.url.path.startswith("/static/")
         if page:
@@ -75,4 +78,7 @@ class WebMiddleware(BaseHTTPMiddleware):
                     COOKIE, session.sid, httponly=True, samesite="lax", secure=web.settings.cookie_secure, path="/"
                 )
                 session.fresh = False
+        route = request.scope.get("route")
+        metrics.HTTP_REQUESTS.labels(getattr(route, "path", "static" if not page else "other"), request.method,
+                                     str(response.status_code)).observe(time.perf_counter() - started)
         return response
