@@ -43,6 +43,11 @@ def require_staff(request: Request) -> dict[str, Any]:
     return account
 
 
+def clerk_name(account: dict[str, Any]) -> str:
+    """How a case names the clerk working on it (the worklist's "assigned to me" asks for it)."""
+    return str(account.get("display_name") or account.get("email") or "")[:200]
+
+
 async def home(request: Request) -> Response:
     account = require_staff(request)
     tenants = {t["ags"]: t for t in await web_of(request).tenants()}
@@ -53,7 +58,7 @@ async def home(request: Request) -> Response:
 
 
 async def worklist(request: Request) -> Response:
-    require_staff(request)
+    account = require_staff(request)
     ags = request.path_params["ags"]
     tenant = await web_of(request).tenant_by_ags(ags)
     if tenant is None:
@@ -65,8 +70,11 @@ async def worklist(request: Request) -> Response:
         "sort": args.get("sort") if args.get("sort") in WORKLIST_SORTS else WORKLIST_SORTS[0],
         "order": "desc" if args.get("order") == "desc" else "asc",
         "overdue": args.get("overdue") == "1",
+        "mine": args.get("mine") == "1",
     }
-    params = {k: v for k, v in filters.items() if v and k != "overdue"}
+    params = {k: v for k, v in filters.items() if v and k not in ("overdue", "mine")}
+    if filters["mine"]:
+        params["assignee"] = clerk_name(account)
     params["limit"] = "25"
     if args.get("cursor"):
         params["cursor"] = args["cursor"][:500]
@@ -74,7 +82,8 @@ async def worklist(request: Request) -> Response:
     items = [i for i in page["items"] if i.get("overdue")] if filters["overdue"] else page["items"]
     services = (await api(request, "GET", "/api/v1/services"))["items"]
     texts = web_of(request).texts(request.state.lang)
-    query = {k: v for k, v in filters.items() if v and k != "overdue"} | ({"overdue": "1"} if filters["overdue"] else {})
+    query = {k: v for k, v in filters.items() if v and k not in ("overdue", "mine")}
+    query |= {k: "1" for k in ("overdue", "mine") if filters[k]}
     more = f"?{urlencode({**query, 'cursor': page['next_cursor']})}" if page.get("next_cursor") else None
     return render(request, "worklist.html", staff_area=True, tenant_ctx=tenant, items=items, filters=filters,
                   services=services, statuses=[s.value for s in Status], sorts=WORKLIST_SORTS, more=more,
@@ -112,7 +121,7 @@ async def act(request: Request) -> Response:
     texts = web_of(request).texts(request.state.lang)
     payload: dict[str, Any] = {}
     if action == "start-review":
-        payload["clerk"] = account.get("display_name") or account.get("email", "")
+        payload["clerk"] = clerk_name(account)
     if field_name:
         value = form.get(field_name, "").strip()
         if not value and action != "approve":
