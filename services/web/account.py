@@ -18,17 +18,8 @@ from starlette.routing import Route
 
 from services.web.gateway import ApiError, NotLoggedIn, tokens
 from services.web.i18n import N_
-from services.web.pages import api, redirect, render, safe_next, session_of, web_of
+from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
-
-STAFF_KINDS = frozenset({"clerk", "team_lead", "tenant_admin", "operator", "staff"})
-
-
-def require_citizen(request: Request) -> dict[str, Any]:
-    account = session_of(request).account
-    if account is None:
-        raise NotLoggedIn()
-    return account
 
 
 def is_staff(account: dict[str, Any]) -> bool:
@@ -142,7 +133,7 @@ async def confirm(request: Request) -> Response:
 
 # -- Mein Rathaus ----------------------------------------------------------------------------------
 async def my_cases(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     cases = (await api(request, "GET", "/api/v1/me/cases"))["items"]
     cases.sort(key=lambda c: c.get("submitted_at") or "", reverse=True)
     names = {s["service_id"]: s for s in (await api(request, "GET", "/api/v1/services"))["items"]}
@@ -155,7 +146,7 @@ async def load_case(request: Request) -> dict[str, Any]:
 
 
 async def my_case(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     case = await load_case(request)
     definition = await api(request, "GET", f"/api/v1/services/{quote(case['service_id'])}", params={"version": str(case["form_version"])})
     payment = None
@@ -171,7 +162,7 @@ async def my_case(request: Request) -> Response:
 
 
 async def answer(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     form = await read_form(request)
     case_id = request.path_params["case_id"]
     text = form.get("answer", "").strip()
@@ -198,7 +189,7 @@ async def answer(request: Request) -> Response:
 async def pay(request: Request) -> Response:
     """Start (or resume) paying: the provider's pay page is a link on the case page (a
     redirect from a form to another origin would break the form-action policy)."""
-    require_citizen(request)
+    require_login(request)
     await read_form(request)
     case_id = request.path_params["case_id"]
     payment = await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment")
@@ -207,7 +198,7 @@ async def pay(request: Request) -> Response:
 
 
 async def pay_page(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     case = await load_case(request)
     pay_url = (session_of(request).data.get("pay_url") or {}).get(case["case_id"])
     payment = await api(request, "GET", f"/api/v1/cases/{case['case_id']}/payment")
@@ -215,20 +206,20 @@ async def pay_page(request: Request) -> Response:
 
 
 async def settings_page(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     me = await api(request, "GET", "/api/v1/me")
     return render(request, "settings.html", me=me, errors={})
 
 
 async def export(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     data = await api(request, "GET", "/api/v1/me/export")
     return Response(json.dumps(data, ensure_ascii=False, indent=2), media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="meine-daten.json"'})
 
 
 async def delete_account(request: Request) -> Response:
-    require_citizen(request)
+    require_login(request)
     form = await read_form(request)
     try:
         await api(request, "DELETE", "/api/v1/me", json={"password": form.get("password", "")})

@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from services.common.cases import WORKLIST_SORTS, Status
 from services.web import forms
-from services.web.gateway import ApiError, NotLoggedIn
+from services.web.gateway import ApiError
 from services.web.i18n import N_
-from services.web.pages import api, not_found, redirect, render, session_of, web_of
+from services.web.pages import api, not_found, redirect, render, require_login, session_of, web_of
 from services.web.security import read_form
 
 ACTIONS = {
@@ -36,20 +36,13 @@ STATUS_NAMES = {
 }
 
 
-def require_staff(request: Request) -> dict[str, Any]:
-    account = session_of(request).account
-    if account is None:
-        raise NotLoggedIn()
-    return account
-
-
 def clerk_name(account: dict[str, Any]) -> str:
     """How a case names the clerk working on it (the worklist's "assigned to me" asks for it)."""
     return str(account.get("display_name") or account.get("email") or "")[:200]
 
 
 async def home(request: Request) -> Response:
-    account = require_staff(request)
+    account = require_login(request)
     tenants = {t["ags"]: t for t in await web_of(request).tenants()}
     mine = sorted({g["tenant"] for g in account.get("grants", []) if g["tenant"] in tenants})
     if len(mine) == 1:
@@ -58,7 +51,7 @@ async def home(request: Request) -> Response:
 
 
 async def worklist(request: Request) -> Response:
-    account = require_staff(request)
+    account = require_login(request)
     ags = request.path_params["ags"]
     tenant = await web_of(request).tenant_by_ags(ags)
     if tenant is None:
@@ -92,7 +85,7 @@ async def worklist(request: Request) -> Response:
 
 
 async def case_page(request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    require_staff(request)
+    require_login(request)
     case_id = request.path_params["case_id"]
     case = await api(request, "GET", f"/api/v1/cases/{quote(case_id)}")
     definition = await api(request, "GET", f"/api/v1/services/{quote(case['service_id'])}", params={"version": str(case["form_version"])})
@@ -112,7 +105,7 @@ async def case_page(request: Request, errors: dict[str, str] | None = None, stat
 
 
 async def act(request: Request) -> Response:
-    account = require_staff(request)
+    account = require_login(request)
     form = await read_form(request)
     case_id, action = request.path_params["case_id"], request.path_params["action"]
     if action not in ACTIONS:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.config import WebSettings
-from services.web.gateway import ApiError, Gateway
+from services.web.gateway import ApiError, Gateway, NotLoggedIn
 from services.web.i18n import Texts, load_catalogs
 from services.web.sessions import Session, SessionStore
 
@@ -65,6 +65,14 @@ def lang_of(request: Request) -> str:
 async def api(request: Request, method: str, path: str, **kwargs: Any) -> Any:
     """The gateway's answer for this page's session and language."""
     return await web_of(request).gateway.call(method, path, session=session_of(request), lang=lang_of(request), **kwargs)
+
+
+def require_login(request: Request) -> dict[str, Any]:
+    """The logged-in account (citizen or staff: what each may do, the gateway decides)."""
+    account = session_of(request).account
+    if account is None:
+        raise NotLoggedIn()
+    return account
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

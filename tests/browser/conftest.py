@@ -123,6 +123,16 @@ def log_out(page: Page) -> None:
     page.wait_for_load_state()
 
 
+def submit_and_open_as_clerk(page: Page, accounts: Accounts, tenant: str = VECHTA) -> str:
+    """Send the checked application, log out, and open the case as a new clerk of ``tenant``."""
+    page.click("#absenden button")
+    reference = page.locator(".vr-reference").inner_text()
+    log_out(page)
+    log_in(page, accounts.staff([(tenant, "clerk", ["*"])]), staff=True)
+    page.click(f"text={reference}")
+    return reference
+
+
 def fill_form(page: Page, data: dict[str, Any], name: str | None = None) -> None:
     """Answer each form page with ``data`` (JSON values as the gateway takes them) until the
     check-answers page; ``name`` checks every page (axe, reflow, screenshot)."""

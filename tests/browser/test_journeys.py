@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import VECHTA, check_page, fill_form, log_in, log_out
+from tests.browser.conftest import VECHTA, check_page, fill_form, log_in, log_out, submit_and_open_as_clerk
 from tests.e2e.accounts import Accounts
 from tests.examples import form
 from tests.support import Platform
@@ -101,12 +101,7 @@ def test_a_clerks_question_is_answered_in_place(context: BrowserContext, running
     log_in(page, citizen)
     page.goto("/vechta/antrag/hundeanmeldung/start")
     fill_form(page, form())
-    page.click("#absenden button")
-    reference = page.locator(".vr-reference").inner_text()
-    log_out(page)
-    clerk = accounts.staff([(VECHTA, "clerk", ["*"])])
-    log_in(page, clerk, staff=True)
-    page.click(f"text={reference}")
+    reference = submit_and_open_as_clerk(page, accounts)
     page.click("text=Bearbeitung beginnen")
     page.fill("#question", "Bitte nennen Sie die Versicherungsnummer erneut.")
     page.click("form[action$='/request-information'] button")
