@@ -29,11 +29,6 @@ ACTIONS = {
     "reassign": ("clerk", N_("Der Fall wurde neu zugewiesen.")),
 }
 
-STATUS_NAMES = {
-    "submitted": N_("Eingegangen"), "payment_pending": N_("Zahlung ausstehend"), "paid": N_("Bezahlt"),
-    "in_review": N_("In Bearbeitung"), "information_requested": N_("Rückfrage gestellt"), "approved": N_("Bewilligt"),
-    "rejected": N_("Abgelehnt"), "withdrawn": N_("Zurückgezogen"),
-}
 
 
 def clerk_name(account: dict[str, Any]) -> str:
@@ -74,14 +69,12 @@ async def worklist(request: Request) -> Response:
     page = await api(request, "GET", f"/api/v1/tenants/{ags}/worklist", params=params)
     items = [i for i in page["items"] if i.get("overdue")] if filters["overdue"] else page["items"]
     services = (await api(request, "GET", "/api/v1/services"))["items"]
-    texts = web_of(request).texts(request.state.lang)
     query = {k: v for k, v in filters.items() if v and k not in ("overdue", "mine")}
     query |= {k: "1" for k in ("overdue", "mine") if filters[k]}
     more = f"?{urlencode({**query, 'cursor': page['next_cursor']})}" if page.get("next_cursor") else None
     return render(request, "worklist.html", staff_area=True, tenant_ctx=tenant, items=items, filters=filters,
                   services=services, statuses=[s.value for s in Status], sorts=WORKLIST_SORTS, more=more,
-                  first=bool(args.get("cursor")), filter_query=urlencode(query),
-                  status_names={k: texts.gettext(v) for k, v in STATUS_NAMES.items()})
+                  first=bool(args.get("cursor")), filter_query=urlencode(query))
 
 
 async def case_page(request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:

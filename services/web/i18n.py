@@ -35,6 +35,14 @@ def N_(message: str) -> str:
     return message
 
 
+#: The case statuses (services.common.cases.Status) in words (the API's status_text is German only).
+STATUS_NAMES = {
+    "submitted": N_("Eingegangen"), "payment_pending": N_("Zahlung ausstehend"), "paid": N_("Bezahlt"),
+    "in_review": N_("In Bearbeitung"), "information_requested": N_("Rückfrage offen"), "approved": N_("Bewilligt"),
+    "rejected": N_("Abgelehnt"), "withdrawn": N_("Zurückgezogen"),
+}
+
+
 def load_catalogs() -> dict[str, NullTranslations]:
     """Per language its translations, compiled from the ``.po`` files (German: the ids)."""
     catalogs: dict[str, NullTranslations] = {"de": NullTranslations()}
@@ -69,6 +77,9 @@ class Texts:
         if isinstance(value, dict):
             return str(value.get(self.lang) or value.get(DEFAULT_LANGUAGE) or "")
         return "" if value is None else str(value)
+
+    def status(self, code: str) -> str:
+        return self.gettext(STATUS_NAMES[code]) if code in STATUS_NAMES else code
 
     def date(self, value: Any, form: str = "long") -> str:
         if not value:

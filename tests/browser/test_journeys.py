@@ -105,7 +105,7 @@ def test_a_clerks_question_is_answered_in_place(context: BrowserContext, running
     page.click("text=Bearbeitung beginnen")
     page.fill("#question", "Bitte nennen Sie die Versicherungsnummer erneut.")
     page.click("form[action$='/request-information'] button")
-    expect(page.locator("dd strong")).to_have_text("Rückfrage gestellt")
+    expect(page.locator("dd strong")).to_have_text("Rückfrage offen")
     page.goto(f"/verwaltung/{VECHTA}/?mine=1&status=information_requested")  # the filters
     expect(page.locator("tbody")).to_contain_text(reference)
     page.goto(f"/verwaltung/{VECHTA}/?status=approved")
