@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from services.common.config import Settings
 from tests import support
@@ -31,6 +32,7 @@ NARROW = {"width": 320, "height": 900}  # WCAG reflow: no horizontal scrolling a
 BLOCKING = ("serious", "critical")
 
 AXE_REPORT: dict[str, dict[str, Any]] = {}
+expect.set_options(timeout=30_000)  # two shared cores: a page can take seconds
 
 
 def output_dir() -> Path:
@@ -67,6 +69,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser, running: support.Platform) -> Iterator[BrowserContext]:
     ctx = browser.new_context(base_url=running.web_url, viewport=NARROW, locale="de-DE")
+    ctx.set_default_timeout(60_000)
     yield ctx
     ctx.close()
 
@@ -123,12 +126,23 @@ def log_out(page: Page) -> None:
     page.wait_for_load_state()
 
 
+def reload_until(page: Page, text: str, timeout: float = 60) -> None:
+    """Reload until the page shows ``text`` (worklist and "Mein Rathaus" are projections,
+    eventually consistent)."""
+    deadline = time.monotonic() + timeout
+    while text not in page.locator("main").inner_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared on {page.url}"
+        time.sleep(0.5)
+        page.reload()
+
+
 def submit_and_open_as_clerk(page: Page, accounts: Accounts, tenant: str = VECHTA) -> str:
     """Send the checked application, log out, and open the case as a new clerk of ``tenant``."""
     page.click("#absenden button")
     reference = page.locator(".vr-reference").inner_text()
     log_out(page)
     log_in(page, accounts.staff([(tenant, "clerk", ["*"])]), staff=True)
+    reload_until(page, reference)
     page.click(f"text={reference}")
     return reference
 

@@ -7,7 +7,15 @@ import re
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import VECHTA, check_page, fill_form, log_in, log_out, submit_and_open_as_clerk
+from tests.browser.conftest import (
+    VECHTA,
+    check_page,
+    fill_form,
+    log_in,
+    log_out,
+    reload_until,
+    submit_and_open_as_clerk,
+)
 from tests.e2e.accounts import Accounts
 from tests.examples import form
 from tests.support import Platform
@@ -20,6 +28,7 @@ def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str,
     expect(page).to_have_url(re.compile(f"/verwaltung/{tenant}/"))
     if checks:
         check_page(page, "clerk-worklist")
+    reload_until(page, reference)
     page.click(f"text={reference}")
     if checks:
         check_page(page, "clerk-case")
@@ -84,6 +93,7 @@ def test_hundeanmeldung_in_vechta_from_search_to_the_decision_in_mein_rathaus(
     decide_as_clerk(page, accounts, reference, VECHTA)
 
     log_in(page, citizen)
+    reload_until(page, "Bewilligt")
     check_page(page, "my-cases")
     row = page.locator("tr", has_text=reference)
     expect(row).to_contain_text("Bewilligt")
@@ -112,6 +122,7 @@ def test_a_clerks_question_is_answered_in_place(context: BrowserContext, running
     expect(page.locator("tbody")).not_to_contain_text(reference)
     log_out(page)
     log_in(page, citizen)
+    reload_until(page, "Rückfrage offen")
     page.click(f"text={reference}")
     expect(page.locator(".vr-panel")).to_contain_text("Bitte nennen Sie die Versicherungsnummer erneut.")
     check_page(page, "my-case-question")
@@ -155,6 +166,7 @@ def test_the_district_service_on_a_member_portal_without_javascript(
     """Sperrmüll is the Landkreis Vechta's: applied for on Bakum's portal, with JavaScript
     switched off, decided by the district's clerk."""
     context = browser.new_context(base_url=running.web_url, java_script_enabled=False, viewport={"width": 1024, "height": 900})
+    context.set_default_timeout(60_000)
     try:
         citizen = accounts.citizen()
         page = context.new_page()
@@ -173,6 +185,7 @@ def test_the_district_service_on_a_member_portal_without_javascript(
         log_out(page)
         decide_as_clerk(page, accounts, reference, "03460000", checks=False)
         log_in(page, citizen)
+        reload_until(page, "Bewilligt")
         expect(page.locator("tr", has_text=reference)).to_contain_text("Bewilligt")
     finally:
         context.close()

@@ -9,7 +9,7 @@ from datetime import date
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import check_page, fill_form, log_in, log_out, submit_and_open_as_clerk
+from tests.browser.conftest import check_page, fill_form, log_in, log_out, reload_until, submit_and_open_as_clerk
 from tests.e2e.accounts import Accounts
 from tests.examples import form
 from tests.support import Platform
@@ -113,6 +113,7 @@ def test_hostile_input_is_shown_as_text_everywhere(context: BrowserContext, runn
     expect(escaped_question).to_contain_text(HOSTILE[1])
     log_out(page)
     log_in(page, citizen)
+    reload_until(page, "Rückfrage offen")
     page.click(f"text={reference}")
     expect(page.locator(".vr-panel")).to_contain_text(HOSTILE[1])
     assert page.evaluate("window.__pwned") is None and page.locator("img[src=x]").count() == 0
