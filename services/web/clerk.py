@@ -73,7 +73,7 @@ async def worklist(request: Request) -> Response:
     query |= {k: "1" for k in ("overdue", "mine") if filters[k]}
     more = f"?{urlencode({**query, 'cursor': page['next_cursor']})}" if page.get("next_cursor") else None
     return render(request, "worklist.html", staff_area=True, tenant_ctx=tenant, items=items, filters=filters,
-                  services=services, statuses=[s.value for s in Status], sorts=WORKLIST_SORTS, more=more,
+                  services=services, names={s["service_id"]: s for s in services}, statuses=[s.value for s in Status], sorts=WORKLIST_SORTS, more=more,
                   first=bool(args.get("cursor")), filter_query=urlencode(query))
 
 
