@@ -31,26 +31,28 @@ def tab_to(page: Page, selector: str, limit: int = 120) -> None:
     raise AssertionError(f"Tab never reached {selector}")
 
 
+def follow(page: Page) -> None:
+    """Enter on the focused link or button, and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def test_hundeanmeldung_with_the_keyboard_only(context: BrowserContext, running: Platform, accounts: Accounts) -> None:
     citizen = accounts.citizen()
     page = context.new_page()
     page.goto("/vechta/")
     tab_to(page, "#q")
     page.keyboard.type("Hund anmelden")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    follow(page)
     tab_to(page, "a[href='/vechta/leistungen/hundeanmeldung']")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    follow(page)
     tab_to(page, "a[href$='/antrag/hundeanmeldung/start']")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    follow(page)
     tab_to(page, "#email")
     page.keyboard.type(citizen.email)
     tab_to(page, "#password")
     page.keyboard.type(citizen.password)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    follow(page)
     data = form()
     while "/seite/" in page.url:
         for key, value in data.items():
@@ -70,13 +72,11 @@ def test_hundeanmeldung_with_the_keyboard_only(context: BrowserContext, running:
                 page.keyboard.press("Control+A")
                 page.keyboard.type(str(value))
         tab_to(page, "form.vr-form button[type=submit]")
-        page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        follow(page)
         assert not page.title().startswith("Fehler"), page.title()
     expect(page).to_have_url(re.compile("/pruefen$"))
     tab_to(page, "#absenden button")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    follow(page)
     expect(page.locator(".vr-reference")).to_have_text(re.compile(r"VEC-\d{4}-\d{6}"))
 
 
