@@ -12,7 +12,7 @@ TEST_PG_DB ?= vr_test
 # PostgreSQL allows 100 clients.
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
 
-.PHONY: install run demo-data test test-unit bench lint rebuild clean
+.PHONY: install chromium run demo-data test test-unit bench lint rebuild clean
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ $(STAMP): requirements.txt constraints.txt
 	@$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "[install] Debian's chromium for the browser tests (apt-get)"; \
+	  $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) apt-get install -y -q chromium; }
 
 run: install
 	@$(PY) deploy/run.py

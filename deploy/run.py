@@ -3,6 +3,7 @@
     .venv/bin/python deploy/run.py
 
 Processes: catalog, identity, submissions, gateway, payments, notifications (nameko services),
+the web front end (portals and clerk workspace, http://127.0.0.1:8080),
 the submissions relay and projector, the payments relay, the payment saga's two consumers, the
 PSP simulator, the notifications consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
-from services.common.config import PaymentsSettings, postgres_configured, settings  # noqa: E402
+from services.common.config import PaymentsSettings, WebSettings, postgres_configured, settings  # noqa: E402
 from services.common.production import refuse_unsafe_start  # noqa: E402
 from services.payments.merchants import development_simulator_file  # noqa: E402
 
@@ -57,6 +58,7 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
     ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
     ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
+    ("web", [PYTHON, "-m", "services.web"]),  # citizen portals and clerk workspace
 ]
 
 
@@ -112,6 +114,9 @@ def main() -> int:
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
         # development only: mails (with their links) go whole to this file, never to a log
         "DEV_MAIL_SINK": mail_sink,
+        "WEB_GATEWAY_URL": os.environ.get("WEB_GATEWAY_URL", f"http://127.0.0.1:{settings().gateway_port}"),
+        # development: the portal's registration page links to the SMTP sink's page
+        "WEB_DEV_MAIL_SINK_URL": os.environ.get("WEB_DEV_MAIL_SINK_URL", f"http://127.0.0.1:{settings().mail_sink_port}"),
     }
     refuse_unsafe_start("make run", env)  # VR_ENV=production: these defaults are refused
     print(DEVELOPMENT_NOTICE, file=sys.stderr)
@@ -139,6 +144,9 @@ def main() -> int:
     if wait_ready(f"{base}/health/ready", procs):
         print(f"[run] Virtuelles Rathaus is ready: {base}  (Ctrl-C stops everything)", file=sys.stderr)
         print(f"[run] PSP simulator (test provider, no real money): {PaymentsSettings.from_env().psp_base_url}", file=sys.stderr)
+        web = WebSettings.from_env(env).public_url
+        print(f"[run] portals: {web}/ (e.g. {web}/vechta/, {web}/cloppenburg/, {web}/landkreis-vechta/); "
+              f"clerks: {web}/verwaltung/", file=sys.stderr)
     else:
         print("[run] the platform did not become ready; stopping", file=sys.stderr)
         stop_all(procs)

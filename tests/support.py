@@ -142,6 +142,7 @@ class Platform:
         "submissions-payments": ["-m", "services.submissions.payment_consumer"],
         "notifications-consumer": ["-m", "services.notifications.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
+        "web": ["-m", "services.web"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -151,6 +152,8 @@ class Platform:
         self.psp_url = f"http://127.0.0.1:{self.psp_port}"
         self.psp_admin_token = f"admin-{uuid.uuid4().hex}"
         self.sink_port = free_port()  # the development SMTP sink's JSON API
+        self.web_port = free_port()  # the web front end (portals, clerk workspace)
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.env = {
             **os.environ,
             **env,
@@ -168,6 +171,9 @@ class Platform:
             "SMTP_PORT": str(free_port()),
             "MAIL_SINK_PORT": str(self.sink_port),
             "NOTIFICATIONS_SEND_INTERVAL": "1",
+            "WEB_PORT": str(self.web_port),
+            "WEB_PUBLIC_URL": self.web_url,
+            "WEB_GATEWAY_URL": f"http://127.0.0.1:{self.port}",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
             merchants = development_simulator_file(
@@ -203,7 +209,8 @@ class Platform:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited: {self.tail(name)}")
             try:
-                ready = [f"{self.base_url}/health/ready", *([f"{self.psp_url}/health"] if "psp_simulator" in self.procs else [])]
+                ready = [f"{self.base_url}/health/ready", *([f"{self.psp_url}/health"] if "psp_simulator" in self.procs else []),
+                         *([f"{self.web_url}/health"] if "web" in self.procs else [])]
                 if all(httpx.get(url, timeout=3).status_code == 200 for url in ready):
                     return
             except httpx.HTTPError:

@@ -34,6 +34,7 @@ variable                   default                              meaning
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
+``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -67,6 +68,7 @@ METRICS_PORTS: Mapping[str, int] = {
     "submissions-payments": 9110,
     "notifications": 9111,
     "notifications-consumer": 9112,
+    "web": 9113,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -308,6 +310,37 @@ class PaymentsSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentsSettings:
         return _from_env(cls, os.environ if env is None else env, prefix="PAYMENTS_", names={"psp_base_url": "PSP_BASE_URL"})
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web front end's settings: ``WEB_<FIELD>``. It is a client of the gateway's public
+    API (``WEB_GATEWAY_URL``); its own address ``WEB_PUBLIC_URL`` decides whether its session
+    cookie is ``Secure`` (https) and which ``Origin`` its forms may come from."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Where the web reaches the gateway's JSON API.
+    gateway_url: str = "http://127.0.0.1:8000"
+    #: The portal's public address (``Origin`` of its forms; https makes the cookie Secure).
+    public_url: str = ""
+    #: Seconds a web session lives without a request.
+    session_idle: int = 2 * 3600
+    #: Pooled connections to the gateway.
+    gateway_connections: int = 50
+    gateway_timeout: float = 30.0
+    #: Development: the SMTP sink's JSON API, to show the verification mail's link (empty: off).
+    dev_mail_sink_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        loaded = _from_env(cls, os.environ if env is None else env, prefix="WEB_")
+        public = (loaded.public_url or f"http://{loaded.host}:{loaded.port}").rstrip("/")
+        return dataclasses.replace(loaded, public_url=public, gateway_url=loaded.gateway_url.rstrip("/"))
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.public_url.startswith("https://")
 
 
 def amqp_uri() -> str:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from services.common.config import IdentitySettings, Settings
+from services.common.config import IdentitySettings, Settings, WebSettings
 
 ENVIRONMENTS = ("development", "production")
 #: Exit status of a refused start (EX_CONFIG of sysexits.h: a configuration error).
@@ -34,6 +34,7 @@ def unsafe_settings(env: Mapping[str, str] | None = None) -> list[str]:
     if current.vr_env != "production":
         return []
     identity = IdentitySettings.from_env(env)
+    web = WebSettings.from_env(env)
     broker = urlsplit(current.amqp_uri)
     checks = [
         (current.eid_provider == "simulated",
@@ -53,6 +54,10 @@ def unsafe_settings(env: Mapping[str, str] | None = None) -> list[str]:
          f"VR_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"),
         (bool(current.dev_mail_sink),
          "DEV_MAIL_SINK is set: mails would be written to a development file instead of being sent; unset it"),
+        (bool(web.dev_mail_sink_url),
+         "WEB_DEV_MAIL_SINK_URL is set: the portal would link to a development mail sink; unset it"),
+        (not web.cookie_secure,
+         f"WEB_PUBLIC_URL={web.public_url} is not https: the portal's session cookie would travel over plain HTTP"),
         (urlsplit(current.public_base_url).scheme != "https",
          f"PUBLIC_BASE_URL={current.public_base_url} is not https: links in mails would go out over plain HTTP"),
     ]

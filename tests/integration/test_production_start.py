@@ -20,6 +20,7 @@ PROCESSES = {
     "identity": ["-m", "services.common.launch", "identity"],
     "relay": ["-m", "services.submissions.relay"],
     "projector": ["-m", "services.submissions.projector", "run"],
+    "web": ["-m", "services.web"],
 }
 
 

@@ -16,6 +16,7 @@ SAFE = {
     "AMQP_URI": "amqps://rathaus:Ein-langes-Broker-Passwort@rabbit.intern:5671/rathaus",
     "VR_SECRET_KEY": "k" * 48,
     "PUBLIC_BASE_URL": "https://rathaus.example.de",
+    "WEB_PUBLIC_URL": "https://portal.rathaus.example.de",
 }
 
 UNSAFE = {
@@ -29,6 +30,9 @@ UNSAFE = {
     "development mail sink": ({"DEV_MAIL_SINK": "/tmp/mails.jsonl"}, "DEV_MAIL_SINK"),
     "plain-http public url": ({"PUBLIC_BASE_URL": "http://rathaus.example.de"}, "PUBLIC_BASE_URL"),
     "default public url": ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL"),  # unset: http://127.0.0.1:8000
+    "plain-http portal": ({"WEB_PUBLIC_URL": "http://portal.rathaus.example.de"}, "WEB_PUBLIC_URL"),
+    "default portal url": ({"WEB_PUBLIC_URL": ""}, "WEB_PUBLIC_URL"),  # unset: http://127.0.0.1:8080
+    "portal links to a mail sink": ({"WEB_DEV_MAIL_SINK_URL": "http://127.0.0.1:8025"}, "WEB_DEV_MAIL_SINK_URL"),
 }
 
 
@@ -49,7 +53,7 @@ def test_everything_unsafe_at_once_gives_one_line_each() -> None:
     problems = unsafe_settings(env)
     named = {line.split(" ")[0].split("=")[0].rstrip(":") for line in problems}
     assert named == {"IDENTITY_EID_PROVIDER", "COOKIE_SECURE", "IDENTITY_SIGNING_KEY_FILE", "AMQP_URI",
-                     "VR_SECRET_KEY", "DEV_MAIL_SINK", "PUBLIC_BASE_URL"}
+                     "VR_SECRET_KEY", "DEV_MAIL_SINK", "PUBLIC_BASE_URL", "WEB_PUBLIC_URL"}
     assert all("\n" not in line for line in problems)
 
 
