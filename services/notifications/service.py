@@ -1,8 +1,9 @@
-"""The notifications nameko service: sends what is due (a timer) and answers for a case's
-messages over RPC.
+"""The notifications nameko service: sends what is due (a timer), takes identity's account
+mails, keeps citizens' preferences, answers for a case's messages and erases a deleted
+account's messages — all over RPC.
 
 Why the sender lives here: at send time it asks identity for the recipient's address and
-catalog for the tenant's name (nameko RPC); the address is never stored with the message.
+catalog for the tenant's details (nameko RPC); the address is never stored with the message.
 One instance sends; a second one would need a claim on due messages first (not yet built).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nameko.exceptions import RemoteError
@@ -29,8 +30,10 @@ from services.common.nameko_deps import (
     domain_error,
 )
 from services.common.problems import DomainError
-from services.notifications.application import NotificationsApp, open_notifications
-from services.notifications.domain import PENDING
+from services.notifications.application import NotificationsApp, open_notifications, statuses_of
+from services.notifications.domain import DEFERRED, PENDING
+from services.notifications.limits import RecipientLimit
+from services.notifications.preferences import MailSecrets, Preferences
 from services.notifications.projections import Outbox
 from services.notifications.smtp import SmtpTransport
 
@@ -54,8 +57,8 @@ class RpcDirectory:
             raise
         return {"email": account.get("email")} if account.get("email") and not account.get("deleted_at") else None
 
-    def tenant_name(self, ags: str) -> str:
-        return str(self.catalog.get_tenant(ags)["name"])
+    def tenant(self, ags: str) -> Mapping[str, Any]:
+        return self.catalog.get_tenant(ags)
 
 
 class NotificationsService:
@@ -63,6 +66,8 @@ class NotificationsService:
 
     app: NotificationsApp = Provided(open_notifications)
     outbox: Outbox = Provided(lambda: Outbox(ReadStore("notifications")))
+    preferences: Preferences = Provided(lambda: Preferences(ReadStore("notifications")))
+    secrets: MailSecrets = Provided(lambda: MailSecrets(ReadStore("notifications")))
     identity = RpcProxy("identity")
     catalog = RpcProxy("catalog")
     config: Settings = Config()
@@ -76,12 +81,23 @@ class NotificationsService:
             return
         try:
             self.outbox.catch_up(self.app)
+            now = datetime.now(UTC)
+            self.secrets.forget_expired(now.isoformat())
             transport, directory = SmtpTransport(self.config), RpcDirectory(self.identity, self.catalog)
-            for message_id in self.outbox.due(datetime.now(UTC).isoformat()):
-                result = self.app.deliver(message_id, transport, directory, self.config.public_base_url)
+            limit = RecipientLimit(
+                self.config.notifications_rate_limit, timedelta(seconds=self.config.notifications_rate_window),
+                self.outbox.sent_since,
+            )
+            for message_id in self.outbox.due(now.isoformat()):
+                result = self.app.deliver(
+                    message_id, transport, directory, self.config.public_base_url, secrets=self.secrets, limit=limit,
+                )
                 log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
                          attempts=result["attempts"], error=result["error"])
-                metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
+                if result["status"] == DEFERRED:
+                    metrics.MESSAGES_DEFERRED.inc()
+                else:
+                    metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
             self.outbox.catch_up(self.app)
             self._update_gauges()
         finally:
@@ -96,6 +112,36 @@ class NotificationsService:
 
     @rpc(expected_exceptions=DomainError)
     def case_messages(self, case_id: str) -> list[dict[str, Any]]:
-        """The delivery state of a case's messages (for the responsible clerk)."""
+        """The delivery state of a case's messages, with a German status text (for the
+        responsible clerk and the applicant's timeline; the gateway authorises)."""
+        if not case_id:
+            return []  # account mails belong to no case
         self.outbox.catch_up(self.app)
-        return self.outbox.for_case(case_id)
+        return statuses_of(self.outbox.for_case(case_id))
+
+    @rpc(expected_exceptions=DomainError)
+    def send_account_mail(self, mail: dict[str, Any]) -> dict[str, str]:
+        """Identity's account mail (mail_id, template, to, account_id?, link?, expires_at):
+        sent over SMTP like every message; the address and link are kept only until then.
+        Neither is logged here (the caller's log has the template and mail id)."""
+        return {"message_id": self.app.accept_account_mail(mail, self.secrets, self.preferences)}
+
+    @rpc(expected_exceptions=DomainError)
+    def get_preferences(self, account_id: str) -> dict[str, Any]:
+        return self.preferences.get(account_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def set_preferences(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.preferences.put(account_id, body)
+
+    @rpc(expected_exceptions=DomainError)
+    def erase_recipient(self, account_id: str) -> dict[str, int]:
+        """The account was deleted (identity drives this until it succeeds; idempotent): its
+        messages, preferences and pending account mails go."""
+        self.outbox.catch_up(self.app)
+        erased = self.app.erase_recipient(account_id, self.outbox)
+        self.preferences.delete(account_id)
+        self.secrets.forget_recipient(account_id)
+        self.outbox.catch_up(self.app)
+        log.info("recipient_erased", **erased)
+        return erased

@@ -23,6 +23,10 @@ from services.submissions.integration import to_envelope
 from tests import support
 
 META = {"actor": "clerk:1", "correlation_id": "c-1"}
+VECHTA = {
+    "name": "Stadt Vechta", "email": "buergerbuero@vechta.example", "phone": "+49 4441 0000-0",
+    "address": "Rathaus, Burgstraße 6, 49377 Vechta", "opening_hours": "Mo–Fr 8:00–12:30 Uhr",
+}
 BASE = "https://rathaus.example"
 positions = iter(range(1, 1_000_000))
 
@@ -37,8 +41,8 @@ class Directory:
     def recipient(self, account_id: str) -> dict[str, str] | None:
         return {"email": self.addresses[account_id]} if account_id in self.addresses else None
 
-    def tenant_name(self, ags: str) -> str:
-        return {"03460009": "Stadt Vechta"}[ags]
+    def tenant(self, ags: str) -> dict[str, str]:
+        return {"03460009": VECHTA}[ags]
 
 
 @pytest.fixture
@@ -111,8 +115,8 @@ def test_each_case_mail_arrives_once_and_a_replay_sends_nothing(app, smtp) -> No
             assert private not in mail["text"] and private not in mail["html"]
     case_id = events[0]["aggregate_id"]
     assert {(r["kind"], r["status"], r["template_version"], r["attempts"]) for r in outbox.for_case(case_id)} == {
-        ("case_submitted", DELIVERED, 1, 1), ("case_information_requested", DELIVERED, 1, 1),
-        ("case_approved", DELIVERED, 1, 1),
+        ("case_submitted", DELIVERED, 2, 1), ("case_information_requested", DELIVERED, 2, 1),
+        ("case_approved", DELIVERED, 2, 1),
     }
 
 
