@@ -29,6 +29,7 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
 from services.gateway.staff_routes import StaffRoutes
@@ -82,13 +83,14 @@ class GatewayConfig(Config):
             )
 
 
-class GatewayService(CaseRoutes, PaymentRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
+class GatewayService(CaseRoutes, PaymentRoutes, MessageRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")
     catalog = RpcProxy("catalog")
     identity = RpcProxy("identity")
     payments = RpcProxy("payments")
+    notifications = RpcProxy("notifications")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()

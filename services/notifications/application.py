@@ -13,6 +13,7 @@ event arrives, the language and whether an e-mail is sent at all.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from services.notifications.domain import (
     message_id,
     redacted,
 )
-from services.notifications.kinds import ACCOUNT_KINDS, case_of, kind_of, source_of, values_of
+from services.notifications.kinds import ACCOUNT_KINDS, KIND_TEXT, case_of, kind_of, source_of, values_of
 from services.notifications.preferences import MailSecrets, Preferences, defaults
 from services.notifications.rendering import DEFAULT_LANGUAGE, LANGUAGES, render
 from services.notifications.smtp import DELIVERED, PERMANENT
@@ -54,7 +55,7 @@ class Directory(Protocol):
 
 
 class Transport(Protocol):
-    def send(self, to: str, subject: str, text: str, html: str) -> tuple[str, str]: ...
+    def send(self, to: str, subject: str, text: str, html: str, kind: str = "") -> tuple[str, str]: ...
 
 
 class RecipientIndex(Protocol):
@@ -146,10 +147,8 @@ class NotificationsApp(Application[UUID]):
                 kind=kind, language=language, case_id="", reference="", actor="identity",
                 correlation_id=str(mail.get("correlation_id") or ""),
             )
-            try:
+            with contextlib.suppress(IntegrityError):  # the same mail handed over twice at once
                 self.save(message)
-            except IntegrityError:
-                pass  # the same mail handed over twice at once
         return str(mid)
 
     # -- out: one delivery attempt ------------------------------------------------------------
@@ -190,7 +189,7 @@ class NotificationsApp(Application[UUID]):
             return self._settled(message, secrets)
         message.start_sending(rendered.version, now)
         self.save(message)  # the attempt is on record before the mail leaves
-        outcome, error = transport.send(str(contact["email"]), rendered.subject, rendered.text, rendered.html)
+        outcome, error = transport.send(str(contact["email"]), rendered.subject, rendered.text, rendered.html, message.kind)
         if outcome == DELIVERED:
             message.delivered(datetime.now(UTC))
         elif outcome == PERMANENT:
@@ -264,5 +263,15 @@ def open_notifications() -> NotificationsApp:
 
 
 def statuses_of(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Outbox rows with their German status text (the clerk's and the citizen's view)."""
+    """Outbox rows with their German status text (the clerk's view)."""
     return [{**row, "status_text": STATUS_TEXT.get(str(row["status"]), str(row["status"]))} for row in rows]
+
+
+def timeline_of(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The citizen's timeline entries for a case's messages: what was sent how, and its state."""
+    return [
+        {"at": row["updated_at"], "step": "message",
+         "text": f"{KIND_TEXT.get(str(row['kind']), str(row['kind']))} per E-Mail: "
+                 f"{STATUS_TEXT.get(str(row['status']), str(row['status']))}"}
+        for row in rows
+    ]

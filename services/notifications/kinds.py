@@ -32,6 +32,14 @@ ACCOUNT_KINDS: tuple[str, ...] = (
     "verify_email", "password_reset", "confirm_email_change", "staff_invitation", "account_exists",
     "password_changed", "email_change_notice", "email_in_use", "failed_logins", "account_deleted",
 )
+#: How the citizen's timeline names each kind of message (German, like the rest of it).
+KIND_TEXT: Mapping[str, str] = {
+    "case_submitted": "Eingangsbestätigung", "case_information_requested": "Hinweis auf Rückfrage",
+    "case_approved": "Hinweis auf Entscheidung", "case_rejected": "Hinweis auf Entscheidung",
+    "case_withdrawn": "Bestätigung der Rücknahme", "case_reassigned": "Hinweis auf neue Ansprechperson",
+    "payment_requested": "Zahlungsaufforderung", "payment_received": "Zahlungsbestätigung",
+    "payment_failed": "Hinweis auf fehlgeschlagene Zahlung", "payment_refunded": "Erstattungsbestätigung",
+}
 #: Which notification log each source's positions belong to (tracking records).
 SOURCES = {"case": "submissions", "payment": "payments"}
 

@@ -30,7 +30,7 @@ from services.common.nameko_deps import (
     domain_error,
 )
 from services.common.problems import DomainError
-from services.notifications.application import NotificationsApp, open_notifications, statuses_of
+from services.notifications.application import NotificationsApp, open_notifications, statuses_of, timeline_of
 from services.notifications.domain import DEFERRED, PENDING
 from services.notifications.limits import RecipientLimit
 from services.notifications.preferences import MailSecrets, Preferences
@@ -118,6 +118,14 @@ class NotificationsService:
             return []  # account mails belong to no case
         self.outbox.catch_up(self.app)
         return statuses_of(self.outbox.for_case(case_id))
+
+    @rpc(expected_exceptions=DomainError)
+    def case_timeline(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's messages as entries of the applicant's timeline (German)."""
+        if not case_id:
+            return []
+        self.outbox.catch_up(self.app)
+        return timeline_of(self.outbox.for_case(case_id))
 
     @rpc(expected_exceptions=DomainError)
     def send_account_mail(self, mail: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from services.common.config import Settings
 
 DELIVERED, TEMPORARY, PERMANENT = "delivered", "temporary", "permanent"
+KIND_HEADER = "X-Message-Kind"
 
 
 class SmtpTransport:
@@ -22,13 +23,16 @@ class SmtpTransport:
         self.settings = settings
         self.timeout = timeout
 
-    def send(self, to: str, subject: str, text: str, html: str) -> tuple[str, str]:
-        """Send one mail; (outcome, error) with outcome DELIVERED, TEMPORARY or PERMANENT."""
+    def send(self, to: str, subject: str, text: str, html: str, kind: str = "") -> tuple[str, str]:
+        """Send one mail; (outcome, error) with outcome DELIVERED, TEMPORARY or PERMANENT.
+        ``kind`` goes along as ``X-Message-Kind`` (scripts and filters tell mails apart by it)."""
         mail = EmailMessage()
         mail["From"] = self.settings.mail_from
         mail["To"] = to
         mail["Subject"] = subject
         mail["Message-ID"] = make_msgid(domain=self.settings.mail_from.rpartition("@")[2] or None)
+        if kind:
+            mail[KIND_HEADER] = kind
         mail.set_content(text)
         mail.add_alternative(html, subtype="html")
         s = self.settings

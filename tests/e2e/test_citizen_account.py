@@ -25,7 +25,7 @@ PASSWORD = "Kirschbaum-am-Markt-7"
 
 def mail_link(running: Platform, to: str, template: str) -> str:
     """The link (path, query and fragment, on this platform's port) of the newest mail of that
-    template, from the development mail sink."""
+    template, from the development SMTP sink."""
     return urlunsplit(("", "", *urlsplit(running.mail(to, template)["link"])[2:]))
 
 
