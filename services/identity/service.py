@@ -43,8 +43,6 @@ LINKS = {
 
 #: How long a mail without a one-time link may wait for delivery before its address is dropped.
 NOTICE_TTL = timedelta(days=2)
-#: How long one hand-over may take; the request that caused the mail does not wait longer.
-HANDOVER_TIMEOUT = 5
 
 
 def mail_request(mail: MailToSend, base_url: str) -> dict[str, Any]:
@@ -60,19 +58,16 @@ def mail_request(mail: MailToSend, base_url: str) -> dict[str, Any]:
 
 
 def send_mails(notifications: Any, mails: Iterable[MailToSend]) -> None:
-    """Hand mails to the notifications service. The log keeps only the template and a
-    random mail id: recipients and links (with their one-time tokens) never enter it. A
-    hand-over that fails is logged and not retried: the person asks again (resend, reset)."""
+    """Hand mails to the notifications service without waiting for it (``call_async``): the
+    request that caused a mail never waits on mail delivery, and the request sits in the
+    durable RPC queue while the notifications service restarts. The log keeps only the
+    template and a random mail id: recipients and links (with their one-time tokens) never
+    enter it."""
     base_url = settings().public_base_url
     for mail in mails:
         request = mail_request(mail, base_url)
         log.info("mail_outbox", template=mail.template, mail_id=request["mail_id"])
-        try:
-            with eventlet.Timeout(HANDOVER_TIMEOUT):
-                notifications.send_account_mail(request)
-        except (Exception, eventlet.Timeout) as exc:  # noqa: BLE001 - the command itself succeeded
-            log.warning("mail_not_handed_over", template=mail.template, mail_id=request["mail_id"],
-                        error=type(exc).__name__)
+        notifications.send_account_mail.call_async(request)
 
 
 class IdentityService:
