@@ -10,6 +10,7 @@ One instance sends; a second one would need a claim on due messages first (not y
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,8 @@ from services.notifications.smtp import SmtpTransport
 
 log = logs.get_logger("notifications")
 _sending = threading.Lock()  # one send round at a time per process (the timer may overlap)
+BATCH = 100  # messages per query of what is due
+ROUND_LIMIT = 30.0  # seconds one round may keep draining a backlog before the metrics are updated
 
 
 class RpcDirectory:
@@ -47,6 +50,7 @@ class RpcDirectory:
     def __init__(self, identity: Any, catalog: Any):
         self.identity = identity
         self.catalog = catalog
+        self._tenants: dict[str, Mapping[str, Any]] = {}  # one send round's: a tenant's details change rarely
 
     def recipient(self, account_id: str) -> Mapping[str, Any] | None:
         try:
@@ -58,7 +62,9 @@ class RpcDirectory:
         return {"email": account.get("email")} if account.get("email") and not account.get("deleted_at") else None
 
     def tenant(self, ags: str) -> Mapping[str, Any]:
-        return self.catalog.get_tenant(ags)
+        if ags not in self._tenants:
+            self._tenants[ags] = self.catalog.get_tenant(ags)
+        return self._tenants[ags]
 
 
 class NotificationsService:
@@ -88,20 +94,29 @@ class NotificationsService:
                 self.config.notifications_rate_limit, timedelta(seconds=self.config.notifications_rate_window),
                 self.outbox.sent_since,
             )
-            for message_id in self.outbox.due(now.isoformat()):
-                result = self.app.deliver(
-                    message_id, transport, directory, self.config.public_base_url, secrets=self.secrets, limit=limit,
-                )
-                log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
-                         attempts=result["attempts"], error=result["error"])
-                if result["status"] == DEFERRED:
-                    metrics.MESSAGES_DEFERRED.inc()
-                else:
-                    metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
-            self.outbox.catch_up(self.app)
+            deadline = time.monotonic() + ROUND_LIMIT
+            while True:  # a backlog drains batch after batch, not one batch per tick
+                due = self.outbox.due(now.isoformat(), limit=BATCH)
+                for message_id in due:
+                    self._attempt(message_id, transport, directory, limit)
+                self.outbox.catch_up(self.app)
+                if len(due) < BATCH or time.monotonic() > deadline:
+                    break
+                now = datetime.now(UTC)
             self._update_gauges()
         finally:
             _sending.release()
+
+    def _attempt(self, message_id: str, transport: SmtpTransport, directory: RpcDirectory, limit: RecipientLimit) -> None:
+        result = self.app.deliver(
+            message_id, transport, directory, self.config.public_base_url, secrets=self.secrets, limit=limit,
+        )
+        log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
+                 attempts=result["attempts"], error=result["error"])
+        if result["status"] == DEFERRED:
+            metrics.MESSAGES_DEFERRED.inc()
+        else:
+            metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
 
     def _update_gauges(self) -> None:
         counts, oldest = self.outbox.pending()
