@@ -7,7 +7,6 @@ a recipient leaves no trace of them in the messages."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -16,16 +15,15 @@ import pytest
 from services.common.config import settings
 from services.common.contracts import validate_event
 from services.common.db import ReadStore
-from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.application import NotificationsApp
 from services.notifications.domain import DEFERRED, DELIVERED, PERMANENT_FAILURE
 from services.notifications.limits import RecipientLimit
 from services.notifications.preferences import MailSecrets, Preferences
 from services.notifications.projections import Outbox
-from services.notifications.sink import Mailbox, start_smtp
+from services.notifications.sink import Mailbox
 from services.notifications.smtp import SmtpTransport
 from services.submissions.domain import Case
 from services.submissions.integration import to_envelope
-from tests import support
 from tests.integration.test_notifications import BASE, VECHTA, Directory
 
 META = {"actor": "clerk:1", "correlation_id": "c-2"}
@@ -34,19 +32,13 @@ ADDRESSES = {"acc-de": "erika@example.org", "acc-en": "jane@example.org"}
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch, backend: str) -> Iterator[Mailbox]:
-    port = support.free_port()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    mailbox = Mailbox()
-    controller = start_smtp(mailbox, "127.0.0.1", port)
-    yield mailbox
-    controller.stop()
+def app(notifications_app: NotificationsApp) -> NotificationsApp:
+    return notifications_app
 
 
 @pytest.fixture
-def app(backend: str) -> NotificationsApp:
-    return open_notifications()
+def mailbox(smtp: dict) -> Mailbox:
+    return smtp["mailbox"]
 
 
 @pytest.fixture
@@ -112,7 +104,7 @@ SUBJECTS = {
 }
 
 
-def test_each_kind_arrives_once_in_the_recipients_language_and_a_replay_sends_nothing(app, smtp, stores) -> None:
+def test_each_kind_arrives_once_in_the_recipients_language_and_a_replay_sends_nothing(app, mailbox, stores) -> None:
     _, preferences, _ = stores
     preferences.put("acc-en", {"language": "en"})
     events = life_of_a_case("acc-de") + life_of_a_case("acc-en")
@@ -123,7 +115,7 @@ def test_each_kind_arrives_once_in_the_recipients_language_and_a_replay_sends_no
         assert app.accept(envelope, preferences) == 0
     assert send_due(app, stores, now + timedelta(days=1)) == []
 
-    mails = smtp.messages()
+    mails = mailbox.messages()
     for to, language in (("erika@example.org", "de"), ("jane@example.org", "en")):
         mine = [m for m in mails if m["to"] == to]
         assert sorted(m["subject"] for m in mine) == sorted(SUBJECTS[language])  # each once
@@ -142,25 +134,25 @@ def test_each_kind_arrives_once_in_the_recipients_language_and_a_replay_sends_no
     }
 
 
-def test_an_email_switched_off_is_not_sent_and_the_rest_are(app, smtp, stores) -> None:
+def test_an_email_switched_off_is_not_sent_and_the_rest_are(app, mailbox, stores) -> None:
     _, preferences, _ = stores
     preferences.put("acc-de", {"email": {"payment_requested": False, "case_reassigned": False}})
     assert sum(app.accept(e, preferences) for e in life_of_a_case("acc-de")) == 5
     send_due(app, stores, datetime.now(UTC))
-    kinds = sorted(m["kind"] for m in smtp.messages())
+    kinds = sorted(m["kind"] for m in mailbox.messages())
     assert kinds == ["case_submitted", "case_withdrawn", "payment_failed", "payment_received", "payment_refunded"]
     assert preferences.get("acc-de")["email"]["payment_requested"] is False
     assert preferences.get("acc-de")["email"]["case_submitted"] is True  # the rest stays on
 
 
-def test_the_rate_limit_defers_and_sends_later_nothing_lost(app, smtp, stores) -> None:
+def test_the_rate_limit_defers_and_sends_later_nothing_lost(app, mailbox, stores) -> None:
     outbox = stores[0]
     assert sum(app.accept(e) for e in life_of_a_case("acc-de")) == 7
     now = datetime.now(UTC)
     limit = RecipientLimit(3, timedelta(hours=1), outbox.sent_since)
     first = send_due(app, stores, now, limit)
     assert sorted(r["status"] for r in first) == [DEFERRED] * 4 + [DELIVERED] * 3
-    assert len(smtp.messages()) == 3
+    assert len(mailbox.messages()) == 3
     outbox.catch_up(app)
     case_id = first[0]["case_id"]
     deferred = [r for r in outbox.for_case(case_id) if r["status"] == DEFERRED]
@@ -171,10 +163,10 @@ def test_the_rate_limit_defers_and_sends_later_nothing_lost(app, smtp, stores) -
     assert sorted(r["status"] for r in second) == [DEFERRED] + [DELIVERED] * 3  # three per window
     third = send_due(app, stores, later + timedelta(hours=1), RecipientLimit(3, timedelta(hours=1), outbox.sent_since))
     assert [r["status"] for r in third] == [DELIVERED]
-    assert len(smtp.messages()) == 7 and len({m["subject"] for m in smtp.messages()}) == 7  # all, once each
+    assert len(mailbox.messages()) == 7 and len({m["subject"] for m in mailbox.messages()}) == 7  # all, once each
 
 
-def test_an_account_mail_keeps_its_link_only_until_delivered(app, smtp, stores) -> None:
+def test_an_account_mail_keeps_its_link_only_until_delivered(app, mailbox, stores) -> None:
     _, preferences, secrets = stores
     token = f"geheim-{uuid4().hex}"
     mail = {
@@ -186,7 +178,7 @@ def test_an_account_mail_keeps_its_link_only_until_delivered(app, smtp, stores) 
     assert app.accept_account_mail(mail, secrets, preferences) == mid  # handed over twice: one message
     [result] = send_due(app, stores, datetime.now(UTC))
     assert result["status"] == DELIVERED and secrets.get(mid) is None  # the link is gone once delivered
-    [sent] = smtp.messages()
+    [sent] = mailbox.messages()
     assert (sent["to"], sent["kind"], sent["subject"]) == ("neu@example.org", "verify_email", "Please confirm your e-mail address")
     assert mail["link"] in sent["text"]
     stored = b"".join(s.state for s in app.recorder.select_events(app.message(mid).id))
@@ -198,10 +190,10 @@ def test_an_account_mail_keeps_its_link_only_until_delivered(app, smtp, stores) 
     assert secrets.forget_expired(datetime.now(UTC).isoformat()) == 1
     [result] = send_due(app, stores, datetime.now(UTC))
     assert (result["message_id"], result["status"], result["error"]) == (late, PERMANENT_FAILURE, "link expired")
-    assert len(smtp.messages()) == 1
+    assert len(mailbox.messages()) == 1
 
 
-def test_erasing_a_recipient_leaves_no_trace_and_sends_nothing_more(app, smtp, stores) -> None:
+def test_erasing_a_recipient_leaves_no_trace_and_sends_nothing_more(app, mailbox, stores) -> None:
     outbox = stores[0]
     events = life_of_a_case("acc-de")
     for envelope in events[:3]:
@@ -223,4 +215,4 @@ def test_erasing_a_recipient_leaves_no_trace_and_sends_nothing_more(app, smtp, s
     for envelope in events:  # replayed, and the case goes on: nobody to tell any more
         assert app.accept(envelope) == 0
     assert send_due(app, stores, datetime.now(UTC) + timedelta(days=1)) == []
-    assert len(smtp.messages()) == 3
+    assert len(mailbox.messages()) == 3

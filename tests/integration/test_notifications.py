@@ -5,7 +5,6 @@ sends nothing new, an SMTP outage is retried until delivered, a 550 is a permane
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
@@ -13,14 +12,13 @@ import pytest
 
 from services.common.config import settings
 from services.common.db import ReadStore
-from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.application import NotificationsApp
 from services.notifications.domain import DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from services.notifications.projections import SENDING_LEASE, Outbox
 from services.notifications.sink import Mailbox, start_smtp
 from services.notifications.smtp import SmtpTransport
 from services.submissions.domain import Case
 from services.submissions.integration import to_envelope
-from tests import support
 
 META = {"actor": "clerk:1", "correlation_id": "c-1"}
 VECHTA = {
@@ -46,20 +44,8 @@ class Directory:
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch, backend: str) -> Iterator[dict]:
-    port = support.free_port()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    mailbox = Mailbox()
-    server = {"mailbox": mailbox, "port": port, "controller": start_smtp(mailbox, "127.0.0.1", port)}
-    yield server
-    if server["controller"] is not None:
-        server["controller"].stop()
-
-
-@pytest.fixture
-def app(backend: str) -> NotificationsApp:
-    return open_notifications()
+def app(notifications_app: NotificationsApp) -> NotificationsApp:
+    return notifications_app
 
 
 def case_envelopes(applicant: str, decide: str = "approve") -> list[dict]:
