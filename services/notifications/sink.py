@@ -13,6 +13,7 @@ domain is refused with ``550`` so a permanent failure can be tried out.
 from __future__ import annotations
 
 import html
+import logging
 import sys
 import threading
 from datetime import UTC, datetime
@@ -91,6 +92,9 @@ def web_app(mailbox: Mailbox) -> Starlette:
 
 
 def start_smtp(mailbox: Mailbox, host: str, port: int) -> Controller:
+    # aiosmtpd logs every SMTP command at INFO, recipients included: the mails stay in the
+    # sink (its page and API), never in its log
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(mailbox, hostname=host, port=port)
     controller.start()
     return controller
