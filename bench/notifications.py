@@ -2,9 +2,9 @@
 ``vr.events`` as the relay does) → mails accepted by the SMTP server (the development sink
 process of the bench platform), through the real consumer and notifications service.
 
-The raw limit, measured in the same run against the same sink process: the same mails sent
-one after another over smtplib with the platform's own transport (a connection per mail, as
-the sender does), and over one kept connection. The ratio is pipeline / raw (per mail).
+The raw limit, measured in the same run against the same sink process: mails sent one after
+another with the platform's own transport alone (one kept connection, as a send round does),
+and with a new smtplib connection per mail. The ratio is pipeline / raw (kept connection).
 
 Recipients: real citizen accounts (identity answers the sender's address lookups), as many
 as the per-recipient rate limit needs so that no mail is deferred.
@@ -26,29 +26,34 @@ import httpx
 from bench.common import pct
 from services.common.amqp import ConfirmingPublisher
 from services.common.config import Settings
-from services.notifications.smtp import DELIVERED, SmtpTransport
+from services.notifications.smtp import DELIVERED, SmtpTransport, local_hostname
 from tests import support
 
 VECHTA = "03460009"
 
 
 def raw_smtp(settings: Settings, n: int) -> dict[str, Any]:
-    """Mails/s the sink accepts from smtplib alone: a connection per mail, and one for all."""
+    """Mails/s the sink accepts: the platform's transport alone (one kept connection, as a
+    send round uses), and plain smtplib with a new connection per mail."""
     transport = SmtpTransport(settings, timeout=10)
     started = time.perf_counter()
-    outcomes = [transport.send(f"raw-{i}@bench.example", "Rohdurchsatz", "Text", "<p>Text</p>", "raw")[0] for i in range(n)]
-    per_mail = time.perf_counter() - started
+    try:
+        outcomes = [transport.send(f"raw-{i}@bench.example", "Rohdurchsatz", "Text", "<p>Text</p>", "raw")[0]
+                    for i in range(n)]
+    finally:
+        transport.close()
+    kept = time.perf_counter() - started
     mail = EmailMessage()
     mail["From"], mail["Subject"] = settings.mail_from, "Rohdurchsatz"
     mail.set_content("Text")
     started = time.perf_counter()
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as client:
-        for i in range(n):
-            client.send_message(mail, to_addrs=[f"raw-kept-{i}@bench.example"])
-    kept = time.perf_counter() - started
+    for i in range(n):
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, local_hostname=local_hostname(), timeout=10) as client:
+            client.send_message(mail, to_addrs=[f"raw-new-{i}@bench.example"])
+    per_mail = time.perf_counter() - started
     return {
         "n": n, "accepted": outcomes.count(DELIVERED),
-        "connection_per_mail_per_s": round(n / per_mail, 1), "one_connection_per_s": round(n / kept, 1),
+        "kept_connection_per_s": round(n / kept, 1), "connection_per_mail_per_s": round(n / per_mail, 1),
     }
 
 
@@ -102,5 +107,5 @@ def run_notifications_bench(plat: support.Platform, env: dict[str, str], n: int 
         "notifications_per_s": per_s,
         "arrival_p50_s": round(pct(after, 50) or 0, 2), "arrival_p99_s": round(pct(after, 99) or 0, 2),
         "raw_smtp": raw,
-        "ratio_vs_raw_connection_per_mail": round(per_s / raw["connection_per_mail_per_s"], 3),
+        "ratio_vs_raw_smtp": round(per_s / raw["kept_connection_per_s"], 3),
     }

@@ -50,9 +50,16 @@ class RpcDirectory:
     def __init__(self, identity: Any, catalog: Any):
         self.identity = identity
         self.catalog = catalog
-        self._tenants: dict[str, Mapping[str, Any]] = {}  # one send round's: a tenant's details change rarely
+        # one send round's answers: a round is seconds long, an address or a tenant's details change rarely
+        self._tenants: dict[str, Mapping[str, Any]] = {}
+        self._recipients: dict[str, Mapping[str, Any] | None] = {}
 
     def recipient(self, account_id: str) -> Mapping[str, Any] | None:
+        if account_id not in self._recipients:
+            self._recipients[account_id] = self._lookup(account_id)
+        return self._recipients[account_id]
+
+    def _lookup(self, account_id: str) -> Mapping[str, Any] | None:
         try:
             account = self.identity.get_account(account_id)
         except RemoteError as exc:
@@ -95,14 +102,17 @@ class NotificationsService:
                 self.outbox.sent_since,
             )
             deadline = time.monotonic() + ROUND_LIMIT
-            while True:  # a backlog drains batch after batch, not one batch per tick
-                due = self.outbox.due(now.isoformat(), limit=BATCH)
-                for message_id in due:
-                    self._attempt(message_id, transport, directory, limit)
-                self.outbox.catch_up(self.app)
-                if len(due) < BATCH or time.monotonic() > deadline:
-                    break
-                now = datetime.now(UTC)
+            try:
+                while True:  # a backlog drains batch after batch, not one batch per tick
+                    due = self.outbox.due(now.isoformat(), limit=BATCH)
+                    for message_id in due:
+                        self._attempt(message_id, transport, directory, limit)
+                    self.outbox.catch_up(self.app)
+                    if len(due) < BATCH or time.monotonic() > deadline:
+                        break
+                    now = datetime.now(UTC)
+            finally:
+                transport.close()
             self._update_gauges()
         finally:
             _sending.release()

@@ -95,7 +95,8 @@ def start_smtp(mailbox: Mailbox, host: str, port: int) -> Controller:
     # aiosmtpd logs every SMTP command at INFO, recipients included: the mails stay in the
     # sink (its page and API), never in its log
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    controller = Controller(mailbox, hostname=host, port=port)
+    # a fixed greeting name: otherwise every connection asks DNS for this host's FQDN
+    controller = Controller(mailbox, hostname=host, port=port, server_hostname="mail-sink.localhost")
     controller.start()
     return controller
 

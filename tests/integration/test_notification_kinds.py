@@ -84,10 +84,14 @@ def send_due(app: NotificationsApp, stores: tuple, now: datetime, limit: Recipie
     outbox, _, secrets = stores
     outbox.catch_up(app)
     transport = SmtpTransport(settings(), timeout=5)
-    return [
-        app.deliver(mid, transport, Directory(ADDRESSES), BASE, now=now, rng=random.Random(1), secrets=secrets, limit=limit)
-        for mid in outbox.due(now.isoformat())
-    ]
+    try:
+        return [
+            app.deliver(mid, transport, Directory(ADDRESSES), BASE, now=now, rng=random.Random(1), secrets=secrets,
+                        limit=limit)
+            for mid in outbox.due(now.isoformat())
+        ]
+    finally:
+        transport.close()
 
 
 SUBJECTS = {

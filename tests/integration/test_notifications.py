@@ -66,10 +66,13 @@ def case_envelopes(applicant: str, decide: str = "approve") -> list[dict]:
 def send_due(app: NotificationsApp, outbox: Outbox, now: datetime) -> list[dict]:
     outbox.catch_up(app)
     transport = SmtpTransport(settings(), timeout=5)
-    return [
-        app.deliver(mid, transport, DIRECTORY, BASE, now=now, rng=random.Random(1))
-        for mid in outbox.due(now.isoformat())
-    ]
+    try:
+        return [
+            app.deliver(mid, transport, DIRECTORY, BASE, now=now, rng=random.Random(1))
+            for mid in outbox.due(now.isoformat())
+        ]
+    finally:
+        transport.close()
 
 
 DIRECTORY = Directory({"acc-1": "erika@example.org", "acc-2": "niemand@nowhere.invalid"})
