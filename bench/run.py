@@ -6,7 +6,9 @@
    (catalog, submissions, gateway, relay, projector): submissions/s, end-to-end/s, submit
    and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4;
 3. worklist page queries with 100,000 cases over 25 tenants, via HTTP and in-process;
-4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process).
+4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process);
+5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
+   SMTP acceptance rate of the same sink (bench/notifications.py; first, before the load).
 
 It prints tables and writes everything to ``var/bench/<name>.json``. No assertions: the
 figures are for people. Run as ``python -m bench [--name NAME] [--n 20000] [--quick]``
@@ -48,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=100_000, help="cases in the worklist for the query step")
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the bench itself")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas (default: drop them)")
+    parser.add_argument("--only", action="append", default=[], help="run only these steps (repeatable), e.g. notifications")
+    parser.add_argument("--mails", type=int, default=1000, help="events for the notifications step")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.compare_n, args.cases = 2000, 600, 8_000
@@ -95,6 +99,8 @@ class Bench:
 
     def step(self, name: str, action: Callable[[], None]) -> None:
         """Run one step; a failure is recorded and printed, and the bench goes on."""
+        if self.args.only and name not in self.args.only:
+            return
         try:
             action()
         except Exception as exc:  # noqa: BLE001 - report and continue with the next step
@@ -128,7 +134,9 @@ class Bench:
                 self.show(f"\n!! no tenant accepted a Hundeanmeldung: {refusal}")
                 return 1
             self.show(f"\nHundeanmeldung is offered online by {len(self.tenants)} of 25 tenants; the load goes to those.")
-            self.submit(plat, 500, "warmup")
+            self.step("notifications", lambda: self.notifications(plat))  # before the load fills the mail queue
+            if not args.only or set(args.only) - {"notifications"}:
+                self.submit(plat, 500, "warmup")
             self.step("clients", lambda: self.clients(plat))
             self.step("end_to_end", lambda: self.end_to_end(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
@@ -269,6 +277,16 @@ class Bench:
         if load.get("cprofile_submit_batch"):
             self.show(report.cprofile(load["cprofile_submit_batch"]))
 
+
+    def notifications(self, plat: BenchPlatform) -> None:
+        from bench.notifications import run_notifications_bench
+
+        result = run_notifications_bench(plat, self.platform_env, self.args.mails)
+        self.results["notifications"] = result
+        raw = result.pop("raw_smtp")
+        rows = [[k, v] for k, v in result.items()] + [[f"raw SMTP {k}", v] for k, v in raw.items()]
+        result["raw_smtp"] = raw
+        self.show(report.table("1b. Notifications (event in → mail accepted by SMTP)", ["measure", "value"], rows))
 
     def search(self, plat: BenchPlatform) -> None:
         """The catalog search bench of bench/search.py, when it is there and time allows."""

@@ -103,7 +103,6 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
 
 
 def main() -> int:
-    mail_sink = settings().dev_mail_sink or str(settings().var_dir / "dev-mails.jsonl")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -112,8 +111,6 @@ def main() -> int:
         # development defaults: the clearly named eID simulator, cookies over plain http
         "IDENTITY_EID_PROVIDER": os.environ.get("IDENTITY_EID_PROVIDER", "simulated"),
         "COOKIE_SECURE": os.environ.get("COOKIE_SECURE", "0"),
-        # development only: mails (with their links) go whole to this file, never to a log
-        "DEV_MAIL_SINK": mail_sink,
         "WEB_GATEWAY_URL": os.environ.get("WEB_GATEWAY_URL", f"http://127.0.0.1:{settings().gateway_port}"),
         # development: the portal's registration page links to the SMTP sink's page
         "WEB_DEV_MAIL_SINK_URL": os.environ.get("WEB_DEV_MAIL_SINK_URL", f"http://127.0.0.1:{settings().mail_sink_port}"),
@@ -124,8 +121,7 @@ def main() -> int:
     development_merchants(env)
     storage = "PostgreSQL" if postgres_configured() else f"SQLite in {settings().var_dir}"
     print(f"[run] storage: {storage}", file=sys.stderr)
-    print(f"[run] mails (development sink, one JSON object per line): {mail_sink}", file=sys.stderr)
-    print(f"[run] case mails (development SMTP sink): http://127.0.0.1:{settings().mail_sink_port}", file=sys.stderr)
+    print(f"[run] every mail (development SMTP sink): http://127.0.0.1:{settings().mail_sink_port}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 

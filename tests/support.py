@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -147,7 +147,6 @@ class Platform:
 
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.port = free_port()
-        self.mail_sink = log_dir / "dev-mails.jsonl"  # not a log: the mails, whole (DEV_MAIL_SINK)
         self.psp_port = free_port()
         self.psp_url = f"http://127.0.0.1:{self.psp_port}"
         self.psp_admin_token = f"admin-{uuid.uuid4().hex}"
@@ -167,7 +166,6 @@ class Platform:
             "METRICS_PORT": "0",
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
-            "DEV_MAIL_SINK": str(self.mail_sink),
             "SMTP_PORT": str(free_port()),
             "MAIL_SINK_PORT": str(self.sink_port),
             "NOTIFICATIONS_SEND_INTERVAL": "1",
@@ -226,14 +224,24 @@ class Platform:
         """Every process's log so far, by file name."""
         return {path.name: path.read_bytes() for path in sorted(self.log_dir.glob("*.log"))}
 
-    def mail(self, to: str, template: str) -> dict[str, Any]:
-        """The newest mail of that template to that address, from the development mail sink
-        (identity writes it before it answers the request that sent the mail)."""
-        lines = self.mail_sink.read_text(encoding="utf-8").splitlines() if self.mail_sink.exists() else []
-        mails = [m for m in map(json.loads, lines) if m["to"] == to and m["template"] == template]
-        if not mails:
-            raise LookupError(f"no {template} mail to {to}")
-        return mails[-1]
+    def mail(self, to: str, template: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The newest mail of that kind (identity's template, e.g. ``verify_email``) to that
+        address, from the development SMTP sink, with the link it carries (``link``) — the
+        notifications service sends in the background, so this waits up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                params = {"to": to, "kind": template}
+                found = httpx.get(f"http://127.0.0.1:{self.sink_port}/api/messages", params=params, timeout=3).json()
+            except httpx.HTTPError:
+                found = []
+            if found:
+                mail = found[-1]
+                links = re.findall(r"https?://\S+", mail["text"])
+                return {**mail, "link": next((u for u in links if "token=" in u), links[0] if links else None)}
+            if time.monotonic() > deadline:
+                raise LookupError(f"no {template} mail to {to}")
+            time.sleep(0.2)
 
     def sink_mails(self, to: str, timeout: float = 30.0, count: int = 1) -> list[dict[str, Any]]:
         """The mails the development SMTP sink received for ``to``, once there are ``count``

@@ -27,8 +27,10 @@ QUEUES: dict[str, list[str]] = {
     # the payment saga: payments opens and closes a case's receivable, submissions records the fee paid
     "payments.saga": ["case.submitted.v1", "case.approved.v2", "case.rejected.v2", "case.withdrawn.v2"],
     "submissions.payments": ["payment.succeeded.v1"],
-    "notifications.events": [
+    "notifications.events": [  # services/notifications/kinds.py: what a citizen hears about
         "case.submitted.v1", "case.information_requested.v2", "case.approved.v2", "case.rejected.v2",
+        "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
+        "payment.failed.v1", "payment.refunded.v1",
     ],
 }
 

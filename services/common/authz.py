@@ -168,6 +168,13 @@ def can_act_on_case(principal: Principal, case_meta: Mapping[str, Any], action: 
     return any(action in ACTIONS_BY_ROLE[role] for role in _staff_roles_for(principal, tenant, service_id))
 
 
+def can_see_deliveries(principal: Principal, case_meta: Mapping[str, Any]) -> bool:
+    """Whether the case's messages reached the citizen: its clerks and team leads (the
+    applicant reads the same in the case's timeline)."""
+    fields = _case_fields(case_meta)
+    return fields is not None and _valid(principal) and bool(_staff_roles_for(principal, fields[0], fields[1]))
+
+
 def can_submit_for(principal: Principal, tenant: str, service_id: str) -> bool:
     """Assisted submission: a clerk of the responsible authority, for a covered service."""
     return principal.kind == "clerk" and any(g.covers(service_id) for g in principal.grants_for(tenant))

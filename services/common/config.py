@@ -25,13 +25,14 @@ variable                   default                              meaning
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
-``DEV_MAIL_SINK``          (empty: off)                         development only: JSON-lines file for mails
 ``SMTP_HOST``/``_PORT``     ``127.0.0.1`` / ``1025``             where notifications deliver mails (dev: the sink)
 ``SMTP_STARTTLS``          ``0``                                ``1``: STARTTLS before authenticating
 ``SMTP_USERNAME``/``_PASSWORD`` (empty: no login)                SMTP credentials
 ``MAIL_FROM``              ``noreply@rathaus.example``          sender address of mails
 ``MAIL_SINK_PORT``         ``8025``                             development SMTP sink's page and JSON API
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
+``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
+``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -154,10 +155,6 @@ class Settings:
     vr_secret_key: str = ""
     #: ``production`` makes every process refuse development settings (services.common.production).
     vr_env: str = "development"
-    #: Development only, until the notifications service exists: a JSON-lines file that
-    #: receives every mail whole (recipient, link). Empty: mails are only logged by
-    #: template and mail id — their recipients and links are never written anywhere.
-    dev_mail_sink: str = ""
     #: The notifications service's SMTP server (development: the sink, services/notifications/sink.py).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -169,6 +166,10 @@ class Settings:
     mail_sink_port: int = 8025
     #: Seconds between the notifications service's rounds of sending what is due.
     notifications_send_interval: int = 1
+    #: At most this many mails to one recipient per window (seconds); more are deferred to
+    #: the window's end (status ``deferred``), never dropped: a mail loop cannot flood an inbox.
+    notifications_rate_limit: int = 20
+    notifications_rate_window: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -41,6 +41,9 @@ MESSAGES_ATTEMPTED = Counter(
     "vr_notifications_attempts_total", "Delivery attempts of messages by outcome state", ["channel", "status"]
 )
 MESSAGES_PENDING = Gauge("vr_notifications_pending", "Undelivered messages by state", ["status"])
+MESSAGES_DEFERRED = Counter(
+    "vr_notifications_deferred_total", "Messages held back by the per-recipient rate limit (sent later)"
+)
 OLDEST_PENDING = Gauge("vr_notifications_oldest_pending_seconds", "Age of the oldest undelivered message")
 
 _started: set[int] = set()

@@ -52,8 +52,6 @@ def unsafe_settings(env: Mapping[str, str] | None = None) -> list[str]:
          f"configure a random secret of at least {MIN_SECRET_BYTES} bytes"),
         (0 < len(current.vr_secret_key.encode("utf-8")) < MIN_SECRET_BYTES,
          f"VR_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"),
-        (bool(current.dev_mail_sink),
-         "DEV_MAIL_SINK is set: mails would be written to a development file instead of being sent; unset it"),
         (bool(web.dev_mail_sink_url),
          "WEB_DEV_MAIL_SINK_URL is set: the portal would link to a development mail sink; unset it"),
         (not web.cookie_secure,

@@ -70,6 +70,7 @@ class CaseRoutes:
     identity: Any
     tenants: Any
     submit: Any
+    _with_messages: Any
 
     # -- citizens -------------------------------------------------------------------------
     @http("POST", "/api/v1/tenants/<ags>/cases")
@@ -137,7 +138,7 @@ class CaseRoutes:
     def get_case(self, request: Request, case_id: str, lang: str, principal: Principal) -> Response:
         case = self._readable_case(case_id, principal, contents=True)
         self.submissions.record_access(case["case_id"], case["tenant"], principal.subject, "read")
-        return json_response(case_links(case), lang=lang)
+        return json_response(case_links(self._with_messages(case)), lang=lang)
 
     @http("POST", "/api/v1/cases/<case_id>/actions/<action>")
     @endpoint("case_action")

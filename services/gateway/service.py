@@ -29,6 +29,7 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
 from services.gateway.postbox_routes import PostboxRoutes
@@ -83,7 +84,9 @@ class GatewayConfig(Config):
             )
 
 
-class GatewayService(CaseRoutes, PaymentRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
+class GatewayService(
+    CaseRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes
+):
     name = "gateway"
 
     submissions = RpcProxy("submissions")

@@ -1,22 +1,20 @@
 """Identity service (nameko): accounts, sessions, trust levels, staff grants, privacy.
 
 A thin interface over :class:`IdentityApplication`. Identity errors are DomainErrors and
-leave with their stable code as they are; mails to send are handed to the outbox (until the
-notifications service exists: the development mail sink, DEV_MAIL_SINK, which `make run` sets).
+leave with their stable code as they are; mails to send are handed to the notifications
+service (RPC ``send_account_mail``), which delivers them over SMTP.
 Account deletion spans services: the request voids the account at once, the submissions
-service erases the applicant's cases, then the deletion is completed here; a timer retries
-every unfinished deletion until it is complete.
+service erases the applicant's cases and the notifications service their messages, then the
+deletion is completed here; a timer retries every unfinished deletion until it is complete.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -43,28 +41,33 @@ LINKS = {
 }
 
 
-def send_mails(mails: Iterable[MailToSend]) -> None:
-    """Hand mails to the outbox. Until the notifications service exists a mail goes
-    nowhere but, with DEV_MAIL_SINK set (development: `make run`, tests), whole into that
-    file, so a developer can follow its link. The log keeps only the template and a
-    random mail id: recipients and links (with their one-time tokens) never enter it."""
-    current = settings()
+#: How long a mail without a one-time link may wait for delivery before its address is dropped.
+NOTICE_TTL = timedelta(days=2)
+
+
+def mail_request(mail: MailToSend, base_url: str) -> dict[str, Any]:
+    """What the notifications service needs to send one account mail: the link (with its
+    one-time token) is built here, and kept there only until the mail is delivered."""
+    link = LINKS.get(mail.template)
+    url = base_url + link.format(**mail.params) if link and "token" in mail.params else None
+    expires_at = mail.params.get("expires_at") or (datetime.now(UTC) + NOTICE_TTL).isoformat()
+    return {
+        "mail_id": uuid.uuid4().hex, "template": mail.template, "to": mail.to, "account_id": mail.account_id,
+        "link": url, "expires_at": expires_at, "correlation_id": logs.current_correlation_id(),
+    }
+
+
+def send_mails(notifications: Any, mails: Iterable[MailToSend]) -> None:
+    """Hand mails to the notifications service without waiting for it (``call_async``): the
+    request that caused a mail never waits on mail delivery, and the request sits in the
+    durable RPC queue while the notifications service restarts. The log keeps only the
+    template and a random mail id: recipients and links (with their one-time tokens) never
+    enter it."""
+    base_url = settings().public_base_url
     for mail in mails:
-        mail_id = uuid.uuid4().hex
-        log.info("mail_outbox", template=mail.template, mail_id=mail_id)
-        if current.dev_mail_sink:
-            link = LINKS.get(mail.template)
-            url = current.public_base_url + link.format(**mail.params) if link and "token" in mail.params else None
-            record = {"mail_id": mail_id, "template": mail.template, "to": mail.to, "link": url, "params": dict(mail.params)}
-            _append_line(Path(current.dev_mail_sink), json.dumps(record, ensure_ascii=False))
-
-
-def _append_line(path: Path, line: str) -> None:
-    """One line at the end of ``path``, readable by its owner only (it holds live tokens)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as sink:
-        sink.write(line + "\n")
+        request = mail_request(mail, base_url)
+        log.info("mail_outbox", template=mail.template, mail_id=request["mail_id"])
+        notifications.send_account_mail.call_async(request)
 
 
 class IdentityService:
@@ -73,6 +76,7 @@ class IdentityService:
     app: IdentityApplication = Provided(open_identity)
     dispatch = EventDispatcher()
     submissions = RpcProxy("submissions")
+    notifications = RpcProxy("notifications")
     observability = Observability("identity")
     correlation = Correlation()
     entrypoint_metrics = EntrypointMetrics()
@@ -96,7 +100,7 @@ class IdentityService:
             email, password, kind=kind, display_name=display_name, organisation_name=organisation_name,
             client_ip=client_ip,
         )
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
@@ -106,13 +110,13 @@ class IdentityService:
     @rpc(expected_exceptions=DomainError)
     def resend_verification(self, email: str, client_ip: str | None = None) -> dict[str, str]:
         outcome = self.app.resend_verification(email, client_ip=client_ip)
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
     def login(self, email: str, password: str, client_ip: str | None) -> dict[str, Any]:
         result = self.app.login(email, password, client_ip=client_ip)
-        send_mails(result.mails)
+        send_mails(self.notifications, result.mails)
         if not result.ok:
             return {"ok": False, "error": result.error, "retry_after": result.retry_after}
         return {"ok": True, "tokens": result.tokens.to_dict()}
@@ -164,13 +168,13 @@ class IdentityService:
     @rpc(expected_exceptions=DomainError)
     def request_password_reset(self, email: str) -> dict[str, str]:
         outcome = self.app.request_password_reset(email)
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
     def reset_password(self, token: str, new_password: str) -> dict[str, str]:
         outcome = self.app.reset_password(token, new_password)
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         if outcome.account_id:
             self._revoked(outcome.account_id)  # the old password's sessions end, their tokens too
         return outcome.public_response()
@@ -178,14 +182,14 @@ class IdentityService:
     @rpc(expected_exceptions=DomainError)
     def change_password(self, account_id: str, current_password: str, new_password: str) -> dict[str, str]:
         outcome = self.app.change_password(account_id, current_password, new_password)
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         self._revoked(account_id)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
     def request_email_change(self, account_id: str, new_email: str, password: str) -> dict[str, str]:
         outcome = self.app.request_email_change(account_id, new_email, password)
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         return outcome.public_response()
 
     @rpc(expected_exceptions=DomainError)
@@ -217,18 +221,21 @@ class IdentityService:
             self._complete_deletion(request)
 
     def _complete_deletion(self, request: dict[str, Any]) -> bool:
-        """Erase the applicant's cases (idempotent, in submissions), then complete the
-        deletion here. False (still pending) if any step failed."""
+        """Erase the applicant's cases (idempotent, in submissions) and the person's messages
+        (idempotent, in notifications), then complete the deletion here. False (still
+        pending) if any step failed."""
         account_id = request["account_id"]
         try:
             if request["erase_cases"]:
                 with eventlet.Timeout(self.app.settings.deletion_erasure_timeout):
                     self.submissions.erase_applicant(account_id)
+            with eventlet.Timeout(self.app.settings.deletion_erasure_timeout):
+                self.notifications.erase_recipient(account_id)
             outcome = self.app.complete_deletion(account_id)
         except (Exception, eventlet.Timeout) as exc:  # noqa: BLE001 - whatever failed, the deletion stays pending
             log.warning("account_deletion_pending", account_id=account_id, error=repr(exc)[:300])
             return False
-        send_mails(outcome.mails)
+        send_mails(self.notifications, outcome.mails)
         log.info("account_deleted", account_id=account_id)
         return True
 
@@ -245,7 +252,7 @@ class IdentityService:
     @rpc(expected_exceptions=DomainError)
     def create_staff_account(self, email: str, kind: str, display_name: str | None, created_by: str) -> dict[str, Any]:
         created = self.app.create_staff_account(email, kind=kind, display_name=display_name, created_by=created_by)
-        send_mails(created.mails)
+        send_mails(self.notifications, created.mails)
         return {"account_id": created.account_id}
 
     # Roles are given four-eyes: a request, then another person's approval. There is no RPC

@@ -4,11 +4,14 @@ Why this shape: a message is keyed by (source event id, channel, recipient) — 
 UUIDv5 of the three — so the second attempt to create it for a redelivered or replayed event
 collides in the event store instead of sending again. States follow GOV.UK Notify:
 created → sending → delivered | temporary-failure (retried, stays pending) |
-permanent-failure | technical-failure. Pure: no I/O imports.
+permanent-failure | technical-failure, plus ``deferred``: held back by the per-recipient rate
+limit until its window ends (pending, never dropped). Erasure (account deleted) blanks the
+recipient and the reference in every event and closes the message. Pure: no I/O imports.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -19,7 +22,16 @@ from services.common.problems import DomainError
 
 CREATED, SENDING, DELIVERED = "created", "sending", "delivered"
 TEMPORARY_FAILURE, PERMANENT_FAILURE, TECHNICAL_FAILURE = "temporary-failure", "permanent-failure", "technical-failure"
-PENDING = (CREATED, SENDING, TEMPORARY_FAILURE)
+DEFERRED = "deferred"
+PENDING = (CREATED, SENDING, TEMPORARY_FAILURE, DEFERRED)
+STATUSES = (CREATED, SENDING, DELIVERED, TEMPORARY_FAILURE, PERMANENT_FAILURE, TECHNICAL_FAILURE, DEFERRED)
+#: What the clerk and the citizen read for each state.
+STATUS_TEXT = {
+    CREATED: "angelegt", SENDING: "wird versendet", DELIVERED: "zugestellt",
+    TEMPORARY_FAILURE: "vorübergehend nicht zustellbar, neuer Versuch folgt",
+    PERMANENT_FAILURE: "nicht zustellbar", TECHNICAL_FAILURE: "technischer Fehler",
+    DEFERRED: "zurückgestellt (Versandlimit), wird später versendet",
+}
 EMAIL = "email"
 
 #: Retry delays: exponential from BASE seconds, capped at CAP, each with up to 50 % jitter.
@@ -53,9 +65,10 @@ class Message(Aggregate):
     @event("Created")
     def __init__(
         self, source_event_id: str, channel: str, recipient: str, tenant: str, kind: str, language: str,
-        case_id: str, reference: str, actor: str, correlation_id: str,
+        case_id: str, reference: str, actor: str, correlation_id: str, values: dict | None = None,
     ) -> None:
         self.tenant = tenant
+        self.values = dict(values or {})  # amounts, Kassenzeichen: never names or free text
         self.case_id = case_id
         self.kind = kind
         self.language = language
@@ -68,6 +81,7 @@ class Message(Aggregate):
         self.template_version: int | None = None
         self.next_attempt_at: str | None = None
         self.error: str | None = None
+        self.erased = False
 
     def _require_pending(self, action: str) -> None:
         if self.status not in PENDING:
@@ -94,6 +108,32 @@ class Message(Aggregate):
     def failed_technically(self, error: str) -> None:
         self._require_pending("fail")
         self._technically_failed(self.tenant, error[:200], "notifications", "")
+
+    def defer(self, until: datetime, reason: str) -> None:
+        """Held back (the recipient's rate limit): pending, due again at ``until``."""
+        self._require_pending("defer")
+        self._deferred(self.tenant, reason[:200], until.isoformat(), "notifications", "")
+
+    def erase(self) -> None:
+        """The recipient's account was deleted: nobody to write to; who and which case go."""
+        if not self.erased:
+            self._erased(self.tenant, "notifications", "")
+
+    @event("Deferred")
+    def _deferred(self, tenant: str, reason: str, next_attempt_at: str, actor: str, correlation_id: str) -> None:
+        self.status = DEFERRED
+        self.error = reason
+        self.next_attempt_at = next_attempt_at
+
+    @event("Erased")
+    def _erased(self, tenant: str, actor: str, correlation_id: str) -> None:
+        self.erased = True
+        self.recipient = ""
+        self.reference = ""
+        if self.status in PENDING:
+            self.status = PERMANENT_FAILURE
+            self.error = "recipient erased"
+        self.next_attempt_at = None
 
     @event("SendingStarted")
     def _sending_started(self, tenant: str, template_version: int, at: str, actor: str, correlation_id: str) -> None:
@@ -143,3 +183,15 @@ class CaseContact(Aggregate):
 
 def contact_id(case_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"vr-case-contact:{case_id}")
+
+
+#: Event fields that name a person or their case, blanked when the recipient is erased.
+PERSONAL_FIELDS = ("recipient", "applicant", "reference")
+
+
+def redacted(domain_event: object) -> object | None:
+    """A copy of the event without personal fields; None if it holds none (or none left)."""
+    present = {f: "" for f in PERSONAL_FIELDS if getattr(domain_event, f, "")}
+    if not present:
+        return None
+    return dataclasses.replace(domain_event, **present)  # type: ignore[type-var]

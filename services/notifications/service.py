@@ -1,16 +1,18 @@
-"""The notifications nameko service: sends what is due (a timer) and answers for a case's
-messages over RPC.
+"""The notifications nameko service: sends what is due (a timer), takes identity's account
+mails, keeps citizens' preferences, answers for a case's messages and erases a deleted
+account's messages — all over RPC.
 
 Why the sender lives here: at send time it asks identity for the recipient's address and
-catalog for the tenant's name (nameko RPC); the address is never stored with the message.
+catalog for the tenant's details (nameko RPC); the address is never stored with the message.
 One instance sends; a second one would need a claim on due messages first (not yet built).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nameko.exceptions import RemoteError
@@ -29,14 +31,18 @@ from services.common.nameko_deps import (
     domain_error,
 )
 from services.common.problems import DomainError
-from services.notifications.application import NotificationsApp, open_notifications
-from services.notifications.domain import PENDING
+from services.notifications.application import NotificationsApp, open_notifications, statuses_of, timeline_of
+from services.notifications.domain import DEFERRED, PENDING
+from services.notifications.limits import RecipientLimit
 from services.notifications.postbox.rpc import PostboxRpc
+from services.notifications.preferences import MailSecrets, Preferences
 from services.notifications.projections import Outbox
 from services.notifications.smtp import SmtpTransport
 
 log = logs.get_logger("notifications")
 _sending = threading.Lock()  # one send round at a time per process (the timer may overlap)
+BATCH = 100  # messages per query of what is due
+ROUND_LIMIT = 30.0  # seconds one round may keep draining a backlog before the metrics are updated
 
 
 class RpcDirectory:
@@ -45,8 +51,16 @@ class RpcDirectory:
     def __init__(self, identity: Any, catalog: Any):
         self.identity = identity
         self.catalog = catalog
+        # one send round's answers: a round is seconds long, an address or a tenant's details change rarely
+        self._tenants: dict[str, Mapping[str, Any]] = {}
+        self._recipients: dict[str, Mapping[str, Any] | None] = {}
 
     def recipient(self, account_id: str) -> Mapping[str, Any] | None:
+        if account_id not in self._recipients:
+            self._recipients[account_id] = self._lookup(account_id)
+        return self._recipients[account_id]
+
+    def _lookup(self, account_id: str) -> Mapping[str, Any] | None:
         try:
             account = self.identity.get_account(account_id)
         except RemoteError as exc:
@@ -55,8 +69,10 @@ class RpcDirectory:
             raise
         return {"email": account.get("email")} if account.get("email") and not account.get("deleted_at") else None
 
-    def tenant_name(self, ags: str) -> str:
-        return str(self.catalog.get_tenant(ags)["name"])
+    def tenant(self, ags: str) -> Mapping[str, Any]:
+        if ags not in self._tenants:
+            self._tenants[ags] = self.catalog.get_tenant(ags)
+        return self._tenants[ags]
 
 
 class NotificationsService(PostboxRpc):
@@ -64,6 +80,8 @@ class NotificationsService(PostboxRpc):
 
     app: NotificationsApp = Provided(open_notifications)
     outbox: Outbox = Provided(lambda: Outbox(ReadStore("notifications")))
+    preferences: Preferences = Provided(lambda: Preferences(ReadStore("notifications")))
+    secrets: MailSecrets = Provided(lambda: MailSecrets(ReadStore("notifications")))
     identity = RpcProxy("identity")
     catalog = RpcProxy("catalog")
     config: Settings = Config()
@@ -77,16 +95,39 @@ class NotificationsService(PostboxRpc):
             return
         try:
             self.outbox.catch_up(self.app)
+            now = datetime.now(UTC)
+            self.secrets.forget_expired(now.isoformat())
             transport, directory = SmtpTransport(self.config), RpcDirectory(self.identity, self.catalog)
-            for message_id in self.outbox.due(datetime.now(UTC).isoformat()):
-                result = self.app.deliver(message_id, transport, directory, self.config.public_base_url)
-                log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
-                         attempts=result["attempts"], error=result["error"])
-                metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
-            self.outbox.catch_up(self.app)
+            limit = RecipientLimit(
+                self.config.notifications_rate_limit, timedelta(seconds=self.config.notifications_rate_window),
+                self.outbox.sent_since,
+            )
+            deadline = time.monotonic() + ROUND_LIMIT
+            try:
+                while True:  # a backlog drains batch after batch, not one batch per tick
+                    due = self.outbox.due(now.isoformat(), limit=BATCH)
+                    for message_id in due:
+                        self._attempt(message_id, transport, directory, limit)
+                    self.outbox.catch_up(self.app)
+                    if len(due) < BATCH or time.monotonic() > deadline:
+                        break
+                    now = datetime.now(UTC)
+            finally:
+                transport.close()
             self._update_gauges()
         finally:
             _sending.release()
+
+    def _attempt(self, message_id: str, transport: SmtpTransport, directory: RpcDirectory, limit: RecipientLimit) -> None:
+        result = self.app.deliver(
+            message_id, transport, directory, self.config.public_base_url, secrets=self.secrets, limit=limit,
+        )
+        log.info("message_attempted", message_id=message_id, kind=result["kind"], status=result["status"],
+                 attempts=result["attempts"], error=result["error"])
+        if result["status"] == DEFERRED:
+            metrics.MESSAGES_DEFERRED.inc()
+        else:
+            metrics.MESSAGES_ATTEMPTED.labels(result["channel"], result["status"]).inc()
 
     def _update_gauges(self) -> None:
         counts, oldest = self.outbox.pending()
@@ -97,6 +138,44 @@ class NotificationsService(PostboxRpc):
 
     @rpc(expected_exceptions=DomainError)
     def case_messages(self, case_id: str) -> list[dict[str, Any]]:
-        """The delivery state of a case's messages (for the responsible clerk)."""
+        """The delivery state of a case's messages, with a German status text (for the
+        responsible clerk and the applicant's timeline; the gateway authorises)."""
+        if not case_id:
+            return []  # account mails belong to no case
         self.outbox.catch_up(self.app)
-        return self.outbox.for_case(case_id)
+        return statuses_of(self.outbox.for_case(case_id))
+
+    @rpc(expected_exceptions=DomainError)
+    def case_timeline(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's messages as entries of the applicant's timeline (German)."""
+        if not case_id:
+            return []
+        self.outbox.catch_up(self.app)
+        return timeline_of(self.outbox.for_case(case_id))
+
+    @rpc(expected_exceptions=DomainError)
+    def send_account_mail(self, mail: dict[str, Any]) -> dict[str, str]:
+        """Identity's account mail (mail_id, template, to, account_id?, link?, expires_at):
+        sent over SMTP like every message; the address and link are kept only until then.
+        Neither is logged here (the caller's log has the template and mail id)."""
+        return {"message_id": self.app.accept_account_mail(mail, self.secrets, self.preferences)}
+
+    @rpc(expected_exceptions=DomainError)
+    def get_preferences(self, account_id: str) -> dict[str, Any]:
+        return self.preferences.get(account_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def set_preferences(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.preferences.put(account_id, body)
+
+    @rpc(expected_exceptions=DomainError)
+    def erase_recipient(self, account_id: str) -> dict[str, int]:
+        """The account was deleted (identity drives this until it succeeds; idempotent): its
+        messages, preferences and pending account mails go."""
+        self.outbox.catch_up(self.app)
+        erased = self.app.erase_recipient(account_id, self.outbox)
+        self.preferences.delete(account_id)
+        self.secrets.forget_recipient(account_id)
+        self.outbox.catch_up(self.app)
+        log.info("recipient_erased", **erased)
+        return erased

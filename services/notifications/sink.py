@@ -1,6 +1,7 @@
 """Development SMTP sink: receives every mail on SMTP_PORT and shows it — a page at
-http://127.0.0.1:MAIL_SINK_PORT and ``GET /api/messages`` (JSON: to, subject, text,
-received_at) for scripts and tests that follow a link in a mail.
+http://127.0.0.1:MAIL_SINK_PORT and ``GET /api/messages`` (JSON: to, subject, text, kind,
+received_at; ``?to=`` and ``?kind=`` filter) for scripts and tests that follow a link in a
+mail (e.g. the verification link: kind ``verify_email``).
 
     python -m services.notifications.sink
 
@@ -12,6 +13,7 @@ domain is refused with ``550`` so a permanent failure can be tried out.
 from __future__ import annotations
 
 import html
+import logging
 import sys
 import threading
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from services.common import logs
 from services.common.config import settings
 from services.common.production import EXIT_REFUSED, refuse_unsafe_start
+from services.notifications.smtp import KIND_HEADER
 
 
 class Mailbox:
@@ -54,6 +57,7 @@ class Mailbox:
                 self._messages.append({
                     "to": to, "subject": str(parsed.get("Subject", "")),
                     "text": body.get_content() if body else "", "html": html_part.get_content() if html_part else "",
+                    "kind": str(parsed.get(KIND_HEADER, "")),
                     "received_at": received_at,
                 })
         return "250 Message accepted"
@@ -65,10 +69,10 @@ class Mailbox:
 
 def web_app(mailbox: Mailbox) -> Starlette:
     async def api_messages(request: Request) -> JSONResponse:
-        to = request.query_params.get("to")
+        to, kind = request.query_params.get("to"), request.query_params.get("kind")
         found = [
-            {key: m[key] for key in ("to", "subject", "text", "received_at")}
-            for m in mailbox.messages() if to in (None, m["to"])
+            {key: m[key] for key in ("to", "subject", "text", "kind", "received_at")}
+            for m in mailbox.messages() if to in (None, m["to"]) and kind in (None, m["kind"])
         ]
         return JSONResponse(found)
 
@@ -88,7 +92,11 @@ def web_app(mailbox: Mailbox) -> Starlette:
 
 
 def start_smtp(mailbox: Mailbox, host: str, port: int) -> Controller:
-    controller = Controller(mailbox, hostname=host, port=port)
+    # aiosmtpd logs every SMTP command at INFO, recipients included: the mails stay in the
+    # sink (its page and API), never in its log
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # a fixed greeting name: otherwise every connection asks DNS for this host's FQDN
+    controller = Controller(mailbox, hostname=host, port=port, server_hostname="mail-sink.localhost")
     controller.start()
     return controller
 

@@ -39,8 +39,8 @@ class Accounts:
         assert response.status_code == 200, response.text
         return response.json()["account_id"]
 
-    def citizen(self, kind: str = "citizen") -> Account:
-        email = f"{kind}-{uuid.uuid4().hex[:10]}@example.org"
+    def citizen(self, kind: str = "citizen", domain: str = "example.org") -> Account:
+        email = f"{kind}-{uuid.uuid4().hex[:10]}@{domain}"
         password = "Gartenzaun-" + secrets.token_hex(6)
         extra = {"organisation_name": "Muster GmbH"} if kind == "organisation" else {}
         mails = self.app.register(email, password, kind=kind, display_name="Erika Muster", **extra).mails

@@ -33,6 +33,8 @@ The policy (issue "authorisation matrix")
   clerks read and work it, Bakum's clerks see it nowhere.
 * Worklist: clerks/team leads of that tenant only; a clerk without the service key gets a
   200 whose items never contain that service (filtered inside the query).
+* A case's messages (delivery states): its clerks and team leads; the applicant is told
+  ``forbidden`` (they read the same in the case's timeline), everyone else gets the case's 404.
 * Tenant admins: staff and offerings (and the tenant profile) of their own tenant, the
   audit trail of its cases — never case contents or the worklist.
 * Payments: a case's payment is the case's (its readers see it, the rest get the case's
@@ -140,6 +142,7 @@ def logged_in(method: str, url: str, variant: str, default: Outcome, **overrides
 OK200, OK201, OK202, OK204 = ok(200), ok(201), ok(202), ok(204)
 BAD_TOKEN = ok(400, code="token_invalid")
 CASE, ACTION, AUDIT = "/api/v1/cases/<case_id>", "/api/v1/cases/<case_id>/actions/<action>", "/api/v1/cases/<case_id>/audit"
+MESSAGES = "/api/v1/cases/<case_id>/messages"
 CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
 TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
@@ -198,11 +201,14 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", "/api/v1/me/eid/start", "eid_start", OK200),
     logged_in("POST", "/api/v1/me/eid/complete", "eid_complete", BAD_TOKEN),
     logged_in("GET", "/api/v1/me/cases", "my_cases", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
+    logged_in("GET", "/api/v1/me/preferences", "preferences:get", OK200),
+    logged_in("PUT", "/api/v1/me/preferences", "preferences:put", OK200),
     # -- cases --------------------------------------------------------------------------------
     logged_in("POST", CASES, "submit:self", FORBIDDEN, citizen_a=OK201, citizen_b=OK201),
     logged_in("POST", CASES, "submit:on_behalf_of_citizen_a", FORBIDDEN, clerk=OK201, team_lead=OK201),
     logged_in("GET", CASE, "get_case", HIDDEN, citizen_a=OK200, clerk=OK200, team_lead=OK200),
     logged_in("GET", AUDIT, "case_audit", HIDDEN, tenant_admin=OK200),
+    logged_in("GET", MESSAGES, "case_messages", HIDDEN, citizen_a=FORBIDDEN, clerk=OK200, team_lead=OK200),
     logged_in("GET", WORKLIST, "worklist", FORBIDDEN, clerk=OK200, team_lead=OK200, clerk_no_key=OK200),
     *(logged_in("POST", ACTION, f"action:{action}", HIDDEN, **rules) for action, rules in ACTION_RULES.items()),
     # the second fixture case: portal Bakum, responsible Landkreis Vechta

@@ -46,7 +46,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 53  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 56  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -354,6 +354,8 @@ simple("payment_webhook", "POST", "/api/v1/payments/webhooks/psp", body={"id": "
 simple("list_payments", "GET", "/api/v1/tenants/{ags}/payments", check=expect_json("items"))
 simple("payments_reconciliation", "GET", "/api/v1/tenants/{ags}/payments/reconciliation", params={"day": "2026-01-05"})
 simple("payments_export", "GET", "/api/v1/tenants/{ags}/payments/export", params={"from": "2026-01-05"})
+simple("preferences:get", "GET", "/api/v1/me/preferences", check=expect_json("email"))
+simple("preferences:put", "PUT", "/api/v1/me/preferences", body={"language": "de"}, check=expect_json("email"))
 simple("health_live", "GET", "/health/live")
 simple("health_ready", "GET", "/health/ready")
 simple("list_tenants", "GET", "/api/v1/tenants", check=expect_json("items"))
@@ -513,6 +515,7 @@ RECIPES["get_payment"] = lambda w, who: _case_call(w, who, "GET", m.PAYMENT, w.c
 RECIPES["start_payment"] = lambda w, who: _case_call(w, who, "POST", m.PAYMENT, w.case_id, {})
 RECIPES["refund_payment"] = lambda w, who: _case_call(w, who, "POST", m.REFUND, w.case_id, {"reason": "Prüfung"})
 RECIPES["case_audit"] = _audit_of(lambda w: w.case_id)
+RECIPES["case_messages"] = lambda w, who: _case_call(w, who, "GET", m.MESSAGES, w.case_id, check=expect_json("items"))
 RECIPES["case_audit:portal_differs"] = _audit_of(lambda w: w.district_case_id)
 
 

@@ -614,6 +614,15 @@ def run_citizen_requests(people: People, check: Contract) -> None:
     check(eventually(lambda: (r := citizen.get("/api/v1/me/cases")).json()["items"] and r), 200)
     check(people.vechta_lead.get("/api/v1/me/cases"), 403, "forbidden")
 
+    # notification preferences (own account only)
+    prefs = "/api/v1/me/preferences"
+    assert check(citizen.get(prefs), 200).json()["email"]["case_submitted"] is True
+    assert check(citizen.put(prefs, json={"language": "de", "email": {"case_reassigned": True}}), 200).json()["language"] == "de"
+    check(citizen.put(prefs, json={"language": "fr"}), 400, "invalid_request")
+    check(citizen.put(prefs, json={"email": {"drachenpost": False}}), 400, "invalid_parameter")
+    check(citizen.put(prefs, content=b"{kaputt", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, citizen, "PUT", prefs)
+
 
 def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Client) -> None:
     citizen, lead = people.citizen, people.vechta_lead
@@ -639,9 +648,14 @@ def run_clerk_requests(people: People, check: Contract, high_citizen: httpx.Clie
         check(act(who, case, action, payload), status, code)
     final = eventually(lambda: (r := citizen.get(f"/api/v1/cases/{case}")).json().get("status") == "approved" and r)
     check(final, 200)
-    assert [step["step"] for step in final.json()["timeline"]] == [
+    assert [step["step"] for step in final.json()["timeline"] if step["step"] != "message"] == [
         "submitted", "review_started", "information_requested", "information_supplied", "reassigned", "approved",
     ]
+    # its messages: each delivery state for its clerks; the applicant reads them in the timeline
+    messages = f"/api/v1/cases/{case}/messages"
+    check(eventually(lambda: (r := lead.get(messages)).json()["items"] and r), 200)
+    check(citizen.get(messages), 403, "forbidden")
+    check(people.lohne_lead.get(messages), 404, "case_not_found")
     check(people.vechta_admin.get(f"/api/v1/cases/{case}/audit"), 200)
     check(citizen.get(f"/api/v1/cases/{case}/audit"), 404, "case_not_found")
     check(people.anonymous.get(f"/api/v1/cases/{case}/audit"), 401, "unauthenticated")

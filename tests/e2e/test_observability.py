@@ -21,7 +21,8 @@ EXPECTED = {
     "psp_simulator": ["vr_psp_sim_webhooks_pending"],
     # the submission's confirmation mail: consumed, attempted, and the pending gauges set
     "notifications": ['vr_notifications_attempts_total{channel="email"', "vr_notifications_oldest_pending_seconds",
-                      'vr_notifications_pending{status="created"}'],
+                      'vr_notifications_pending{status="created"}', 'vr_notifications_pending{status="deferred"}',
+                      "vr_notifications_deferred_total"],
     "notifications-consumer": ['vr_projection_events_total{projection="notifications",result="applied"}'],
 }
 

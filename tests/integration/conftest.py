@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,27 @@ def observe(amqp_uri: str) -> Iterator[Callable[[str], Callable[[], list[dict]]]
     for queue in queues:
         channel.queue_delete(queue)
     conn.close()
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch, backend: str) -> Iterator[dict]:
+    """A real SMTP server (the development sink's handler) on a free port, set as SMTP_*;
+    ``controller`` may be stopped and set to None by a test that takes the server away."""
+    from services.notifications.sink import Mailbox, start_smtp
+
+    port = support.free_port()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    mailbox = Mailbox()
+    server = {"mailbox": mailbox, "port": port, "controller": start_smtp(mailbox, "127.0.0.1", port)}
+    yield server
+    if server["controller"] is not None:
+        server["controller"].stop()
+
+
+@pytest.fixture
+def notifications_app(backend: str) -> Any:
+    """The notifications application on the backend's store."""
+    from services.notifications.application import open_notifications
+
+    return open_notifications()

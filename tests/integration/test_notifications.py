@@ -5,7 +5,6 @@ sends nothing new, an SMTP outage is retried until delivered, a 550 is a permane
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
@@ -13,16 +12,19 @@ import pytest
 
 from services.common.config import settings
 from services.common.db import ReadStore
-from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.application import NotificationsApp
 from services.notifications.domain import DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from services.notifications.projections import SENDING_LEASE, Outbox
 from services.notifications.sink import Mailbox, start_smtp
 from services.notifications.smtp import SmtpTransport
 from services.submissions.domain import Case
 from services.submissions.integration import to_envelope
-from tests import support
 
 META = {"actor": "clerk:1", "correlation_id": "c-1"}
+VECHTA = {
+    "name": "Stadt Vechta", "email": "buergerbuero@vechta.example", "phone": "+49 4441 0000-0",
+    "address": "Rathaus, Burgstraße 6, 49377 Vechta", "opening_hours": "Mo–Fr 8:00–12:30 Uhr",
+}
 BASE = "https://rathaus.example"
 positions = iter(range(1, 1_000_000))
 
@@ -37,25 +39,13 @@ class Directory:
     def recipient(self, account_id: str) -> dict[str, str] | None:
         return {"email": self.addresses[account_id]} if account_id in self.addresses else None
 
-    def tenant_name(self, ags: str) -> str:
-        return {"03460009": "Stadt Vechta"}[ags]
+    def tenant(self, ags: str) -> dict[str, str]:
+        return {"03460009": VECHTA}[ags]
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch, backend: str) -> Iterator[dict]:
-    port = support.free_port()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    mailbox = Mailbox()
-    server = {"mailbox": mailbox, "port": port, "controller": start_smtp(mailbox, "127.0.0.1", port)}
-    yield server
-    if server["controller"] is not None:
-        server["controller"].stop()
-
-
-@pytest.fixture
-def app(backend: str) -> NotificationsApp:
-    return open_notifications()
+def app(notifications_app: NotificationsApp) -> NotificationsApp:
+    return notifications_app
 
 
 def case_envelopes(applicant: str, decide: str = "approve") -> list[dict]:
@@ -76,10 +66,13 @@ def case_envelopes(applicant: str, decide: str = "approve") -> list[dict]:
 def send_due(app: NotificationsApp, outbox: Outbox, now: datetime) -> list[dict]:
     outbox.catch_up(app)
     transport = SmtpTransport(settings(), timeout=5)
-    return [
-        app.deliver(mid, transport, DIRECTORY, BASE, now=now, rng=random.Random(1))
-        for mid in outbox.due(now.isoformat())
-    ]
+    try:
+        return [
+            app.deliver(mid, transport, DIRECTORY, BASE, now=now, rng=random.Random(1))
+            for mid in outbox.due(now.isoformat())
+        ]
+    finally:
+        transport.close()
 
 
 DIRECTORY = Directory({"acc-1": "erika@example.org", "acc-2": "niemand@nowhere.invalid"})
@@ -111,8 +104,8 @@ def test_each_case_mail_arrives_once_and_a_replay_sends_nothing(app, smtp) -> No
             assert private not in mail["text"] and private not in mail["html"]
     case_id = events[0]["aggregate_id"]
     assert {(r["kind"], r["status"], r["template_version"], r["attempts"]) for r in outbox.for_case(case_id)} == {
-        ("case_submitted", DELIVERED, 1, 1), ("case_information_requested", DELIVERED, 1, 1),
-        ("case_approved", DELIVERED, 1, 1),
+        ("case_submitted", DELIVERED, 2, 1), ("case_information_requested", DELIVERED, 2, 1),
+        ("case_approved", DELIVERED, 2, 1),
     }
 
 

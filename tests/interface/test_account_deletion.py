@@ -1,6 +1,6 @@
 """Deleting a citizen's account across services, over real RPC: identity voids the account,
-the submissions service erases the personal data in the citizen's cases, identity completes
-the deletion — and when the submissions service is away, the deletion stays pending and the
+the submissions service erases the personal data in the citizen's cases, the notifications
+service the person's messages, identity completes the deletion — and when the submissions service is away, the deletion stays pending and the
 identity service's timer finishes it once the service is back."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from nameko.testing.utils import get_extension
 from services.catalog.service import CatalogService
 from services.common.nameko_deps import Provided
 from services.identity.service import IdentityService
+from services.notifications.application import NotificationsApp
+from services.notifications.service import NotificationsService
 from services.submissions.service import SubmissionsService
 from tests.examples import form
 from tests.interface.conftest import VECHTA
@@ -75,9 +77,19 @@ def stored_bytes(submissions: Any, case_id: str) -> bytes:
 
 def test_deletion_is_reauthenticated_and_erases_the_cases_first(start_container, rpc) -> None:
     start_container(CatalogService)
+    notifications = start_container(NotificationsService)
     submissions = start_container(SubmissionsService)
     identity = start_container(IdentityService)
     account_id, password, case_id = citizen_with_a_case(identity, rpc)
+    mailed = app_of(notifications)
+    assert isinstance(mailed, NotificationsApp)
+    outbox = get_extension(notifications, Provided, attr_name="outbox").instance
+
+    def messages() -> list[str]:
+        outbox.catch_up(mailed)
+        return outbox.messages_of(account_id)
+
+    [verification] = eventually(messages)  # the verification mail, handed over by identity
 
     assert remote_error(rpc.identity.delete_account, account_id, "Falsches-Passwort-1").code == "wrong_password"
     assert app_of(identity).get_account(account_id)["status"] == "active"
@@ -85,10 +97,15 @@ def test_deletion_is_reauthenticated_and_erases_the_cases_first(start_container,
     assert app_of(identity).get_account(account_id)["status"] == "deleted"
     raw = stored_bytes(submissions, case_id)
     assert not [value for value in PERSONAL if value in raw]
+    message = mailed.message(verification)  # the account mail: whose it was is gone
+    assert (message.erased, message.recipient) == (True, "")
+    stored = b"".join(s.state for s in mailed.recorder.select_events(message.id))
+    assert account_id.encode() not in stored
 
 
 def test_a_deletion_that_cannot_finish_stays_pending_and_is_retried(start_container, rpc, fast_retries) -> None:
     start_container(CatalogService)
+    start_container(NotificationsService)
     submissions = start_container(SubmissionsService)
     identity = start_container(IdentityService)
     account_id, password, case_id = citizen_with_a_case(identity, rpc)

@@ -27,7 +27,6 @@ UNSAFE = {
     "default broker uri": ({"AMQP_URI": ""}, "AMQP_URI"),  # unset: the development default, guest/guest
     "development secret": ({"VR_SECRET_KEY": ""}, "VR_SECRET_KEY"),
     "short secret": ({"VR_SECRET_KEY": "zu-kurz"}, "VR_SECRET_KEY"),
-    "development mail sink": ({"DEV_MAIL_SINK": "/tmp/mails.jsonl"}, "DEV_MAIL_SINK"),
     "plain-http public url": ({"PUBLIC_BASE_URL": "http://rathaus.example.de"}, "PUBLIC_BASE_URL"),
     "default public url": ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL"),  # unset: http://127.0.0.1:8000
     "plain-http portal": ({"WEB_PUBLIC_URL": "http://portal.rathaus.example.de"}, "WEB_PUBLIC_URL"),
@@ -48,17 +47,16 @@ def test_each_unsafe_setting_is_refused_with_its_own_message(change: dict[str, s
 
 
 def test_everything_unsafe_at_once_gives_one_line_each() -> None:
-    env = {"VR_ENV": "production", "IDENTITY_EID_PROVIDER": "simulated", "COOKIE_SECURE": "0",
-           "DEV_MAIL_SINK": "var/mails.jsonl"}
+    env = {"VR_ENV": "production", "IDENTITY_EID_PROVIDER": "simulated", "COOKIE_SECURE": "0"}
     problems = unsafe_settings(env)
     named = {line.split(" ")[0].split("=")[0].rstrip(":") for line in problems}
     assert named == {"IDENTITY_EID_PROVIDER", "COOKIE_SECURE", "IDENTITY_SIGNING_KEY_FILE", "AMQP_URI",
-                     "VR_SECRET_KEY", "DEV_MAIL_SINK", "PUBLIC_BASE_URL", "WEB_PUBLIC_URL"}
+                     "VR_SECRET_KEY", "PUBLIC_BASE_URL", "WEB_PUBLIC_URL"}
     assert all("\n" not in line for line in problems)
 
 
 def test_development_refuses_nothing() -> None:
-    everything_unsafe = {"IDENTITY_EID_PROVIDER": "simulated", "COOKIE_SECURE": "0", "DEV_MAIL_SINK": "x"}
+    everything_unsafe = {"IDENTITY_EID_PROVIDER": "simulated", "COOKIE_SECURE": "0"}
     assert unsafe_settings(everything_unsafe) == []  # VR_ENV unset: development
     assert unsafe_settings({**everything_unsafe, "VR_ENV": "development"}) == []
 

@@ -125,7 +125,7 @@ class AccountCommands(IdentityBase):
         account.request_password_reset(issued.token_hash, expires, now)
         self.save(account)
         params = {"token": issued.token, "expires_at": expires.isoformat()}
-        return Accepted(mails=(MailToSend(MAIL_PASSWORD_RESET, personal.email, params),))
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_RESET, personal.email, params, str(account.id)),))
 
     def reset_password(self, token: str, new_password: str) -> Accepted:
         """Set a new password with a reset (or staff invitation) token. Also verifies
@@ -140,7 +140,8 @@ class AccountCommands(IdentityBase):
         personal.set_password_hash(self.passwords.hash(password), now, reason="reset")
         self._save_personal(personal)
         self.save(account)
-        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),), account_id=str(account.id))
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email, account_id=str(account.id)),),
+                        account_id=str(account.id))
 
     def _limit_mails(self, email: str, client_ip: str | None) -> None:
         wait = self.mail_throttle.retry_after(email, client_ip)
@@ -171,7 +172,7 @@ class AccountCommands(IdentityBase):
         personal.set_password_hash(self.passwords.hash(password), now, reason="change")
         self._save_personal(personal)
         self.save(account)
-        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email),))
+        return Accepted(mails=(MailToSend(MAIL_PASSWORD_CHANGED, personal.email, account_id=str(account.id)),))
 
     def request_email_change(self, account_id: str | UUID, new_email: str, password: str) -> Accepted:
         """Start an e-mail change (re-authenticated with the password). The new address
@@ -183,7 +184,7 @@ class AccountCommands(IdentityBase):
         normalised = normalise_email(new_email)
         if normalised == personal.email:
             raise InvalidInput("that is already the account's address")
-        notice = MailToSend(MAIL_EMAIL_CHANGE_NOTICE, personal.email)
+        notice = MailToSend(MAIL_EMAIL_CHANGE_NOTICE, personal.email, account_id=str(account.id))
         index = self._get_index(normalised)
         if index is not None and index.is_claimed:
             return Accepted(mails=(MailToSend(MAIL_EMAIL_IN_USE, normalised), notice))
@@ -195,7 +196,7 @@ class AccountCommands(IdentityBase):
         self._save_personal(personal)
         self.save(account)
         params = {"token": issued.token, "expires_at": expires.isoformat()}
-        return Accepted(mails=(MailToSend(MAIL_CONFIRM_EMAIL_CHANGE, normalised, params), notice))
+        return Accepted(mails=(MailToSend(MAIL_CONFIRM_EMAIL_CHANGE, normalised, params, str(account.id)), notice))
 
     def confirm_email_change(self, token: str) -> dict[str, object]:
         """Confirm with the link sent to the new address: claims the new address and

@@ -215,7 +215,8 @@ class IdentityBase(Application):
         issued = onetime.issue(account.id)
         expires = now + self._seconds(self.settings.verification_ttl)
         account.request_email_verification(issued.token_hash, expires, now)
-        return MailToSend(MAIL_VERIFY_EMAIL, email, {"token": issued.token, "expires_at": expires.isoformat()})
+        params = {"token": issued.token, "expires_at": expires.isoformat()}
+        return MailToSend(MAIL_VERIFY_EMAIL, email, params, account_id=str(account.id))
 
     def _new_account(
         self,

@@ -25,9 +25,11 @@ class MailToSend:
     template: str
     to: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: The account the mail is about, where it is the addressee's (its language, rate limit, erasure).
+    account_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"template": self.template, "to": self.to, "params": dict(self.params)}
+        return {"template": self.template, "to": self.to, "params": dict(self.params), "account_id": self.account_id}
 
 
 @dataclass(frozen=True)

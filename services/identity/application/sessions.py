@@ -41,7 +41,7 @@ class SessionCommands(IdentityBase):
         if not self.passwords.verify(password_hash, password) or account is None or personal is None:
             failure = self.throttle.record_failure(email, client_ip)
             notice = failure.notify_owner and personal is not None
-            mails = (MailToSend(MAIL_FAILED_LOGINS, personal.email),) if notice else ()
+            mails = (MailToSend(MAIL_FAILED_LOGINS, personal.email, account_id=str(account.id) if account else ""),) if notice else ()
             return LoginResult.failed("invalid_credentials", failure.wait, mails)
         if account.is_locked(now):
             remaining = (account.locked_until - now).total_seconds() if account.locked_until else 0

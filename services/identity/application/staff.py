@@ -62,7 +62,7 @@ class StaffCommands(IdentityBase):
             expires = now + self._seconds(self.settings.invitation_ttl)
             account.request_password_reset(issued.token_hash, expires, now)
             params = {"token": issued.token, "expires_at": expires.isoformat()}
-            mail = MailToSend(MAIL_STAFF_INVITATION, normalised, params)
+            mail = MailToSend(MAIL_STAFF_INVITATION, normalised, params, str(account.id))
         if not self._store_new_account(account, personal, index):
             raise EmailAlreadyInUse("address already has an account")
         return Created(account_id=str(account.id), mails=(mail,))
