@@ -171,11 +171,12 @@ class NotificationsService(PostboxRpc):
     @rpc(expected_exceptions=DomainError)
     def erase_recipient(self, account_id: str) -> dict[str, int]:
         """The account was deleted (identity drives this until it succeeds; idempotent): its
-        messages, preferences and pending account mails go."""
+        messages, preferences, pending account mails, postbox items and letter PDFs go."""
         self.outbox.catch_up(self.app)
         erased = self.app.erase_recipient(account_id, self.outbox)
         self.preferences.delete(account_id)
         self.secrets.forget_recipient(account_id)
         self.outbox.catch_up(self.app)
+        erased = {**erased, **self.erase_postbox(account_id)}
         log.info("recipient_erased", **erased)
         return erased

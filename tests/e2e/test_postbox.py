@@ -1,7 +1,8 @@
 """The postbox end to end: a citizen's Hundeanmeldung in Vechta is approved by the Vechta
 clerk; every notice lands in the citizen's postbox with its full text, the decision with
 the Bescheid as PDF (parsed back: reference, decision, tenant, remedy, page numbers), the
-same letter is the case's document for the clerk — and nobody else gets either (404)."""
+same letter is the case's document for the clerk — and nobody else gets either (404); deleting
+the account erases the postbox and the PDF (410), the clerk keeps the decision."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def test_the_decision_reaches_the_postbox_as_letter_for_its_owner_only(
     running: support.Platform, accounts: Accounts, clerk: httpx.Client, citizen: httpx.Client,
     lohne_clerk: httpx.Client,
 ) -> None:
-    with client_for(running, accounts.citizen()) as owner:
+    person = accounts.citizen()
+    with client_for(running, person) as owner:
         response = owner.post(
             f"/api/v1/tenants/{VECHTA}/cases", json={"service_id": "hundeanmeldung", "form_data": form()},
             headers={"Idempotency-Key": uuid.uuid4().hex},
@@ -86,3 +88,15 @@ def test_the_decision_reaches_the_postbox_as_letter_for_its_owner_only(
         for url in (f"/api/v1/cases/{case['case_id']}/documents", f"/api/v1/cases/{case['case_id']}/documents/{document['document_id']}"):
             refused = lohne_clerk.get(url)
             assert refused.status_code == 404 and refused.json()["code"] == "case_not_found"
+
+        # the account is deleted: the postbox and the letter's PDF go, the authority keeps the record
+        assert owner.request("DELETE", "/api/v1/me", json={"password": person.password}).status_code in (202, 204)
+
+        def erased() -> dict | None:
+            listed = clerk.get(f"/api/v1/cases/{case['case_id']}/documents").json()["items"]
+            return listed[0] if listed and listed[0]["erased"] else None
+
+        kept = eventually(erased, timeout=60)
+        assert (kept["document_id"], kept["decision"]) == (document["document_id"], "approved")
+        gone = clerk.get(f"/api/v1/cases/{case['case_id']}/documents/{document['document_id']}")
+        assert (gone.status_code, gone.json()["code"]) == (410, "document_erased")
