@@ -111,6 +111,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "attachment_reference": ("Bitte laden Sie die Datei hoch (Verweis auf eine eigene hochgeladene Anlage erwartet).", "Please upload the file (a reference to an attachment you uploaded is expected)."),
     "field_scalar": ("Ein einzelner Wert wird erwartet.", "A single value is expected."),
     "page_name": ("Seitenname aus 1–64 Zeichen A–Z, a–z, 0–9, _ oder - oder eine Seitennummer", "page name of 1–64 characters A–Z, a–z, 0–9, _ or -, or a page number"),
+    "profile_postal_code": ("Bitte geben Sie eine fünfstellige Postleitzahl an.", "Please enter a five-digit postcode."),
+    "profile_house_number": ("Bitte geben Sie eine Hausnummer wie 12, 12a oder 12-14 an.", "Please enter a house number such as 12, 12a or 12-14."),
+    "profile_phone": ("Bitte geben Sie eine Telefonnummer aus Ziffern an (6 bis 30 Zeichen, + ( ) / - und Leerzeichen erlaubt).", "Please enter a phone number of digits (6 to 30 characters; + ( ) / - and spaces allowed)."),
+    "profile_birth_date": ("Bitte geben Sie ein Geburtsdatum JJJJ-MM-TT an, nicht in der Zukunft.", "Please enter a date of birth YYYY-MM-DD, not in the future."),
     "field_invalid": ("Ungültiger Wert ({rule}).", "{detail}"),
 }
 
