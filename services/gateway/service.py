@@ -28,6 +28,7 @@ from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
+from services.gateway.draft_routes import DraftRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
@@ -82,7 +83,7 @@ class GatewayConfig(Config):
             )
 
 
-class GatewayService(CaseRoutes, PaymentRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
+class GatewayService(CaseRoutes, DraftRoutes, PaymentRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes):
     name = "gateway"
 
     submissions = RpcProxy("submissions")

@@ -132,32 +132,20 @@ def test_attachments_are_checked_by_content_and_shared_blobs_counted(submissions
         submissions.attachment(uploaded["attachment_id"], owner=OTTO)
 
 
-def gewerbe_form(**changes) -> dict:
-    return {
-        "first_name": "Erika", "last_name": "Mustermann", "birth_date": "1980-04-12", "street": "Große Straße",
-        "house_number": "1", "postal_code": "49377", "city": "Vechta", "email": "erika@example.org",
-        "nationality": "deutsch", "business_name": "Erikas Hofladen", "legal_form": "einzelunternehmen",
-        "business_street": "Große Straße", "business_house_number": "1", "business_postal_code": "49377",
-        "business_city": "Vechta", "activity": "Verkauf von Obst und Gemüse", "start_date": "2026-12-01",
-        "is_side_business": False, "employees_full_time": 0, "employees_part_time": 0, "requires_permit": False,
-        **changes,
-    }
-
-
 def test_a_submission_refers_only_to_the_applicants_own_attachments(submissions, resolve) -> None:
-    valid = gewerbe_form()
+    valid = form("gewerbeanmeldung")
     assert not submissions.attachment_errors(schema(resolve, "gewerbeanmeldung"), valid, {ERIKA})
     mine = submissions.upload_attachment(ERIKA, PDF, "application/pdf", "ausweis.pdf", ERIKA, "c")
     ottos = submissions.upload_attachment(OTTO, PNG, "image/png", "otto.png", OTTO, "c")
     refused = submissions.submit_batch([
-        command(key="g1", service_id="gewerbeanmeldung", form_data=gewerbe_form(ausweiskopie={"attachment_id": ottos["attachment_id"]})),
-        command(key="g2", service_id="gewerbeanmeldung", form_data=gewerbe_form(ausweiskopie={"attachment_id": "nope"})),
+        command(key="g1", service_id="gewerbeanmeldung", form_data=form("gewerbeanmeldung", ausweiskopie={"attachment_id": ottos["attachment_id"]})),
+        command(key="g2", service_id="gewerbeanmeldung", form_data=form("gewerbeanmeldung", ausweiskopie={"attachment_id": "nope"})),
     ], resolve)
     for result in refused:
         assert result["error"]["code"] == "form_invalid", result
         assert result["error"]["params"]["errors"][0]["field"] == "/ausweiskopie"
     (ok,) = submissions.submit_batch([
-        command(key="g3", service_id="gewerbeanmeldung", form_data=gewerbe_form(ausweiskopie={"attachment_id": mine["attachment_id"]})),
+        command(key="g3", service_id="gewerbeanmeldung", form_data=form("gewerbeanmeldung", ausweiskopie={"attachment_id": mine["attachment_id"]})),
     ], resolve)
     assert ok["case"]["status"] == "payment_pending"
 
