@@ -170,6 +170,7 @@ MATRIX: tuple[Row, ...] = (
     public("GET", "/api/v1/services", "list_services", OK200),
     public("GET", "/api/v1/services/<service_id>", "get_service", OK200),
     public("GET", "/api/v1/tenants/<ags>/services", "search_services", OK200),
+    public("GET", "/api/v1/search", "search_all", OK200),
     public("GET", "/api/v1/tenants/<ags>/offerings/<service_id>", "get_offering", OK200),
     public("GET", "/api/v1/themenfelder", "themenfelder", OK200),
     public("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen", "lebenslagen", OK200),
