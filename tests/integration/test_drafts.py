@@ -174,3 +174,15 @@ def test_erasure_covers_drafts_and_attachments(submissions, resolve, store_env) 
         with pytest.raises(DomainError) as closed:
             refused()
         assert closed.value.code == "account_deleted"
+
+
+def test_a_draft_pinned_to_a_form_version_no_longer_in_force_is_refused(submissions, resolve, catalog) -> None:
+    from tests.integration.conftest import publish_new_version
+
+    draft = start(submissions, resolve)
+    submissions.save_draft(draft["draft_id"], ERIKA, schema(resolve), form(), None, ERIKA, "c")
+    current = publish_new_version(catalog, "hundeanmeldung", adopt=True)
+    (refused,) = submissions.submit_batch([command(key="v", draft_id=draft["draft_id"])], resolve)
+    assert refused["error"] == {"code": "unknown_form_version",
+                                "params": {"service_id": "hundeanmeldung", "version": 1, "current": current}}
+    assert submissions.get_draft(draft["draft_id"], ERIKA).status == "open"  # kept: the citizen starts anew
