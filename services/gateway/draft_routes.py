@@ -23,9 +23,9 @@ from services.common import authz, logs
 from services.common.authz import Principal
 from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
-from services.gateway.case_routes import IDEMPOTENCY_KEY, _describe, case_links, check_ags
+from services.gateway.case_routes import APPLICANT_SCHEMA, IDEMPOTENCY_KEY, _describe, check_ags, submission_response
 from services.gateway.csrf import RAW_UPLOADS
-from services.gateway.http import endpoint, http, json_response, problem_response, read_json
+from services.gateway.http import endpoint, http, json_response, read_json
 
 #: What a citizen may attach (checked again by content in the submissions service).
 ATTACHMENT_TYPES = RAW_UPLOADS["/api/v1/attachments"]
@@ -50,17 +50,7 @@ SAVE_SCHEMA = Draft202012Validator({
 SUBMIT_DRAFT_SCHEMA = Draft202012Validator({
     "type": "object",
     "additionalProperties": False,
-    "properties": {
-        "applicant": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "maxLength": 200},
-                "email": {"type": "string", "maxLength": 254},
-                "phone": {"type": "string", "maxLength": 50},
-            },
-        },
-    },
+    "properties": {"applicant": APPLICANT_SCHEMA},
 })
 
 
@@ -163,15 +153,7 @@ class DraftRoutes:
             "idempotency_key": f"draft:{draft_id[:DRAFT_ID_MAX]}",
             "correlation_id": logs.current_correlation_id(),
         }
-        result = self.submit(command)
-        if "error" in result:
-            error = result["error"]
-            return problem_response(error["code"], lang, request.path, **error["params"])
-        case = result["case"]
-        headers = {"Location": f"/api/v1/cases/{case['case_id']}"}
-        if result.get("replayed"):
-            headers["Idempotent-Replayed"] = "true"
-        return json_response(case_links(case), 201, headers, lang)
+        return submission_response(self.submit(command), lang, request.path)
 
     # -- attachments ----------------------------------------------------------------------
     @http("POST", "/api/v1/attachments")

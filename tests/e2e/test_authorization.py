@@ -496,11 +496,13 @@ def _submit_for(w: World, who: str) -> Call:
 
 
 def _case_call(w: World, who: str, method: str, path: str, case_id: str,
-               body: dict[str, Any] | None = None, check: Check | None = None) -> Call:
+               body: dict[str, Any] | None = None, check: Check | None = None, placeholder: str = "<case_id>") -> Call:
+    """The request about ``case_id`` (or another resource named by ``placeholder``), and how
+    to send it again for another id (the existence-leak check)."""
     http = w.http(who)
 
     def send(target: str) -> httpx.Response:
-        return http.request(method, path.replace("<case_id>", target), json=body)
+        return http.request(method, path.replace(placeholder, target), json=body)
 
     return Call(send(case_id), case_id, send, check)
 
@@ -539,12 +541,7 @@ def _audit_of(case_id: Callable[[World], str]) -> Recipe:
 
 def _draft_call(w: World, who: str, method: str, path: str, draft_id: str,
                 body: dict[str, Any] | None = None, check: Check | None = None) -> Call:
-    http = w.http(who)
-
-    def send(target: str) -> httpx.Response:
-        return http.request(method, path.replace("<draft_id>", target), json=body)
-
-    return Call(send(draft_id), draft_id, send, check)
+    return _case_call(w, who, method, path, draft_id, body, check, placeholder="<draft_id>")
 
 
 @recipe("start_draft")
