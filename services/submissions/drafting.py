@@ -191,6 +191,18 @@ class DraftsAndAttachments(Application[UUID]):
         views = [draft_view(d) for d in drafts if d.status == OPEN]
         return sorted(views, key=lambda v: v["updated_at"], reverse=True)
 
+    def export_files(self, owner: str) -> dict[str, list[dict[str, Any]]]:
+        """The owner's drafts (open and submitted) and uploads, for the data export (Art. 15)."""
+        index = self._find_files(owner)
+        if index is None:
+            return {"drafts": [], "attachments": []}
+        drafts = [self.repository.get(UUID(d)) for d in index.drafts]
+        attachments = [self.repository.get(UUID(a)) for a in index.attachments]
+        return {
+            "drafts": [draft_view(d) for d in drafts if d.status in (OPEN, SUBMITTED)],
+            "attachments": [attachment_view(a) for a in attachments if not a.erased],
+        }
+
     # -- attachments ---------------------------------------------------------------------
     def upload_attachment(
         self, owner: str, content: bytes, declared_type: str, filename: str, actor: str, correlation_id: str

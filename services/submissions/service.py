@@ -243,6 +243,11 @@ class SubmissionsService:
         ids = dict.fromkeys([*self.app.applicant_case_ids(applicant_ref), *self._legacy_case_ids(applicant_ref)])
         return export_applicant(self.app, list(ids))
 
+    @rpc
+    def export_files(self, applicant_ref: str) -> dict[str, list[dict[str, Any]]]:
+        """The applicant's drafts and uploaded attachments (metadata), for the data export."""
+        return self.app.export_files(applicant_ref)
+
     @rpc(expected_exceptions=DomainError)
     def erase_applicant(self, applicant_ref: str) -> dict[str, int]:
         """Erase the applicant's personal data in every case of theirs (account deletion).

@@ -97,6 +97,9 @@ def test_deleting_the_account_erases_drafts_uploads_and_their_bytes(people, plat
     draft = a.post(f"/api/v1/tenants/{VECHTA}/drafts", json={"service_id": "hundeanmeldung", "form_data": {"dog_name": "Bello"}}).json()
     blob = Path(platform_env["VR_VAR_DIR"]) / f"{platform_env['VR_SCHEMA_PREFIX']}blobs" / attachment["sha256"][:2] / attachment["sha256"]
     assert blob.exists()
+    exported = a.get("/api/v1/me/export").json()
+    assert [d["draft_id"] for d in exported["drafts"]] == [draft["draft_id"]]
+    assert [f["attachment_id"] for f in exported["attachments"]] == [attachment["attachment_id"]]
     assert a.request("DELETE", "/api/v1/me", json={"password": erika.password}).status_code == 204
     assert not blob.exists()
     gone = clerk.get(f"/api/v1/cases/{case_id}/attachments/{attachment['attachment_id']}")

@@ -156,8 +156,12 @@ def test_erasure_covers_drafts_and_attachments(submissions, resolve, store_env) 
     mine = submissions.upload_attachment(ERIKA, PDF, "application/pdf", "Ausweis_Mustermann.pdf", ERIKA, "c")
     shared = submissions.upload_attachment(ERIKA, PNG, "image/png", "foto_mustermann.png", ERIKA, "c")
     submissions.upload_attachment(OTTO, PNG, "image/png", "otto.png", OTTO, "c")
+    exported = submissions.export_files(ERIKA)
+    assert [d["draft_id"] for d in exported["drafts"]] == [draft["draft_id"]]
+    assert {a["attachment_id"] for a in exported["attachments"]} == {mine["attachment_id"], shared["attachment_id"]}
     erase_applicant(submissions, ERIKA, ERIKA, "c-erase")
     erase_applicant(submissions, ERIKA, ERIKA, "c-erase")  # idempotent
+    assert submissions.export_files(ERIKA) == {"drafts": [], "attachments": []}
     stored = b"".join(
         s.state for i in (draft["draft_id"], mine["attachment_id"], shared["attachment_id"])
         for s in submissions.recorder.select_events(UUID(i))
