@@ -87,8 +87,10 @@ def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     """A platform of this module's own (overrides tests/e2e/conftest.py here): the matrix
     changes Vechta's profile and offerings and adds ~100 cases to its worklist, and the
     guessing tests leave throttles behind — no other module should meet them."""
+    # both matrices register from one address; the worlds' logins must outlive both matrices
+    # and the tests after them (over ten minutes on a busy machine): access tokens live 30 minutes here
     with support.own_platform_env(pg_env, tmp_path_factory.mktemp("authz-var"), "vr_authz",
-                                  IDENTITY_MAIL_FREE_PER_IP="1000") as env:  # both matrices register from one address
+                                  IDENTITY_MAIL_FREE_PER_IP="1000", IDENTITY_ACCESS_TOKEN_TTL="1800") as env:
         yield env
 
 
