@@ -56,8 +56,17 @@ SPERRMUELL: dict[str, Any] = {  # a district's service (Landkreis) with a basic 
     "volume_m3": 2.0, "items": "Sofa, zwei Stühle", "is_owner_or_tenant": True,
 }
 
+GEWERBEANMELDUNG: dict[str, Any] = {  # its optional file field "ausweiskopie" refers to an upload
+    "first_name": "Erika", "last_name": "Mustermann", "birth_date": "1980-04-12", "street": "Große Straße",
+    "house_number": "1", "postal_code": "49377", "city": "Vechta", "email": "erika@example.org",
+    "nationality": "deutsch", "business_name": "Erikas Hofladen", "legal_form": "einzelunternehmen",
+    "business_street": "Große Straße", "business_house_number": "1", "business_postal_code": "49377",
+    "business_city": "Vechta", "activity": "Verkauf von Obst und Gemüse", "start_date": "2026-12-01",
+    "is_side_business": False, "employees_full_time": 0, "employees_part_time": 0, "requires_permit": False,
+}
+
 FORMS = {
-    "hundeanmeldung": HUNDEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG, "elterngeld": ELTERNGELD,
+    "hundeanmeldung": HUNDEANMELDUNG, "gewerbeanmeldung": GEWERBEANMELDUNG, "meldebescheinigung": MELDEBESCHEINIGUNG, "elterngeld": ELTERNGELD,
     "sperrmuell": SPERRMUELL,
 }
 

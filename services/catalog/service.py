@@ -85,8 +85,12 @@ class CatalogService:
         return self.app.resolve(portal, service_id)
 
     @rpc(expected_exceptions=DomainError)
-    def search(self, ags: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        return self.finder.search(ags, query, limit)
+    def search(self, ags: str, query: str, limit: int = 10, lang: str = "de") -> list[dict[str, Any]]:
+        return self.finder.search(ags, query, limit, lang)
+
+    @rpc(expected_exceptions=DomainError)
+    def search_all(self, query: str, limit: int = 10, lang: str = "de") -> list[dict[str, Any]]:
+        return self.finder.search_all(query, limit, lang)
 
     @property
     def app(self) -> CatalogApp:

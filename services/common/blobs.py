@@ -1,15 +1,16 @@
-"""A content-addressed blob store: bytes in, their SHA-256 out, the same bytes back by it.
+"""A content-addressed blob store (uploaded files, decision letters): ``put(bytes) -> sha256``,
+``get``, ``delete``.
 
-Why this shape: a document's identity is its hash (recorded in an event), so storing the
-same bytes twice is harmless and a stored blob can be checked against its name; erasure
-deletes by hash. The default keeps each service's blobs in its own directory under
-``VR_VAR_DIR`` (``<prefix>blobs/<service>/ab/<sha256>``), also when the event stores are on
-PostgreSQL; another backend (object storage) implements the same three methods.
+The address is the SHA-256 of the content, so the same file stored twice is stored once and
+a blob can never change under its address. Who may read a blob, and whether anyone still
+refers to it, is decided by the owning service (submissions keeps attachments and their
+references); this module only keeps bytes. Each service has a directory of its own, so one
+service's erasure never deletes bytes another still refers to. The default is the file system
+under ``VR_VAR_DIR`` (``BLOB_DIR``); an object store would implement the same three methods.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -17,17 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from services.common import config
+from services.common.config import Settings, settings
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class BlobNotFound(KeyError):
-    """No blob of that hash (never stored, or deleted)."""
+    """No blob under that address."""
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes) -> str: ...
+    def put(self, content: bytes) -> str: ...
 
     def get(self, sha256: str) -> bytes: ...
 
@@ -35,34 +36,27 @@ class BlobStore(Protocol):
 
 
 class FileBlobStore:
-    """Blobs as files named by their hash; written to a temporary file and renamed, so a
-    reader never sees half a blob."""
+    """Blobs as files ``<root>/<aa>/<sha256>``, written atomically (temporary file + rename)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path | str):
         self.root = Path(root)
 
     def _path(self, sha256: str) -> Path:
-        if not isinstance(sha256, str) or not SHA256.match(sha256):
-            raise BlobNotFound(str(sha256)[:64])
+        if not SHA256.match(sha256):
+            raise BlobNotFound(sha256[:80])
         return self.root / sha256[:2] / sha256
 
-    def put(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
+    def put(self, content: bytes) -> str:
+        sha256 = hashlib.sha256(content).hexdigest()
         path = self._path(sha256)
         if path.exists():
             return sha256
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            tmp.write(content)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
         return sha256
 
     def get(self, sha256: str) -> bytes:
@@ -72,15 +66,15 @@ class FileBlobStore:
             raise BlobNotFound(sha256) from None
 
     def delete(self, sha256: str) -> bool:
-        """True if a blob was deleted; deleting a missing one is not an error (idempotent)."""
+        """Remove the blob; False if there was none (deleting twice is harmless)."""
         try:
             self._path(sha256).unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, BlobNotFound):
             return False
         return True
 
 
-def open_blobs(service: str) -> FileBlobStore:
-    """The service's blob store on the configured directory."""
-    current = config.settings()
-    return FileBlobStore(current.var_dir / f"{current.schema_prefix}blobs" / service)
+def open_blobs(service: str, current: Settings | None = None) -> FileBlobStore:
+    """The service's blob store: ``<BLOB_DIR or <VR_VAR_DIR>/<VR_SCHEMA_PREFIX>blobs>/<service>``."""
+    current = current or settings()
+    return FileBlobStore((current.blob_dir or current.var_dir / f"{current.schema_prefix}blobs") / service)

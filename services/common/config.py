@@ -23,6 +23,8 @@ variable                   default                              meaning
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
 ``ALLOWED_ORIGINS``        ``http://127.0.0.1:8080``            browser origins besides PUBLIC_BASE_URL's (CSRF)
 ``CATALOG_DEFINITIONS_DIR`` ``services/catalog/definitions``    service definitions (JSON)
+``BLOB_DIR``               ``<VR_VAR_DIR>/<prefix>blobs``       uploaded attachments (content-addressed files)
+``ATTACHMENT_MAX_BYTES``   ``10000000``                         largest attachment accepted (413 beyond)
 ``VR_SECRET_KEY``          (generated under ``VR_VAR_DIR``)     secret of keyed hashes (≥ 32 bytes)
 ``VR_ENV``                 ``development``                      ``production`` refuses unsafe settings (:mod:`.production`)
 ``SMTP_HOST``/``_PORT``     ``127.0.0.1`` / ``1025``             where notifications deliver mails (dev: the sink)
@@ -139,6 +141,10 @@ class Settings:
     #: PUBLIC_BASE_URL's (comma-separated ``scheme://host[:port]``); default: the web portal.
     allowed_origins: frozenset[str] = frozenset({"http://127.0.0.1:8080"})
     catalog_definitions_dir: Path = ROOT / "services" / "catalog" / "definitions"
+    #: Where the file blob store keeps uploaded attachments; empty: ``<var_dir>/<prefix>blobs``.
+    blob_dir: str = ""
+    #: The largest attachment a citizen may upload, in bytes (PDF, JPEG, PNG).
+    attachment_max_bytes: int = 10_000_000
     postgres_dsn: str = ""
     postgres_dbname: str = ""
     postgres_host: str = "127.0.0.1"

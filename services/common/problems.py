@@ -73,6 +73,12 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "postbox_item_not_found": (404, "Diese Nachricht gibt es in Ihrem Postfach nicht.", "There is no such message in your postbox."),
     "document_not_found": (404, "Dieses Dokument gibt es nicht.", "There is no such document."),
     "document_erased": (410, "Dieses Dokument wurde mit dem Konto der antragstellenden Person gelöscht; Aktenzeichen, Daten und Entscheidung bleiben beim Antrag.", "This document was deleted with the applicant's account; reference, dates and decision stay with the case."),
+    "draft_not_found": (404, "Den Entwurf {draft_id} gibt es nicht (mehr).", "Draft {draft_id} does not exist (any more)."),
+    "draft_too_large": (413, "Der Entwurf ist zu groß (höchstens {limit} Bytes Formulardaten).", "The draft is too large (at most {limit} bytes of form data)."),
+    "attachment_not_found": (404, "Die Anlage {attachment_id} gibt es nicht.", "Attachment {attachment_id} does not exist."),
+    "attachment_too_large": (413, "Die Datei ist zu groß. Erlaubt sind höchstens {limit_mb} MB.", "The file is too large. At most {limit_mb} MB are allowed."),
+    "attachment_type_unsupported": (415, "Dieser Dateityp wird nicht angenommen. Bitte laden Sie eine PDF-, JPEG- oder PNG-Datei hoch.", "This file type is not accepted. Please upload a PDF, JPEG or PNG file."),
+    "attachment_content_invalid": (422, "Der Inhalt der Datei ist keine gültige {media_type}-Datei. Bitte laden Sie eine PDF-, JPEG- oder PNG-Datei hoch.", "The file's content is not a valid {media_type} file. Please upload a PDF, JPEG or PNG file."),
     "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
 }
 
@@ -105,6 +111,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "deletion_pending": ("Ihr Konto ist gesperrt und wird gelöscht. Die Löschung Ihrer Daten in Ihren Anträgen wird gerade abgeschlossen; sie wird automatisch wiederholt, bis sie vollständig ist.", "Your account is disabled and being deleted. Erasing your data in your applications is being completed and is retried automatically until it is done."),
     "field_required": ("Dieses Feld ist erforderlich.", "This field is required."),
     "field_unknown": ("Unbekanntes Feld.", "Unknown field."),
+    "attachment_reference": ("Bitte laden Sie die Datei hoch (Verweis auf eine eigene hochgeladene Anlage erwartet).", "Please upload the file (a reference to an attachment you uploaded is expected)."),
+    "field_scalar": ("Ein einzelner Wert wird erwartet.", "A single value is expected."),
+    "page_name": ("Seitenname aus 1–64 Zeichen A–Z, a–z, 0–9, _ oder - oder eine Seitennummer", "page name of 1–64 characters A–Z, a–z, 0–9, _ or -, or a page number"),
+    "profile_postal_code": ("Bitte geben Sie eine fünfstellige Postleitzahl an.", "Please enter a five-digit postcode."),
+    "profile_house_number": ("Bitte geben Sie eine Hausnummer wie 12, 12a oder 12-14 an.", "Please enter a house number such as 12, 12a or 12-14."),
+    "profile_phone": ("Bitte geben Sie eine Telefonnummer aus Ziffern an (6 bis 30 Zeichen, + ( ) / - und Leerzeichen erlaubt).", "Please enter a phone number of digits (6 to 30 characters; + ( ) / - and spaces allowed)."),
+    "profile_birth_date": ("Bitte geben Sie ein Geburtsdatum JJJJ-MM-TT an, nicht in der Zukunft.", "Please enter a date of birth YYYY-MM-DD, not in the future."),
     "field_invalid": ("Ungültiger Wert ({rule}).", "{detail}"),
 }
 

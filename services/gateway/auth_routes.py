@@ -176,6 +176,7 @@ class AuthRoutes:
         data = {"account": self.identity.export_account_data(principal.subject)}
         if principal.kind in authz.APPLICANT_KINDS:
             data["cases"] = self.submissions.export_applicant(principal.subject)
+            data.update(self.submissions.export_files(principal.subject))  # drafts, attachments
         response = json_response(data, lang=lang)
         response.headers["Content-Disposition"] = 'attachment; filename="meine-daten.json"'
         return response

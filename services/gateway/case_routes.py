@@ -21,6 +21,16 @@ from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
 from services.gateway.http import endpoint, http, json_response, problem_response, query_choice, query_int, read_json
 
+#: The applicant's contact sent with a submission (of a case or a draft).
+APPLICANT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "maxLength": 200},
+        "email": {"type": "string", "maxLength": 254},
+        "phone": {"type": "string", "maxLength": 50},
+    },
+}
 SUBMIT_SCHEMA = Draft202012Validator(
     {
         "type": "object",
@@ -30,15 +40,7 @@ SUBMIT_SCHEMA = Draft202012Validator(
             "service_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
             "form_version": {"type": "integer", "minimum": 1},
             "form_data": {"type": "object"},
-            "applicant": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "maxLength": 200},
-                    "email": {"type": "string", "maxLength": 254},
-                    "phone": {"type": "string", "maxLength": 50},
-                },
-            },
+            "applicant": APPLICANT_SCHEMA,
             "on_behalf_of": {"type": "string", "format": "uuid", "pattern": "^[0-9a-fA-F-]{36}$"},
         },
     }
@@ -55,6 +57,19 @@ def check_ags(ags: str) -> str:
 
 def case_links(case: dict[str, Any]) -> dict[str, Any]:
     return {**case, "links": {"self": f"/api/v1/cases/{case['case_id']}"}}
+
+
+def submission_response(result: dict[str, Any], lang: str, path: str) -> Response:
+    """A batcher result as the answer to a submission: the problem, or ``201`` with the case
+    (``Idempotent-Replayed`` when it answers a retry)."""
+    if "error" in result:
+        error = result["error"]
+        return problem_response(error["code"], lang, path, **error["params"])
+    case = result["case"]
+    headers = {"Location": f"/api/v1/cases/{case['case_id']}"}
+    if result.get("replayed"):
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(case_links(case), 201, headers, lang)
 
 
 def _describe(error: Any) -> str:
@@ -99,15 +114,7 @@ class CaseRoutes:
             "idempotency_key": key or uuid.uuid4().hex,
             "correlation_id": logs.current_correlation_id(),
         }
-        result = self.submit(command)
-        if "error" in result:
-            error = result["error"]
-            return problem_response(error["code"], lang, request.path, **error["params"])
-        case = result["case"]
-        headers = {"Location": f"/api/v1/cases/{case['case_id']}"}
-        if result.get("replayed"):
-            headers["Idempotent-Replayed"] = "true"
-        return json_response(case_links(case), 201, headers, lang)
+        return submission_response(self.submit(command), lang, request.path)
 
     def _applicant(self, principal: Principal, portal: str, body: dict[str, Any]) -> tuple[str, bool]:
         """Citizens apply for themselves; a clerk of the responsible authority may submit on a

@@ -10,7 +10,9 @@ from services.common import authz
 from services.common.authz import Principal
 from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
-from services.gateway.http import endpoint, http, json_response, query_int, read_json
+from services.gateway.http import endpoint, http, json_response, query_choice, query_int, read_json
+
+SEARCH_LANGUAGES = ("de", "en")  # the language of the query (and of the result names)
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -39,8 +41,20 @@ class CatalogRoutes:
         limit = query_int(request, "limit", 10, 1, 50)
         if "q" not in request.args:
             return json_response({"tenant": ags, "items": self.catalog.list_offerings(ags)}, lang=lang)
-        results = self.catalog.search(ags, request.args["q"], limit)
-        return json_response({"tenant": ags, "query": request.args["q"], "items": results}, lang=lang)
+        query_lang = query_choice(request, "lang", SEARCH_LANGUAGES, "de")
+        results = self.catalog.search(ags, request.args["q"], limit, query_lang)
+        return json_response({"tenant": ags, "query": request.args["q"], "lang": query_lang, "items": results}, lang=lang)
+
+    @http("GET", "/api/v1/search")
+    @endpoint("search_all")
+    def search_all(self, request: Request, lang: str, principal: Principal) -> Response:
+        """The whole catalog, for no municipality in particular (``lang``: the query's language)."""
+        limit = query_int(request, "limit", 10, 1, 50)
+        query_lang = query_choice(request, "lang", SEARCH_LANGUAGES, "de")
+        if "q" not in request.args:
+            raise DomainError("invalid_query", detail=text("query_empty"))
+        results = self.catalog.search_all(request.args["q"], limit, query_lang)
+        return json_response({"query": request.args["q"], "lang": query_lang, "items": results}, lang=lang)
 
     @http("GET", "/api/v1/tenants/<ags>/offerings/<service_id>")
     @endpoint("get_offering")

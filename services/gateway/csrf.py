@@ -13,7 +13,10 @@ decides itself, for every POST, PUT, PATCH and DELETE before anything else:
 * a request carrying one of our cookies, and every login, must declare a JSON body
   (``415 unsupported_media_type`` otherwise, bodiless actions included): a form or a
   ``no-cors`` fetch cannot send that type, and a page that sets it must pass a CORS
-  preflight, which the gateway never grants.
+  preflight, which the gateway never grants. An attachment upload declares its file's
+  type instead (PDF, JPEG, PNG: :data:`RAW_UPLOADS`) — none of them is one a form or a
+  ``no-cors`` fetch may send either (only ``text/plain``, ``multipart/form-data`` and
+  ``application/x-www-form-urlencoded`` are).
 
 API clients (a bearer token, no cookies, no ``Origin``) are not affected; browsers of
 every kind send ``Origin`` with state-changing requests.
@@ -35,6 +38,8 @@ SAME_SITE = frozenset({"same-origin", "same-site", "none"})
 #: Routes that must be JSON even without cookies (a cross-site login sends none).
 ALWAYS_JSON = frozenset({"/api/v1/auth/login"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Routes that take a raw file body, and the types they take (never a CORS-safelisted one).
+RAW_UPLOADS = {"/api/v1/attachments": frozenset({"application/pdf", "image/jpeg", "image/png"})}
 
 
 def is_json(mimetype: str) -> bool:
@@ -70,5 +75,7 @@ def check_request_site(request: Request, settings: Settings) -> None:
     if sender is not None and origin(sender) not in allowed_origins(settings.public_base_url, settings.allowed_origins):
         raise DomainError("cross_site_request")  # "null" (sandboxed frames, data: URLs) included
     cookies = any(name in request.cookies for name in (ACCESS_COOKIE, REFRESH_COOKIE))
+    if request.mimetype in RAW_UPLOADS.get(request.path, ()):
+        return
     if (cookies or request.path in ALWAYS_JSON) and not is_json(request.mimetype):
         raise DomainError("unsupported_media_type")

@@ -28,6 +28,7 @@ from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
+from services.gateway.draft_routes import DraftRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
@@ -85,7 +86,8 @@ class GatewayConfig(Config):
 
 
 class GatewayService(
-    CaseRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes, PageRoutes
+    CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
+    PageRoutes,
 ):
     name = "gateway"
 

@@ -201,6 +201,15 @@ class IdentityService:
         return self.app.get_account(account_id)
 
     @rpc(expected_exceptions=DomainError)
+    def get_profile(self, account_id: str) -> dict[str, Any]:
+        """The prefill profile (name, address, birth date, phone) of the account's owner."""
+        return self.app.get_profile(account_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def set_profile(self, account_id: str, profile: Any) -> dict[str, Any]:
+        return self.app.set_profile(account_id, profile)
+
+    @rpc(expected_exceptions=DomainError)
     def export_account_data(self, account_id: str) -> dict[str, Any]:
         return self.app.export_account_data(account_id)
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from services.common.blobs import BlobStore, open_blobs
 from services.common.cases import ACTIONS, Status
 from services.common.config import settings
 from services.common.db import open_application
@@ -19,6 +20,7 @@ from services.common.problems import DomainError
 from services.common.secrets import secret_from
 from services.submissions.commands import date_field, int_field, text_field
 from services.submissions.domain import ApplicantCases, Case, ReferenceSequence, indexed_case_ids
+from services.submissions.drafting import DraftsAndAttachments
 from services.submissions.submitting import BatchSubmission, case_view
 
 PAYMENTS_ACTOR = "system:payments"
@@ -26,17 +28,21 @@ PAYMENTS_ACTOR = "system:payments"
 __all__ = ["SubmissionsApp", "case_uuid", "case_view", "open_submissions"]
 
 
-class SubmissionsApp(BatchSubmission):
-    """Owns the case event store."""
+class SubmissionsApp(DraftsAndAttachments, BatchSubmission):
+    """Owns the case event store (cases, drafts, attachments) and the attachments' blobs."""
 
     name = "submissions"
     # a sequence gains an event per batch: snapshots keep loading it cheap at any age
     # (an applicant's index gains one per batch with their cases: few, read in bulk)
     snapshotting_intervals = {ReferenceSequence: 100}
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None,
+        blobs: BlobStore | None = None,
+    ):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.blobs = blobs or open_blobs("submissions")
         self.secret = secret_from(settings())  # keys the request fingerprints
         self._sequences: dict[tuple[str, int], ReferenceSequence] = {}
         self._indexes: OrderedDict[str, ApplicantCases | None] = OrderedDict()

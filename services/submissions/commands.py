@@ -64,6 +64,7 @@ class SubmitCommand:
     actor: str | None = None  # who typed it in: the applicant, or a clerk assisting them
     trust_level: str = "basic"
     assisted: bool = False
+    draft_id: str | None = None  # submit this draft of the principal's (form data, portal, service from it)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmitCommand:

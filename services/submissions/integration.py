@@ -16,6 +16,7 @@ from eventsourcing.persistence import Notification
 
 from services.common.contracts import envelope
 from services.submissions.domain import Case
+from services.submissions.domain.drafts import Draft
 
 SUBMITTED_FIELDS = (
     "reference", "portal", "ozg_id", "leika_key", "form_version", "fee_cents",
@@ -40,15 +41,28 @@ PUBLISHED: dict[type, tuple[int, tuple[str, ...]]] = {
 }
 
 
+#: Draft events for the KPI "started vs submitted": ids, tenant, service, form version and
+#: page only — never the form data or the owner (a draft is the owner's alone).
+PUBLISHED_DRAFTS: dict[type, tuple[int, tuple[str, ...]]] = {
+    Draft.Started: (1, ("portal", "form_version", "page")),
+    Draft.Saved: (1, ("page",)),
+    Draft.Submitted: (1, ("case_id",)),
+    Draft.Discarded: (1, ()),
+}
+
+
 def event_type(domain_event: Any) -> str:
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(domain_event).__name__).lower()
+    if isinstance(domain_event, Draft.Event):
+        return f"draft.{snake}.v{PUBLISHED_DRAFTS[type(domain_event)][0]}"
     return f"case.{snake}.v{PUBLISHED[type(domain_event)][0]}"
 
 
 def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any] | None:
-    if not isinstance(domain_event, Case.Event):
-        return None  # reference sequences and other internals are not published
-    data = {name: getattr(domain_event, name) for name in PUBLISHED[type(domain_event)][1]}
+    published = PUBLISHED if isinstance(domain_event, Case.Event) else PUBLISHED_DRAFTS
+    if type(domain_event) not in published:
+        return None  # reference sequences, indexes, attachments, erasures of drafts: internal
+    data = {name: getattr(domain_event, name) for name in published[type(domain_event)][1]}
     return envelope(domain_event, event_type(domain_event), data, position)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -20,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from services.common.erasure import rewrite_event
 from services.submissions.application import SubmissionsApp, case_view
 from services.submissions.domain import ApplicantCases, redacted
+from services.submissions.domain.drafts import ApplicantFiles, Attachment, BlobReferences, Draft
 
 ATTEMPTS = 5  # optimistic-concurrency retries against a clerk acting on the same case
 
@@ -77,13 +79,65 @@ def erase_case(app: SubmissionsApp, case_id: str, actor: str, correlation_id: st
         break
     else:
         raise RuntimeError(f"could not record the erasure of case {case_id}")
+    return ErasedCase(str(case.id), case.tenant, _redact_stream(app, case.id))
+
+
+def _save_retrying(app: SubmissionsApp, change: Any) -> Any:
+    """Load, change and save, again on a concurrent write (the change is idempotent)."""
+    for _attempt in range(ATTEMPTS):
+        aggregates = change()
+        try:
+            app.save(*aggregates)
+        except IntegrityError:
+            continue
+        return aggregates
+    raise RuntimeError("could not save the erasure after concurrent writes")
+
+
+def _redact_stream(app: SubmissionsApp, originator_id: Any) -> int:
     rewritten = 0
-    for event in app.events.get(case.id):
+    for event in app.events.get(originator_id):
         clean = redacted(event)
         if clean is not None:
             rewrite_event(app.recorder, app.mapper.to_stored_event(clean))
             rewritten += 1
-    return ErasedCase(str(case.id), case.tenant, rewritten)
+    return rewritten
+
+
+def erase_files(app: SubmissionsApp, applicant_ref: str, actor: str, correlation_id: str) -> int:
+    """Close the applicant's :class:`ApplicantFiles` (no new draft or upload), erase every
+    draft's form data and every attachment (its bytes deleted once no other attachment
+    refers to the same blob) and rewrite their stored events. Idempotent; returns the
+    number of stored events rewritten."""
+
+    def close() -> list[Any]:
+        index = app._find_files(applicant_ref) or ApplicantFiles(applicant_ref=applicant_ref)
+        index.close(actor, correlation_id)
+        return [index]
+
+    (index,) = _save_retrying(app, close)
+    rewritten = 0
+    for draft_id in index.drafts:
+        def erase_draft(draft_id: str = draft_id) -> list[Any]:
+            draft: Draft = app.repository.get(UUID(draft_id))
+            draft.erase_personal_data(actor, correlation_id)
+            return [draft]
+
+        (draft,) = _save_retrying(app, erase_draft)
+        rewritten += _redact_stream(app, draft.id)
+    for attachment_id in index.attachments:
+        def erase_attachment(attachment_id: str = attachment_id) -> list[Any]:
+            attachment: Attachment = app.repository.get(UUID(attachment_id))
+            references: BlobReferences = app.repository.get(BlobReferences.create_id(attachment.sha256))
+            attachment.erase(actor, correlation_id)
+            references.release(attachment_id)
+            return [attachment, references]
+
+        attachment, references = _save_retrying(app, erase_attachment)
+        if not references.attachments:
+            app.blobs.delete(attachment.sha256)
+        rewritten += _redact_stream(app, attachment.id)
+    return rewritten
 
 
 def erase_applicant(
@@ -93,4 +147,6 @@ def erase_applicant(
     holds, plus ``also`` (cases known elsewhere, e.g. stored before the index existed).
     Raises if any case could not be erased; the caller retries the whole (idempotent) run."""
     case_ids = close_applicant(app, applicant_ref, actor, correlation_id)
-    return [erase_case(app, case_id, actor, correlation_id) for case_id in dict.fromkeys([*case_ids, *also])]
+    erased = [erase_case(app, case_id, actor, correlation_id) for case_id in dict.fromkeys([*case_ids, *also])]
+    erase_files(app, applicant_ref, actor, correlation_id)
+    return erased

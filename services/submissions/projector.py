@@ -37,7 +37,7 @@ def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) 
                 break
             for note in notes:
                 envelope = map_notification(app, note)
-                if envelope is not None:
+                if envelope is not None and envelope["type"].startswith("case."):  # drafts have no read model here
                     yield envelope
             bar.update(notes[-1].id - position)
             position = notes[-1].id

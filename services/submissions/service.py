@@ -9,6 +9,8 @@ Erasure and export find an applicant's cases in the event store (``ApplicantCase
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from typing import Any
 from uuid import UUID, uuid5
@@ -27,6 +29,7 @@ from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.audit import AuditLog
 from services.submissions.casefold import fold, status_view
 from services.submissions.commands import Offering, SubmitCommand
+from services.submissions.drafting import attachment_ref, draft_view, file_fields
 from services.submissions.integration import to_envelope
 from services.submissions.privacy import erase_applicant, export_applicant
 from services.submissions.projections import CaseReadModels
@@ -68,6 +71,25 @@ class OfferingCache(DependencyProvider):
         return resolve
 
 
+class FormSchemas(DependencyProvider):
+    """The form of a service at one version, from the catalog; versions never change, so
+    they are kept (a draft is saved against the form version it pinned)."""
+
+    def setup(self) -> None:
+        self.forms: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def get_dependency(self, worker_ctx: Any) -> FormSchemas:
+        return self
+
+    def form(self, catalog: Any, service_id: str, version: int) -> dict[str, Any]:
+        key = (service_id, version)
+        if key not in self.forms:
+            if len(self.forms) > 1000:
+                self.forms.clear()
+            self.forms[key] = catalog.get_definition(service_id, version)["form"]
+        return self.forms[key]
+
+
 class WriteLock(DependencyProvider):
     """One group commit at a time per process (the store serialises writers anyway)."""
 
@@ -85,6 +107,7 @@ class SubmissionsService:
     read: CaseReadModels = Provided(lambda: CaseReadModels(ReadStore("submissions")))
     audit: AuditLog = Provided(lambda: AuditLog(ReadStore("submissions")))
     offerings: OfferingCache = OfferingCache()
+    forms: FormSchemas = FormSchemas()
     write_lock = WriteLock()
     catalog = RpcProxy("catalog")
     observability = Observability("submissions")
@@ -141,6 +164,62 @@ class SubmissionsService:
     def cases_of_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
         return self.read.cases_of_applicant(applicant_ref)
 
+    # -- drafts (Meine Anträge) and attachments: owner only ---------------------------------
+    @rpc(expected_exceptions=DomainError)
+    def start_draft(self, portal: str, service_id: str, owner: str, actor: str, form_data: Any, page: Any = None) -> dict[str, Any]:
+        offering = self.offerings.resolver(self.catalog)(portal, service_id)
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            draft = self.app.start_draft(offering, portal, owner, form_data, page, actor, cid)
+        log.info("draft_started", draft_id=draft["draft_id"], tenant=draft["tenant"], service_id=service_id)
+        return draft
+
+    @rpc(expected_exceptions=DomainError)
+    def get_draft(self, draft_id: str, owner: str) -> dict[str, Any]:
+        return draft_view(self.app.get_draft(draft_id, owner))
+
+    @rpc(expected_exceptions=DomainError)
+    def save_draft(self, draft_id: str, owner: str, actor: str, form_data: Any, page: Any = None) -> dict[str, Any]:
+        draft = self.app.get_draft(draft_id, owner, open_only=True)
+        schema = self.forms.form(self.catalog, draft.service_id, draft.form_version)
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            return self.app.save_draft(draft_id, owner, schema, form_data, page, actor, cid)
+
+    @rpc(expected_exceptions=DomainError)
+    def discard_draft(self, draft_id: str, owner: str, actor: str) -> None:
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            self.app.discard_draft(draft_id, owner, actor, cid)
+
+    @rpc
+    def drafts_of(self, owner: str) -> list[dict[str, Any]]:
+        return self.app.drafts_of(owner)
+
+    @rpc(expected_exceptions=DomainError)
+    def upload_attachment(self, owner: str, actor: str, content_b64: str, media_type: str, filename: str) -> dict[str, Any]:
+        """A file of the owner's (base64: RPC carries JSON); checked by its content."""
+        try:
+            content = base64.b64decode(content_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise DomainError("invalid_request", detail="content_b64") from None
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            attachment = self.app.upload_attachment(owner, content, media_type, filename, actor, cid)
+        log.info("attachment_uploaded", attachment_id=attachment["attachment_id"], size=attachment["size"])
+        return attachment
+
+    @rpc(expected_exceptions=DomainError)
+    def case_attachment(self, case_id: str, attachment_id: str) -> dict[str, Any]:
+        """An attachment the case's form refers to, with its bytes (the gateway has checked
+        that the caller may read the case); any other is ``attachment_not_found``."""
+        case = self.app.get_case(case_id)
+        schema = self.forms.form(self.catalog, case.service_id, case.form_version)
+        referred = {attachment_ref(case.form_data.get(name)) for name in file_fields(schema)}
+        if str(attachment_id) not in referred:
+            raise DomainError("attachment_not_found", attachment_id=str(attachment_id)[:64])
+        return self.app.attachment_content(self.app.attachment(attachment_id))
+
     # -- audit and data subject rights ---------------------------------------------------------
     @rpc
     def record_access(self, case_id: str, tenant: str, actor: str, action: str) -> str:
@@ -163,6 +242,11 @@ class SubmissionsService:
     def export_applicant(self, applicant_ref: str) -> list[dict[str, Any]]:
         ids = dict.fromkeys([*self.app.applicant_case_ids(applicant_ref), *self._legacy_case_ids(applicant_ref)])
         return export_applicant(self.app, list(ids))
+
+    @rpc
+    def export_files(self, applicant_ref: str) -> dict[str, list[dict[str, Any]]]:
+        """The applicant's drafts and uploaded attachments (metadata), for the data export."""
+        return self.app.export_files(applicant_ref)
 
     @rpc(expected_exceptions=DomainError)
     def erase_applicant(self, applicant_ref: str) -> dict[str, int]:

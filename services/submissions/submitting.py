@@ -27,6 +27,7 @@ from services.submissions.domain import (
     case_id_for,
     format_reference,
 )
+from services.submissions.domain.drafts import OPEN, SUBMITTED, Draft
 
 Pending = tuple[int, UUID, SubmitCommand, Offering, str]  # (index in the batch, case id, command, offering, fingerprint)
 SYSTEM_ACTOR = "system:submissions"  # the authority itself: the fee pinned at submission is due
@@ -57,6 +58,20 @@ class BatchSubmission(Application[UUID]):
     secret: bytes
     _sequences: dict[tuple[str, int], ReferenceSequence]
     _indexes: OrderedDict[str, ApplicantCases | None]
+    get_draft: Callable[..., Draft]
+    get_case: Callable[..., Case]
+    attachment_errors: Callable[..., list[dict[str, Any]]]
+
+    def _from_draft(self, cmd: SubmitCommand) -> dict[str, Any] | None:
+        """Fill the command from the principal's draft; the case if it was submitted already
+        (a retry). The draft's id is the idempotency key: one draft, at most one case."""
+        draft = self.get_draft(cmd.draft_id, cmd.principal)
+        if draft.status == SUBMITTED:
+            return {"case": case_view(self.get_case(draft.case_id)), "replayed": True}
+        cmd.portal, cmd.service_id, cmd.form_version = draft.portal, draft.service_id, draft.form_version
+        cmd.form_data = draft.form_data
+        cmd.idempotency_key = f"draft:{draft.id}"
+        return None
 
     def submit_batch(
         self, commands: list[SubmitCommand], resolve: Callable[[str, str], Offering]
@@ -67,6 +82,9 @@ class BatchSubmission(Application[UUID]):
         seen: dict[UUID, int] = {}
         for i, cmd in enumerate(commands):
             try:
+                if cmd.draft_id and (done := self._from_draft(cmd)) is not None:
+                    results[i] = done
+                    continue
                 offering = resolve(cmd.portal, cmd.service_id)
                 if cmd.form_version is not None and cmd.form_version != offering.form_version:
                     raise DomainError(
@@ -77,6 +95,8 @@ class BatchSubmission(Application[UUID]):
                     )
                 cmd.check_trust(offering.trust_level)
                 errors = field_errors(offering.validator, cmd.form_data)
+                if not errors:  # the attachments the form refers to are the applicant's (or the assisting clerk's)
+                    errors = self.attachment_errors(offering.form_schema, cmd.form_data, {cmd.principal, cmd.actor or cmd.principal})
                 if errors:
                     raise DomainError("form_invalid", errors=errors)
             except DomainError as exc:
@@ -229,7 +249,19 @@ class BatchSubmission(Application[UUID]):
                 # clerk can start a review before the payments service has the receivable's event
                 case.request_payment(offering.fee_cents, actor=SYSTEM_ACTOR, correlation_id=cmd.correlation_id)
             cases.append(case)
-        return cases, [*sequences, *self._indexed(pending)]
+        return cases, [*sequences, *self._indexed(pending), *self._drafts_submitted(pending)]
+
+    def _drafts_submitted(self, pending: list[Pending]) -> list[Draft]:
+        """``Draft.Submitted`` for the batch's drafts, saved with their cases (loaded afresh on
+        every attempt, so a retry after a conflict records it once)."""
+        drafts = []
+        for _, case_id, cmd, _, _ in pending:
+            if cmd.draft_id:
+                draft = self.repository.get(UUID(cmd.draft_id))
+                if draft.status == OPEN:
+                    draft.submit(str(case_id), actor=cmd.actor or cmd.principal, correlation_id=cmd.correlation_id)
+                    drafts.append(draft)
+        return drafts
 
     def _indexed(self, pending: list[Pending]) -> list[ApplicantCases]:
         """One event per applicant and batch: the new case ids in the applicant's index."""

@@ -115,6 +115,7 @@ UNAUTHENTICATED = Outcome("unauthenticated", frozenset({401}), "unauthenticated"
 FORBIDDEN = Outcome("forbidden", frozenset({403}), "forbidden")
 HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
 HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # another's postbox message
+DRAFT_HIDDEN = Outcome("hidden", frozenset({404}), "draft_not_found")  # someone else's draft: as if there were none
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
 
 
@@ -149,6 +150,8 @@ STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags
 PAYMENT, REFUND, PAYMENTS = "/api/v1/cases/<case_id>/payment", "/api/v1/cases/<case_id>/payment/refund", "/api/v1/tenants/<ags>/payments"
 NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no payment
 POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
+DRAFTS, DRAFT = "/api/v1/tenants/<ags>/drafts", "/api/v1/drafts/<draft_id>"
+CASE_ATTACHMENT = "/api/v1/cases/<case_id>/attachments/<attachment_id>"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
@@ -177,6 +180,7 @@ MATRIX: tuple[Row, ...] = (
     public("GET", "/api/v1/services", "list_services", OK200),
     public("GET", "/api/v1/services/<service_id>", "get_service", OK200),
     public("GET", "/api/v1/tenants/<ags>/services", "search_services", OK200),
+    public("GET", "/api/v1/search", "search_all", OK200),
     public("GET", "/api/v1/tenants/<ags>/offerings/<service_id>", "get_offering", OK200),
     public("GET", "/api/v1/themenfelder", "themenfelder", OK200),
     public("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen", "lebenslagen", OK200),
@@ -203,6 +207,19 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", "/api/v1/me/cases", "my_cases", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
     logged_in("GET", "/api/v1/me/preferences", "preferences:get", OK200),
     logged_in("PUT", "/api/v1/me/preferences", "preferences:put", OK200),
+    logged_in("GET", "/api/v1/me/profile", "my_profile:get", OK200),
+    logged_in("PUT", "/api/v1/me/profile", "my_profile:put", OK200),
+    # -- drafts and attachments (issue #14): citizen A's draft is hers alone -------------------
+    logged_in("POST", DRAFTS, "start_draft", FORBIDDEN, citizen_a=OK201, citizen_b=OK201),
+    logged_in("GET", "/api/v1/me/drafts", "my_drafts", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
+    logged_in("GET", DRAFT, "draft:get", DRAFT_HIDDEN, citizen_a=OK200),
+    logged_in("PUT", DRAFT, "draft:put", DRAFT_HIDDEN, citizen_a=OK200),
+    logged_in("DELETE", DRAFT, "draft:delete", DRAFT_HIDDEN, citizen_a=OK204),
+    logged_in("POST", f"{DRAFT}/submit", "submit_draft", DRAFT_HIDDEN, citizen_a=OK201),
+    logged_in("POST", "/api/v1/attachments", "upload_attachment", OK201),  # one's own upload
+    # citizen A's Gewerbeanmeldung in Vechta (submitted for her by a clerk) refers to her upload
+    logged_in("GET", CASE_ATTACHMENT, "case_attachment", HIDDEN, citizen_a=OK200, clerk=OK200, team_lead=OK200,
+              clerk_no_key=OK200),
     # -- cases --------------------------------------------------------------------------------
     logged_in("POST", CASES, "submit:self", FORBIDDEN, citizen_a=OK201, citizen_b=OK201),
     logged_in("POST", CASES, "submit:on_behalf_of_citizen_a", FORBIDDEN, clerk=OK201, team_lead=OK201),

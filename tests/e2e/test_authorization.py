@@ -87,8 +87,10 @@ def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     """A platform of this module's own (overrides tests/e2e/conftest.py here): the matrix
     changes Vechta's profile and offerings and adds ~100 cases to its worklist, and the
     guessing tests leave throttles behind — no other module should meet them."""
+    # both matrices register from one address; the worlds' logins must outlive both matrices
+    # and the tests after them (over ten minutes on a busy machine): access tokens live 30 minutes here
     with support.own_platform_env(pg_env, tmp_path_factory.mktemp("authz-var"), "vr_authz",
-                                  IDENTITY_MAIL_FREE_PER_IP="1000") as env:  # both matrices register from one address
+                                  IDENTITY_MAIL_FREE_PER_IP="1000", IDENTITY_ACCESS_TOKEN_TTL="1800") as env:
         yield env
 
 
@@ -115,6 +117,14 @@ class Actor:
 def submit(http: httpx.Client, ags: str = m.VECHTA, service_id: str = m.CASE_SERVICE, **body: Any) -> httpx.Response:
     payload = {"service_id": service_id, "form_data": form(service_id), **body}
     return http.post(f"/api/v1/tenants/{ags}/cases", json=payload, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+def upload(http: httpx.Client, content: bytes = PDF, media_type: str = "application/pdf") -> httpx.Response:
+    return http.post("/api/v1/attachments", content=content,
+                     headers={"Content-Type": media_type, "X-Filename": "Ausweis%20Kopie.pdf"})
 
 
 def problem_code(response: httpx.Response) -> str | None:
@@ -178,6 +188,8 @@ class World:
                 assert asked.status_code == 202, asked.text
         self.case_id = self.new_case()
         self.district_case_id = self.new_district_case()
+        self.draft_id = self.new_draft({"dog_name": "Bello"})
+        self.attachment_id, self.attachment_case_id = self.new_attachment_case()
         themenfeld = self.anonymous.get("/api/v1/themenfelder").json()["items"][0]["id"]
         lebenslage = self.anonymous.get(f"/api/v1/themenfelder/{themenfeld}/lebenslagen").json()["items"][0]["id"]
         self.ids = {
@@ -260,6 +272,23 @@ class World:
         case = response.json()
         assert (case["portal"], case["tenant"]) == (m.BAKUM, m.LK_VECHTA), case
         return case["case_id"]
+
+    def new_draft(self, form_data: dict[str, Any]) -> str:
+        """A new draft of citizen A's (a Hundeanmeldung in Vechta)."""
+        response = self.http(m.CIT_A).post(f"/api/v1/tenants/{m.VECHTA}/drafts",
+                                           json={"service_id": m.CASE_SERVICE, "form_data": form_data})
+        assert response.status_code == 201, response.text
+        return response.json()["draft_id"]
+
+    def new_attachment_case(self) -> tuple[str, str]:
+        """Citizen A uploads a PDF; a Vechta clerk submits her Gewerbeanmeldung referring to it."""
+        uploaded = upload(self.http(m.CIT_A))
+        assert uploaded.status_code == 201, uploaded.text
+        attachment_id = uploaded.json()["attachment_id"]
+        response = submit(self.setup.http, m.VECHTA, "gewerbeanmeldung", on_behalf_of=self.account(m.CIT_A).account_id,
+                          form_data=form("gewerbeanmeldung", ausweiskopie={"attachment_id": attachment_id}))
+        assert response.status_code == 201, response.text
+        return attachment_id, response.json()["case_id"]
 
     def close(self) -> None:
         for http in self.clients:
@@ -363,6 +392,7 @@ simple("get_tenant", "GET", "/api/v1/tenants/{ags}")
 simple("list_services", "GET", "/api/v1/services", check=expect_json("items"))
 simple("get_service", "GET", "/api/v1/services/{service_id}")
 simple("search_services", "GET", "/api/v1/tenants/{ags}/services", params={"q": "Hund anmelden"}, check=expect_json("items"))
+simple("search_all", "GET", "/api/v1/search", params={"q": "dog tax", "lang": "en"}, check=expect_json("items"))
 simple("get_offering", "GET", "/api/v1/tenants/{ags}/offerings/{service_id}")
 simple("themenfelder", "GET", "/api/v1/themenfelder")
 simple("lebenslagen", "GET", "/api/v1/themenfelder/{themenfeld_id}/lebenslagen")
@@ -470,11 +500,13 @@ def _submit_for(w: World, who: str) -> Call:
 
 
 def _case_call(w: World, who: str, method: str, path: str, case_id: str,
-               body: dict[str, Any] | None = None, check: Check | None = None) -> Call:
+               body: dict[str, Any] | None = None, check: Check | None = None, placeholder: str = "<case_id>") -> Call:
+    """The request about ``case_id`` (or another resource named by ``placeholder``), and how
+    to send it again for another id (the existence-leak check)."""
     http = w.http(who)
 
     def send(target: str) -> httpx.Response:
-        return http.request(method, path.replace("<case_id>", target), json=body)
+        return http.request(method, path.replace(placeholder, target), json=body)
 
     return Call(send(case_id), case_id, send, check)
 
@@ -511,6 +543,44 @@ def _audit_of(case_id: Callable[[World], str]) -> Recipe:
     return send
 
 
+def _draft_call(w: World, who: str, method: str, path: str, draft_id: str,
+                body: dict[str, Any] | None = None, check: Check | None = None) -> Call:
+    return _case_call(w, who, method, path, draft_id, body, check, placeholder="<draft_id>")
+
+
+@recipe("start_draft")
+def _start_draft(w: World, who: str) -> Call:
+    response = w.http(who).post(f"/api/v1/tenants/{m.VECHTA}/drafts", json={"service_id": m.CASE_SERVICE, "page": 1})
+    return Call(response, check=lambda r: None if r.json()["form_version"] >= 1 else r.text[:200])
+
+
+@recipe("my_drafts")
+def _my_drafts(w: World, who: str) -> Call:
+    def check(response: httpx.Response) -> str | None:
+        ids = {draft["draft_id"] for draft in response.json()["items"]}
+        if (w.draft_id in ids) != (who == m.CIT_A):
+            return f"citizen A's draft {'in' if w.draft_id in ids else 'missing from'} the list"
+        return None
+
+    return Call(w.http(who).get("/api/v1/me/drafts"), check=check)
+
+
+RECIPES["draft:get"] = lambda w, who: _draft_call(
+    w, who, "GET", m.DRAFT, w.draft_id, check=lambda r: None if r.json()["form_data"] == {"dog_name": "Bello"} else r.text[:200])
+RECIPES["draft:put"] = lambda w, who: _draft_call(
+    w, who, "PUT", m.DRAFT, w.draft_id, {"form_data": {"dog_name": "Bello"}, "page": "dog"})
+RECIPES["draft:delete"] = lambda w, who: _draft_call(w, who, "DELETE", m.DRAFT, w.new_draft({}))
+RECIPES["submit_draft"] = lambda w, who: _draft_call(
+    w, who, "POST", f"{m.DRAFT}/submit", w.new_draft(form(m.CASE_SERVICE)),
+    check=lambda r: None if r.json()["reference"].startswith("VEC-") else r.text[:200])
+RECIPES["my_profile:get"] = lambda w, who: Call(w.http(who).get("/api/v1/me/profile"), check=expect_json("postal_code"))
+RECIPES["my_profile:put"] = lambda w, who: Call(w.http(who).put("/api/v1/me/profile", json={
+    "given_name": "Erika", "family_name": "Mustermann", "street": "Große Straße", "house_number": "1",
+    "postal_code": "49377", "city": "Vechta"}), check=lambda r: None if r.json()["city"] == "Vechta" else r.text[:200])
+RECIPES["upload_attachment"] = lambda w, who: Call(upload(w.http(who)), check=expect_json("sha256"))
+RECIPES["case_attachment"] = lambda w, who: _case_call(
+    w, who, "GET", m.CASE_ATTACHMENT.replace("<attachment_id>", w.attachment_id), w.attachment_case_id,
+    check=lambda r: None if r.content == PDF and r.headers["Content-Type"] == "application/pdf" else r.text[:200])
 RECIPES["get_payment"] = lambda w, who: _case_call(w, who, "GET", m.PAYMENT, w.case_id)
 RECIPES["start_payment"] = lambda w, who: _case_call(w, who, "POST", m.PAYMENT, w.case_id, {})
 RECIPES["refund_payment"] = lambda w, who: _case_call(w, who, "POST", m.REFUND, w.case_id, {"reason": "Prüfung"})

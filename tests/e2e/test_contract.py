@@ -73,6 +73,11 @@ UNPROVOKED = {
     ("me_delete", "202"): "needs the submissions service away: tests/e2e/test_citizen_account.py stops it for that",
     ("case_document", "410"): "needs the applicant's account erased through notifications.erase_postbox "
                               "(tests/integration/test_postbox.py erases and asks for the document)",
+    ("start_draft", "410"): "only while the account is being deleted (its tokens are void at once): "
+                            "tests/integration/test_drafts.py refuses drafts after erasure",
+    ("submit_draft", "410"): "only when the account is deleted while the submission is on the way",
+    ("upload_attachment", "410"): "only while the account is being deleted: tests/integration/test_drafts.py",
+    ("submit_draft", "409"): "needs a new form version published while the draft is open: tests/integration/test_drafts.py",
     ("submit_case", "410"): "only when the account is deleted while its submission is on the way "
                             "(tests/integration/test_submissions_app.py races it on the application)",
 }
@@ -338,7 +343,8 @@ class Contract:
                 problems.append(f"request content type {media!r} is not documented")
             else:
                 schema = f"{body_pointer}/content/{escape(media)}/schema"
-                problems += [f"request body: {e}" for e in errors_of(schema, json.loads(request.content))]
+                instance = json.loads(request.content) if media == "application/json" or media.endswith("+json") else request.content.decode("latin-1")
+                problems += [f"request body: {e}" for e in errors_of(schema, instance)]
         return problems
 
 
@@ -398,6 +404,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_admin_requests(people, check)
     run_payment_requests(people, check, high_citizen)
     run_postbox_requests(people, check, high_citizen)
+    run_web_requests(people, check, high_citizen)
     run_generic_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
@@ -946,6 +953,101 @@ def run_admin_requests(people: People, check: Contract) -> None:
         check(admin_client.request(method, f"{staff_url}/{gone.account_id}/grants", json={"role": "clerk"}), 410, "account_deleted")
     for decision in ("approve", "reject"):
         check(admin_client.post(f"{staff_url}/{gone.account_id}/grants/x/{decision}"), 410, "account_deleted")
+
+
+PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+
+
+def run_web_requests(people: People, check: Contract, high_citizen: httpx.Client) -> None:
+    """What the web portal needs besides cases: drafts, attachments, the prefill profile."""
+    citizen, lead = people.citizen, people.vechta_lead
+    drafts = f"/api/v1/tenants/{VECHTA}/drafts"
+    draft = check(citizen.post(drafts, json={"service_id": "hundeanmeldung", "form_data": {"dog_name": "Bello"}, "page": 1}), 201).json()
+    url = f"/api/v1/drafts/{draft['draft_id']}"
+    check(citizen.post(drafts, content=b"{", headers=AS_JSON), 400, "malformed_json")
+    check(citizen.post(drafts, json={"form_data": {}}), 400, "invalid_request")
+    check(citizen.post(drafts, json={"service_id": "hundeanmeldung", "page": "../x"}), 400, "invalid_parameter")
+    check(lead.post(drafts, json={"service_id": "hundeanmeldung"}), 403, "forbidden")
+    check(citizen.post("/api/v1/tenants/99999999/drafts", json={"service_id": "hundeanmeldung"}), 404, "unknown_tenant")
+    check(citizen.post(drafts, json={"service_id": "hundeanmeldung", "form_data": {"dog_name": "x" * 300_000}}), 413, "draft_too_large")
+    check(citizen.post(drafts, json={"service_id": "hundeanmeldung", "form_data": {"shoe_size": 42}}), 422, "form_invalid")
+    body_limits(check, citizen, "POST", drafts)
+    listed = check(citizen.get("/api/v1/me/drafts"), 200).json()["items"]
+    assert [d["draft_id"] for d in listed] == [draft["draft_id"]]
+    check(lead.get("/api/v1/me/drafts"), 403, "forbidden")
+    check(citizen.get(url), 200)
+    for other in (lead, people.fresh(people.accounts.citizen())):
+        check(other.get(url), 404, "draft_not_found")  # someone else's: as if there were none
+    check(citizen.get("/api/v1/drafts/not-a-uuid"), 404, "draft_not_found")
+    check(citizen.put(url, json={"form_data": form(), "page": "check"}), 200)
+    check(citizen.put(url, json={"page": "check"}), 400, "invalid_request")
+    check(citizen.put(url, json={"form_data": {"dog_name": ["a"]}}), 422, "form_invalid")
+    check(citizen.put(url, json={"form_data": {"dog_name": "x" * 300_000}}), 413, "draft_too_large")
+    body_limits(check, citizen, "PUT", url)
+    check(lead.put(url, json={"form_data": {}}), 404, "draft_not_found")
+    # submit: the ordinary submission path
+    submit_url = f"{url}/submit"
+    check(citizen.post(submit_url, headers={"Idempotency-Key": "a b"}), 400, "invalid_idempotency_key")
+    check(citizen.post(submit_url, json={"nonsense": 1}), 400, "invalid_request")
+    check(citizen.post(submit_url, content=b"{", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, citizen, "POST", submit_url)
+    case = check(citizen.post(submit_url, json={"applicant": {"name": "Erika Mustermann"}}), 201).json()
+    replay = check(citizen.post(submit_url), 201)
+    assert replay.json()["case_id"] == case["case_id"] and replay.headers["Idempotent-Replayed"] == "true"
+    assert check(citizen.get(url), 200).json()["case_id"] == case["case_id"]
+    check(citizen.put(url, json={"form_data": {}}), 404, "draft_not_found")  # submitted: no more changes
+    incomplete = check(citizen.post(drafts, json={"service_id": "hundeanmeldung"}), 201).json()
+    check(citizen.post(f"/api/v1/drafts/{incomplete['draft_id']}/submit"), 422, "form_invalid")
+    check(lead.post(f"/api/v1/drafts/{incomplete['draft_id']}/submit"), 404, "draft_not_found")
+    lohne = check(citizen.post(f"/api/v1/tenants/{LOHNE}/drafts", json={"service_id": "meldebescheinigung",
+                                                                        "form_data": form("meldebescheinigung")}), 201).json()
+    check(citizen.post(f"/api/v1/drafts/{lohne['draft_id']}/submit"), 403, "trust_level_insufficient")
+    check(lead.delete(f"/api/v1/drafts/{lohne['draft_id']}"), 404, "draft_not_found")
+    check(citizen.delete(f"/api/v1/drafts/{lohne['draft_id']}"), 204)
+    check(citizen.delete(f"/api/v1/drafts/{lohne['draft_id']}"), 404, "draft_not_found")
+    # attachments: checked by content, kept for the case's readers
+    upload = "/api/v1/attachments"
+    named = {"Content-Type": "application/pdf", "X-Filename": quote("Ausweis Müller.pdf")}
+    attachment = check(high_citizen.post(upload, content=PDF, headers=named), 201).json()
+    assert attachment["filename"] == "Ausweis Müller.pdf" and attachment["media_type"] == "application/pdf"
+    check(citizen.post(upload, content=b"", headers=named), 400, "invalid_request")
+    check(citizen.post(upload, content=PNG, headers=named), 422, "attachment_content_invalid")
+    check(citizen.post(upload, content=b"PK\x03\x04", headers={"Content-Type": "application/zip"}), 415, "attachment_type_unsupported")
+    check(citizen.post(upload, content=b"%PDF-" + bytes(10_000_000), headers=named), 413, "attachment_too_large")
+    browser = {"Cookie": "vr_access=abgelaufen", "Content-Type": "text/plain"}
+    check(people.anonymous.post(upload, content=PDF, headers=browser), 415, "unsupported_media_type")
+    gewerbe = form("gewerbeanmeldung", ausweiskopie={"attachment_id": attachment["attachment_id"]})
+    with_file = check(submit(high_citizen, service_id="gewerbeanmeldung", form_data=gewerbe), 201).json()
+    file_url = f"/api/v1/cases/{with_file['case_id']}/attachments/{attachment['attachment_id']}"
+    got = check(high_citizen.get(file_url), 200)
+    assert got.content == PDF and got.headers["Content-Type"] == "application/pdf"
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    check(lead.get(file_url), 200)  # the responsible clerk
+    check(people.lohne_lead.get(file_url), 404, "case_not_found")
+    check(citizen.get(file_url), 404, "case_not_found")
+    check(high_citizen.get(f"/api/v1/cases/{with_file['case_id']}/attachments/{uuid.uuid4()}"), 404, "attachment_not_found")
+    check(submit(citizen, service_id="gewerbeanmeldung", form_data=gewerbe), 403, "trust_level_insufficient")
+    # search in English and in sentences, on a portal and in the whole catalog
+    english = check(people.anonymous.get(f"/api/v1/tenants/{VECHTA}/services", params={"q": "dog tax", "lang": "en"}), 200).json()
+    assert english["lang"] == "en" and english["items"][0]["service_id"] == "hundeanmeldung"
+    assert english["items"][0]["name_lang"] == "en"
+    check(people.anonymous.get(f"/api/v1/tenants/{VECHTA}/services", params={"q": "Hund", "lang": "fr"}), 400, "invalid_parameter")
+    found = check(people.anonymous.get("/api/v1/search", params={"q": "ich ziehe nach Vechta um"}), 200).json()
+    assert found["items"][0]["ozg_id"] == "10124"
+    check(people.anonymous.get("/api/v1/search", params={"q": "I lost my id card", "lang": "en", "limit": 3}), 200)
+    check(people.anonymous.get("/api/v1/search"), 400, "invalid_query")
+    check(people.anonymous.get("/api/v1/search", params={"q": "x", "limit": 0}), 400, "invalid_parameter")
+    # the prefill profile
+    profile = {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "1980-04-12", "street": "Große Straße",
+               "house_number": "12a", "postal_code": "49377", "city": "Vechta", "phone": None}
+    check(citizen.get("/api/v1/me/profile"), 200)
+    saved = check(citizen.put("/api/v1/me/profile", json=profile), 200).json()
+    assert saved["postal_code"] == "49377" and check(citizen.get("/api/v1/me/profile"), 200).json() == saved
+    check(citizen.put("/api/v1/me/profile", json={**profile, "postal_code": "4937"}), 422, "form_invalid")
+    check(citizen.put("/api/v1/me/profile", content=b"{", headers=AS_JSON), 400, "malformed_json")
+    check(citizen.put("/api/v1/me/profile", json=[]), 400, "invalid_request")
+    body_limits(check, citizen, "PUT", "/api/v1/me/profile")
 
 
 def run_generic_requests(people: People, check: Contract) -> None:

@@ -60,6 +60,8 @@ def sample_value(name: str, field: dict[str, Any]) -> Any:
         return field["enum"][0]
     if field["type"] == "boolean":
         return False
+    if field.get("x-vr-widget") == "file":  # a reference to an uploaded attachment
+        return {"attachment_id": "5d1c8a0e-0000-4000-8000-000000000000"}
     if field["type"] in ("integer", "number"):
         return field.get("minimum", 1)
     if field.get("format") == "date":

@@ -22,7 +22,7 @@ from services.catalog.search import (
 )
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "services" / "catalog" / "data"
-RESULT_KEYS = {"service_id", "ozg_id", "leika_key", "name", "score", "offered", "kind", "ozg_name"}
+RESULT_KEYS = {"service_id", "ozg_id", "leika_key", "name", "name_lang", "score", "offered", "kind", "ozg_name"}
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,73 @@ def test_recall_at_5_on_the_eval_set(index: SearchIndex) -> None:
     assert report["n"] >= 60
     assert report["recall_at_5"] >= 0.9, report["misses"]
     assert report["mrr"] >= 0.8
+
+
+def test_every_language_and_sentences_are_measured_apart(index: SearchIndex) -> None:
+    from services.catalog.search.evaluation import evaluate_groups
+
+    groups = evaluate_groups(index, load_cases(DEFAULT_CASES))
+    assert set(groups) == {"de", "de_sentence", "en", "all"}
+    assert groups["en"]["n"] >= 50 and groups["de_sentence"]["n"] >= 20
+    for name in ("de", "de_sentence", "en"):
+        assert groups[name]["recall_at_5"] >= 0.9, (name, groups[name]["misses"])
+
+
+# -- English and whole sentences (issue #14) ---------------------------------------------------
+@pytest.mark.parametrize(("a", "b"), [("moving", "move"), ("moved", "moves"), ("certificates", "certificate"),
+                                      ("licences", "licence"), ("taxes", "tax"), ("allowances", "allowance")])
+def test_english_stemmer_merges_inflected_forms(a: str, b: str) -> None:
+    from services.catalog.search.text import stem_en
+
+    assert stem_en(a) == stem_en(b)
+
+
+def test_separable_verbs_are_joined_again() -> None:
+    from services.catalog.search.text import join_separable
+
+    assert join_separable(words("ich ziehe nach Vechta um")) == ["ich", "umziehe", "nach", "vechta"]
+    assert join_separable(words("melde meinen Hund an")) == ["anmelde", "meinen", "hund"]
+    assert join_separable(words("Hund an")) == ["hund", "an"]  # too short to be a sentence
+    assert join_separable(words("hund anmelden")) == ["hund", "anmelden"]
+
+
+@pytest.mark.parametrize(("query", "ozg_id", "service_id"), [
+    ("dog tax", "10160", "hundeanmeldung"),
+    ("postal vote", "10145", "briefwahl"),
+    ("I lost my id card", "10119", "personalausweis-verlust"),
+    ("birth certificate", "10557", None),
+    ("parental allowance", "10000", "elterngeld"),
+    ("I am moving to Vechta", "10124", None),
+    ("business registration", "10294", "gewerbeanmeldung"),
+    ("certificate of good conduct", "10562", "fuehrungszeugnis"),
+    ("daycare", "10019", "kita-anmeldung"),
+])
+def test_english_queries_find_the_service(index: SearchIndex, query: str, ozg_id: str, service_id: str | None) -> None:
+    offered = {service_id: "own"} if service_id else None  # on the portal of a tenant offering it
+    (first,) = index.search(query, offered, limit=1, lang="en")
+    assert (first["ozg_id"], first["service_id"]) == (ozg_id, service_id), first
+
+
+def test_english_results_are_named_in_english_where_known(index: SearchIndex) -> None:
+    (dog,) = index.search("dog tax", None, limit=1, lang="en")
+    assert (dog["name"], dog["name_lang"]) == ("Register a dog (dog tax)", "en")
+    (german,) = index.search("Hundesteuer", None, limit=1)
+    assert german["name_lang"] == "de" and german["name"] != dog["name"]
+    hits = index.search("fishing licence", None, limit=10, lang="en")
+    assert {h["name_lang"] for h in hits} <= {"de", "en"} and hits[0]["name"] == "Fishing licence"
+
+
+def test_german_words_on_the_english_portal_and_english_typos(index: SearchIndex) -> None:
+    assert index.search("Elterngeld", None, limit=1, lang="en")[0]["ozg_id"] == "10000"
+    assert index.search("birth certifcate", None, limit=1, lang="en")[0]["ozg_id"] == "10557"
+    assert index.search("the and of", None, limit=5, lang="en") == []
+
+
+def test_sentences_in_german(index: SearchIndex) -> None:
+    assert index.search("ich ziehe nach Vechta um", None, limit=1)[0]["ozg_id"] == "10124"
+    assert index.search("ich melde meinen Hund ab", None, limit=1)[0]["ozg_id"] == "10160"
+
+
+def test_an_unknown_query_language_is_refused(index: SearchIndex) -> None:
+    with pytest.raises(QueryError):
+        index.search("chien", None, limit=1, lang="fr")

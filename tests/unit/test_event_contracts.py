@@ -243,3 +243,31 @@ def test_an_undocumented_envelope_field_or_unknown_type_fails(envelopes: list[di
         contracts.validate_event(["not", "an", "object"])
     with pytest.raises(KeyError):
         contracts.event_validator("case.teleported.v1")
+
+
+# -- drafts (issue #14): published for the KPI "started vs submitted", without any form data ----
+def test_draft_events_carry_ids_tenant_service_and_page_only() -> None:
+    from services.submissions.domain.drafts import Draft
+
+    draft = Draft(tenant="03460009", portal="03460001", service_id="hundeanmeldung", form_version=2, owner="citizen:erika",
+                  form_data={"holder_last_name": "Mustermann"}, page="holder", started_at="2026-11-25T10:00:00+00:00",
+                  actor="citizen:erika", correlation_id="c-1")
+    draft.save({"holder_last_name": "Mustermann", "dog_name": "Bello"}, "dog", "2026-11-25T10:01:00+00:00", "citizen:erika", "c-2")
+    draft.submit("3f0e6f3c-8a11-4b1a-9b4e-6f1c1f8e5d43", "citizen:erika", "c-3")
+    envelopes = [json.loads(json.dumps(to_envelope(e))) for e in draft.collect_events()]
+    assert [e["type"] for e in envelopes] == ["draft.started.v1", "draft.saved.v1", "draft.submitted.v1"]
+    for envelope in envelopes:
+        contracts.validate_event(envelope)
+        assert (envelope["tenant"], envelope["service_id"]) == ("03460009", "hundeanmeldung")
+    assert [e["data"] for e in envelopes] == [
+        {"portal": "03460001", "form_version": 2, "page": "holder"}, {"page": "dog"},
+        {"case_id": "3f0e6f3c-8a11-4b1a-9b4e-6f1c1f8e5d43"},
+    ]
+    text = json.dumps(envelopes)
+    assert "Mustermann" not in text and "Bello" not in text  # the owner is only the actor, an account id
+    discarded = Draft(tenant="03460009", portal="03460009", service_id="briefwahl", form_version=1, owner="o",
+                      form_data={}, page=None, started_at="2026-11-25T10:00:00+00:00", actor="o", correlation_id="c")
+    discarded.discard("o", "c")
+    discarded.erase_personal_data("o", "c")
+    types = [to_envelope(e) and to_envelope(e)["type"] for e in discarded.collect_events()]
+    assert types == ["draft.started.v1", "draft.discarded.v1", None]  # the erasure is internal

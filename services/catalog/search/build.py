@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 from services.catalog.reference import leika_key as parse_leika_key
 from services.catalog.reference import read_csv, valid_leika_row
-from services.catalog.search.text import Lexicon, ellipsis_words, stem
+from services.catalog.search.text import Lexicon, ellipsis_words, stem, words
 
 LEXICON_FILE = "search_lexicon.yaml"
+LEXICON_EN_FILE = "search_lexicon_en.yaml"  # English words and phrases -> German catalog words
+PLACE_FILES = ("tenants.csv", "landkreise_om.csv", "kommunen_nrw.csv")
 LEBENSLAGE_WEIGHT = 0.5   # context match strength relative to a name match
 THEMENFELD_WEIGHT = 0.3
 
@@ -28,6 +31,7 @@ class Group:
     name: str
     ozg_name: str | None
     primary: int              # variant used when only context words match
+    name_en: str | None = None  # English name (definitions; the most-used OZG services)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,19 @@ class Variant:
     terms: tuple[str, ...]
 
 
-Parts = tuple[list[Group], list[Variant], dict[int, list[tuple[str, float]]], Lexicon, set[str]]
+Parts = tuple[list[Group], list[Variant], dict[int, list[tuple[str, float]]], Lexicon, set[str], Lexicon]
+
+
+def place_words(data_dir: Path) -> frozenset[str]:
+    """Words of the municipalities' names: "ich ziehe nach Vechta um" is about moving, not
+    about Vechta (the portal already says where). Words that also name services are kept
+    out by the caller."""
+    found: set[str] = set()
+    for name in PLACE_FILES:
+        path = data_dir / name
+        if path.exists():
+            found.update(w for row in read_csv(path) for w in words(row["name"]) if len(w) >= 4)
+    return frozenset(found)
 
 
 def build(data_dir: Path | str,
@@ -48,6 +64,7 @@ def build(data_dir: Path | str,
     """Groups, variants, context words, lexicon and morphemes of a new index."""
     data_dir = Path(data_dir)
     lexicon = Lexicon.load(data_dir / LEXICON_FILE)
+    english = Lexicon.load(data_dir / LEXICON_EN_FILE, lang="en")
     themenfelder = {r["id"]: r["name"] for r in read_csv(data_dir / "themenfelder.csv")}
     lebenslagen = {r["id"]: (r["name"], r["themenfeld_id"]) for r in read_csv(data_dir / "lebenslagen.csv")}
     ozg_rows = read_csv(data_dir / "ozg_leistungen.csv")
@@ -73,7 +90,7 @@ def build(data_dir: Path | str,
         return len(variants) - 1
 
     def add_group(kind: str, service_id: str | None, ozg_id: str | None, leika_key: str | None,
-                  name: str, ozg_name: str | None, lebenslage_ids: Iterable[str]) -> int:
+                  name: str, ozg_name: str | None, lebenslage_ids: Iterable[str], name_en: str | None = None) -> int:
         gid = len(groups)
         terms: list[tuple[str, float]] = []
         for lid in lebenslage_ids:
@@ -84,9 +101,10 @@ def build(data_dir: Path | str,
             terms += [(t, THEMENFELD_WEIGHT) for t in lexicon.terms(themenfelder.get(themenfeld_id, ""))]
         context[gid] = terms
         primary = len(variants)
-        groups.append(Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary))
+        name_en = name_en or english.names.get(ozg_id or "")
+        groups.append(Group(kind, service_id, ozg_id, leika_key, name, ozg_name, primary, name_en))
         if add_variant(gid, name, leika_key) < 0:  # name without searchable words
-            groups[gid] = Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1)
+            groups[gid] = Group(kind, service_id, ozg_id, leika_key, name, ozg_name, -1, name_en)
         return gid
 
     ozg_groups: dict[str, int] = {}
@@ -111,7 +129,7 @@ def build(data_dir: Path | str,
         lebenslage_ids = [str(i) for i in definition.get("lebenslagen", ())] or [ozg_lebenslage.get(ozg_id, "")]
         name = definition["name"]["de"]
         gid = add_group("definition", definition["service_id"], ozg_id, definition.get("leika_key"), name,
-                        ozg_names.get(ozg_id), lebenslage_ids)
+                        ozg_names.get(ozg_id), lebenslage_ids, definition["name"].get("en"))
         for keyword in definition.get("keywords", ()):
             add_variant(gid, keyword, definition.get("leika_key"))
         leika_name = leika_names.get(definition.get("leika_key") or "")
@@ -130,4 +148,10 @@ def build(data_dir: Path | str,
     for key, targets in lexicon.synonyms.items():
         morphemes.update(key.split())
         morphemes.update(targets)
-    return groups, variants, context, lexicon, morphemes
+    for targets in english.synonyms.values():
+        morphemes.update(targets)
+    # place names are no search words, unless a catalog word is spelled the same
+    places = place_words(data_dir) - morphemes - {t for v in variants for t in v.terms}
+    lexicon = dataclasses.replace(lexicon, stopwords=lexicon.stopwords | places)
+    english = dataclasses.replace(english, stopwords=english.stopwords | places)
+    return groups, variants, context, lexicon, morphemes, english

@@ -1,6 +1,6 @@
-"""German citizen-language search wired to tenants: ranks a portal's own online services
-first, then its district's, then the rest of the OZG catalog, and says for every hit who
-is responsible and whether it can be applied for online."""
+"""Citizen-language search (German, or English with ``lang="en"``) wired to tenants: ranks a
+portal's own online services first, then its district's, then the rest of the OZG catalog,
+and says for every hit who is responsible and whether it can be applied for online."""
 
 from __future__ import annotations
 
@@ -52,15 +52,26 @@ class ServiceFinder:
         offered.update({o["service_id"]: "own" for o in self.app.view.offerings_of(portal["ags"]) if o["active"]})
         return offered
 
-    def search(self, portal_ags: str, query: Any, limit: int = 10) -> list[dict[str, Any]]:
-        """Hits for a citizen of ``portal_ags``; the query is checked before the tenant, so a
-        bad query is ``invalid_query`` whatever the portal."""
+    @staticmethod
+    def check_query(query: Any) -> str:
         if not isinstance(query, str) or not query.strip():
             raise QueryError(detail=text("query_empty"))
         if len(query) > MAX_QUERY:
             raise QueryError(detail=text("query_too_long", limit=MAX_QUERY))
+        return query
+
+    def search_all(self, query: Any, limit: int = 10, lang: str = "de") -> list[dict[str, Any]]:
+        """Hits in the whole catalog, for no portal in particular (the platform's start page)."""
+        hits = self.index.search(self.check_query(query), {}, limit=limit, lang=lang)
+        return [{k: hit[k] for k in ("service_id", "ozg_id", "leika_key", "name", "name_lang", "kind", "score")}
+                for hit in hits]
+
+    def search(self, portal_ags: str, query: Any, limit: int = 10, lang: str = "de") -> list[dict[str, Any]]:
+        """Hits for a citizen of ``portal_ags``; the query is checked before the tenant, so a
+        bad query is ``invalid_query`` whatever the portal."""
+        self.check_query(query)
         portal = self.app.tenant(portal_ags)
-        hits = self.index.search(query, self.offered(portal), limit=limit)
+        hits = self.index.search(query, self.offered(portal), limit=limit, lang=lang)
         results = [self._describe(portal, hit) for hit in hits]
         online_bundles = {r["ozg_id"] for r in results if r["online"]}
         # a catalog entry that only repeats a service offered online here is left out
@@ -78,6 +89,7 @@ class ServiceFinder:
             "ozg_id": hit.get("ozg_id"),
             "leika_key": hit.get("leika_key"),
             "name": hit["name"],
+            "name_lang": hit["name_lang"],
             "responsible": {"ags": responsible["ags"], "name": responsible["name"], "kind": responsible["kind"]},
             "online": online,
             "score": round(float(hit.get("score", 0.0)), 4),

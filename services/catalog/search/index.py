@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from services.catalog.search.build import Group, Variant, build
+from services.catalog.search.english import EnglishQueryParser
 from services.catalog.search.matcher import TermMatcher
 from services.catalog.search.query import WEAK_WORD_WEIGHT, QueryParser, Slot
 from services.catalog.search.text import Lexicon, normalize
@@ -62,7 +63,7 @@ class SearchIndex:
 
     def __init__(self, groups: list[Group], variants: list[Variant],
                  context: dict[int, list[tuple[str, float]]], lexicon: Lexicon,
-                 morphemes: set[str]) -> None:
+                 morphemes: set[str], english: Lexicon | None = None) -> None:
         self._groups = groups
         self._variants = variants
         postings: dict[str, list[int]] = {}
@@ -82,7 +83,10 @@ class SearchIndex:
             tuple(idf[t] * (WEAK_WORD_WEIGHT if t in lexicon.weak else 1.0) for t in v.terms) for v in variants
         ]
         self._variant_size = [sum(w) for w in self._variant_weights]
-        self._parser = QueryParser(TermMatcher(set(postings) | set(context_postings), morphemes, lexicon), lexicon)
+        matcher = TermMatcher(set(postings) | set(context_postings), morphemes, lexicon)
+        self._parsers: dict[str, QueryParser] = {"de": QueryParser(matcher, lexicon)}
+        if english is not None:
+            self._parsers["en"] = EnglishQueryParser(matcher, english, lexicon)
         # exact look-up by OZG-ID or LeiKa key: id -> [(group, variant)]
         self._by_id: dict[str, list[tuple[int, int]]] = {}
         for gid, group in enumerate(groups):
@@ -105,13 +109,22 @@ class SearchIndex:
         return cls(*build(data_dir, definitions))
 
     # ------------------------------------------------------------------------------ search
-    def search(self, query: str, offered: Mapping[str, str] | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._parsers)
+
+    def search(self, query: str, offered: Mapping[str, str] | None = None, limit: int = 10,
+               lang: str = "de") -> list[dict[str, Any]]:
         """Services matching a citizen's query, best first.
 
         ``offered`` maps service_id -> "own" | "district" for the definitions the current
-        tenant or its district offers online; those rank first when relevant. Raises
-        :class:`QueryError` for an empty query or a limit outside 1..100.
+        tenant or its district offers online; those rank first when relevant. ``lang`` is
+        the query's language (``de``, ``en``); results are named in it where a name in it
+        is known (``name_lang`` says which). Raises :class:`QueryError` for an empty query,
+        a limit outside 1..100 or an unknown language.
         """
+        if lang not in self._parsers:
+            raise QueryError(detail=text("one_of", choices=", ".join(self._parsers)))
         if not isinstance(query, str) or not normalize(query).strip():
             raise QueryError(detail=text("query_empty"))
         if not 1 <= limit <= MAX_LIMIT:
@@ -122,9 +135,9 @@ class SearchIndex:
             for gid, vid in self._by_id.get(exact.group(1), ()):
                 scored.setdefault(gid, []).append((1.0, vid))
         else:
-            slots = self._parser.parse(query)
+            slots = self._parsers[lang].parse(query)
             scored = self._score(slots) if slots else {}
-        return self._rank(scored, offered or {}, limit) if scored else []
+        return self._rank(scored, offered or {}, limit, lang) if scored else []
 
     def _score(self, slots: list[Slot]) -> dict[int, list[tuple[float, int]]]:
         """Best-scoring variants per group: {group id: [(score, variant id), ...] best first}."""
@@ -198,7 +211,7 @@ class SearchIndex:
         return scored
 
     def _rank(self, scored: dict[int, list[tuple[float, int]]], offered: Mapping[str, str],
-              limit: int) -> list[dict[str, Any]]:
+              limit: int, lang: str = "de") -> list[dict[str, Any]]:
         groups = self._groups
         best_score = max(ranked[0][0] for ranked in scored.values())
         floor = best_score * MIN_RESULT_SHARE
@@ -225,11 +238,15 @@ class SearchIndex:
             group = groups[gid]
             variant = self._variants[vid]
             definition = group.kind == "definition"
+            name, name_lang = group.name if definition else variant.name, "de"
+            if lang == "en" and group.name_en:
+                name, name_lang = group.name_en, "en"
             results.append({
                 "service_id": group.service_id,
                 "ozg_id": group.ozg_id,
                 "leika_key": group.leika_key if definition else variant.leika_key,
-                "name": group.name if definition else variant.name,
+                "name": name,
+                "name_lang": name_lang,
                 "ozg_name": group.ozg_name,
                 "kind": group.kind,
                 "offered": offered.get(group.service_id) if group.service_id else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.catalog.search.matcher import TermMatcher
-from services.catalog.search.text import Lexicon, stem, words
+from services.catalog.search.text import Lexicon, join_separable, words
 
 MAX_QUERY_LENGTH = 200   # characters considered; longer input is cut
 MAX_QUERY_WORDS = 10
@@ -50,8 +50,9 @@ class QueryParser:
     def parse(self, query: str) -> list[Slot]:
         """The slots of a query; empty when no word of it means anything to the index."""
         lexicon = self.lexicon
-        raw = [w for w in words(query[:MAX_QUERY_LENGTH]) if w not in lexicon.stopwords][:MAX_QUERY_WORDS]
-        terms = [stem(w) for w in raw]
+        sentence = join_separable(words(query[:MAX_QUERY_LENGTH]))
+        raw = [w for w in sentence if w not in lexicon.stopwords][:MAX_QUERY_WORDS]
+        terms = [lexicon.stem(w) for w in raw]
         slots: list[Slot | None] = []
         i = 0
         while i < len(terms):

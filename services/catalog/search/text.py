@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -63,6 +64,47 @@ def stem(word: str) -> str:
     if len(word) >= 5 and word[-1] in "es":
         word = word[:-1]
     return word
+
+
+@lru_cache(maxsize=65536)
+def stem_en(word: str) -> str:
+    """Light English stemmer for normalised words: plurals, -ing, -ed and a final e, so
+    "moving", "moved" and "move" or "certificates" and "certificate" are one term."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+#: The stemmer of each query language; catalog words are always German.
+STEMMERS = {"de": stem, "en": stem_en}
+
+
+#: Particles of German separable verbs ("ich ziehe nach Vechta um": umziehen) and the
+#: pronouns that open a main clause (the finite verb comes second).
+SEPARABLE_PARTICLES = frozenset({"an", "ab", "um", "aus", "ein", "zurueck", "weg", "nach", "zu"})
+PRONOUNS = frozenset({"ich", "wir", "du", "er", "sie", "es", "ihr", "man"})
+
+
+def join_separable(sentence: list[str]) -> list[str]:
+    """A German sentence's separable verb put together again: in a main clause the finite
+    verb comes second and its particle last ("ich melde meinen Hund an" → "anmelde" …);
+    the joined verb stands where the verb stood and the particle goes."""
+    if len(sentence) < 3 or sentence[-1] not in SEPARABLE_PARTICLES:
+        return sentence
+    verb = 1 if sentence[0] in PRONOUNS else 0
+    if verb >= len(sentence) - 1 or sentence[verb] in SEPARABLE_PARTICLES:
+        return sentence
+    return [*sentence[:verb], sentence[-1] + sentence[verb], *sentence[verb + 1:-1]]
 
 
 def osa_distance(a: str, b: str, limit: int) -> int:
@@ -142,18 +184,31 @@ class Lexicon:
     actions: frozenset[str]
     short_words: frozenset[str]
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    lang: str = "de"  # the language of the keys, stop, weak and action words; values are German
+    names: dict[str, str] = field(default_factory=dict)  # OZG-ID -> name in ``lang`` (display only)
+
+    @property
+    def stem(self) -> Callable[[str], str]:
+        """The stemmer of the lexicon's language (``stem`` for German, ``stem_en``)."""
+        return STEMMERS[self.lang]
 
     @classmethod
-    def load(cls, path: Path | str) -> Lexicon:
+    def load(cls, path: Path | str, lang: str = "de", extra_stopwords: frozenset[str] = frozenset()) -> Lexicon:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
         raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader) or {}
+        key_stem = STEMMERS[lang]
         synonyms: dict[str, list[str]] = defaultdict(list)
         for key, values in (raw.get("synonyms") or {}).items():
-            key_stems = [stem(w) for w in words(str(key))]
-            if not 1 <= len(key_stems) <= 2:
-                raise ValueError(f"synonym key must be one or two words: {key!r}")
+            key_stems = [key_stem(w) for w in words(str(key))]
+            if not 1 <= len(key_stems) <= 3:
+                raise ValueError(f"synonym key must be one to three words: {key!r}")
             for value in values:
                 value_words = words(str(value))
+                if lang != "de" and len(value_words) > 1 and len(values) == 1:
+                    # a translation into several German words, all of them wanted ("register
+                    # address" → "wohnsitz anmeldung"): one slot each (services.catalog.search.english)
+                    synonyms[" ".join(key_stems)].append(" ".join(stem(w) for w in value_words))
+                    continue
                 if len(value_words) != 1:
                     raise ValueError(f"synonym of {key!r} must be a single word: {value!r}")
                 target = stem(value_words[0])
@@ -161,11 +216,13 @@ class Lexicon:
                 if target != joined and target not in synonyms[joined]:
                     synonyms[joined].append(target)
         return cls(
-            stopwords=frozenset(w for s in raw.get("stopwords") or () for w in words(str(s))),
-            weak=frozenset(stem(w) for s in raw.get("weak_words") or () for w in words(str(s))),
-            actions=frozenset(stem(w) for s in raw.get("action_words") or () for w in words(str(s))),
+            stopwords=frozenset(w for s in raw.get("stopwords") or () for w in words(str(s))) | extra_stopwords,
+            weak=frozenset(key_stem(w) for s in raw.get("weak_words") or () for w in words(str(s))),
+            actions=frozenset(key_stem(w) for s in raw.get("action_words") or () for w in words(str(s))),
             short_words=frozenset(w for s in raw.get("short_words") or () for w in words(str(s))),
             synonyms={k: tuple(v) for k, v in synonyms.items()},
+            lang=lang,
+            names={str(k): str(v) for k, v in (raw.get("names") or {}).items()},
         )
 
     def terms(self, text: str) -> list[str]:

@@ -22,6 +22,8 @@ from services.identity.domain import (
     Session,
 )
 from services.identity.domain.deletions import PENDING_DELETIONS_ID
+from services.identity.domain.errors import AccountNotFound
+from services.identity.domain.profile import FIELDS, check_profile
 
 _META = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
@@ -61,6 +63,25 @@ class PrivacyCommands(IdentityBase):
         for key in ("email", "display_name", "organisation_name"):
             view[key] = data.get(key)
         return view
+
+    def get_profile(self, account_id: str | UUID) -> dict[str, Any]:
+        """The prefill profile: every field (``None`` where not given) and when it was saved."""
+        personal = self._get_personal(self._get_account(account_id))
+        stored = (personal.as_dict()["profile"] if personal else None) or {}
+        return {**{name: stored.get(name) for name in FIELDS}, "updated_at": stored.get("updated_at")}
+
+    def set_profile(self, account_id: str | UUID, data: Any) -> dict[str, Any]:
+        account = self._get_account(account_id)
+        if account.is_closed:
+            raise AccountNotFound(f"no account {account_id}")
+        now = self._now()
+        profile = check_profile(data, now.date())
+        personal = self._get_personal(account)
+        if personal is None:
+            raise AccountNotFound(f"no personal data of {account_id}")
+        personal.set_profile(profile, now)
+        self._save_personal(personal)
+        return self.get_profile(account_id)
 
     def export_account_data(self, account_id: str | UUID) -> dict[str, Any]:
         """Everything stored about the account as a JSON-able dict (no secrets: password

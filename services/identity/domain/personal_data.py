@@ -49,6 +49,7 @@ class PersonalData(Aggregate):
         self.pending_email: str | None = None
         self.email_generation = 0
         self.eid: dict[str, Any] | None = None
+        self.profile: dict[str, Any] | None = None
 
     @classmethod
     def record(
@@ -85,6 +86,10 @@ class PersonalData(Aggregate):
             provider=provider, level=level, subject=subject, attributes=dict(attributes), timestamp=now
         )
 
+    def set_profile(self, profile: dict[str, Any], now: datetime) -> None:
+        """The prefill profile (checked by :func:`services.identity.domain.profile.check_profile`)."""
+        self._profile_set(profile=dict(profile), timestamp=now)
+
     def as_dict(self) -> dict[str, Any]:
         """Personal data for views and the Art. 15 export; never the password hash."""
         eid = None
@@ -97,6 +102,7 @@ class PersonalData(Aggregate):
             "organisation_name": self.organisation_name,
             "has_password": self.password_hash is not None,
             "eid": eid,
+            "profile": getattr(self, "profile", None),
         }
 
     # Events: the methods below only change state (they also run on replay); the
@@ -116,6 +122,10 @@ class PersonalData(Aggregate):
             self.email = self.pending_email
         self.pending_email = None
         self.email_generation = generation
+
+    @event("ProfileSet")
+    def _profile_set(self, profile: dict[str, Any], timestamp: datetime) -> None:
+        self.profile = {**profile, "updated_at": timestamp.isoformat()}
 
     @event("EidAttributesRecorded")
     def _eid_attributes_recorded(

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from services.common.cases import FINAL, OPEN, Status
 from services.common.problems import DomainError
+from services.submissions.domain.drafts import DRAFT_PERSONAL_FIELDS
 
 CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/cases")
 SEQUENCE_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/case-references")
@@ -279,7 +280,7 @@ PERSONAL_FIELDS: dict[type, dict[str, Any]] = {
 
 def redacted(domain_event: Any) -> Any | None:
     """The event with its personal fields erased, or None if it holds none (any more)."""
-    erased = PERSONAL_FIELDS.get(type(domain_event), {})
+    erased = PERSONAL_FIELDS.get(type(domain_event)) or DRAFT_PERSONAL_FIELDS.get(type(domain_event), {})
     if all(getattr(domain_event, name) == value for name, value in erased.items()):
         return None
     return dataclasses.replace(domain_event, **erased)
