@@ -77,4 +77,5 @@ class FileBlobStore:
 def open_blobs(service: str, current: Settings | None = None) -> FileBlobStore:
     """The service's blob store: ``<BLOB_DIR or <VR_VAR_DIR>/<VR_SCHEMA_PREFIX>blobs>/<service>``."""
     current = current or settings()
-    return FileBlobStore((current.blob_dir or current.var_dir / f"{current.schema_prefix}blobs") / service)
+    root = Path(current.blob_dir) if current.blob_dir else current.var_dir / f"{current.schema_prefix}blobs"
+    return FileBlobStore(root / service)
