@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 import amqp
 
-from services.common import config
+from services.common import config, metrics
 
 EXCHANGE = "vr.events"
 
@@ -77,11 +77,26 @@ def check_broker(uri: str | None = None) -> None:
 
 
 def declare_topology(channel: amqp.Channel, queues: dict[str, list[str]] | None = None) -> None:
+    """The exchange, each queue with its bindings, and each queue's dead-letter queue (so an
+    operator finds it, empty, before the first poison message)."""
     channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
     for queue, keys in (queues or QUEUES).items():
         channel.queue_declare(queue, durable=True, auto_delete=False)
+        channel.queue_declare(queue + DEAD_LETTER_SUFFIX, durable=True, auto_delete=False)
         for key in keys:
             channel.queue_bind(queue, EXCHANGE, routing_key=key)
+
+
+def queue_depths(channel: amqp.Channel, queues: Iterable[str] | None = None) -> dict[str, int]:
+    """Ready messages of every consumer queue and its dead-letter queue (an idempotent
+    re-declaration answers with the count), also set as ``vr_queue_depth_messages``."""
+    depths: dict[str, int] = {}
+    for queue in queues if queues is not None else QUEUES:
+        for name in (queue, queue + DEAD_LETTER_SUFFIX):
+            _, count, _ = channel.queue_declare(name, durable=True, auto_delete=False)
+            depths[name] = count
+            metrics.QUEUE_DEPTH.labels(name).set(count)
+    return depths
 
 
 class ConfirmingPublisher:
@@ -162,9 +177,10 @@ class BatchConsumer:
             body = json.loads(message.body)
         except ValueError:
             body = {"_malformed": message.body if isinstance(message.body, str) else repr(message.body)}
-        self._buffer.append(
-            Delivery(message.delivery_info["delivery_tag"], body, bool(message.delivery_info.get("redelivered")))
-        )
+        redelivered = bool(message.delivery_info.get("redelivered"))
+        if redelivered:
+            metrics.REDELIVERIES.labels(self.queue).inc()
+        self._buffer.append(Delivery(message.delivery_info["delivery_tag"], body, redelivered))
 
     def next_batch(self, max_size: int = 500, wait: float = 0.2) -> list[Delivery]:
         """Wait up to ``wait`` seconds for the first message, then take what is buffered."""
@@ -189,6 +205,7 @@ class BatchConsumer:
             delivery_mode=2, application_headers={"x-dead-reason": reason[:500]},
         )
         self.channel.basic_publish(message, exchange="", routing_key=dead)
+        metrics.DEAD_LETTERS.labels(self.queue).inc()
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)

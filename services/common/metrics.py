@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import time
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
 from services.common.config import settings
 from services.common.logs import get_logger
+
+# no `<name>_created` series beside every counter and histogram: only names of contracts/metrics.yaml
+disable_created_metrics()
 
 ENTRYPOINT_LATENCY = Histogram(
     "vr_entrypoint_seconds",
@@ -23,15 +28,21 @@ HTTP_REQUESTS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 EVENTS_RELAYED = Counter("vr_events_relayed_total", "Integration events published", ["source"])
-RELAY_POSITION = Gauge("vr_relay_position", "Last notification id confirmed by the broker", ["source"])
+RELAY_POSITION = Gauge(
+    "vr_relay_position_events", "Last notification id (events of the store) confirmed by the broker", ["source"]
+)
+RELAY_LAG = Gauge("vr_relay_lag_events", "Events in the store the relay has not published yet", ["source"])
 PROJECTION_LAG = Gauge(
     "vr_projection_lag_events", "Events behind the head of the event store", ["projection"]
+)
+PROJECTION_LAG_SECONDS = Gauge(
+    "vr_projection_lag_seconds", "Seconds since the projection was last caught up (0 while it is)", ["projection"]
 )
 PROJECTION_APPLIED = Counter(
     "vr_projection_events_total", "Events applied by a projection", ["projection", "result"]
 )
 BATCH_SIZE = Histogram(
-    "vr_batch_size",
+    "vr_batch_size_messages",
     "Commands carried per group-commit batch",
     ["stage"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
@@ -40,10 +51,35 @@ BATCH_SIZE = Histogram(
 MESSAGES_ATTEMPTED = Counter(
     "vr_notifications_attempts_total", "Delivery attempts of messages by outcome state", ["channel", "status"]
 )
-MESSAGES_PENDING = Gauge("vr_notifications_pending", "Undelivered messages by state", ["status"])
+MESSAGES_PENDING = Gauge("vr_notifications_pending_messages", "Undelivered messages by state", ["status"])
 OLDEST_PENDING = Gauge("vr_notifications_oldest_pending_seconds", "Age of the oldest undelivered message")
 
+# RabbitMQ, for every consumer queue (services.common.amqp): what comes back, what is parked
+REDELIVERIES = Counter(
+    "vr_amqp_redeliveries_total", "Messages delivered again (not acked before a reconnect)", ["queue"]
+)
+DEAD_LETTERS = Counter("vr_dead_letters_total", "Messages parked in the queue's dead-letter queue", ["queue"])
+QUEUE_DEPTH = Gauge(
+    "vr_queue_depth_messages", "Messages ready in a consumer queue or its dead-letter queue (seen by the relay)",
+    ["queue"],
+)
+DB_CONNECTIONS = Gauge(
+    "vr_db_connections", "Read-store connections of this process by state (in_use, idle)", ["service", "state"]
+)
+
 _started: set[int] = set()
+_caught_up: dict[str, float] = {}
+
+
+def observe_projection(projection: str, head: int, position: int) -> None:
+    """Set a projection's lag in events and in seconds: the time since it was last caught up
+    with the head of its event store (a stuck projection's number grows, a busy one's stays small)."""
+    lag = max(head - position, 0)
+    now = time.monotonic()
+    if lag == 0 or projection not in _caught_up:
+        _caught_up[projection] = now
+    PROJECTION_LAG.labels(projection).set(lag)
+    PROJECTION_LAG_SECONDS.labels(projection).set(now - _caught_up[projection] if lag else 0.0)
 
 
 def serve(process: str) -> int | None:

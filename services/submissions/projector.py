@@ -68,7 +68,7 @@ class Projector:
     def update_lag(self) -> None:
         head = self.app.recorder.max_notification_id() or 0
         for projection, position in self.models.positions().items():
-            metrics.PROJECTION_LAG.labels(projection).set(max(head - position, 0))
+            metrics.observe_projection(projection, head, position)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -87,7 +87,8 @@ class Projector:
                         if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
                             body = delivery.body if isinstance(delivery.body, dict) else {}
                             # never the body itself: an event's data may hold form contents
-                            self.log.error("malformed_event_skipped", type=body.get("type"), keys=sorted(body)[:20])
+                            self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
+                            consumer.dead_letter(body, "malformed event: no aggregate_id")
                             continue
                         bodies.append(delivery.body)
                     applied = self.models.apply(bodies)
