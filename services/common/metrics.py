@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
@@ -67,6 +70,9 @@ DB_CONNECTIONS = Gauge(
     "vr_db_connections", "Read-store connections of this process by state (in_use, idle)", ["service", "state"]
 )
 
+DISK_AVAILABLE = Gauge("vr_disk_available_bytes", "Free bytes on the volume of the process's files", ["volume"])
+DISK_SIZE = Gauge("vr_disk_size_bytes", "Size of the volume of the process's files", ["volume"])
+
 _started: set[int] = set()
 _caught_up: dict[str, float] = {}
 
@@ -97,4 +103,14 @@ def serve(process: str) -> int | None:
         get_logger(__name__).warning("metrics_port_unavailable", port=port, error=str(exc))
         return None
     _started.add(port)
+    watch_disk("var", current.var_dir)
     return port
+
+
+def watch_disk(volume: str, path: Path) -> None:
+    """Report the free and total bytes of ``path``'s volume at every scrape (the disk alert)."""
+    def usage() -> Any:
+        return shutil.disk_usage(path if path.exists() else Path.cwd())
+
+    DISK_AVAILABLE.labels(volume).set_function(lambda: usage().free)
+    DISK_SIZE.labels(volume).set_function(lambda: usage().total)

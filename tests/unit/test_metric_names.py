@@ -14,7 +14,7 @@ NAME = re.compile(r"^vr_[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 # labels whose values come from a fixed set in the code (or the few route/queue/process names)
 BOUNDED_LABELS = {
     "service", "entrypoint", "error", "route", "method", "status", "stage", "source", "queue", "projection",
-    "result", "channel", "outcome", "kind", "problem", "call", "state", "code",
+    "result", "channel", "outcome", "kind", "problem", "call", "state", "code", "volume",
 }
 UNBOUNDED_LABELS = {"case_id", "account_id", "reference", "email", "path", "correlation_id", "event_id", "url"}
 
