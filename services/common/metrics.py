@@ -57,6 +57,12 @@ MESSAGES_ATTEMPTED = Counter(
 MESSAGES_PENDING = Gauge("vr_notifications_pending_messages", "Undelivered messages by state", ["status"])
 OLDEST_PENDING = Gauge("vr_notifications_oldest_pending_seconds", "Age of the oldest undelivered message")
 
+# usage per tenant (bounded: the catalog's tenants × a few event kinds) until the KPI projection exists
+CASE_EVENTS = Counter(
+    "vr_case_events_total", "Case events first delivered to the projector, by tenant and kind (submitted, approved …)",
+    ["tenant", "event"],
+)
+
 # RabbitMQ, for every consumer queue (services.common.amqp): what comes back, what is parked
 REDELIVERIES = Counter(
     "vr_amqp_redeliveries_total", "Messages delivered again (not acked before a reconnect)", ["queue"]

@@ -55,6 +55,13 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
     return count
 
 
+def count_case_event(body: dict[str, Any]) -> None:
+    """``vr_case_events_total{tenant, event}``: ``case.submitted.v1`` counts as ``submitted``."""
+    parts = str(body.get("type", "")).split(".")
+    if len(parts) == 3 and body.get("tenant"):
+        metrics.CASE_EVENTS.labels(str(body["tenant"]), parts[1]).inc()
+
+
 class Projector:
     def __init__(self) -> None:
         self.running = True
@@ -91,6 +98,8 @@ class Projector:
                             consumer.dead_letter(body, "malformed event: no aggregate_id")
                             continue
                         bodies.append(delivery.body)
+                        if not delivery.redelivered:  # a redelivered event was counted before
+                            count_case_event(delivery.body)
                     applied = self.models.apply(bodies)
                     consumer.ack_through(batch[-1].delivery_tag)
                     metrics.PROJECTION_APPLIED.labels("case", "applied").inc(applied)
