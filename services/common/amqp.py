@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -202,7 +203,9 @@ class BatchConsumer:
         self.channel.queue_declare(dead, durable=True, auto_delete=False)
         message = amqp.Message(
             json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
-            delivery_mode=2, application_headers={"x-dead-reason": reason[:500]},
+            delivery_mode=2, message_id=str(body.get("event_id") or ""),
+            application_headers={"x-dead-reason": reason[:500], "x-dead-queue": self.queue,
+                                 "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds")},
         )
         self.channel.basic_publish(message, exchange="", routing_key=dead)
         metrics.DEAD_LETTERS.labels(self.queue).inc()
