@@ -77,13 +77,21 @@ def check_broker(uri: str | None = None) -> None:
         raise BrokerUnavailable(2) from exc
 
 
+def declare_queue(channel: amqp.Channel, name: str) -> int:
+    """Declare a durable event queue (idempotent; with ``AMQP_QUEUE_TYPE`` if set, e.g.
+    quorum queues on a cluster); returns the messages ready in it."""
+    queue_type = config.settings().amqp_queue_type
+    arguments = {"x-queue-type": queue_type} if queue_type else None
+    return channel.queue_declare(name, durable=True, auto_delete=False, arguments=arguments)[1]
+
+
 def declare_topology(channel: amqp.Channel, queues: dict[str, list[str]] | None = None) -> None:
     """The exchange, each queue with its bindings, and each queue's dead-letter queue (so an
     operator finds it, empty, before the first poison message)."""
     channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
     for queue, keys in (queues or QUEUES).items():
-        channel.queue_declare(queue, durable=True, auto_delete=False)
-        channel.queue_declare(queue + DEAD_LETTER_SUFFIX, durable=True, auto_delete=False)
+        declare_queue(channel, queue)
+        declare_queue(channel, queue + DEAD_LETTER_SUFFIX)
         for key in keys:
             channel.queue_bind(queue, EXCHANGE, routing_key=key)
 
@@ -94,8 +102,7 @@ def queue_depths(channel: amqp.Channel, queues: Iterable[str] | None = None) -> 
     depths: dict[str, int] = {}
     for queue in queues if queues is not None else QUEUES:
         for name in (queue, queue + DEAD_LETTER_SUFFIX):
-            _, count, _ = channel.queue_declare(name, durable=True, auto_delete=False)
-            depths[name] = count
+            depths[name] = count = declare_queue(channel, name)
             metrics.QUEUE_DEPTH.labels(name).set(count)
     return depths
 
@@ -200,7 +207,7 @@ class BatchConsumer:
         """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
         with the reason; the caller acks the original after this returned."""
         dead = self.queue + DEAD_LETTER_SUFFIX
-        self.channel.queue_declare(dead, durable=True, auto_delete=False)
+        declare_queue(self.channel, dead)
         message = amqp.Message(
             json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
             delivery_mode=2, message_id=str(body.get("event_id") or ""),

@@ -16,7 +16,7 @@ from typing import Any
 
 import amqp
 
-from services.common.amqp import DEAD_LETTER_SUFFIX, QUEUES, connect
+from services.common.amqp import DEAD_LETTER_SUFFIX, QUEUES, connect, declare_queue
 
 #: at most this many dead letters are read at once (a list is for a person)
 LIMIT = 1000
@@ -43,6 +43,9 @@ def queues() -> list[str]:
 
 def _parse(queue: str, index: int, message: amqp.Message) -> DeadLetter:
     headers = message.properties.get("application_headers") or {}
+    # parked by our consumer (x-dead-reason), or by the broker after the queue's delivery-limit (x-death)
+    death = (headers.get("x-death") or [{}])[0]
+    broker_reason = f"broker: {death.get('reason')} (after {death.get('count')} deliveries)" if death else ""
     try:
         body = json.loads(message.body)
     except ValueError:
@@ -50,8 +53,8 @@ def _parse(queue: str, index: int, message: amqp.Message) -> DeadLetter:
     body = body if isinstance(body, dict) else {"_malformed": repr(body)}
     return DeadLetter(
         queue=queue, index=index, event_id=str(body.get("event_id") or message.properties.get("message_id") or ""),
-        type=str(body.get("type") or ""), reason=str(headers.get("x-dead-reason", "")),
-        dead_at=str(headers.get("x-dead-at", "")), redriven=int(headers.get("x-redriven", 0)), body=body,
+        type=str(body.get("type") or ""), reason=str(headers.get("x-dead-reason") or broker_reason),
+        dead_at=str(headers.get("x-dead-at") or death.get("time", "")), redriven=int(headers.get("x-redriven", 0)), body=body,
     )
 
 
@@ -64,7 +67,7 @@ def _taken(queue: str, uri: str | None = None) -> Iterator[tuple[amqp.Channel, l
     conn = connect(uri)
     try:
         channel = conn.channel()
-        channel.queue_declare(queue + DEAD_LETTER_SUFFIX, durable=True, auto_delete=False)
+        declare_queue(channel, queue + DEAD_LETTER_SUFFIX)
         taken: list[tuple[int, DeadLetter]] = []
         while len(taken) < LIMIT:
             message = channel.basic_get(queue + DEAD_LETTER_SUFFIX, no_ack=False)
@@ -87,10 +90,7 @@ def counts(uri: str | None = None) -> dict[str, int]:
     conn = connect(uri)
     try:
         channel = conn.channel()
-        return {
-            queue: channel.queue_declare(queue + DEAD_LETTER_SUFFIX, durable=True, auto_delete=False)[1]
-            for queue in QUEUES
-        }
+        return {queue: declare_queue(channel, queue + DEAD_LETTER_SUFFIX) for queue in QUEUES}
     finally:
         conn.close()
 
