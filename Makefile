@@ -12,7 +12,7 @@ TEST_PG_DB ?= vr_test
 # PostgreSQL allows 100 clients.
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
 
-.PHONY: install chromium run demo-data test test-unit bench lint rebuild clean
+.PHONY: install chromium system-deps run demo-data test test-unit bench lint rebuild clean
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,19 @@ chromium:
 	@test -x $(CHROMIUM) || { echo "[install] Debian's chromium for the browser tests (apt-get)"; \
 	  $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) apt-get install -y -q chromium; }
 
+# promtool checks the alert rules in make test (Debian's prometheus package; apt may be busy for a while)
+system-deps:
+	@command -v promtool >/dev/null || { for i in 1 2 3 4 5 6; do \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus && break; \
+	  echo "apt is busy; retrying in 20 s"; sleep 20; done; }
+
 run: install
 	@$(PY) deploy/run.py
 
 demo-data: install
 	@$(PY) deploy/demo_data.py
 
-test: install
+test: install system-deps
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
 	@$(TEST_ENV) $(PY) -m pytest tests -q --ignore=tests/interface
 	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi

@@ -8,7 +8,8 @@ the submissions relay and projector, the payments relay, the payment saga's two 
 PSP simulator, the notifications consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
 the PSP simulator keeps its own SQLite file under var/ always.
-A development setup, and it says so on start; with VR_ENV=production it refuses to start
+A process that exits is restarted with a growing backoff, logged and counted (a crash loop stops
+the platform with a message naming the process). A development setup, and it says so on start; with VR_ENV=production it refuses to start
 (services/common/production.py).
 """
 
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +104,49 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
             proc.wait()
 
 
+def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    # own process group: Ctrl-C reaches only this supervisor, which stops the rest in order
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+class Supervisor:
+    """Restarts a process that exited while the platform runs, after a backoff that doubles
+    with each crash (``base`` s up to ``cap`` s), logs and counts it. A process that crashes
+    ``limit`` times within ``window`` seconds is in a crash loop: :meth:`check` says so once,
+    clearly, and returns False so that the platform stops instead of restarting forever."""
+
+    def __init__(self, procs: dict[str, subprocess.Popen], restart: Callable[[str], subprocess.Popen],
+                 base: float = 0.5, cap: float = 30.0, limit: int = 5, window: float = 120.0):
+        self.procs, self.restart = procs, restart
+        self.base, self.cap, self.limit, self.window = base, cap, limit, window
+        self.restarts: dict[str, int] = {}
+        self.crashes: dict[str, list[float]] = {}
+        self.due: dict[str, float] = {}  # name → when to start it again
+
+    def check(self) -> bool:
+        now = time.monotonic()
+        for name, proc in self.procs.items():
+            if name in self.due or proc.poll() is None:
+                continue
+            recent = [t for t in self.crashes.get(name, []) if now - t < self.window] + [now]
+            self.crashes[name] = recent
+            if len(recent) >= self.limit:
+                print(f"[run] {name} crashed {len(recent)} times within {self.window:.0f} s (last exit code "
+                      f"{proc.returncode}): a crash loop — not restarting it; its log lines are above", file=sys.stderr)
+                return False
+            delay = min(self.base * 2 ** (len(recent) - 1), self.cap)
+            print(f"[run] {name} exited with code {proc.returncode}; restarting it in {delay:.1f} s "
+                  f"(crash {len(recent)} of {self.limit} allowed within {self.window:.0f} s)", file=sys.stderr)
+            self.due[name] = now + delay
+        for name, when in list(self.due.items()):
+            if now >= when:
+                del self.due[name]
+                self.procs[name] = self.restart(name)
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                print(f"[run] {name} restarted (restart {self.restarts[name]})", file=sys.stderr)
+        return True
+
+
 def main() -> int:
     env = {
         **os.environ,
@@ -131,9 +176,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    commands = dict(PROCESSES)
     for name, command in PROCESSES:
-        # own process group: Ctrl-C reaches only this supervisor, which stops the rest in order
-        procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        procs[name] = start(name, command, env)
         if name == "catalog":
             time.sleep(1.0)
     base = f"http://127.0.0.1:{settings().gateway_port}"
@@ -147,17 +192,19 @@ def main() -> int:
         print("[run] the platform did not become ready; stopping", file=sys.stderr)
         stop_all(procs)
         return 1
+    supervisor = Supervisor(procs, lambda name: start(name, commands[name], env))
+    code = 0
     while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                print(f"[run] {name} stopped unexpectedly (code {proc.returncode}); stopping all", file=sys.stderr)
-                stopping = True
-                break
+        if not supervisor.check():
+            code = 1
+            break
         time.sleep(0.5)
     print("[run] stopping …", file=sys.stderr)
     stop_all(procs)
+    if supervisor.restarts:
+        print("[run] restarts: " + ", ".join(f"{n} {c}" for n, c in sorted(supervisor.restarts.items())), file=sys.stderr)
     print("[run] stopped", file=sys.stderr)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

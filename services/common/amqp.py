@@ -11,12 +11,13 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import amqp
 
-from services.common import config
+from services.common import config, metrics
 
 EXCHANGE = "vr.events"
 
@@ -78,12 +79,34 @@ def check_broker(uri: str | None = None) -> None:
         raise BrokerUnavailable(2) from exc
 
 
+def declare_queue(channel: amqp.Channel, name: str) -> int:
+    """Declare a durable event queue (idempotent; with ``AMQP_QUEUE_TYPE`` if set, e.g.
+    quorum queues on a cluster); returns the messages ready in it."""
+    queue_type = config.settings().amqp_queue_type
+    arguments = {"x-queue-type": queue_type} if queue_type else None
+    return channel.queue_declare(name, durable=True, auto_delete=False, arguments=arguments)[1]
+
+
 def declare_topology(channel: amqp.Channel, queues: dict[str, list[str]] | None = None) -> None:
+    """The exchange, each queue with its bindings, and each queue's dead-letter queue (so an
+    operator finds it, empty, before the first poison message)."""
     channel.exchange_declare(EXCHANGE, "topic", durable=True, auto_delete=False)
     for queue, keys in (queues or QUEUES).items():
-        channel.queue_declare(queue, durable=True, auto_delete=False)
+        declare_queue(channel, queue)
+        declare_queue(channel, queue + DEAD_LETTER_SUFFIX)
         for key in keys:
             channel.queue_bind(queue, EXCHANGE, routing_key=key)
+
+
+def queue_depths(channel: amqp.Channel, queues: Iterable[str] | None = None) -> dict[str, int]:
+    """Ready messages of every consumer queue and its dead-letter queue (an idempotent
+    re-declaration answers with the count), also set as ``vr_queue_depth_messages``."""
+    depths: dict[str, int] = {}
+    for queue in queues if queues is not None else QUEUES:
+        for name in (queue, queue + DEAD_LETTER_SUFFIX):
+            depths[name] = count = declare_queue(channel, name)
+            metrics.QUEUE_DEPTH.labels(name).set(count)
+    return depths
 
 
 class ConfirmingPublisher:
@@ -164,9 +187,10 @@ class BatchConsumer:
             body = json.loads(message.body)
         except ValueError:
             body = {"_malformed": message.body if isinstance(message.body, str) else repr(message.body)}
-        self._buffer.append(
-            Delivery(message.delivery_info["delivery_tag"], body, bool(message.delivery_info.get("redelivered")))
-        )
+        redelivered = bool(message.delivery_info.get("redelivered"))
+        if redelivered:
+            metrics.REDELIVERIES.labels(self.queue).inc()
+        self._buffer.append(Delivery(message.delivery_info["delivery_tag"], body, redelivered))
 
     def next_batch(self, max_size: int = 500, wait: float = 0.2) -> list[Delivery]:
         """Wait up to ``wait`` seconds for the first message, then take what is buffered."""
@@ -185,12 +209,15 @@ class BatchConsumer:
         """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
         with the reason; the caller acks the original after this returned."""
         dead = self.queue + DEAD_LETTER_SUFFIX
-        self.channel.queue_declare(dead, durable=True, auto_delete=False)
+        declare_queue(self.channel, dead)
         message = amqp.Message(
             json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
-            delivery_mode=2, application_headers={"x-dead-reason": reason[:500]},
+            delivery_mode=2, message_id=str(body.get("event_id") or ""),
+            application_headers={"x-dead-reason": reason[:500], "x-dead-queue": self.queue,
+                                 "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds")},
         )
         self.channel.basic_publish(message, exchange="", routing_key=dead)
+        metrics.DEAD_LETTERS.labels(self.queue).inc()
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)

@@ -8,6 +8,7 @@ Platform settings (:class:`Settings`)
 variable                   default                              meaning
 =========================  ===================================  ==========================================
 ``AMQP_URI``               ``amqp://guest:guest@127.0.0.1:5672/``  RabbitMQ
+``AMQP_QUEUE_TYPE``        (empty: the broker's default)        ``quorum`` for the event queues in a cluster
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
 ``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
@@ -121,6 +122,9 @@ class Settings:
     the variable of its upper-cased name, or from :data:`PLATFORM_VARIABLES`."""
 
     amqp_uri: str = DEFAULT_AMQP_URI
+    #: x-queue-type of the event queues and their dead-letter queues (``quorum`` on a
+    #: RabbitMQ cluster, deploy/k8s); empty declares them without it, as they always were.
+    amqp_queue_type: str = ""
     var_dir: Path = ROOT / "var"
     schema_prefix: str = ""
     log_level: str = "INFO"

@@ -1,5 +1,6 @@
-"""The machine-readable contracts in ``contracts/``: the gateway's OpenAPI document and the
-JSON Schemas of the integration events (``contracts/events/<type>.json``)."""
+"""The machine-readable contracts in ``contracts/``: the gateway's OpenAPI document, the
+JSON Schemas of the integration events (``contracts/events/<type>.json``) and the list of
+Prometheus metrics (``contracts/metrics.yaml``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ def load_openapi() -> dict[str, Any]:
     """``contracts/openapi.yaml`` as a dict (parsed once)."""
     with open(CONTRACTS_DIR / "openapi.yaml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+@cache
+def metric_catalog() -> dict[str, dict[str, Any]]:
+    """``contracts/metrics.yaml``: every exported metric by name (type, unit, labels, help)."""
+    with open(CONTRACTS_DIR / "metrics.yaml", encoding="utf-8") as handle:
+        return {entry["name"]: entry for entry in yaml.safe_load(handle)["metrics"]}
 
 
 @cache

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from services.common import config
+from services.common import config, metrics
 
 T = TypeVar("T")
 
@@ -131,7 +131,9 @@ class ReadStore:
         self.service = schema_for(service, current)
         self.postgres = current.postgres_configured
         self._idle: list[Any] = []
+        self._in_use = 0
         self._lock = threading.Lock()
+        self._gauges = (metrics.DB_CONNECTIONS.labels(service, "in_use"), metrics.DB_CONNECTIONS.labels(service, "idle"))
         self.path: str | None = None
         self.conninfo: str | None = None
         if self.postgres:
@@ -155,26 +157,41 @@ class ReadStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
+    def _count(self, in_use: int) -> None:
+        """Track connections for ``vr_db_connections`` (called with the lock held)."""
+        self._in_use += in_use
+        self._gauges[0].set(self._in_use)
+        self._gauges[1].set(len(self._idle))
+
     def _take(self) -> Any:
         with self._lock:
+            self._count(1)
             while self._idle:
                 conn = self._idle.pop()
                 if not (self.postgres and conn.closed):
+                    self._count(0)
                     return conn
-        return self._connect()
+        try:
+            return self._connect()
+        except BaseException:
+            with self._lock:
+                self._count(-1)
+            raise
 
     def _give_back(self, conn: Any, broken: bool) -> None:
-        if not broken:
-            with self._lock:
-                if len(self._idle) < self.MAX_IDLE:
-                    self._idle.append(conn)
-                    return
+        with self._lock:
+            self._count(-1)
+            if not broken and len(self._idle) < self.MAX_IDLE:
+                self._idle.append(conn)
+                self._count(0)
+                return
         with contextlib.suppress(Exception):
             conn.close()
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
+            self._count(0)
         for conn in idle:
             with contextlib.suppress(Exception):
                 conn.close()

@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from services.common import logs, metrics
-from services.common.amqp import ConfirmingPublisher
+from services.common.amqp import ConfirmingPublisher, queue_depths
 from services.common.db import ReadStore
 
 Mapper = Callable[[Application, Notification], "dict[str, Any] | None"]
@@ -25,6 +25,8 @@ POSITION_DDL = "CREATE TABLE IF NOT EXISTS relay_position (source TEXT PRIMARY K
 
 
 class Relay:
+    DEPTH_INTERVAL = 5.0  # s between readings of the queue depths (vr_queue_depth_messages)
+
     def __init__(self, app: Application, store: ReadStore, mapper: Mapper, source: str, batch_size: int = 500):
         self.app = app
         self.store = store
@@ -58,6 +60,7 @@ class Relay:
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
+            metrics.RELAY_LAG.labels(self.source).set(0)
             return 0
         envelopes = [e for n in notifications if (e := self.mapper(self.app, n)) is not None]
         publisher.publish_batch(envelopes)
@@ -66,11 +69,13 @@ class Relay:
         metrics.EVENTS_RELAYED.labels(self.source).inc(len(envelopes))
         metrics.RELAY_POSITION.labels(self.source).set(last)
         metrics.BATCH_SIZE.labels("relay").observe(len(envelopes))
+        metrics.RELAY_LAG.labels(self.source).set(max((self.app.recorder.max_notification_id() or 0) - last, 0))
         return len(notifications)
 
     def run(self, idle_sleep: float = 0.01) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         publisher = None
+        last_depths = 0.0
         self.log.info("relay_started", source=self.source, position=self.position())
         while self.running:
             try:
@@ -78,6 +83,9 @@ class Relay:
                     publisher = ConfirmingPublisher()
                 if self.run_once(publisher) == 0:
                     time.sleep(idle_sleep)
+                if time.monotonic() - last_depths > self.DEPTH_INTERVAL:
+                    queue_depths(publisher.channel)
+                    last_depths = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - the relay must outlive broker and DB hiccups
                 self.log.warning("relay_retry", error=repr(exc))
                 if publisher is not None:

@@ -55,6 +55,13 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
     return count
 
 
+def count_case_event(body: dict[str, Any]) -> None:
+    """``vr_case_events_total{tenant, event}``: ``case.submitted.v1`` counts as ``submitted``."""
+    parts = str(body.get("type", "")).split(".")
+    if len(parts) == 3 and body.get("tenant"):
+        metrics.CASE_EVENTS.labels(str(body["tenant"]), parts[1]).inc()
+
+
 class Projector:
     def __init__(self) -> None:
         self.running = True
@@ -68,7 +75,7 @@ class Projector:
     def update_lag(self) -> None:
         head = self.app.recorder.max_notification_id() or 0
         for projection, position in self.models.positions().items():
-            metrics.PROJECTION_LAG.labels(projection).set(max(head - position, 0))
+            metrics.observe_projection(projection, head, position)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -87,9 +94,12 @@ class Projector:
                         if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
                             body = delivery.body if isinstance(delivery.body, dict) else {}
                             # never the body itself: an event's data may hold form contents
-                            self.log.error("malformed_event_skipped", type=body.get("type"), keys=sorted(body)[:20])
+                            self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
+                            consumer.dead_letter(body, "malformed event: no aggregate_id")
                             continue
                         bodies.append(delivery.body)
+                        if not delivery.redelivered:  # a redelivered event was counted before
+                            count_case_event(delivery.body)
                     applied = self.models.apply(bodies)
                     consumer.ack_through(batch[-1].delivery_tag)
                     metrics.PROJECTION_APPLIED.labels("case", "applied").inc(applied)

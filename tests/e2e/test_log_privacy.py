@@ -116,7 +116,7 @@ def test_no_address_password_or_token_in_any_log(running: Platform, accounts: Ac
     assert accepted.status_code == 200, accepted.text
     log_in(http, used, clerk_email, clerk_password)
 
-    # an event the projector cannot use, carrying form contents: skipped, and not written out
+    # an event the projector cannot use, carrying form contents: dead-lettered, and not written out
     odd = {"event_id": uuid.uuid4().hex, "type": "case.submitted.v1",
            "data": {"form_data": {"email": used(unique("formular") + "@example.org")}}}
     publisher = ConfirmingPublisher(running.env["AMQP_URI"])
@@ -124,7 +124,7 @@ def test_no_address_password_or_token_in_any_log(running: Platform, accounts: Ac
         publisher.publish_batch([odd])
     finally:
         publisher.close()
-    eventually(lambda: b"malformed_event_skipped" in running.logs()["projector.log"])
+    eventually(lambda: b"malformed_event_dead_lettered" in running.logs()["projector.log"])
 
     logs = running.logs()
     assert {"gateway.log", "identity.log"} <= set(logs)

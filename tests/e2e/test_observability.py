@@ -12,17 +12,17 @@ from tests.examples import form
 from tests.support import Platform
 
 EXPECTED = {
-    "gateway": ["vr_http_request_seconds_bucket", "vr_batch_size_bucket"],
+    "gateway": ["vr_http_request_seconds_bucket", "vr_batch_size_messages_bucket"],
     "catalog": ["vr_entrypoint_seconds_bucket"],
     "identity": ["vr_entrypoint_seconds_bucket"],
-    "submissions": ["vr_entrypoint_seconds_bucket", "vr_batch_size_bucket"],
-    "relay": ["vr_events_relayed_total", "vr_relay_position"],
+    "submissions": ["vr_entrypoint_seconds_bucket", "vr_batch_size_messages_bucket"],
+    "relay": ["vr_events_relayed_total", "vr_relay_position_events"],
     "projector": ["vr_projection_lag_events", "vr_projection_events_total"],
-    "psp_simulator": ["vr_psp_sim_webhooks_pending"],
+    "psp_simulator": ["vr_psp_sim_webhooks_pending_messages"],
     # the submission's confirmation mail: consumed, attempted, and the pending gauges set
     "notifications": ['vr_notifications_attempts_total{channel="email"', "vr_notifications_oldest_pending_seconds",
-                      'vr_notifications_pending{status="created"}', 'vr_notifications_pending{status="deferred"}',
-                      "vr_notifications_deferred_total"],
+                      'vr_notifications_pending_messages{status="created"}',
+                      'vr_notifications_pending_messages{status="deferred"}', "vr_notifications_deferred_total"],
     "notifications-consumer": ['vr_projection_events_total{projection="notifications",result="applied"}'],
 }
 

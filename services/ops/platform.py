@@ -1,0 +1,142 @@
+"""What the operator CLI reads and does across the services: tenants, the positions of the
+relays and projections against the heads of their event stores, rebuilds, and the export of
+one tenant's events.
+
+The operator tool is the one place that opens several services' stores (through each
+service's own ``open_<service>()`` factory and read store); no service imports it
+(``.importlinter``: ops-is-a-leaf).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from eventsourcing.application import Application
+
+from services.common.db import ReadStore
+
+# (service, read-store table, key column): the positions each consumer saves with its writes
+POSITION_TABLES: tuple[tuple[str, str, str, str], ...] = (
+    ("submissions", "projection_tracking", "projection", "projection"),
+    ("submissions", "relay_position", "source", "relay"),
+    ("payments", "payments_position", "board", "projection"),
+    ("payments", "relay_position", "source", "relay"),
+)
+
+
+@dataclass
+class Position:
+    service: str  # whose event store the position is in
+    kind: str  # projection, relay or consumer
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+def _opener(service: str) -> Callable[[], Application]:
+    """The service's own factory (imported here only, when the operator asks for it)."""
+    if service == "submissions":
+        from services.submissions.application import open_submissions
+
+        return open_submissions
+    if service == "payments":
+        from services.payments.application import open_payments
+
+        return open_payments
+    if service == "notifications":
+        from services.notifications.application import open_notifications
+
+        return open_notifications
+    if service == "catalog":
+        from services.catalog.application import CatalogApp
+        from services.common.db import open_application
+
+        return lambda: open_application(CatalogApp, "catalog")
+    raise LookupError(f"no event store for {service!r}")
+
+
+@contextlib.contextmanager
+def opened(service: str) -> Iterator[Application]:
+    app = _opener(service)()
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def head(service: str) -> int:
+    with opened(service) as app:
+        return app.recorder.max_notification_id() or 0
+
+
+def tenants() -> list[dict[str, Any]]:
+    """The catalog's tenants (AGS, name, level), from its event store."""
+    with opened("catalog") as app:
+        return sorted(app.tenants(), key=lambda tenant: tenant["ags"])
+
+
+def positions() -> list[Position]:
+    """Every saved consumer position with the head of the event store it reads."""
+    heads = {service: head(service) for service in ("submissions", "payments")}
+    found: list[Position] = []
+    for service, table, key, kind in POSITION_TABLES:
+        store = ReadStore(service)
+        try:
+            rows = store.query(f"SELECT {key}, position FROM {table}")  # names from POSITION_TABLES
+        except Exception:  # noqa: BLE001 - the process that creates the table has not run yet
+            rows = []
+        finally:
+            store.close()
+        found += [Position(service, kind, str(name), int(position), heads[service]) for name, position in rows]
+    with opened("notifications") as app:  # the notifications consumer tracks submissions' positions
+        tracked = app.recorder.max_tracking_id("submissions") or 0
+    found.append(Position("submissions", "consumer", "notifications", int(tracked), heads["submissions"]))
+    return found
+
+
+def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:
+    """Rebuild the submissions read models (all tenants or one), with a progress bar."""
+    from services.submissions.projector import rebuild as rebuild_submissions
+
+    return rebuild_submissions(projection, tenant, progress=progress)
+
+
+def _event_record(service: str, app: Application, notification: Any) -> dict[str, Any]:
+    event = app.mapper.to_domain_event(notification)
+    data = {key: value for key, value in vars(event).items() if key not in {"originator_id", "originator_version", "timestamp"}}
+    return {
+        "service": service, "position": notification.id, "topic": notification.topic,
+        "aggregate_id": str(event.originator_id), "aggregate_version": event.originator_version,
+        "timestamp": event.timestamp.isoformat(), "data": data,
+    }
+
+
+def export_tenant(ags: str, out: IO[str], services: tuple[str, ...] = ("catalog", "submissions", "payments", "notifications")) -> int:
+    """Write one tenant's events, one JSON object per line, in each store's order; an
+    aggregate belongs to the tenant once one of its events names it. Returns the count."""
+    count = 0
+    for service in services:
+        with opened(service) as app:
+            mine: set[Any] = set()
+            position, last = 0, app.recorder.max_notification_id() or 0
+            while position < last:
+                notes = app.recorder.select_notifications(start=position, limit=1000, stop=last, inclusive_of_start=False)
+                if not notes:
+                    break
+                for note in notes:
+                    record = _event_record(service, app, note)
+                    if record["data"].get("tenant") == ags or record["data"].get("ags") == ags:
+                        mine.add(note.originator_id)
+                    if note.originator_id in mine:
+                        out.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+                        count += 1
+                position = notes[-1].id
+    return count
