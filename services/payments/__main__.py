@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             from services.payments.cashoffice import export_csv
 
             read.catch_up(app)
-            sys.stdout.write(export_csv(read.ledger(args.tenant, args.first, args.last or args.first)))
+            last = args.last or args.first
+            sys.stdout.write(export_csv(read.ledger(args.tenant, args.first, last),
+                                        app.reconciliation_checks(args.tenant, args.first, last)))
     finally:
         read.close()
         app.close()

@@ -146,7 +146,7 @@ class PaymentsService:
         self.read.catch_up(self.app)
         return {
             "filename": f"zahlungen-{tenant}-{first}-{last}.csv", "content_type": "text/csv; charset=utf-8",
-            "content": export_csv(self.read.ledger(tenant, first, last)),
+            "content": export_csv(self.read.ledger(tenant, first, last), self.app.reconciliation_checks(tenant, first, last)),
         }
 
     # -- the workers' rounds --------------------------------------------------------------------

@@ -9,7 +9,7 @@ recorded (each new mismatch once, as an event and a metric) and reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from services.common.problems import DomainError, text
@@ -81,6 +81,16 @@ class Reconciling(Refunds):
                 self.apply_provider_state(str(payment.id), state, correlation_id)
                 asked = True
         return asked
+
+    def reconciliation_checks(self, tenant: str, first_day: str, last_day: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per reconciled day from ``first_day`` to ``last_day``: its open mismatches by key (for the cash office)."""
+        day, last, checks = check_day(first_day), check_day(last_day), {}
+        while day <= last and len(checks) <= 366:
+            found = self._find(Reconciliation, Reconciliation.create_id(tenant, day.isoformat()))
+            if found is not None and found.last_run:
+                checks[day.isoformat()] = dict(found.open)
+            day += timedelta(days=1)
+        return checks
 
     def reconciliation_report(self, tenant: str, day: str) -> dict[str, Any]:
         """The recorded result of a tenant's day (``not_found`` before the first run)."""
