@@ -361,12 +361,14 @@ def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
 
 
 @contextmanager
-def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, **extra: str) -> Iterator[dict[str, str]]:
-    """The environment of a test module's own platform: own schemas, files and vhost, the
-    simulated eID and cheap password hashing; ``extra`` settings on top. Schemas dropped after."""
+def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, amqp_uri: str | None = None,
+                     **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of a test module's own platform: own schemas, files and vhost (or the
+    broker at ``amqp_uri``, e.g. a :class:`PrivateRabbit`), the simulated eID and cheap
+    password hashing; ``extra`` settings on top. Schemas dropped after."""
     prefix = unique_prefix()
     yield {
-        **pg_env, "AMQP_URI": fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
+        **pg_env, "AMQP_URI": amqp_uri or fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
         "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
         **extra,
     }
