@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -54,13 +53,7 @@ def accounts(running: Platform, platform_env: dict[str, str]) -> Iterator[Accoun
 
 def proven_citizen(running: Platform, accounts: Accounts) -> Account:
     """A citizen proven by the (simulated) online ID: the Führungszeugnis needs level high."""
-    account = accounts.citizen()
-    with client_for(running, account) as http:
-        started = http.post("/api/v1/me/eid/start").json()
-        state = parse_qs(urlparse(started["redirect_url"]).query)["state"][0]
-        proof = {"state": state, "given_name": "Erika", "family_name": "Muster", "birth_date": "1980-04-12", "level": "high"}
-        assert http.post("/api/v1/me/eid/complete", json=proof).status_code == 200
-    return accounts.login(account)
+    return accounts.proven_citizen()
 
 
 @pytest.fixture(scope="package")
