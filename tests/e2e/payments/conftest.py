@@ -30,7 +30,8 @@ FORM = {
     "city": "Cloppenburg", "email": "erika@example.org", "certificate_type": "simple", "recipient": "private",
     "purpose": "Arbeitgeber", "fee_exemption_requested": False,
 }
-EXTRA = {"PAYMENTS_EXPIRY_MINUTES": "1", "PAYMENTS_WORKER_INTERVAL": "1"}
+#: A 1-minute expiry, a worker round a second; tokens that outlast the 1,000-payment run.
+EXTRA = {"PAYMENTS_EXPIRY_MINUTES": "1", "PAYMENTS_WORKER_INTERVAL": "1", "IDENTITY_ACCESS_TOKEN_TTL": "7200"}
 
 
 @pytest.fixture(scope="package")
