@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
             read.catch_up(app)
             last = args.last or args.first
-            sys.stdout.write(export_csv(read.ledger(args.tenant, args.first, last),
-                                        app.reconciliation_checks(args.tenant, args.first, last)))
+            entries = read.ledger(args.tenant, args.first, last)
+            days = {e["booking_date"] for e in entries}
+            sys.stdout.write(export_csv(entries, app.reconciliation_checks(args.tenant, args.first, last, days)))
     finally:
         read.close()
         app.close()
