@@ -132,6 +132,14 @@ def provider_truth(psp_admin: httpx.Client) -> tuple[dict[str, str], set[str]]:
     return status, late
 
 
+def payment_states(platform_env: dict[str, str]) -> dict[str, str]:
+    """Our state of every payment the provider knows, by provider id (the read model)."""
+    schema = platform_env["VR_SCHEMA_PREFIX"] + "payments"
+    with psycopg.connect(support.conninfo(platform_env["POSTGRES_DBNAME"])) as conn:
+        rows = conn.execute(f'SELECT psp_payment_id, state FROM "{schema}".payments WHERE psp_payment_id IS NOT NULL').fetchall()
+    return dict(rows)
+
+
 def ledger_charges(platform_env: dict[str, str]) -> Counter[str]:
     """Payment lines of our ledger (the cash office's books), by provider payment id."""
     schema = platform_env["VR_SCHEMA_PREFIX"] + "payments"
@@ -179,7 +187,8 @@ def test_a_thousand_payments_with_every_chaos_switch_on(running, platform_env, a
             ours[case_id] = (receivable, payments_app.attempts(receivable))
         by_psp = {p.psp_payment_id: p for _, attempts in ours.values() for p in attempts if p.psp_payment_id}
         succeeded = {pid for pid, s in status.items() if s == "succeeded"}
-        unsettled = [pid for pid in succeeded if pid not in by_psp or by_psp[pid].status != "paid"]
+        states = payment_states(platform_env)  # every payment of the platform (other modules' too)
+        unsettled = [pid for pid in succeeded if states.get(pid) != "paid"]
         refunds_open = [str(p.id) for p in by_psp.values() if any(r["status"] == "requested" for r in p.refunds.values())]
         if unsettled or refunds_open:
             waiting.update(unsettled=unsettled[:5], refunds_open=refunds_open[:5], counts=(len(unsettled), len(refunds_open)))
