@@ -34,6 +34,18 @@ def e2e(title: str, runs: list[dict[str, Any]], key: str) -> str:
     return table(title, header, rows) + "\n" + note
 
 
+def payments(run: dict[str, Any]) -> str:
+    raw = run["raw_provider"]
+    return table(f"5. Payments end to end (N={run['n']}, c={run['concurrency']})", ["measure", "value", "notes"], [
+        ["payments completed end to end /s", run["payments_per_s"], "case with fee → started → paid on the pay page → case paid"],
+        ["raw: the PSP simulator alone, payments/s", raw["payments_per_s"], "create over its API + pay page POST, same concurrency"],
+        ["end to end / raw provider", run["ratio_vs_raw_provider"], ""],
+        ["end to end / raw PostgreSQL INSERT", run.get("ratio_vs_raw_insert"), ""],
+        ["cases paid", run["paid_cases"], f"all paid after {run['until_all_cases_paid_s']} s"],
+        ["submit → paid on the page p50 / p99, ms", f"{run['submit_to_paid_on_page']['p50_ms']} / {run['submit_to_paid_on_page']['p99_ms']}", ""],
+    ])
+
+
 def cpu(title: str, window: dict[str, Any], accepted: int) -> str:
     rows = []
     for name, value in window["per_process_pct_of_one_core"].items():
@@ -111,6 +123,9 @@ def summary(results: dict[str, Any]) -> str:
         ["submit p99, ms", (main.get("submit_latency") or {}).get("p99_ms"), "target ≤ 50"],
         ["submit → visible p99, ms", (main.get("submit_to_visible_latency") or {}).get("p99_ms"), ""],
     ]
+    pay = results.get("payments") or {}
+    rows.append(["payments end to end/s", pay.get("payments_per_s"), ""])
+    rows.append(["payments end to end / raw provider", pay.get("ratio_vs_raw_provider"), "the PSP simulator alone"])
     for label, q in (results.get("worklist_queries") or {}).items():
         if not label.startswith("_"):
             rows.append([f"worklist '{label}' http p99, ms", q["http"]["p99_ms"], ""])

@@ -8,7 +8,9 @@
 3. worklist page queries with 100,000 cases over 25 tenants, via HTTP and in-process;
 4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process);
 5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
-   SMTP acceptance rate of the same sink (bench/notifications.py; first, before the load).
+   SMTP acceptance rate of the same sink (bench/notifications.py; first, before the load);
+6. payments end to end (case with fee → payment started → paid on the PSP simulator's page →
+   case ``paid``) per second, against the simulator alone as the raw limit (bench/payments.py).
 
 It prints tables and writes everything to ``var/bench/<name>.json``. No assertions: the
 figures are for people. Run as ``python -m bench [--name NAME] [--n 20000] [--quick]``
@@ -32,6 +34,7 @@ from bench import load as bench_load
 from bench import report
 from bench.common import ROOT, BenchPlatform, conninfo, pg_env
 from bench.load import CLIENTS, offered_tenants, submit_run
+from bench.payments import payment_run
 from bench.profiling import PySpy, pyspy_binary
 from bench.raw import postgres_inserts, rabbit_publish
 from tests import support
@@ -48,13 +51,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare-n", type=int, default=3000, help="submissions per comparison run")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--cases", type=int, default=100_000, help="cases in the worklist for the query step")
+    parser.add_argument("--payments", type=int, default=300, help="payments in the payment throughput step")
+    parser.add_argument("--payment-concurrency", type=int, default=16)
+    parser.add_argument("--only-payments", action="store_true", help="ceilings and the payment step only")
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the bench itself")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas (default: drop them)")
     parser.add_argument("--only", action="append", default=[], help="run only these steps (repeatable), e.g. notifications")
     parser.add_argument("--mails", type=int, default=1000, help="events for the notifications step")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.compare_n, args.cases = 2000, 600, 8_000
+        args.n, args.compare_n, args.cases, args.payments = 2000, 600, 8_000, 100
     return args
 
 
@@ -81,6 +87,7 @@ class Bench:
         }
         self.best = "raw"  # until the load generators were compared
         self.clerk_headers: dict[str, str] = {}
+        self.payer_headers: dict[str, str] = {}
         self.tenants: tuple[str, ...] = ()
 
     def elapsed(self) -> float:
@@ -134,11 +141,15 @@ class Bench:
                 self.show(f"\n!! no tenant accepted a Hundeanmeldung: {refusal}")
                 return 1
             self.show(f"\nHundeanmeldung is offered online by {len(self.tenants)} of 25 tenants; the load goes to those.")
+            if args.only_payments:
+                self.step("payments", lambda: self.payments(plat))
+                return self.finish()
             self.step("notifications", lambda: self.notifications(plat))  # before the load fills the mail queue
             if not args.only or set(args.only) - {"notifications"}:
                 self.submit(plat, 500, "warmup")
             self.step("clients", lambda: self.clients(plat))
             self.step("end_to_end", lambda: self.end_to_end(plat))
+            self.step("payments", lambda: self.payments(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
             self.step("profile", lambda: self.profile(plat))
@@ -148,6 +159,9 @@ class Bench:
             plat.stop_all()
             if not args.keep:
                 support.drop_schemas(self.prefix)
+        return self.finish()
+
+    def finish(self) -> int:
         self.show(report.summary(self.results))
         self.results["machine"]["loadavg_at_end"] = os.getloadavg()
         path = self.save()
@@ -187,6 +201,7 @@ class Bench:
         with httpx.Client(base_url=plat.base_url, timeout=60) as http:
             accounts = Accounts(self.platform_env, http)
             citizen = accounts.citizen()
+            self.payer_headers = accounts.proven_citizen().headers  # the Führungszeugnis needs the online ID
             clerk = accounts.staff([(ags, "clerk", ["*"]) for ags in TENANTS])
         bench_load.AUTH.update(citizen.headers)
         self.clerk_headers = clerk.headers
@@ -214,6 +229,13 @@ class Bench:
         self.results["end_to_end"] = run
         self.show(report.e2e(f"2b. End to end (N={self.args.n}, client={client}, c={self.args.concurrency})", [run], "client"))
         self.show(report.cpu("2c. CPU during 2b", run["cpu"], run["accepted"]))
+
+    def payments(self, plat: BenchPlatform) -> None:
+        run = payment_run(plat, self.dsn, self.schema, self.payer_headers, self.args.payments, self.args.payment_concurrency)
+        raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
+        run["ratio_vs_raw_insert"] = round((run["payments_per_s"] or 0) / raw, 4) if raw else None
+        self.results["payments"] = run
+        self.show(report.payments(run))
 
     def concurrency(self, plat: BenchPlatform) -> None:
         runs = []

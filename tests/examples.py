@@ -94,3 +94,39 @@ def submitted_case(**changes: Any) -> Any:
     }
     fields.update(changes)
     return Case.submit(uuid4(), **fields)
+
+
+# -- payments: Payment aggregates through every transition ---------------------------------
+PAYMENT_CASE = "6f1f5b2e-8a51-4c1e-9a53-0b7d1c1f0a01"
+PAYMENT_WHO = {"actor": "psp:03453004", "correlation_id": "c0ffee"}
+
+
+def payment_attempt(number: int) -> Any:
+    from services.payments.domain import Payment
+
+    who = PAYMENT_WHO
+    p = Payment.create(case_id=PAYMENT_CASE, tenant="03453004", service_id="fuehrungszeugnis", attempt=number,
+                       amount_cents=1300, fee_version=2, purpose="KZ CLP-K2026-000001", kassenzeichen="CLP-K2026-000001",
+                       case_reference="CLP-2026-000001", return_url="http://127.0.0.1/secret-return",
+                       created_at="2026-11-25T09:00:00+00:00", **who)
+    p.start("pay_1", "http://psp/pay/secret-token", "2026-11-25T10:30:00Z", **who)
+    return p
+
+
+def payment_lifecycles() -> list[Any]:
+    """Payments that together emit every event type (with a clerk's words and provider ids
+    that must not be published)."""
+    who = PAYMENT_WHO
+    failed, cancelled, expired, paid = (payment_attempt(n) for n in (1, 2, 3, 4))
+    failed.fail("card_declined", "evt_f", **who)
+    cancelled.cancel("evt_c", **who)
+    expired.expire("", **who)
+    paid.succeed(method="wero", amount_cents=1300, booked_at="2026-11-25T09:10:00Z", settles_case=True,
+                 psp_payment_id="pay_1", provider_event_id="evt_s", **who)
+    paid.request_refund(refund_id="r1", amount_cents=1300, reason="Frau Meyer hat doppelt gezahlt", automatic=False,
+                        flagged=False, **who)
+    paid.refund_failed(refund_id="r1", reason="insufficient_funds", provider_event_id="evt_rf", **who)
+    paid.request_refund(refund_id="r2", amount_cents=1300, reason="zweiter Versuch", automatic=False, flagged=False, **who)
+    paid.refund_succeeded(refund_id="r2", psp_refund_id="re_1", amount_cents=1300, booked_at="2026-11-26T08:00:00Z",
+                          provider_event_id="evt_r", **who)
+    return [failed, cancelled, expired, paid]

@@ -105,6 +105,97 @@ def fresh_vhost(base: str) -> str:
     raise RuntimeError("rabbitmqctl is needed to give the tests their own RabbitMQ vhost")
 
 
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")  # the scripts themselves (the /usr/sbin wrappers switch user)
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of a test's own (own node name, ports, cookie, data and logs under
+    ``base``, no plugins), for tests that stop and start the broker: the machine's shared
+    broker serves other runs and must never be restarted. Default vhost ``/``, guest/guest."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.name = f"vrtest{uuid.uuid4().hex[:8]}@localhost"
+        self.port, self.dist_port = free_port(), free_port()
+        self.amqp_uri = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        home = base / "home"
+        for sub in ("home", "mnesia", "log"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        cookie = home / ".erlang.cookie"  # this node's own; rabbitmqctl reads it from the same HOME
+        cookie.write_text(uuid.uuid4().hex.upper())
+        cookie.chmod(0o400)
+        (base / "enabled_plugins").write_text("[].\n")  # no management plugin: nothing else listens
+        self.env = {
+            **os.environ, "HOME": str(home), "RABBITMQ_NODENAME": self.name, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"), "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"), "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def ctl(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run([str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.name, *args], env=self.env,
+                                capture_output=True, text=True, timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {result.stdout[-500:]} {result.stderr[-1000:]}")
+        return result.stdout
+
+    def start(self) -> None:
+        log = open(self.base / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([str(RABBITMQ_BIN / "rabbitmq-server")], cwd=self.base, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_running()
+
+    def wait_running(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError("private RabbitMQ exited: " + (self.base / "server.log").read_text(errors="replace")[-2000:])
+            try:
+                self.ctl("await_startup", "--timeout", "5", timeout=20)
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                    return
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def stop_app(self) -> None:
+        """The broker goes down (every connection is cut, the node stays up)."""
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        self.wait_running()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.ctl("stop", timeout=60)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def private_rabbitmq(base: Path) -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node started for the caller and stopped (its data removed with ``base``) after."""
+    node = PrivateRabbit(base)
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+
+
 def isolate(monkeypatch, tmp_path: Path, pg_env: dict[str, str] | None) -> str:
     """Give a test its own schema prefix and var dir; PostgreSQL if ``pg_env``, else SQLite.
     Returns the prefix (drop its schemas afterwards with :func:`drop_schemas`)."""
@@ -285,12 +376,14 @@ def platform(env: dict[str, str], log_dir: Path) -> Iterator[Platform]:
 
 
 @contextmanager
-def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, **extra: str) -> Iterator[dict[str, str]]:
-    """The environment of a test module's own platform: own schemas, files and vhost, the
-    simulated eID and cheap password hashing; ``extra`` settings on top. Schemas dropped after."""
+def own_platform_env(pg_env: dict[str, str], var_dir: Path, vhost: str, amqp_uri: str | None = None,
+                     **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of a test module's own platform: own schemas, files and vhost (or the
+    broker at ``amqp_uri``, e.g. a :class:`PrivateRabbit`), the simulated eID and cheap
+    password hashing; ``extra`` settings on top. Schemas dropped after."""
     prefix = unique_prefix()
     yield {
-        **pg_env, "AMQP_URI": fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
+        **pg_env, "AMQP_URI": amqp_uri or fresh_vhost(vhost), "VR_SCHEMA_PREFIX": prefix, "VR_VAR_DIR": str(var_dir),
         "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
         **extra,
     }

@@ -16,8 +16,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from services.common import logs, metrics
-from services.common.amqp import ConfirmingPublisher, queue_depths
+from services.common.amqp import ConfirmingPublisher, check_broker, queue_depths
 from services.common.db import ReadStore
+from services.common.production import refuse_unsafe_start
 
 Mapper = Callable[[Application, Notification], "dict[str, Any] | None"]
 
@@ -98,3 +99,15 @@ class Relay:
 
     def stop(self) -> None:
         self.running = False
+
+
+def main(process: str, open_app: Callable[[], Application], source: str, mapper: Mapper) -> int:
+    """The whole relay process of one service (``python -m services.<service>.relay``): its
+    application factory, its notification mapper, ``source`` = the service (read store and
+    position). One entry point, so every relay starts, refuses and reports alike."""
+    refuse_unsafe_start(process)
+    logs.configure(process)
+    check_broker()
+    metrics.serve(process)
+    Relay(open_app(), ReadStore(source), mapper, source=source).run()
+    return 0

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             from services.payments.cashoffice import export_csv
 
             read.catch_up(app)
-            sys.stdout.write(export_csv(read.ledger(args.tenant, args.first, args.last or args.first)))
+            last = args.last or args.first
+            entries = read.ledger(args.tenant, args.first, last)
+            days = {e["booking_date"] for e in entries}
+            sys.stdout.write(export_csv(entries, app.reconciliation_checks(args.tenant, args.first, last, days)))
     finally:
         read.close()
         app.close()

@@ -144,9 +144,11 @@ class PaymentsService:
         """The tenant's bookings of those days as the cash office's CSV."""
         first, last = check_day(first_day).isoformat(), check_day(last_day or first_day).isoformat()
         self.read.catch_up(self.app)
+        entries = self.read.ledger(tenant, first, last)
+        checks = self.app.reconciliation_checks(tenant, first, last, {e["booking_date"] for e in entries})
         return {
             "filename": f"zahlungen-{tenant}-{first}-{last}.csv", "content_type": "text/csv; charset=utf-8",
-            "content": export_csv(self.read.ledger(tenant, first, last)),
+            "content": export_csv(entries, checks),
         }
 
     # -- the workers' rounds --------------------------------------------------------------------

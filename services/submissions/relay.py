@@ -1,26 +1,13 @@
-"""The submissions outbox relay process: ``python -m services.submissions.relay``."""
+"""The submissions outbox relay process: ``python -m services.submissions.relay`` — case
+events from the submissions event store to RabbitMQ ``vr.events`` (services/common/relay.py)."""
 
 from __future__ import annotations
 
 import sys
 
-from services.common import logs, metrics
-from services.common.amqp import check_broker
-from services.common.db import ReadStore
-from services.common.production import refuse_unsafe_start
-from services.common.relay import Relay
+from services.common.relay import main
 from services.submissions.application import open_submissions
 from services.submissions.integration import map_notification
 
-
-def main() -> int:
-    refuse_unsafe_start("relay")
-    logs.configure("relay")
-    check_broker()
-    metrics.serve("relay")
-    Relay(open_submissions(), ReadStore("submissions"), map_notification, source="submissions").run()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("relay", open_submissions, "submissions", map_notification))

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from unittest import mock
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 
@@ -45,6 +46,15 @@ class Accounts:
         extra = {"organisation_name": "Muster GmbH"} if kind == "organisation" else {}
         mails = self.app.register(email, password, kind=kind, display_name="Erika Muster", **extra).mails
         return self.login(Account(email, password, self._verify(mails), kind))
+
+    def proven_citizen(self) -> Account:
+        """A citizen proven by the (simulated) online ID at level high (the Führungszeugnis needs it)."""
+        account = self.citizen()
+        started = self.client.post("/api/v1/me/eid/start", json={}, headers=account.headers).json()
+        state = parse_qs(urlparse(started["redirect_url"]).query)["state"][0]
+        proof = {"state": state, "given_name": "Erika", "family_name": "Muster", "birth_date": "1980-04-12", "level": "high"}
+        assert self.client.post("/api/v1/me/eid/complete", json=proof, headers=account.headers).status_code == 200
+        return self.login(account)
 
     def staff(self, grants: list[tuple[str, str, list[str]]], kind: str = "clerk") -> Account:
         email = f"{kind}-{uuid.uuid4().hex[:10]}@example.org"

@@ -328,6 +328,19 @@ class TestRefunds:
         assert app.submit_pending_refunds([(view["payment_id"], refund_id)], "c") == {refund_id: "requested"}
         assert len(provider.refunds) == 1  # the idempotency key made both one refund
 
+    @pytest.mark.parametrize(("succeeded", "status"), [(True, "refunded"), (False, "failed")])
+    def test_a_refund_settled_at_the_provider_whose_webhook_was_lost_is_learnt_by_the_retry(
+            self, app, provider, clock, succeeded, status) -> None:
+        """Sending it again would only replay the create's first answer (pending): the retry asks first."""
+        case = request(app)["case_id"]
+        deliver(app, clock, provider.complete(psp_id(start(app, case)), "succeeded"))
+        view = app.request_refund(case, "Gebühr erlassen", CLERK, "c")
+        refund_id = view["refunds"][0]["refund_id"]
+        (sent,) = provider.refunds.values()
+        provider.settle_refund(sent["id"], succeeded=succeeded)  # its webhook never arrives
+        assert app.submit_pending_refunds([(view["payment_id"], refund_id)], "c") == {refund_id: status}
+        assert app.payment_for_case(case)["payment"]["refunds"][0]["status"] == status
+        assert len(provider.refunds) == 1
 
     def test_a_refund_the_provider_refuses_is_failed_for_the_clerk(self, app, provider, clock) -> None:
         case = request(app)["case_id"]

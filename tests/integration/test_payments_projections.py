@@ -118,9 +118,22 @@ def test_cash_office_csv() -> None:
          "kind": "refund", "method": None, "psp_id": "re_1"},
     ]
     assert export_csv(entries).splitlines() == [
-        "Kassenzeichen;Betrag;Währung;Buchungsdatum;Aktenzeichen;Buchungsart;Zahlungsweg;Transaktion",
-        "CLP-K2026-000001;13,00;EUR;26.11.2026;CLP-2026-000009;Einzahlung;SEPA-Lastschrift;pay_1",
-        "CLP-K2026-000001;-0,05;EUR;27.11.2026;CLP-2026-000009;Erstattung;;re_1",
+        "Kassenzeichen;Betrag;Währung;Buchungsdatum;Aktenzeichen;Buchungsart;Zahlungsweg;Transaktion;Abgleich",
+        "CLP-K2026-000001;13,00;EUR;26.11.2026;CLP-2026-000009;Einzahlung;SEPA-Lastschrift;pay_1;nicht abgeglichen",
+        "CLP-K2026-000001;-0,05;EUR;27.11.2026;CLP-2026-000009;Erstattung;;re_1;nicht abgeglichen",
+    ]
+    checks = {
+        "2026-11-26": {
+            "payment:pay_1": {"key": "payment:pay_1", "problem": "amount_differs", "psp_id": "pay_1", "settlement_cents": 1000},
+            "payment:pay_x": {"key": "payment:pay_x", "problem": "missing_in_ledger", "psp_id": "pay_x", "settlement_cents": 500},
+        },
+        "2026-11-27": {},
+    }
+    assert export_csv(entries, checks).splitlines()[1:] == [
+        "CLP-K2026-000001;13,00;EUR;26.11.2026;CLP-2026-000009;Einzahlung;SEPA-Lastschrift;pay_1;"
+        "Abweichung: Betrag laut Anbieter 10,00",
+        "CLP-K2026-000001;-0,05;EUR;27.11.2026;CLP-2026-000009;Erstattung;;re_1;abgestimmt",
+        ";5,00;EUR;26.11.2026;;Klärungsfall;;pay_x;Abweichung: nur im Abrechnungsbericht des Anbieters",
     ]
 
 

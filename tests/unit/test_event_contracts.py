@@ -1,7 +1,8 @@
 """Integration events against their published JSON Schemas (contracts/events/).
 
-Real Case aggregates are driven through every transition; each domain event is mapped by
-``integration.to_envelope`` exactly as the relay does and must match the schema of its type.
+Real Case aggregates (and, for the two family-wide rules, real Payment aggregates) are driven
+through every transition; each domain event is mapped by the owner's
+``integration.to_envelope`` exactly as its relay does and must match the schema of its type.
 Broken envelopes (a field missing, a wrong type, personal data in ``data``) must not.
 """
 
@@ -18,7 +19,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from services.common import contracts
 from services.submissions.domain import Case, ReferenceSequence, Status
 from services.submissions.integration import event_type, to_envelope
-from tests.examples import submitted_case
+from tests.examples import payment_lifecycles, submitted_case
 
 META = {"actor": "anonymous", "correlation_id": "c0ffee"}
 
@@ -59,11 +60,6 @@ def envelopes() -> list[dict[str, Any]]:
     return [json.loads(json.dumps(envelope)) for envelope in mapped if envelope is not None]
 
 
-def case_types() -> set[str]:
-    """The types the submissions service publishes (payments publishes payment.*)."""
-    return {t for t in contracts.event_types() if t.startswith("case.")}
-
-
 def one(envelopes: list[dict[str, Any]], event_type: str) -> dict[str, Any]:
     return copy.deepcopy(next(e for e in envelopes if e["type"] == event_type))
 
@@ -80,20 +76,36 @@ def test_every_schema_file_is_a_valid_2020_12_schema_named_after_its_type() -> N
             assert schema["allOf"] == [{"$ref": "envelope.v1.json"}]
 
 
-def test_every_domain_event_of_a_case_has_a_schema() -> None:
-    """A new Case event needs a published schema (Case.Created is only the generic base of Submitted)."""
-    event_classes = [
-        cls
-        for cls in vars(Case).values()
-        if isinstance(cls, type) and issubclass(cls, Case.Event) and cls not in (Case.Event, Case.Created)
-    ]
-    assert {event_type(object.__new__(cls)) for cls in event_classes} == case_types()
-    assert len(case_types()) == 11
+def _family(name: str) -> tuple[type, tuple[type, ...], Any, Any, int]:
+    """A publishing service's aggregate, its event classes that are not published as such,
+    its type mapping, its lifecycles and how many types it publishes."""
+    if name == "case":
+        return Case, (Case.Event, Case.Created), event_type, (lifecycles, to_envelope), 11
+    from services.payments import integration as payments
+    from services.payments.domain import Payment
+    return Payment, (Payment.Event,), payments.event_type, (payment_lifecycles, payments.to_envelope), 9
+
+
+@pytest.mark.parametrize("family", ["case", "payment"])
+def test_every_domain_event_has_a_schema_and_every_schema_an_event(family: str) -> None:
+    """A new event of a published aggregate needs a published schema (Case.Created is only the
+    generic base of Submitted)."""
+    aggregate, unpublished, type_of, _, count = _family(family)
+    classes = [c for c in vars(aggregate).values() if isinstance(c, type) and issubclass(c, aggregate.Event)
+               and c not in unpublished]
+    published = {t for t in contracts.event_types() if t.startswith(f"{family}.")}
+    assert {type_of(object.__new__(c)) for c in classes} == published
+    assert len(published) == count
 
 
 # -- real events ---------------------------------------------------------------------------
-def test_every_transition_emits_an_envelope_that_matches_its_schema(envelopes: list[dict[str, Any]]) -> None:
-    assert {e["type"] for e in envelopes} == case_types()
+@pytest.mark.parametrize("family", ["case", "payment"])
+def test_every_transition_emits_an_envelope_that_matches_its_schema(family: str) -> None:
+    _, _, _, (build, envelope_of), _ = _family(family)
+    events = [event for aggregate in build() for event in aggregate.collect_events()]
+    mapped = [envelope_of(event, position) for position, event in enumerate(events, start=1)]
+    envelopes = [json.loads(json.dumps(envelope)) for envelope in mapped if envelope is not None]
+    assert {e["type"] for e in envelopes} == {t for t in contracts.event_types() if t.startswith(f"{family}.")}
     for envelope in envelopes:
         contracts.validate_event(envelope)
 

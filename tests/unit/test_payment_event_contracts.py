@@ -13,59 +13,21 @@ from jsonschema import ValidationError
 
 from services.common import contracts
 from services.payments.domain import KassenzeichenSequence, Notice, Payment, Receivable, Reconciliation
-from services.payments.integration import event_type, to_envelope
+from services.payments.integration import to_envelope
+from tests.examples import PAYMENT_CASE, PAYMENT_WHO, payment_lifecycles
 
-CASE = "6f1f5b2e-8a51-4c1e-9a53-0b7d1c1f0a01"
-WHO = {"actor": "psp:03453004", "correlation_id": "c0ffee"}
-
-
-def attempt(number: int) -> Payment:
-    p = Payment.create(case_id=CASE, tenant="03453004", service_id="fuehrungszeugnis", attempt=number, amount_cents=1300,
-                       fee_version=2, purpose="KZ CLP-K2026-000001", kassenzeichen="CLP-K2026-000001",
-                       case_reference="CLP-2026-000001", return_url="http://127.0.0.1/secret-return",
-                       created_at="2026-11-25T09:00:00+00:00", **WHO)
-    p.start("pay_1", "http://psp/pay/secret-token", "2026-11-25T10:30:00Z", **WHO)
-    return p
-
-
-def lifecycles() -> list[Payment]:
-    """Payments that together emit every event type."""
-    failed, cancelled, expired, paid = attempt(1), attempt(2), attempt(3), attempt(4)
-    failed.fail("card_declined", "evt_f", **WHO)
-    cancelled.cancel("evt_c", **WHO)
-    expired.expire("", **WHO)
-    paid.succeed(method="wero", amount_cents=1300, booked_at="2026-11-25T09:10:00Z", settles_case=True,
-                 psp_payment_id="pay_1", provider_event_id="evt_s", **WHO)
-    paid.request_refund(refund_id="r1", amount_cents=1300, reason="Frau Meyer hat doppelt gezahlt", automatic=False,
-                        flagged=False, **WHO)
-    paid.refund_failed(refund_id="r1", reason="insufficient_funds", provider_event_id="evt_rf", **WHO)
-    paid.request_refund(refund_id="r2", amount_cents=1300, reason="zweiter Versuch", automatic=False, flagged=False, **WHO)
-    paid.refund_succeeded(refund_id="r2", psp_refund_id="re_1", amount_cents=1300, booked_at="2026-11-26T08:00:00Z",
-                          provider_event_id="evt_r", **WHO)
-    return [failed, cancelled, expired, paid]
+CASE, WHO = PAYMENT_CASE, PAYMENT_WHO
 
 
 @pytest.fixture(scope="module")
 def envelopes() -> list[dict[str, Any]]:
-    events = [e for p in lifecycles() for e in p.collect_events()]
+    events = [e for p in payment_lifecycles() for e in p.collect_events()]
     mapped = [to_envelope(e, position) for position, e in enumerate(events, start=1)]
     return [json.loads(json.dumps(m)) for m in mapped if m is not None]
 
 
-def payment_types() -> set[str]:
-    return {t for t in contracts.event_types() if t.startswith("payment.")}
-
-
-def test_every_payment_event_has_a_schema_and_every_schema_an_event() -> None:
-    classes = [c for c in vars(Payment).values() if isinstance(c, type) and issubclass(c, Payment.Event) and c is not Payment.Event]
-    assert {event_type(object.__new__(c)) for c in classes} == payment_types()
-    assert len(payment_types()) == 9
-
-
-def test_every_transition_emits_an_envelope_that_matches_its_schema(envelopes) -> None:
-    assert {e["type"] for e in envelopes} == payment_types()
-    for envelope in envelopes:
-        contracts.validate_event(envelope)
+def test_the_one_success_that_pays_the_case_says_so(envelopes) -> None:
+    """(Schema and envelope of every type: tests/unit/test_event_contracts.py, both families.)"""
     succeeded = next(e for e in envelopes if e["type"] == "payment.succeeded.v1")
     assert succeeded["data"]["settles_case"] is True and succeeded["data"]["kassenzeichen"] == "CLP-K2026-000001"
     assert succeeded["aggregate_id"] == str(Payment.create_id(CASE, 4)) and succeeded["data"]["case_id"] == CASE

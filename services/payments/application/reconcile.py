@@ -9,7 +9,7 @@ recorded (each new mismatch once, as an event and a metric) and reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from services.common.problems import DomainError, text
@@ -19,6 +19,8 @@ from services.payments.application.refunds import Refunds
 from services.payments.domain import Payment, Reconciliation
 from services.payments.domain.reconciliation import AMOUNT_DIFFERS, MISSING_IN_LEDGER, Line, compare
 from services.payments.psp import ProviderError
+
+MAX_DAYS_WITHOUT_BOOKINGS = 366
 
 
 def check_day(value: Any) -> date:
@@ -81,6 +83,22 @@ class Reconciling(Refunds):
                 self.apply_provider_state(str(payment.id), state, correlation_id)
                 asked = True
         return asked
+
+    def reconciliation_checks(self, tenant: str, first_day: str, last_day: str,
+                              booked_days: set[str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per reconciled day: its open mismatches by key (for the cash office). The days with
+        bookings (``booked_days``), and every day of the range when it spans at most a year
+        (a reconciled day without bookings of ours may still hold money only the provider has)."""
+        first, last = check_day(first_day), check_day(last_day)
+        days = set(booked_days or ())
+        if (last - first).days <= MAX_DAYS_WITHOUT_BOOKINGS:
+            days |= {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+        checks = {}
+        for day in sorted(days):
+            found = self._find(Reconciliation, Reconciliation.create_id(tenant, day))
+            if found is not None and found.last_run:
+                checks[day] = dict(found.open)
+        return checks
 
     def reconciliation_report(self, tenant: str, day: str) -> dict[str, Any]:
         """The recorded result of a tenant's day (``not_found`` before the first run)."""

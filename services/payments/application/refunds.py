@@ -94,5 +94,15 @@ class Refunds(ProviderState):
         return self.decide(answered)
 
     def submit_pending_refunds(self, refunds: list[tuple[str, str]], correlation_id: str) -> dict[str, str]:
-        """Send requested refunds the provider has not confirmed (the retry); status per refund id."""
-        return {refund_id: self.submit_refund(payment_id, refund_id, correlation_id) for payment_id, refund_id in refunds}
+        """Refunds the provider has not confirmed (the retry); status per refund id. The
+        provider is asked first: a refund it settled whose webhook was lost is applied from
+        its answer (sending it again would only replay the create's first answer, ``pending``);
+        one it never received is sent again."""
+        return {refund_id: self._retry_refund(payment_id, refund_id, correlation_id) for payment_id, refund_id in refunds}
+
+    def _retry_refund(self, payment_id: str, refund_id: str, correlation_id: str) -> str:
+        try:
+            self.sync_payment(payment_id, correlation_id)
+        except DomainError as exc:  # the status API did not answer: sending is still safe (idempotent)
+            log.info("refund_status_unknown", payment_id=payment_id, refund_id=refund_id, error=exc.code)
+        return self.submit_refund(payment_id, refund_id, correlation_id)

@@ -79,10 +79,17 @@ class HttpProvider:
         headers = {"Authorization": f"Bearer {merchant.api_key}"}
         if key is not None:
             headers["Idempotency-Key"] = key
-        try:
-            response = self.client.request(method, path, headers=headers, json=json, params=params)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(0, type(exc).__name__, str(exc)[:200]) from exc
+        for attempt in (1, 2):
+            try:
+                response = self.client.request(method, path, headers=headers, json=json, params=params)
+                break
+            except httpx.RemoteProtocolError as exc:
+                # a pooled keep-alive connection the provider closed a moment ago: once more on a
+                # fresh one (safe: GETs, and every create carries its Idempotency-Key)
+                if attempt == 2:
+                    raise ProviderUnavailable(0, type(exc).__name__, str(exc)[:200]) from exc
+            except httpx.HTTPError as exc:
+                raise ProviderUnavailable(0, type(exc).__name__, str(exc)[:200]) from exc
         if response.status_code >= 500:
             raise ProviderUnavailable(response.status_code, _error_code(response))
         if response.status_code >= 400:

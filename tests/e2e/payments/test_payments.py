@@ -1,21 +1,14 @@
-"""Paying a fee end to end, with the real platform: the gateway, the case saga over RabbitMQ
-(payments.saga, submissions.payments), the payments service and its relay, and the PSP
-simulator reached over HTTP — its pay page completed as a browser would (POST with method
-and outcome), its webhooks signed and delivered to the gateway.
-
-This module has a platform of its own with a 1-minute expiry and a worker round every
-second, so that an unpaid payment expires while the test waits.
-"""
+"""Paying a fee end to end (the platform of tests/e2e/payments/conftest.py): happy path,
+failure, cancel, expiry then a new attempt, a success after expiry, and the webhook's
+refusals (forged, stale, replayed)."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -24,95 +17,8 @@ from services.common.config import Settings
 from services.common.secrets import secret_from
 from services.payments.merchants import WEBHOOK_PATH, development_merchant
 from services.payments.psp.webhooks import sign
-from tests import support
-from tests.e2e.accounts import Accounts
-from tests.e2e.conftest import client_for, eventually
-from tests.support import Platform
-
-CLOPPENBURG = "03453004"
-FEE = 1300
-FORM = {
-    "first_name": "Erika", "last_name": "Muster", "birth_date": "1980-04-12", "birth_place": "Cloppenburg",
-    "nationality": "deutsch", "street": "Lange Straße", "house_number": "12", "postal_code": "49661",
-    "city": "Cloppenburg", "email": "erika@example.org", "certificate_type": "simple", "recipient": "private",
-    "purpose": "Arbeitgeber", "fee_exemption_requested": False,
-}
-
-
-@pytest.fixture(scope="module")
-def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    extra = {"PAYMENTS_EXPIRY_MINUTES": "1", "PAYMENTS_WORKER_INTERVAL": "1"}
-    with support.own_platform_env(pg_env, tmp_path_factory.mktemp("pay-var"), "vr_pay", **extra) as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def running(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with support.platform(platform_env, tmp_path_factory.mktemp("pay-logs")) as plat:
-        yield plat
-
-
-@pytest.fixture(scope="module")
-def accounts(running: Platform, platform_env: dict[str, str]) -> Iterator[Accounts]:
-    with httpx.Client(base_url=running.base_url, timeout=30) as http:
-        yield Accounts(platform_env, http)
-
-
-@pytest.fixture(scope="module")
-def payer(running: Platform, accounts: Accounts) -> Iterator[httpx.Client]:
-    """A citizen proven by the (simulated) online ID: the Führungszeugnis needs level high."""
-    account = accounts.citizen()
-    with client_for(running, account) as http:
-        started = http.post("/api/v1/me/eid/start").json()
-        state = parse_qs(urlparse(started["redirect_url"]).query)["state"][0]
-        proof = {"state": state, "given_name": "Erika", "family_name": "Muster", "birth_date": "1980-04-12", "level": "high"}
-        assert http.post("/api/v1/me/eid/complete", json=proof).status_code == 200
-    with client_for(running, accounts.login(account)) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def clerk(running: Platform, accounts: Accounts) -> Iterator[httpx.Client]:
-    with client_for(running, accounts.staff([(CLOPPENBURG, "clerk", ["*"])])) as http:
-        yield http
-
-
-def new_case(payer: httpx.Client) -> str:
-    response = payer.post(f"/api/v1/tenants/{CLOPPENBURG}/cases", json={"service_id": "fuehrungszeugnis", "form_data": FORM},
-                          headers={"Idempotency-Key": uuid.uuid4().hex})
-    assert response.status_code == 201, response.text
-    case = response.json()
-    assert (case["tenant"], case["fee_cents"], case["status"]) == (CLOPPENBURG, FEE, "payment_pending")
-    return case["case_id"]
-
-
-def start(payer: httpx.Client, case_id: str) -> dict[str, Any]:
-    """Start paying; the receivable arrives over the saga, so the first tries may find none yet."""
-    def attempt() -> dict[str, Any] | None:
-        response = payer.post(f"/api/v1/cases/{case_id}/payment", json={})
-        assert response.status_code in (200, 404), response.text
-        return response.json() if response.status_code == 200 else None
-
-    return eventually(attempt, timeout=30)
-
-
-def pay(pay_url: str, outcome: str, method: str = "wero") -> httpx.Response:
-    """The payer on the simulator's page: the form POST a browser sends."""
-    page = httpx.get(pay_url, timeout=10)
-    assert page.status_code == 200 and "13,00" in page.text, page.text[:500]
-    return httpx.post(pay_url, data={"method": method, "outcome": outcome}, timeout=10, follow_redirects=False)
-
-
-def returned(payer: httpx.Client, case_id: str) -> dict[str, Any]:
-    response = payer.get(f"/api/v1/cases/{case_id}/payment", params={"returned": "1"})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def case_of(http: httpx.Client, case_id: str) -> dict[str, Any]:
-    response = http.get(f"/api/v1/cases/{case_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.e2e.conftest import eventually
+from tests.e2e.payments.conftest import CLOPPENBURG, FEE, case_of, new_case, pay, returned, start
 
 
 def test_pay_on_the_simulator_then_the_clerk_works_the_case_and_a_rejection_refunds(payer, clerk) -> None:
