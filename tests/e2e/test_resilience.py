@@ -253,6 +253,14 @@ def test_relay_and_projector_killed_mid_batch(
     assert {case_id: shown.get(case_id) for case_id in ids} == {case_id: steps[-1] for case_id, steps in expected.items()}
 
 
+def settled(case: dict) -> dict:
+    """A case view without the delivery states of its mails, which change on their own: each
+    mail stays as its kind (the text before the state), so a second mail would still show."""
+    timeline = [{**step, "text": step["text"].split(":")[0]} if step["step"] == "message" else step
+                for step in case["timeline"]]
+    return {**case, "timeline": timeline}
+
+
 def test_a_redelivered_event_changes_nothing(
     running: Platform, applicant: Account, staff: httpx.Client, read_side: ReadSide
 ) -> None:
@@ -278,7 +286,8 @@ def test_a_redelivered_event_changes_nothing(
     # a later case proves the projector has consumed everything published before it
     sentinel = submit_one(running.base_url, VECHTA, applicant.headers)
     eventually(lambda: any(r["case_id"] == sentinel["case_id"] for r in worklist_all(client, VECHTA)))
-    assert client.get(f"/api/v1/cases/{case_id}").json() == before
+    # the same case; its mails may have moved on in delivery (sent, deferred …), but none is new
+    assert settled(client.get(f"/api/v1/cases/{case_id}").json()) == settled(before)
     assert read_side.projected_case(case_id) == {
         "steps": ["submitted", "review_started", "approved"], "version": 3,
         "worklist": {"status": "approved", "version": 3},
