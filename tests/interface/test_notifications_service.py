@@ -26,6 +26,13 @@ from tests import support
 from tests.interface.conftest import VECHTA
 
 
+@pytest.fixture(scope="module")
+def interface_amqp_uri() -> str:
+    """A vhost of this module's own: the account mails other modules' identity services handed
+    over (``call_async``) wait in ``rpc-notifications`` and must not reach this service."""
+    return support.fresh_vhost("vr_notifications_if")
+
+
 @pytest.fixture
 def sink(monkeypatch: pytest.MonkeyPatch, service_env: str) -> Iterator[str]:
     """The development SMTP sink as its own process; the URL of its JSON API."""

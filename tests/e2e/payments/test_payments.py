@@ -40,7 +40,8 @@ def test_pay_on_the_simulator_then_the_clerk_works_the_case_and_a_rejection_refu
     step = next(s for s in paid["timeline"] if s["step"] == "payment_received")
     assert step["text"] == f"Zahlung eingegangen: 13,00 € (Kassenzeichen {started['kassenzeichen']})"
     worklist = eventually(lambda: case_id in {c["case_id"] for c in clerk.get(
-        f"/api/v1/tenants/{CLOPPENBURG}/worklist", params={"limit": 500}).json()["items"]}, timeout=30)
+        f"/api/v1/tenants/{CLOPPENBURG}/worklist",  # newest first: the chaos run's 1,000 cases share the tenant
+        params={"limit": 500, "status": "paid", "sort": "submitted_at", "order": "desc"}).json()["items"]}, timeout=30)
     assert worklist
     assert clerk.post(f"/api/v1/cases/{case_id}/actions/start-review", json={}).status_code == 200
     assert start(payer, case_id)["status"] == "PAYED"  # never charged twice
