@@ -39,25 +39,25 @@ def output_dir() -> Path:
     return Settings.from_env().var_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     with support.own_platform_env(pg_env, tmp_path_factory.mktemp("web-var"), "vr_web") as env:
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def running(web_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Platform]:
     with support.platform(web_env, tmp_path_factory.mktemp("web-logs")) as plat:
         yield plat
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def accounts(running: support.Platform, web_env: dict[str, str]) -> Iterator[Accounts]:
     with httpx.Client(base_url=running.base_url, timeout=30) as http:
         yield Accounts(web_env, http)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         args = ["--no-sandbox"] if os.geteuid() == 0 else []
