@@ -15,7 +15,7 @@ TEST_PG_DB ?= vr_test
 CHAOS := tests/e2e/payments/test_payment_chaos.py
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
 
-.PHONY: install chromium system-deps run chaos demo-data test test-unit bench lint rebuild clean
+.PHONY: install chromium system-deps run chaos fuzz demo-data test test-unit bench lint rebuild clean
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ test-unit: install
 chaos: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
 	@$(TEST_ENV) $(PY) -m pytest $(CHAOS) -q -s
+
+# Deeper API fuzzing than make test's fixed seed: random seed, boundary cases, more examples.
+fuzz: install
+	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
+	@VR_FUZZ_SEED= VR_FUZZ_EXAMPLES=$${VR_FUZZ_EXAMPLES:-25} VR_FUZZ_PHASES=examples,coverage,fuzzing \
+	  $(TEST_ENV) $(PY) -m pytest tests/e2e/test_api_fuzzing.py -q -s
 
 bench: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py vr_bench

@@ -68,7 +68,7 @@ class AuthRoutes:
     def register(self, request: Request, lang: str, principal: Principal) -> Response:
         body = _object(request)
         kind = body.get("kind", "citizen")
-        if kind not in authz.APPLICANT_KINDS:
+        if not isinstance(kind, str) or kind not in authz.APPLICANT_KINDS:
             raise DomainError("invalid_parameter", name="kind", detail="citizen | organisation")
         result = self.identity.register(
             _text(body, "email", 254), _text(body, "password", 1000), kind,

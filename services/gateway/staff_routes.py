@@ -55,7 +55,7 @@ class StaffRoutes:
             raise DomainError("forbidden")
         body = _object(request)
         kind, role = body.get("kind", "clerk"), body.get("role", "clerk")
-        if kind not in authz.TENANT_STAFF_KINDS or role not in authz.ROLES:
+        if not isinstance(kind, str) or kind not in authz.TENANT_STAFF_KINDS or role not in authz.ROLES:
             raise DomainError("invalid_parameter", name="kind/role", detail=text("staff_kind_role"))
         keys = _service_keys(body)
         created = self.identity.create_staff_account(

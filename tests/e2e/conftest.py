@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -74,3 +75,27 @@ def lohne_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx
 def district_clerk(running: support.Platform, accounts: Accounts) -> Iterator[httpx.Client]:
     with client_for(running, accounts.staff([(LK_VECHTA, "clerk", ["*"])])) as http:
         yield http
+
+
+def own_platform(scope: str, vhost: str, **extra: str) -> tuple[Callable[..., Any], ...]:
+    """``platform_env``, ``running`` and ``accounts`` fixtures of a module's or package's own
+    platform (assign them to those names there): for tests that leave throttles, extra cases or
+    changed settings behind that no other module should meet. Each whole platform costs about
+    two PostgreSQL connections per process, so only a few may run at once."""
+
+    @pytest.fixture(scope=scope, name="platform_env")
+    def _env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+        with support.own_platform_env(pg_env, tmp_path_factory.mktemp(f"{vhost}-var"), vhost, **extra) as env:
+            yield env
+
+    @pytest.fixture(scope=scope, name="running")
+    def _running(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Platform]:
+        with support.platform(platform_env, tmp_path_factory.mktemp(f"{vhost}-logs")) as plat:
+            yield plat
+
+    @pytest.fixture(scope=scope, name="accounts")
+    def _accounts(running: support.Platform, platform_env: dict[str, str]) -> Iterator[Accounts]:
+        with httpx.Client(base_url=running.base_url, timeout=30) as http:
+            yield Accounts(platform_env, http)
+
+    return _env, _running, _accounts

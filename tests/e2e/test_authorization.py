@@ -30,10 +30,9 @@ from cryptography.hazmat.primitives import serialization
 from services.common.config import IdentitySettings
 from services.identity.keys import KeySet, SigningKey, generate_private_key
 from services.identity.tokens import TokenService
-from tests import support
 from tests.e2e import authz_matrix as m
 from tests.e2e.accounts import Account, Accounts
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import eventually, own_platform
 from tests.examples import form
 from tests.support import Platform
 
@@ -82,28 +81,12 @@ def test_every_gateway_route_is_in_the_matrix() -> None:
 
 
 # -- a platform of this module's own ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A platform of this module's own (overrides tests/e2e/conftest.py here): the matrix
-    changes Vechta's profile and offerings and adds ~100 cases to its worklist, and the
-    guessing tests leave throttles behind — no other module should meet them."""
-    # both matrices register from one address; the worlds' logins must outlive both matrices
-    # and the tests after them (over ten minutes on a busy machine): access tokens live 30 minutes here
-    with support.own_platform_env(pg_env, tmp_path_factory.mktemp("authz-var"), "vr_authz",
-                                  IDENTITY_MAIL_FREE_PER_IP="1000", IDENTITY_ACCESS_TOKEN_TTL="1800") as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
-def running(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with support.platform(platform_env, tmp_path_factory.mktemp("authz-logs")) as plat:
-        yield plat
-
-
-@pytest.fixture(scope="module")
-def accounts(running: Platform, platform_env: dict[str, str]) -> Iterator[Accounts]:
-    with httpx.Client(base_url=running.base_url, timeout=30) as http:
-        yield Accounts(platform_env, http)
+# The matrix changes Vechta's profile and offerings and adds ~100 cases to its worklist, and the
+# guessing tests leave throttles behind — no other module should meet them. Both matrices register
+# from one address; the worlds' logins must outlive both matrices and the tests after them (over ten
+# minutes on a busy machine): access tokens live 30 minutes here.
+platform_env, running, accounts = own_platform(
+    "module", "vr_authz", IDENTITY_MAIL_FREE_PER_IP="1000", IDENTITY_ACCESS_TOKEN_TTL="1800")
 
 
 # -- the world: principals, a case, helpers -------------------------------------------------------
