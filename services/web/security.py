@@ -15,9 +15,9 @@ import hmac
 import time
 from urllib.parse import urlsplit
 
+from starlette.datastructures import UploadFile
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from services.common import metrics
