@@ -217,7 +217,14 @@ async def pay(request: Request) -> Response:
     await read_form(request)
     case_id = request.path_params["case_id"]
     back = f"{web_of(request).settings.public_url}/mein-rathaus/antraege/{quote(case_id)}?bezahlt=1"
-    payment = await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment", json={"return_url": back})
+    try:
+        payment = await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment", json={"return_url": back})
+    except ApiError as error:
+        if error.code != "payment_not_found":
+            raise
+        # the receivable comes with the case's saga, moments after submitting
+        session_of(request).flash(N_("Die Zahlung wird gerade vorbereitet. Bitte versuchen Sie es in einigen Sekunden noch einmal."))
+        return redirect(f"/mein-rathaus/antraege/{quote(case_id)}")
     session_of(request).data["pay_url"] = {case_id: payment.get("pay_url")}
     return redirect(f"/mein-rathaus/antraege/{quote(case_id)}/bezahlen")
 

@@ -189,13 +189,11 @@ async def save_page(request: Request) -> Response:
             continue
         found.data.pop(item.name, None)
     found.data.update(values)
-    checking = found.state.get("checking")
-    await found.save("pruefen" if checking and not errors else str(number))
+    following = "pruefen" if found.state.get("checking") or number == len(found.pages) else str(number + 1)
+    await found.save(str(number) if errors else following)  # where "Fortsetzen" takes the citizen
     if errors:
         return render_page(found, number, errors, raw, 400)
-    if checking or number == len(found.pages):
-        return redirect(f"{found.base}/pruefen")
-    return redirect(f"{found.base}/seite/{number + 1}")
+    return redirect(f"{found.base}/pruefen" if following == "pruefen" else f"{found.base}/seite/{following}")
 
 
 async def check_page(found: Journey, errors: dict[str, str], status: int = 200) -> Response:
