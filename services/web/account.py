@@ -210,6 +210,12 @@ async def answer(request: Request) -> Response:
     return redirect(f"/mein-rathaus/antraege/{quote(case_id)}")
 
 
+def pay_url_of(view: dict[str, Any]) -> str | None:
+    """The open attempt's pay page (``payment.pay_url`` of the case's payment)."""
+    attempt = view.get("payment") or {}
+    return attempt.get("pay_url") if attempt.get("state") in (None, "created", "open") else None
+
+
 async def pay(request: Request) -> Response:
     """Start (or resume) paying: the provider's pay page is a link on the case page (a
     redirect from a form to another origin would break the form-action policy)."""
@@ -225,7 +231,7 @@ async def pay(request: Request) -> Response:
         # the receivable comes with the case's saga, moments after submitting
         session_of(request).flash(N_("Die Zahlung wird gerade vorbereitet. Bitte versuchen Sie es in einigen Sekunden noch einmal."))
         return redirect(f"/mein-rathaus/antraege/{quote(case_id)}")
-    session_of(request).data["pay_url"] = {case_id: payment.get("pay_url")}
+    session_of(request).data["pay_url"] = {case_id: pay_url_of(payment)}
     return redirect(f"/mein-rathaus/antraege/{quote(case_id)}/bezahlen")
 
 
@@ -234,7 +240,7 @@ async def pay_page(request: Request) -> Response:
     case = await load_case(request)
     pay_url = (session_of(request).data.get("pay_url") or {}).get(case["case_id"])
     payment = await api(request, "GET", f"/api/v1/cases/{case['case_id']}/payment")
-    return render(request, "pay.html", case=case, payment=payment, pay_url=pay_url or payment.get("pay_url"))
+    return render(request, "pay.html", case=case, payment=payment, pay_url=pay_url or pay_url_of(payment))
 
 
 async def settings_page(request: Request) -> Response:
