@@ -157,7 +157,7 @@ async def discard_draft(request: Request) -> Response:
     require_login(request)
     await read_form(request)
     try:
-        await api(request, "DELETE", f"/api/v1/drafts/{quote(request.path_params['draft_id'])}")
+        await api(request, "DELETE", f"/api/v1/drafts/{quote(request.path_params['draft_id'])}", json={})
     except ApiError as error:
         if error.status != 404:  # gone already: as good as discarded
             raise
