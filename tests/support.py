@@ -262,6 +262,7 @@ class Platform:
             "NOTIFICATIONS_SEND_INTERVAL": "1",
             "WEB_PORT": str(self.web_port),
             "WEB_PUBLIC_URL": self.web_url,
+            "ALLOWED_ORIGINS": self.web_url,  # the web's return address after paying is the gateway's to allow
             "WEB_GATEWAY_URL": f"http://127.0.0.1:{self.port}",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does

@@ -68,6 +68,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "payment_not_found": (404, "Zu diesem Antrag gibt es keine Zahlung.", "There is no payment for this case."),
     "payment_closed": (409, "Für diesen Antrag ist keine Zahlung mehr möglich.", "No payment is possible for this case any more."),
     "payment_not_configured": (409, "Die Kommune {ags} nimmt noch keine Online-Zahlungen an.", "The municipality {ags} does not take online payments yet."),
+    "return_url_not_allowed": (422, "Die Rücksprungadresse muss eine Adresse dieser Plattform sein (http oder https).", "The return address must be an address of this platform (http or https)."),
     "refund_not_possible": (409, "Diese Zahlung kann nicht erstattet werden: {detail}", "This payment cannot be refunded: {detail}"),
     "webhook_rejected": (400, "Die Zahlungsnachricht wurde abgewiesen ({reason}).", "The payment notice was rejected ({reason})."),
     "postbox_item_not_found": (404, "Diese Nachricht gibt es in Ihrem Postfach nicht.", "There is no such message in your postbox."),

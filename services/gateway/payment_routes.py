@@ -19,16 +19,38 @@ from services.common.authz import Principal
 from services.common.problems import DomainError, text
 from services.gateway.auth import require_login
 from services.gateway.case_routes import check_ags
+from services.gateway.csrf import allowed_origins, origin
 from services.gateway.http import endpoint, http, json_response, query_choice, query_int, read_json
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SIGNATURE_HEADER, MERCHANT_HEADER = "PSP-Signature", "PSP-Merchant-Id"
 MAX_WEBHOOK_BYTES = 64 * 1024
+MAX_RETURN_URL = 2000
 STATES = ("created", "open", "paid", "failed", "cancelled", "expired")  # the payments service's own words
 
 
 def payment_links(case_id: str, payment: dict[str, Any]) -> dict[str, Any]:
     return {**payment, "links": {"self": f"/api/v1/cases/{case_id}/payment", "case": f"/api/v1/cases/{case_id}"}}
+
+
+def return_url_of(request: Request, config: Any) -> str | None:
+    """The optional ``return_url`` of a payment start: where the provider sends the payer
+    back (e.g. the web portal's case page). Only an absolute http(s) URL on one of the
+    platform's own origins (PUBLIC_BASE_URL, ALLOWED_ORIGINS) — never an open redirect."""
+    if not (request.content_length or request.headers.get("Transfer-Encoding")):
+        return None
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise DomainError("invalid_request", detail=text("json_object"))
+    url = body.get("return_url")
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url or len(url) > MAX_RETURN_URL or any(c in url for c in "\\ \r\n\t"):
+        raise DomainError("return_url_not_allowed")
+    if not url.lower().startswith(("http://", "https://")) or origin(url) not in allowed_origins(
+            config.public_base_url, config.allowed_origins):
+        raise DomainError("return_url_not_allowed")
+    return url
 
 
 def query_day(request: Request, name: str, required: bool = True) -> str | None:
@@ -52,11 +74,13 @@ class PaymentRoutes:
     @endpoint("start_payment")
     def start_payment(self, request: Request, case_id: str, lang: str, principal: Principal) -> Response:
         """Start or resume paying the case's fee: the answer's ``payment.pay_url`` is the
-        provider's page; it sends the payer back to this payment (``?returned=1``)."""
+        provider's page; it sends the payer back to ``return_url`` when given (the web
+        portal's case page), else to this payment (``?returned=1``)."""
+        requested = return_url_of(request, self.config)
         case = self._readable_case(case_id, principal)
         if principal.kind not in authz.APPLICANT_KINDS or case.get("applicant_ref") != principal.applicant_ref:
             raise DomainError("case_not_found", case_id=case_id[:64])  # only the applicant pays; others see no case
-        back = f"{self.config.public_base_url.rstrip('/')}/api/v1/cases/{case['case_id']}/payment?returned=1"
+        back = requested or f"{self.config.public_base_url.rstrip('/')}/api/v1/cases/{case['case_id']}/payment?returned=1"
         payment = self.payments.start_payment(case["case_id"], principal.to_dict(), back)
         return json_response(payment_links(case["case_id"], payment), lang=lang)
 

@@ -1,6 +1,8 @@
 """Accounts and "Mein Rathaus": register, confirm the e-mail address, log in and out, the
-citizen's cases across all municipalities (status, timeline, answering a clerk's question,
-paying a fee) and the account settings (language, data export, deleting the account).
+citizen's cases and drafts across all municipalities (status, timeline, answering a clerk's
+question, paying a fee — the provider sends the payer back to the case page, which asks
+for the payment's status once) and the account settings (language, data export, deleting
+the account).
 
 Logging in stores the gateway's tokens in the web's session (server-side) and gives the
 browser a new session id; logging out ends the session at the gateway too."""
@@ -132,13 +134,35 @@ async def confirm(request: Request) -> Response:
 
 
 # -- Mein Rathaus ----------------------------------------------------------------------------------
+async def my_drafts(request: Request) -> list[dict[str, Any]]:
+    try:
+        return (await api(request, "GET", "/api/v1/me/drafts"))["items"]
+    except ApiError as error:
+        if error.status == 403:  # staff keep no drafts
+            return []
+        raise
+
+
 async def my_cases(request: Request) -> Response:
     require_login(request)
     cases = (await api(request, "GET", "/api/v1/me/cases"))["items"]
     cases.sort(key=lambda c: c.get("submitted_at") or "", reverse=True)
     names = {s["service_id"]: s for s in (await api(request, "GET", "/api/v1/services"))["items"]}
     tenants = {t["ags"]: t for t in await web_of(request).tenants()}
-    return render(request, "my_cases.html", cases=cases, names=names, tenants=tenants)
+    return render(request, "my_cases.html", cases=cases, names=names, tenants=tenants, drafts=await my_drafts(request))
+
+
+async def discard_draft(request: Request) -> Response:
+    """"Verwerfen": the draft is discarded at the submissions service (its answers dropped)."""
+    require_login(request)
+    await read_form(request)
+    try:
+        await api(request, "DELETE", f"/api/v1/drafts/{quote(request.path_params['draft_id'])}", json={})
+    except ApiError as error:
+        if error.status != 404:  # gone already: as good as discarded
+            raise
+    session_of(request).flash(N_("Der Entwurf wurde verworfen."))
+    return redirect("/mein-rathaus/")
 
 
 async def load_case(request: Request) -> dict[str, Any]:
@@ -186,14 +210,28 @@ async def answer(request: Request) -> Response:
     return redirect(f"/mein-rathaus/antraege/{quote(case_id)}")
 
 
+def pay_url_of(view: dict[str, Any]) -> str | None:
+    """The open attempt's pay page (``payment.pay_url`` of the case's payment)."""
+    attempt = view.get("payment") or {}
+    return attempt.get("pay_url") if attempt.get("state") in (None, "created", "open") else None
+
+
 async def pay(request: Request) -> Response:
     """Start (or resume) paying: the provider's pay page is a link on the case page (a
     redirect from a form to another origin would break the form-action policy)."""
     require_login(request)
     await read_form(request)
     case_id = request.path_params["case_id"]
-    payment = await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment")
-    session_of(request).data["pay_url"] = {case_id: payment.get("pay_url")}
+    back = f"{web_of(request).settings.public_url}/mein-rathaus/antraege/{quote(case_id)}?bezahlt=1"
+    try:
+        payment = await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment", json={"return_url": back})
+    except ApiError as error:
+        if error.code != "payment_not_found":
+            raise
+        # the receivable comes with the case's saga, moments after submitting
+        session_of(request).flash(N_("Die Zahlung wird gerade vorbereitet. Bitte versuchen Sie es in einigen Sekunden noch einmal."))
+        return redirect(f"/mein-rathaus/antraege/{quote(case_id)}")
+    session_of(request).data["pay_url"] = {case_id: pay_url_of(payment)}
     return redirect(f"/mein-rathaus/antraege/{quote(case_id)}/bezahlen")
 
 
@@ -202,7 +240,7 @@ async def pay_page(request: Request) -> Response:
     case = await load_case(request)
     pay_url = (session_of(request).data.get("pay_url") or {}).get(case["case_id"])
     payment = await api(request, "GET", f"/api/v1/cases/{case['case_id']}/payment")
-    return render(request, "pay.html", case=case, payment=payment, pay_url=pay_url or payment.get("pay_url"))
+    return render(request, "pay.html", case=case, payment=payment, pay_url=pay_url or pay_url_of(payment))
 
 
 async def settings_page(request: Request) -> Response:
@@ -248,6 +286,7 @@ routes = [
     Route("/konto/bestaetigen", confirm, methods=["POST"]),
     Route("/mein-rathaus/", my_cases, methods=["GET"]),
     Route("/mein-rathaus/antraege/{case_id}", my_case, methods=["GET"]),
+    Route("/mein-rathaus/entwuerfe/{draft_id}/verwerfen", discard_draft, methods=["POST"]),
     Route("/mein-rathaus/antraege/{case_id}/antwort", answer, methods=["POST"]),
     Route("/mein-rathaus/antraege/{case_id}/bezahlen", pay, methods=["POST"]),
     Route("/mein-rathaus/antraege/{case_id}/bezahlen", pay_page, methods=["GET"]),

@@ -3,7 +3,8 @@ how the fields fall into pages, and how posted values become the JSON the gatewa
 
 Widgets: text (textarea past 200 characters), e-mail, number/integer, a date as day /
 month / year, radios for up to five enum values and a select for more, yes/no radios for a
-required boolean and a checkbox for an optional one. Fields whose names share a prefix
+required boolean and a checkbox for an optional one, a file upload for a file field
+(``"x-vr-widget": "file"``; the upload itself is :mod:`services.web.uploads`). Fields whose names share a prefix
 (``holder_…``, ``dog_…``) stay together; a form longer than :data:`PAGE_SIZE` fields is
 split into pages at those group borders. The checks here only turn input into the right
 JSON types (a date that exists, a whole number); the gateway's validation is authoritative
@@ -22,16 +23,18 @@ from services.web.i18n import N_, Texts
 PAGE_SIZE = 8
 RADIO_LIMIT = 5
 YES, NO = "ja", "nein"
+FILE_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 
 @dataclass
 class Field:
     name: str
-    kind: str  # text, textarea, email, integer, number, date, radios, select, yesno, checkbox
+    kind: str  # text, textarea, email, integer, number, date, radios, select, yesno, checkbox, file
     label: str
     hint: str
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
+    accept: tuple[str, ...] = ()  # a file field's media types
 
     @property
     def anchor(self) -> str:
@@ -41,6 +44,8 @@ class Field:
 
 def _kind(schema: dict[str, Any], required: bool) -> str:
     kind = schema.get("type")
+    if schema.get("x-vr-widget") == "file":
+        return "file"
     if "enum" in schema:
         return "radios" if len(schema["enum"]) <= RADIO_LIMIT else "select"
     if kind == "boolean":
@@ -65,7 +70,8 @@ def fields_of(definition: dict[str, Any], texts: Texts) -> list[Field]:
         hint = texts.pick(labels.get("help")) or (schema.get("description") if texts.lang == "de" else "") or ""
         kind = _kind(schema, name in required)
         options = [(str(v), texts.pick((labels.get("options") or {}).get(str(v))) or str(v)) for v in schema.get("enum", [])]
-        fields.append(Field(name, kind, label, hint, name in required, options))
+        accept = tuple(schema.get("x-vr-accept") or FILE_TYPES) if kind == "file" else ()
+        fields.append(Field(name, kind, label, hint, name in required, options, accept))
     return fields
 
 
@@ -102,6 +108,8 @@ def raw_of(item: Field, data: dict[str, Any]) -> dict[str, str]:
         return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
     if item.kind in ("yesno", "checkbox"):
         return {"value": YES if value else NO}
+    if item.kind == "file":
+        return {"value": str(value.get("attachment_id", "")) if isinstance(value, dict) else ""}
     return {"value": str(value)}
 
 
@@ -112,6 +120,8 @@ def parse(fields: list[Field], posted: dict[str, str], texts: Texts) -> tuple[di
     errors: dict[str, str] = {}
     raw: dict[str, dict[str, str]] = {}
     for item in fields:
+        if item.kind == "file":
+            continue  # uploaded separately (services.web.uploads)
         if item.kind == "date":
             parts = {p: posted.get(f"{item.name}-{p}", "").strip() for p in ("day", "month", "year")}
             raw[item.name] = parts
@@ -175,6 +185,8 @@ def display(item: Field, value: Any, texts: Texts) -> str:
         return texts.gettext("Ja") if value else texts.gettext("Nein")
     if item.kind in ("radios", "select"):
         return dict(item.options).get(str(value), str(value))
+    if item.kind == "file":
+        return texts.gettext("Datei hochgeladen")
     if item.kind == "date":
         return texts.date(str(value))
     return str(value)

@@ -15,6 +15,7 @@ import hmac
 import time
 from urllib.parse import urlsplit
 
+from starlette.datastructures import UploadFile
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,7 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 ALLOWED_SITES = frozenset({"same-origin", "none"})
+MAX_FILES = 10  # file fields on one form page
 
 
 class CsrfRejected(Exception):
@@ -41,18 +43,25 @@ def origin_of(url: str) -> str:
 
 async def read_form(request: Request) -> dict[str, str]:
     """The posted form's fields, after the CSRF checks (raises :class:`CsrfRejected`)."""
+    return (await read_form_with_files(request))[0]
+
+
+async def read_form_with_files(request: Request) -> tuple[dict[str, str], dict[str, UploadFile]]:
+    """The posted form's fields and its uploaded files (a multipart form), after the CSRF
+    checks."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site.lower() not in ALLOWED_SITES:
         raise CsrfRejected("sec-fetch-site")
     sender = request.headers.get("origin")
     if sender is not None and sender.lower() != origin_of(request.app.state.web.settings.public_url):
         raise CsrfRejected("origin")
-    form = await request.form()
+    form = await request.form(max_files=MAX_FILES)
     fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    files = {key: value for key, value in form.multi_items() if isinstance(value, UploadFile) and value.filename}
     token = fields.pop("csrf_token", "")
     if not hmac.compare_digest(token.encode(), request.state.session.csrf.encode()):
         raise CsrfRejected("token")
-    return fields
+    return fields, files
 
 
 class WebMiddleware(BaseHTTPMiddleware):

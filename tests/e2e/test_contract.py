@@ -777,6 +777,10 @@ def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Cl
     assert check(high_citizen.get(f"/api/v1/cases/{paid}/payment", params={"returned": "1"}), 200).json()["status"] == "PAYED"
     check(high_citizen.post(f"/api/v1/cases/{paid}/payment", json={}, headers={"Origin": "https://boese.example"}), 403, "cross_site_request")
     check(high_citizen.post(f"/api/v1/cases/{nobody}/payment", json={}), 404, "case_not_found")
+    back = {"return_url": "https://boese.example/zurueck"}
+    check(high_citizen.post(f"/api/v1/cases/{paid}/payment", json=back), 422, "return_url_not_allowed")
+    check(high_citizen.post(f"/api/v1/cases/{paid}/payment", content=b"{", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, high_citizen, "POST", f"/api/v1/cases/{paid}/payment")
     check(high_citizen.get(f"/api/v1/cases/{nobody}/payment"), 404, "case_not_found")
     refund = f"/api/v1/cases/{paid}/payment/refund"
     check(people.lohne_lead.post(refund, json={"reason": " "}), 400, "invalid_parameter")

@@ -72,6 +72,24 @@ def test_after_a_failure_or_cancel_a_new_attempt_pays_the_case(payer, outcome, s
     assert eventually(lambda: case_of(payer, case_id)["status"] == "paid", timeout=30)
 
 
+def test_the_payer_returns_to_the_web_portal_and_only_to_an_origin_of_the_platform(running, payer) -> None:
+    case_id = new_case(payer)
+    for bad in ("https://evil.example/x", f"{running.web_url}@evil.example/", "javascript:alert(1)", "/relative", 7):
+        refused = payer.post(f"/api/v1/cases/{case_id}/payment", json={"return_url": bad})
+        assert (refused.status_code, refused.json()["code"]) == (422, "return_url_not_allowed"), bad
+    back = f"{running.web_url}/mein-rathaus/antraege/{case_id}/bezahlt"
+
+    def attempt() -> dict[str, Any] | None:
+        response = payer.post(f"/api/v1/cases/{case_id}/payment", json={"return_url": back})
+        assert response.status_code in (200, 404), response.text
+        return response.json() if response.status_code == 200 else None
+
+    started = eventually(attempt, timeout=30, interval=0.3)
+    done = pay(started["payment"]["pay_url"], "success")
+    assert done.status_code == 303 and done.headers["location"].startswith(f"{back}?payment_id="), done.headers["location"]
+    assert returned(payer, case_id)["status"] == "PAYED"
+
+
 def test_an_unpaid_payment_expires_and_a_new_attempt_pays(payer) -> None:
     case_id = new_case(payer)
     first = start(payer, case_id)
