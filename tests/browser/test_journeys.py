@@ -21,7 +21,8 @@ from tests.examples import form
 from tests.support import Platform
 
 
-def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str, checks: bool = True) -> None:
+def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str, checks: bool = True,
+                    decision: str = "Die Steuermarke kommt per Post.") -> None:
     """The responsible clerk finds the case in the worklist, starts the review and approves."""
     clerk = accounts.staff([(tenant, "clerk", ["*"])])
     log_in(page, clerk, staff=True, name="clerk-login" if checks else None)
@@ -34,7 +35,7 @@ def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str,
         check_page(page, "clerk-case")
     page.click("text=Bearbeitung beginnen")
     expect(page.locator(".kern-alert--success")).to_contain_text("Bearbeitung wurde begonnen")
-    page.fill("#decision", "Die Steuermarke kommt per Post.")
+    page.fill("#decision", decision)
     page.click("form[action$='/approve'] button")
     expect(page.locator("dd strong")).to_have_text("Bewilligt")
     if checks:
