@@ -3,7 +3,9 @@ how the fields fall into pages, and how posted values become the JSON the gatewa
 
 Widgets: text (textarea past 200 characters), e-mail, number/integer, a date as day /
 month / year, radios for up to five enum values and a select for more, yes/no radios for a
-required boolean and a checkbox for an optional one, a file upload for a file field
+required boolean and a checkbox for an optional one, a declaration (a boolean that must be
+``true``: one checkbox labelled with the statement itself, so the citizen sees what they
+confirm and cannot answer "no"), a file upload for a file field
 (``"x-vr-widget": "file"``; the upload itself is :mod:`services.web.uploads`). Fields whose names share a prefix
 (``holder_…``, ``dog_…``) stay together; a form longer than :data:`PAGE_SIZE` fields is
 split into pages at those group borders. The checks here only turn input into the right
@@ -29,12 +31,13 @@ FILE_TYPES = ("application/pdf", "image/jpeg", "image/png")
 @dataclass
 class Field:
     name: str
-    kind: str  # text, textarea, email, integer, number, date, radios, select, yesno, checkbox, file
+    kind: str  # text, textarea, email, integer, number, date, radios, select, yesno, checkbox, declaration, file
     label: str
     hint: str
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
     accept: tuple[str, ...] = ()  # a file field's media types
+    statement: str = ""  # what a declaration confirms (the schema's description)
 
     @property
     def anchor(self) -> str:
@@ -48,6 +51,8 @@ def _kind(schema: dict[str, Any], required: bool) -> str:
         return "file"
     if "enum" in schema:
         return "radios" if len(schema["enum"]) <= RADIO_LIMIT else "select"
+    if kind == "boolean" and schema.get("const") is True:
+        return "declaration"
     if kind == "boolean":
         return "yesno" if required else "checkbox"
     if kind in ("integer", "number"):
@@ -71,7 +76,8 @@ def fields_of(definition: dict[str, Any], texts: Texts) -> list[Field]:
         kind = _kind(schema, name in required)
         options = [(str(v), texts.pick((labels.get("options") or {}).get(str(v))) or str(v)) for v in schema.get("enum", [])]
         accept = tuple(schema.get("x-vr-accept") or FILE_TYPES) if kind == "file" else ()
-        fields.append(Field(name, kind, label, hint, name in required, options, accept))
+        statement = (schema.get("description") or label) if kind == "declaration" else ""  # German only, as defined
+        fields.append(Field(name, kind, label, hint, name in required, options, accept, statement))
     return fields
 
 
@@ -106,7 +112,7 @@ def raw_of(item: Field, data: dict[str, Any]) -> dict[str, str]:
         except ValueError:
             return {}
         return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
-    if item.kind in ("yesno", "checkbox"):
+    if item.kind in ("yesno", "checkbox", "declaration"):
         return {"value": YES if value else NO}
     if item.kind == "file":
         return {"value": str(value.get("attachment_id", "")) if isinstance(value, dict) else ""}
@@ -138,6 +144,12 @@ def parse(fields: list[Field], posted: dict[str, str], texts: Texts) -> tuple[di
         raw[item.name] = {"value": text}
         if item.kind == "checkbox":
             values[item.name] = text == YES
+            continue
+        if item.kind == "declaration":
+            if text == YES:
+                values[item.name] = True
+            elif item.required:
+                errors[item.name] = texts.gettext("Bestätigen Sie „%(label)s“.", label=item.label)
             continue
         if not text:
             if item.required:
@@ -181,7 +193,7 @@ def display(item: Field, value: Any, texts: Texts) -> str:
     """A stored value as the check-answers page shows it."""
     if value is None or value == "":
         return ""
-    if item.kind in ("yesno", "checkbox"):
+    if item.kind in ("yesno", "checkbox", "declaration"):
         return texts.gettext("Ja") if value else texts.gettext("Nein")
     if item.kind in ("radios", "select"):
         return dict(item.options).get(str(value), str(value))

@@ -62,3 +62,20 @@ def test_the_gateways_problem_is_mapped_onto_the_fields() -> None:
     errors = forms.errors_from_problem(problem, fields, texts())
     assert errors == {"chip_number": "Prüfen Sie „Chipnummer (Transponder)“: die Angabe hat nicht das erwartete Format.",
                       "dog_name": "Geben Sie „Name des Hundes“ an."}
+
+
+def test_a_declaration_is_one_checkbox_with_its_statement_and_unchecked_an_error() -> None:
+    """Briefwahl's "Versicherung" (a boolean that must be true) was a yes/no question whose
+    statement was never shown; "Nein" only failed at the gateway with "unexpected format"."""
+    fields = {f.name: f for f in forms.fields_of(definition("briefwahl"), texts())}
+    declaration = fields["declaration"]
+    assert declaration.kind == "declaration" and declaration.anchor == "declaration"
+    assert declaration.statement == "Ich versichere, dass ich den Antrag für mich selbst stelle."
+    assert forms.fields_of(definition("sperrmuell"), texts())[-1].kind == "declaration"
+    values, errors, _raw = forms.parse([declaration], {"declaration": "ja"}, texts())
+    assert values == {"declaration": True} and not errors
+    assert forms.raw_of(declaration, values) == {"value": "ja"} and forms.display(declaration, True, texts()) == "Ja"
+    values, errors, _raw = forms.parse([declaration], {}, texts())
+    assert values == {} and errors == {"declaration": "Bestätigen Sie „Versicherung“."}
+    english = {f.name: f for f in forms.fields_of(definition("briefwahl"), texts("en"))}["declaration"]
+    assert forms.parse([english], {}, texts("en"))[1] == {"declaration": "Confirm “Declaration”."}
