@@ -234,6 +234,8 @@ class Platform:
         "notifications-consumer": ["-m", "services.notifications.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
+        "oparl_server": ["-m", "services.council.oparl_server"],
+        "council-sync": ["-m", "services.council.sync"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -244,6 +246,8 @@ class Platform:
         self.sink_port = free_port()  # the development SMTP sink's JSON API
         self.web_port = free_port()  # the web front end (portals, clerk workspace)
         self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.oparl_port = free_port()  # the development OParl server (Cloppenburg's council information)
+        self.oparl_url = f"http://127.0.0.1:{self.oparl_port}"
         self.env = {
             **os.environ,
             **env,
@@ -263,6 +267,9 @@ class Platform:
             "WEB_PORT": str(self.web_port),
             "WEB_PUBLIC_URL": self.web_url,
             "WEB_GATEWAY_URL": f"http://127.0.0.1:{self.port}",
+            "OPARL_SERVER_PORT": str(self.oparl_port),
+            "COUNCIL_SEED_SOURCES": f"03453004={self.oparl_url}/oparl/v1/system",
+            "COUNCIL_SYNC_INTERVAL": "2",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
             merchants = development_simulator_file(
