@@ -210,7 +210,7 @@ class TenantLoop(threading.Thread):
                     failures = 0
                 except SourceError:
                     failures += 1
-                except Exception as exc:  # noqa: BLE001 - the loop must outlive any one run
+                except Exception as exc:  # the loop must outlive any one run
                     failures += 1
                     log.exception("council_sync_crashed", tenant=self.tenant, error=repr(exc)[:300])
                 self.stopping.wait(self.settings.sync_interval * min(2 ** failures, 8) if failures
