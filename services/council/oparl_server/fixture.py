@@ -130,7 +130,7 @@ def build(base: str, today: date | None = None) -> dict[str, Any]:
             "created": BASE_MODIFIED, "modified": BASE_MODIFIED}
     system = {"id": f"{api}/system", "type": SCHEMA + "System", "oparlVersion": SCHEMA, "body": f"{api}/bodies",
               "name": "Ratsinformationssystem der Stadt Cloppenburg (Entwicklung)", "vendor": "https://example.org",
-              "product": "VR OParl-Testserver", "created": BASE_MODIFIED, "modified": BASE_MODIFIED}
+              "product": "https://example.org/vr-oparl-testserver", "created": BASE_MODIFIED, "modified": BASE_MODIFIED}
     for obj in (system, body, *orgs, *meetings, *papers):
         objects[obj["id"]] = obj
     for meeting in meetings:
