@@ -39,7 +39,7 @@ def test_council_pages_and_the_last_data_when_the_source_is_away(context: Browse
 
     running.kill("oparl_server")  # the municipality's system is away: the last data stays, with its date
     page.goto("/cloppenburg/rat/")
-    reload_until(page, "Ratsinformationssystem nicht erreichbar")
+    reload_until(page, "Daten nicht aktuell")
     expect(page.locator("main")).to_contain_text("Sie sehen den Stand vom")
     assert page.locator("main ul.vr-results li a").count() >= 1
     check_page(page, "council-stale")
