@@ -71,6 +71,11 @@ PROCESSES: tuple[Process, ...] = (
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),
     Process("psp_simulator", ("python", "-m", "services.payments.psp_simulator"), http_port=8090, development_only=True,
             env={"PSP_SIMULATOR_HOST": "0.0.0.0", "PSP_SIMULATOR_PUBLIC_URL": "http://127.0.0.1:8090"}),
+    Process("council", nameko("council"), replicas=2),
+    # one writer per tenant's source: two would fetch every source twice
+    Process("council-sync", ("python", "-m", "services.council.sync")),
+    Process("oparl_server", ("python", "-m", "services.council.oparl_server"), http_port=8095, development_only=True,
+            env={"OPARL_SERVER_HOST": "0.0.0.0", "OPARL_SERVER_PUBLIC_URL": "http://oparl-server:8095"}),
     # the development SMTP sink: its SMTP port for the notifications service (its page stays inside)
     Process("mail-sink", ("python", "-m", "services.notifications.sink"), development_only=True,
             env={"SMTP_HOST": "0.0.0.0"}),

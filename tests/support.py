@@ -234,6 +234,8 @@ class Platform:
         "notifications-consumer": ["-m", "services.notifications.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
+        "oparl_server": ["-m", "services.council.oparl_server"],
+        "council-sync": ["-m", "services.council.sync"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -244,6 +246,8 @@ class Platform:
         self.sink_port = free_port()  # the development SMTP sink's JSON API
         self.web_port = free_port()  # the web front end (portals, clerk workspace)
         self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.oparl_port = free_port()  # the development OParl server (Cloppenburg's council information)
+        self.oparl_url = f"http://127.0.0.1:{self.oparl_port}"
         self.env = {
             **os.environ,
             **env,
@@ -264,6 +268,9 @@ class Platform:
             "WEB_PUBLIC_URL": self.web_url,
             "ALLOWED_ORIGINS": self.web_url,  # the web's return address after paying is the gateway's to allow
             "WEB_GATEWAY_URL": f"http://127.0.0.1:{self.port}",
+            "OPARL_SERVER_PORT": str(self.oparl_port),
+            "COUNCIL_SEED_SOURCES": f"03453004={self.oparl_url}/oparl/v1/system",
+            "COUNCIL_SYNC_INTERVAL": "2",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
             merchants = development_simulator_file(
@@ -419,3 +426,52 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         time.sleep(interval)
+
+
+class OparlServer:
+    """The development OParl server (``python -m services.council.oparl_server``) as a real
+    process on a port of its own; ``chaos`` and ``touch`` are its development switches."""
+
+    def __init__(self, log_dir: Path, **settings: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.system_url = f"{self.url}/oparl/v1/system"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "METRICS_PORT": "0", "OPARL_SERVER_PORT": str(self.port),
+               **{f"OPARL_SERVER_{k.upper()}": v for k, v in settings.items()}}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"oparl-{self.port}.log", "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.council.oparl_server"], cwd=ROOT, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        eventually(self._up, timeout=20)
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the OParl server exited with {self.proc.returncode}")
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def chaos(self, **switches: Any) -> dict[str, Any]:
+        return httpx.post(f"{self.url}/_chaos", json=switches, timeout=5).json()
+
+    def touch(self, kind: str, number: int, name: str) -> dict[str, Any]:
+        return httpx.post(f"{self.url}/_touch", json={"kind": kind, "number": number, "name": name}, timeout=5).json()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def oparl_server(log_dir: Path, **settings: str) -> Iterator[OparlServer]:
+    server = OparlServer(log_dir, **settings)
+    try:
+        yield server
+    finally:
+        server.stop()

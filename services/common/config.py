@@ -39,6 +39,8 @@ variable                   default                              meaning
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
+``COUNCIL_*``              see :class:`CouncilSettings`         the OParl sync worker (council information)
+``OPARL_SERVER_*``         see :class:`OparlServerSettings`     the development OParl server
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
@@ -73,9 +75,68 @@ METRICS_PORTS: Mapping[str, int] = {
     "notifications": 9111,
     "notifications-consumer": 9112,
     "web": 9113,
+    "council": 9114,
+    "council-sync": 9115,
+    "oparl_server": 9116,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
+
+
+@dataclass(frozen=True)
+class CouncilSettings:
+    """The OParl sync worker's settings: ``COUNCIL_<FIELD>``; durations in seconds
+    (services/council/README.md)."""
+
+    #: Seconds between two syncs of one source (after a failure: backoff up to 8x this).
+    sync_interval: float = 300.0
+    #: Timeout of one HTTP request to a source.
+    request_timeout: float = 10.0
+    #: A whole sync run of one source ends (as failed) after this long.
+    run_deadline: float = 120.0
+    #: Attempts per request (5xx, timeouts, broken connections), with doubling backoff.
+    attempts: int = 3
+    backoff: float = 0.5
+    #: Least seconds between two requests to one source (a polite rate).
+    request_interval: float = 0.1
+    #: ``elementsPerPage`` asked for (a source may send fewer or more; more are cut at 200).
+    page_size: int = 50
+    #: Pages followed per list and run at most.
+    max_pages: int = 200
+    #: Development: ``AGS=URL,AGS=URL`` recorded as sources at start where a tenant has none.
+    seed_sources: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CouncilSettings:
+        return _from_env(cls, os.environ if env is None else env, prefix="COUNCIL_")
+
+    def seeds(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.seed_sources.split(",") if "=" in item)
+        return {ags.strip(): url.strip() for ags, url in pairs}
+
+
+@dataclass(frozen=True)
+class OparlServerSettings:
+    """The development OParl server: ``OPARL_SERVER_<FIELD>``. Its chaos switches start
+    here and can be changed while it runs (``POST /_chaos``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8095
+    #: Base of the object ids (URLs) it serves; empty: ``http://<host>:<port>``.
+    public_url: str = ""
+    #: Seconds every answer waits.
+    delay: float = 0.0
+    #: Share (0 to 1) of requests answered with HTTP 500.
+    fail_rate: float = 0.0
+    #: Share (0 to 1) of list pages answered with broken JSON.
+    malformed_rate: float = 0.0
+    #: Add invalid objects to the lists (an agenda-less meeting without id, a paper with a number as name).
+    bad_objects: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OparlServerSettings:
+        loaded = _from_env(cls, os.environ if env is None else env, prefix="OPARL_SERVER_")
+        return dataclasses.replace(loaded, public_url=(loaded.public_url or f"http://{loaded.host}:{loaded.port}").rstrip("/"))
 
 
 def _convert(raw: str, default: Any, name: str) -> Any:

@@ -98,6 +98,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "applicant_account": ("bestehendes Konto einer Bürgerin, eines Bürgers oder einer Organisation", "an existing citizen or organisation account"),
     "staff_kind_role": ("Art clerk oder tenant_admin; Rolle clerk, team_lead oder tenant_admin", "kind clerk or tenant_admin; role clerk, team_lead or tenant_admin"),
     "query_empty": ("leer", "empty"),
+    "http_url": ("http(s)-Adresse bis {limit} Zeichen oder null erwartet", "http(s) URL up to {limit} characters or null expected"),
+    "hex_id": ("{length} Hexadezimalziffern erwartet", "{length} hexadecimal digits expected"),
     "query_too_long": ("höchstens {limit} Zeichen", "at most {limit} characters"),
     "limit_range": ("Anzahl von {low} bis {high}", "a count from {low} to {high}"),
     "code_taken": ("bereits vergeben", "already taken"),

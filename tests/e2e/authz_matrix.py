@@ -152,6 +152,8 @@ NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no
 POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
 DRAFTS, DRAFT = "/api/v1/tenants/<ags>/drafts", "/api/v1/drafts/<draft_id>"
 CASE_ATTACHMENT = "/api/v1/cases/<case_id>/attachments/<attachment_id>"
+COUNCIL, COUNCIL_SOURCE = "/api/v1/tenants/<ags>/council", "/api/v1/admin/tenants/<ags>/council/source"
+NO_COUNCIL_ITEM = ok(404, code="not_found")  # public; an id the (empty) read model does not hold
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
@@ -186,7 +188,12 @@ MATRIX: tuple[Row, ...] = (
     public("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen", "lebenslagen", OK200),
     public("GET", "/api/v1/lebenslagen/<lebenslage_id>/leistungen", "leistungen", OK200),
     public("GET", "/api/v1/leistungen/<ozg_id>", "leistung", OK200),
-    public("GET", "/dev/eid-simulator", "eid_simulator", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
+    public("GET", "/dev/eid-simulator", "eid_simulator", OK200),
+    public("GET", COUNCIL, "council_overview", OK200),
+    public("GET", f"{COUNCIL}/meetings", "council_meetings", OK200),
+    public("GET", f"{COUNCIL}/meetings/<meeting_id>", "council_meeting", NO_COUNCIL_ITEM),
+    public("GET", f"{COUNCIL}/papers/<paper_id>", "council_paper", NO_COUNCIL_ITEM),
+    public("GET", f"{COUNCIL}/search", "council_search", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
     # -- account: public steps (bad one-time tokens are a validation answer) -------------------
     public("POST", "/api/v1/auth/register", "register", OK202),
     public("POST", "/api/v1/auth/verify-email", "verify_email:post", BAD_TOKEN),
@@ -258,6 +265,10 @@ MATRIX: tuple[Row, ...] = (
     logged_in("DELETE", OFFERING_ADMIN, "withdraw_offering:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("GET", COUNCIL_SOURCE, "council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", COUNCIL_SOURCE, "council_source:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("PUT", COUNCIL_SOURCE, "put_council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("PUT", COUNCIL_SOURCE, "put_council_source:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("POST", STAFF, "create_staff:own", FORBIDDEN, tenant_admin=OK201, operator=OK201),
     logged_in("POST", STAFF, "create_staff:other_tenant", FORBIDDEN, operator=OK201),
     logged_in("GET", GRANTS, "grants:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),

@@ -45,7 +45,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 56  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 81  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -378,6 +378,11 @@ simple("search_services", "GET", "/api/v1/tenants/{ags}/services", params={"q": 
 simple("search_all", "GET", "/api/v1/search", params={"q": "dog tax", "lang": "en"}, check=expect_json("items"))
 simple("get_offering", "GET", "/api/v1/tenants/{ags}/offerings/{service_id}")
 simple("themenfelder", "GET", "/api/v1/themenfelder")
+simple("council_overview", "GET", "/api/v1/tenants/{ags}/council", check=expect_json("sync"))
+simple("council_meetings", "GET", "/api/v1/tenants/{ags}/council/meetings", check=expect_json("items"))
+simple("council_meeting", "GET", "/api/v1/tenants/{ags}/council/meetings/" + "0" * 20)
+simple("council_paper", "GET", "/api/v1/tenants/{ags}/council/papers/" + "0" * 20)
+simple("council_search", "GET", "/api/v1/tenants/{ags}/council/search", params={"q": "Rat"}, check=expect_json("items"))
 simple("lebenslagen", "GET", "/api/v1/themenfelder/{themenfeld_id}/lebenslagen")
 simple("leistungen", "GET", "/api/v1/lebenslagen/{lebenslage_id}/leistungen")
 simple("leistung", "GET", "/api/v1/leistungen/{ozg_id}")
@@ -726,6 +731,10 @@ for _variant in ("withdraw_offering:own", "withdraw_offering:other_tenant"):
     _admin(_variant, "DELETE", m.OFFERING_ADMIN, params={"reason": "Prüfung"}, check=_active(False))
 for _variant in ("put_offering:own", "put_offering:other_tenant"):
     _admin(_variant, "PUT", m.OFFERING_ADMIN, check=_active(True))
+for _variant in ("council_source:own", "council_source:other_tenant"):
+    _admin(_variant, "GET", m.COUNCIL_SOURCE, check=expect_json("history"))
+for _variant in ("put_council_source:own", "put_council_source:other_tenant"):  # none: nothing to sync
+    _admin(_variant, "PUT", m.COUNCIL_SOURCE, lambda w: {"url": None}, check=expect_json("configured_by"))
 for _variant in ("grants:own", "grants:other_tenant"):
     _admin(_variant, "GET", m.GRANTS, check=expect_json("pending"))
 for _variant in ("grant_history:own", "grant_history:other_tenant"):

@@ -405,6 +405,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_payment_requests(people, check, high_citizen)
     run_postbox_requests(people, check, high_citizen)
     run_web_requests(people, check, high_citizen)
+    run_council_requests(people, check)
     run_generic_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
@@ -1052,6 +1053,51 @@ def run_web_requests(people: People, check: Contract, high_citizen: httpx.Client
     check(citizen.put("/api/v1/me/profile", content=b"{", headers=AS_JSON), 400, "malformed_json")
     check(citizen.put("/api/v1/me/profile", json=[]), 400, "invalid_request")
     body_limits(check, citizen, "PUT", "/api/v1/me/profile")
+
+
+def run_council_requests(people: People, check: Contract) -> None:
+    """Council information: Cloppenburg synced from the development OParl server (the test
+    Platform seeds its source), the source configuration of Vechta (set to none: nothing syncs)."""
+    anonymous, cloppenburg, none = people.anonymous, "/api/v1/tenants/03453004/council", "0" * 20
+    overview = eventually(lambda: (r := anonymous.get(cloppenburg)).json().get("upcoming") and r, timeout=60)
+    check(overview, 200)
+    check(anonymous.get("/api/v1/tenants/99999999/council"), 404, "unknown_tenant")
+    committee = overview.json()["organizations"][0]["id"]
+    for params in ({}, {"when": "past", "organization": committee, "limit": 5, "offset": 1}):
+        check(anonymous.get(f"{cloppenburg}/meetings", params=params), 200)
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"when": "bald"}), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"organization": "rat"}), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"organization": none}), 404, "not_found")
+    check(anonymous.get("/api/v1/tenants/99999999/council/meetings"), 404, "unknown_tenant")
+    meeting = check(anonymous.get(f"{cloppenburg}/meetings/{overview.json()['upcoming'][0]['id']}"), 200).json()
+    check(anonymous.get(f"{cloppenburg}/meetings/sitzung-1"), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings/{none}"), 404, "not_found")
+    check(anonymous.get(f"/api/v1/tenants/99999999/council/meetings/{none}"), 404, "unknown_tenant")
+    paper = next(p for item in meeting["agenda"] for p in item["papers"])
+    check(anonymous.get(f"{cloppenburg}/papers/{paper['id']}"), 200)
+    check(anonymous.get(f"{cloppenburg}/papers/vorlage"), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/papers/{none}"), 404, "not_found")
+    check(anonymous.get(f"/api/v1/tenants/99999999/council/papers/{none}"), 404, "unknown_tenant")
+    found = check(anonymous.get(f"{cloppenburg}/search", params={"q": "Haushalt", "limit": 5}), 200).json()
+    assert found["items"] and all("aushalt" in item["name"] for item in found["items"])
+    check(anonymous.get(f"{cloppenburg}/search"), 400, "invalid_query")
+    check(anonymous.get(f"{cloppenburg}/search", params={"q": "x", "limit": 0}), 400, "invalid_parameter")
+    check(anonymous.get("/api/v1/tenants/99999999/council/search", params={"q": "x"}), 404, "unknown_tenant")
+    # the source: tenant admins of their own tenant, operators of every one
+    admin, source = people.vechta_admin, f"/api/v1/admin/tenants/{VECHTA}/council/source"
+    set_none = check(admin.put(source, json={"url": None}), 200).json()
+    assert set_none["url"] is None and set_none["configured_by"]
+    shown = check(admin.get(source), 200).json()
+    assert shown["history"][-1]["url"] is None
+    check(people.operator.get("/api/v1/admin/tenants/03453004/council/source"), 200)
+    check(admin.get(f"/api/v1/admin/tenants/{LOHNE}/council/source"), 403, "forbidden")
+    check(admin.put(f"/api/v1/admin/tenants/{LOHNE}/council/source", json={"url": None}), 403, "forbidden")
+    check(people.operator.get("/api/v1/admin/tenants/99999999/council/source"), 404, "unknown_tenant")
+    check(people.operator.put("/api/v1/admin/tenants/99999999/council/source", json={"url": None}), 404, "unknown_tenant")
+    check(admin.put(source, json={"url": "ftp://ratsinfo.example.org/system"}), 400, "invalid_parameter")
+    check(admin.put(source, json=[]), 400, "invalid_request")
+    check(admin.put(source, content=b"{", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, admin, "PUT", source)
 
 
 def run_generic_requests(people: People, check: Contract) -> None:
