@@ -70,10 +70,11 @@ class Gateway:
         session.auth = {**auth, **tokens(response.json())}
 
     async def call(
-        self, method: str, path: str, *, session: Session | None = None, lang: str = "de", auth: bool = True, **kwargs: Any
+        self, method: str, path: str, *, session: Session | None = None, lang: str = "de", auth: bool = True,
+        raw: bool = False, **kwargs: Any,
     ) -> Any:
-        """The JSON answer (None for 204); ApiError for a problem; NotLoggedIn when the
-        session's login is gone."""
+        """The JSON answer (None for 204; with ``raw`` the response itself, for downloads);
+        ApiError for a problem; NotLoggedIn when the session's login is gone."""
         logged_in = bool(auth and session is not None and session.auth)
         if logged_in and session.auth["expires_at"] - REFRESH_MARGIN < time.time():
             await self._refresh(session, lang)
@@ -91,6 +92,8 @@ class Gateway:
             except ValueError:
                 problem = {"code": "unavailable", "title": response.reason_phrase}
             raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+        if raw:
+            return response
         return response.json() if response.content else None
 
     async def get(self, path: str, **kwargs: Any) -> Any:
