@@ -26,7 +26,7 @@ BUSINESS = form("gewerbeanmeldung", city="Lohne (Oldenburg)", postal_code="49393
 def reload_until_in(page: Page, selector: str, text: str, timeout: float = 60) -> None:
     """Reload until ``selector`` shows ``text`` (the case page reads projections)."""
     deadline = time.monotonic() + timeout
-    while text not in (page.locator(selector).inner_text() if page.locator(selector).count() else ""):
+    while text not in " ".join(page.locator(selector).all_inner_texts()):
         assert time.monotonic() < deadline, f"{text!r} never appeared in {selector} on {page.url}"
         time.sleep(0.5)
         page.reload()
