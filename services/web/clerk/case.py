@@ -9,6 +9,7 @@ rather than failing the page, so one template serves clerks, team leads and tena
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -88,10 +89,10 @@ async def case_page(request: Request, errors: dict[str, str] | None = None, stat
     data = (case.get("contents") or {}).get("form_data") or {}
     fields = [f for f in forms.fields_of(definition, texts) if f.name in data and not isinstance(data[f.name], dict)]
     rows = [(f.label, forms.display(f, data.get(f.name), texts)) for f in fields]
-    payment = await optional(request, f"/api/v1/cases/{case_id}/payment") if case.get("fee_cents") else None
-    messages = await optional(request, f"/api/v1/cases/{case_id}/messages")
-    documents = await optional(request, f"/api/v1/cases/{case_id}/documents")
-    audit = await optional(request, f"/api/v1/cases/{case_id}/audit")
+    parts = ["messages", "documents", *(["payment"] if case.get("fee_cents") else []),
+             *(["audit"] if account.get("kind") != "clerk" else [])]  # the audit trail is no clerk's
+    found = dict(zip(parts, await asyncio.gather(*(optional(request, f"/api/v1/cases/{case_id}/{p}") for p in parts)), strict=True))
+    payment, messages, documents, audit = (found.get(p) for p in ("payment", "messages", "documents", "audit"))
     due = (date.today() + timedelta(days=14)).isoformat()
     return render(request, "clerk_case.html", status, staff_area=True, case=case, definition=definition, rows=rows,
                   attachments=attachments_of(definition, data, texts), payment=payment, refund_left=refundable(payment),
