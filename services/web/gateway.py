@@ -61,6 +61,10 @@ class Gateway:
             headers["Authorization"] = f"Bearer {token}"
         return await self.client.request(method, path, headers=headers, **kwargs)
 
+    async def refresh(self, session: Session, lang: str) -> None:
+        """New tokens now (e.g. after the trust level was raised: they carry it)."""
+        await self._refresh(session, lang)
+
     async def _refresh(self, session: Session, lang: str) -> None:
         auth = session.auth or {}
         response = await self._send("POST", "/api/v1/auth/refresh", lang, None, json={"refresh_token": auth.get("refresh_token", "")})
@@ -71,10 +75,10 @@ class Gateway:
 
     async def call(
         self, method: str, path: str, *, session: Session | None = None, lang: str = "de", auth: bool = True,
-        raw: bool = False, **kwargs: Any,
+        as_bytes: bool = False, **kwargs: Any
     ) -> Any:
-        """The JSON answer (None for 204; with ``raw`` the response itself, for downloads);
-        ApiError for a problem; NotLoggedIn when the session's login is gone."""
+        """The JSON answer (None for 204); ApiError for a problem; NotLoggedIn when the
+        session's login is gone."""
         logged_in = bool(auth and session is not None and session.auth)
         if logged_in and session.auth["expires_at"] - REFRESH_MARGIN < time.time():
             await self._refresh(session, lang)
@@ -92,8 +96,8 @@ class Gateway:
             except ValueError:
                 problem = {"code": "unavailable", "title": response.reason_phrase}
             raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
-        if raw:
-            return response
+        if as_bytes:
+            return response.content
         return response.json() if response.content else None
 
     async def get(self, path: str, **kwargs: Any) -> Any:
@@ -101,3 +105,7 @@ class Gateway:
 
     async def post(self, path: str, **kwargs: Any) -> Any:
         return await self.call("POST", path, **kwargs)
+
+    async def raw(self, path: str, **kwargs: Any) -> bytes:
+        """A file's bytes (a PDF), GET."""
+        return await self.call("GET", path, as_bytes=True, **kwargs)

@@ -50,3 +50,10 @@ def test_assisted_submission_is_offered_for_the_services_a_clerk_grant_covers() 
     assert assisted.covered(clerk, "03460006", "gewerbeanmeldung")
     assert not assisted.covered(clerk, "03460006", "hundeanmeldung")
     assert not assisted.covered(clerk, "03460009", "gewerbeanmeldung")  # an admin does not apply for citizens
+
+
+def test_a_download_is_typed_by_its_content() -> None:
+    assert case.media_type_of(b"%PDF-1.7\n") == ("application/pdf", "pdf")
+    assert case.media_type_of(b"\xff\xd8\xff\xe0JFIF") == ("image/jpeg", "jpg")
+    assert case.media_type_of(b"\x89PNG\r\n\x1a\n") == ("image/png", "png")
+    assert case.media_type_of(b"<html>") == ("application/octet-stream", "bin")

@@ -39,8 +39,6 @@ MESSAGE_KINDS = {
     "payment_requested": N_("Zahlungsaufforderung"), "payment_received": N_("Zahlungsbestätigung"),
     "payment_failed": N_("Hinweis auf fehlgeschlagene Zahlung"), "payment_refunded": N_("Erstattungsbestätigung"),
 }
-#: What a download passes on from the gateway's answer.
-DOWNLOAD_HEADERS = ("content-type", "content-disposition", "content-length", "etag")
 
 
 async def optional(request: Request, path: str) -> Any:
@@ -172,6 +170,18 @@ async def refund(request: Request) -> Response:
     return redirect(f"/verwaltung/faelle/{quote(case_id)}#zahlung")
 
 
+def media_type_of(content: bytes) -> tuple[str, str]:
+    """The type and file extension of an upload or letter by its content (the gateway accepts
+    only PDF, JPEG and PNG)."""
+    if content.startswith(b"%PDF"):
+        return "application/pdf", "pdf"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg", "jpg"
+    if content.startswith(b"\x89PNG"):
+        return "image/png", "png"
+    return "application/octet-stream", "bin"
+
+
 async def download(request: Request) -> Response:
     """An attachment or a decision letter, as the gateway hands it out (and audits it)."""
     require_login(request)
@@ -179,9 +189,11 @@ async def download(request: Request) -> Response:
     path = {"anlagen": "attachments", "dokumente": "documents"}.get(kind)
     if path is None:
         return not_found(request)
-    answer = await api(request, "GET", f"/api/v1/cases/{case_id}/{path}/{item}", raw=True)
-    headers = {k: v for k, v in answer.headers.items() if k.lower() in DOWNLOAD_HEADERS and k.lower() != "content-length"}
-    return Response(answer.content, 200, headers={**headers, "X-Content-Type-Options": "nosniff"})
+    content = await api(request, "GET", f"/api/v1/cases/{case_id}/{path}/{item}", as_bytes=True)
+    media_type, extension = media_type_of(content)
+    name = f"{'bescheid' if kind == 'dokumente' else 'anlage'}-{item[:8]}.{extension}"
+    return Response(content, 200, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"})
 
 
 async def case_view(request: Request) -> Response:
