@@ -10,7 +10,7 @@ import time
 import uuid
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import answer, check_page, fill_form, log_in, log_out
 from tests.e2e.accounts import Account, Accounts
@@ -112,7 +112,7 @@ def test_at_the_counter_a_clerk_applies_for_a_business_then_rejects_and_refunds_
 
 
 def test_the_worklist_filters_counts_and_refreshes_without_a_reload(
-    context: BrowserContext, running: Platform, accounts: Accounts
+    browser: Browser, context: BrowserContext, running: Platform, accounts: Accounts
 ) -> None:
     citizen = accounts.citizen()
     clerk = accounts.staff([(LOHNE, "clerk", ["*"])])
@@ -141,7 +141,17 @@ def test_the_worklist_filters_counts_and_refreshes_without_a_reload(
             time.sleep(0.5)
         assert page.evaluate("window.vrMarker") == "still here"
         expect(page.locator("#vr-refreshed")).to_contain_text("Liste aktualisiert um")
-        assert page.locator("#vr-refresh").get_attribute("href").startswith(f"/verwaltung/{LOHNE}/?")  # without JS
+
+        plain = browser.new_context(base_url=running.web_url, java_script_enabled=False)  # without JS: a link
+        try:
+            nojs = plain.new_page()
+            log_in(nojs, clerk, staff=True)
+            nojs.goto(f"/verwaltung/{LOHNE}/?service_id=hundeanmeldung&order=desc")
+            nojs.click("#vr-refresh")
+            expect(nojs).to_have_url(re.compile(r"\?service_id=hundeanmeldung&sort=submitted_at&order=desc$"))
+            expect(nojs.locator("#vr-worklist tbody")).to_contain_text(third["reference"])
+        finally:
+            plain.close()
 
         page.goto(f"/verwaltung/{LOHNE}/?service_id=hundeanmeldung&overdue=1")  # new cases are not overdue
         expect(page.locator("#vr-worklist tbody")).not_to_contain_text(dog["reference"])
