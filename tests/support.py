@@ -232,6 +232,7 @@ class Platform:
         "payments-saga": ["-m", "services.payments.saga"],
         "submissions-payments": ["-m", "services.submissions.payment_consumer"],
         "notifications-consumer": ["-m", "services.notifications.consumer"],
+        "rules-consumer": ["-m", "services.rules.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
     }

@@ -34,6 +34,7 @@ from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
 from services.gateway.postbox_routes import PostboxRoutes
+from services.gateway.rule_routes import RuleRoutes
 from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
@@ -87,7 +88,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes,
+    RuleRoutes, PageRoutes,
 ):
     name = "gateway"
 
@@ -96,6 +97,7 @@ class GatewayService(
     identity = RpcProxy("identity")
     payments = RpcProxy("payments")
     notifications = RpcProxy("notifications")
+    rules = RpcProxy("rules")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()
