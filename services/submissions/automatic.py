@@ -57,7 +57,7 @@ class AutomaticDecisions:
             return "duplicate"
         if case.status not in (Status.SUBMITTED, Status.PAID, Status.IN_REVIEW):
             return "not_decidable"
-        case.decide_automatically(outcome, reason[:6000], rule, correlation_id)
+        case.decide_automatically(outcome, reason[:6000], rule, self.clock().isoformat(), correlation_id)
         self.save(case)
         return "decided"
 

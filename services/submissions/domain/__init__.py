@@ -177,7 +177,7 @@ class Case(Aggregate):
         self._require("reassign", *OPEN)
         self._trigger(self.Reassigned, actor, correlation_id, clerk=clerk, previous=self.assignee)
 
-    def decide_automatically(self, outcome: str, reason: str, rule: str, correlation_id: str) -> None:
+    def decide_automatically(self, outcome: str, reason: str, rule: str, decided_at: str, correlation_id: str) -> None:
         """A rule decides (actor = the rule version, ``rule:<id>@v<n>``): the ordinary events
         of a review and its decision, preceded by the marker with the rule's reason."""
         self._require("decide-automatically", Status.SUBMITTED, Status.PAID, Status.IN_REVIEW)
@@ -185,7 +185,8 @@ class Case(Aggregate):
             raise DomainError("invalid_parameter", name="outcome", detail="approve, reject")
         if self.status != Status.IN_REVIEW:
             self._trigger(self.ReviewStarted, rule, correlation_id, clerk=rule)
-        self._trigger(self.DecidedAutomatically, rule, correlation_id, rule=rule, outcome=outcome, reason=reason)
+        self._trigger(self.DecidedAutomatically, rule, correlation_id, rule=rule, outcome=outcome, reason=reason,
+                      decided_at=decided_at)
         if outcome == "approve":
             self._trigger(self.Approved, rule, correlation_id, decision=self._free_text(reason))
         else:
@@ -276,9 +277,10 @@ class Case(Aggregate):
         rule: str
         outcome: str
         reason: str
+        decided_at: str  # the application's clock: the reversal window counts from here
 
         def apply(self, case: Case) -> None:
-            case.automatic = {"rule": self.rule, "outcome": self.outcome, "at": self.timestamp.isoformat()}
+            case.automatic = {"rule": self.rule, "outcome": self.outcome, "at": self.decided_at}
 
     class AutomaticDecisionReversed(Event):
         clerk: str
