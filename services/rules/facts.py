@@ -10,7 +10,10 @@ from services.rules.domain.evaluation import CaseFacts
 from services.rules.registry import Registry, demo_registry
 
 
-def case_facts(item: dict[str, Any], now: datetime, registry: Registry | None = None) -> CaseFacts:
+def case_facts(item: dict[str, Any], now: datetime, registry: Registry | None = None,
+               ask_registry: bool = True) -> CaseFacts:
+    """``ask_registry=False`` when no condition tests ``registry_address_match`` (it is then
+    None, never true): the registry is the costly fact."""
     form = item.get("form_data") or {}
     submitted = datetime.fromisoformat(item["submitted_at"])
     fee = int(item.get("fee_cents") or 0)
@@ -20,7 +23,7 @@ def case_facts(item: dict[str, Any], now: datetime, registry: Registry | None = 
         "fee_paid": fee == 0 or int(item.get("paid_cents") or 0) >= fee,
         "age_days": max(0, (now - submitted).days),
         "postcode": form.get("postal_code") or form.get("holder_postal_code"),
-        "registry_address_match": (registry or demo_registry()).address_matches(form),
+        "registry_address_match": (registry or demo_registry()).address_matches(form) if ask_registry else None,
         "weekday": now.isoweekday(),
     }
     return CaseFacts(item["case_id"], item["tenant"], item["service_id"], item["status"], form, facts,

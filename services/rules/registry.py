@@ -23,10 +23,14 @@ class Registry(Protocol):
     def address_matches(self, form: Mapping[str, Any]) -> bool: ...
 
 
+@lru_cache(maxsize=65536)
+def _norm_text(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value).casefold().replace("ß", "ss")
+    return text.replace("str.", "strasse").replace(" ", "").replace("-", "")
+
+
 def _norm(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", str(value or "")).casefold().replace("ß", "ss")
-    text = text.replace("str.", "strasse").replace(" ", "").replace("-", "")
-    return text
+    return _norm_text(value if isinstance(value, str) else str(value or ""))
 
 
 def person_of(form: Mapping[str, Any]) -> tuple[str, ...] | None:

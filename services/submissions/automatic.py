@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from services.common.cases import Status
 from services.common.config import settings
 from services.common.db import ReadStore
-from services.common.problems import DomainError
 from services.submissions.domain import Case
 
 PAGE_LIMIT = 1000
@@ -83,10 +83,11 @@ class AutomaticDecisions:
         )
         items = []
         for case_id, _ in rows:
-            try:
-                case = self.get_case(case_id)
-            except DomainError:
-                continue
-            items.append(rule_facts(case, list(self.events.get(case.id))))
+            events = list(self.events.get(UUID(case_id)))  # one read: the case is folded from them
+            case = None
+            for event in events:
+                case = event.mutate(case)
+            if isinstance(case, Case):
+                items.append(rule_facts(case, events))
         cursor = f"{rows[-1][1]}|{rows[-1][0]}" if len(rows) == limit else None
         return {"items": items, "next_cursor": cursor}

@@ -21,6 +21,7 @@ from services.common.db import open_application
 from services.common.problems import DomainError, text
 from services.rules.application.consuming import RuleConsumption
 from services.rules.domain import Rule, TenantRules
+from services.rules.domain.conditions import facts_used
 from services.rules.domain.evaluation import PastCase, shadow_report
 from services.rules.facts import case_facts
 
@@ -154,13 +155,14 @@ class RulesApp(RuleConsumption, Application[UUID]):
         rule = self.rule(rule_id)
         began = time.monotonic()
         now = self.clock()
+        asks = "registry_address_match" in facts_used(rule.definitions[rule.current]["when"])
 
         def cases() -> Iterator[PastCase]:
             after = ""
             while True:
                 page = past_cases(rule.tenant, rule.service_id, start.isoformat(), end.isoformat(), after)
                 for item in page["items"]:
-                    yield PastCase(case_facts(item, now, registry), item.get("outcome"),
+                    yield PastCase(case_facts(item, now, registry, asks), item.get("outcome"),
                                    item.get("first_assignee"), item.get("decided_by") or "")
                 after = page.get("next_cursor") or ""
                 if not after:

@@ -18,6 +18,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.rules.domain import Rule, RuleAction
+from services.rules.domain.conditions import facts_used
 from services.rules.domain.evaluation import TRIGGERS, Outcome, decide
 from services.rules.facts import case_facts
 
@@ -51,7 +52,8 @@ class RuleConsumption:
         actions = []
         if rules:
             now = self.clock()
-            facts = case_facts(cases.rule_facts(envelope["aggregate_id"]), now, registry)
+            asks = any("registry_address_match" in facts_used(r.active_definition["when"]) for r in rules)
+            facts = case_facts(cases.rule_facts(envelope["aggregate_id"]), now, registry, asks)
             for rule in sorted(rules, key=_order):
                 outcome = decide(rule.kind, rule.active_definition, facts)
                 if outcome is None or not _fits(outcome, kind):

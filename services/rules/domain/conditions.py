@@ -115,6 +115,11 @@ def fields_used(condition: Mapping[str, Any]) -> set[str]:
     return {t["field"] for t in _tests(condition) if "field" in t}
 
 
+def facts_used(condition: Mapping[str, Any]) -> set[str]:
+    """The facts a condition tests (the registry is asked only when one needs it)."""
+    return {t["fact"] for t in _tests(condition) if "fact" in t}
+
+
 def _rank(value: Any) -> Any:
     return TRUST_LEVELS.index(value) if value in TRUST_LEVELS else value
 
