@@ -92,5 +92,6 @@ class RuleRoutes:
         report = self.rules.shadow_report(rule["rule_id"], version, wants_csv)
         if wants_csv:
             return Response(report, status=200, mimetype="text/csv", headers={
+                "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store", "Content-Language": lang,
                 "Content-Disposition": f'attachment; filename="schattenlauf-{rule["rule_id"]}-v{version}.csv"'})
         return json_response(report, lang=lang)
