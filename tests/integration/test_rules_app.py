@@ -137,6 +137,13 @@ def test_routing_and_reminder_rules(rules, submissions, resolve) -> None:
     assert (action.action, action.result) == ("remind", "scheduled")
     assert action.due_at[:10] > requested["occurred_at"][:10]
     assert route_id and seen
+    # a case withdrawn before its submitted event reaches the consumer is simply not routed (no dead letter)
+    gone = submit(submissions, resolve, "dog-gone", "hundeabmeldung", {**DOG_GONE, "reason": "other"})
+    submissions.act(gone, "withdraw", {}, "citizen:erika", "c")
+    submitted = next(e for e in case_envelopes(submissions) if e["aggregate_id"] == gone)
+    assert rules.consume(submitted, AppCases(submissions)) == "applied"
+    action = rules.repository.get(RuleAction.create_id(str(submitted["event_id"]), f"rule:{route_id}@v1"))
+    assert action.result == "not_open" and submissions.get_case(gone).status == "withdrawn"
 
 
 def test_a_shadow_run_reads_past_cases_through_submissions_and_compares(rules, submissions, resolve, clock) -> None:

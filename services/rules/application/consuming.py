@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from services.common.problems import DomainError
 from services.rules.domain import Rule, RuleAction
 from services.rules.domain.conditions import facts_used
 from services.rules.domain.evaluation import TRIGGERS, Outcome, decide
@@ -78,7 +79,12 @@ class RuleConsumption:
         if outcome.kind == "decision":
             result = cases.decide_automatically(case_id, outcome.action, outcome.reason, actor)
         elif outcome.kind == "routing":
-            result = cases.assign(case_id, outcome.target, actor)
+            try:
+                result = cases.assign(case_id, outcome.target, actor)
+            except DomainError as exc:
+                if exc.code != "transition_not_allowed":
+                    raise
+                result = "not_open"  # closed meanwhile (withdrawn, decided): nothing to route
         else:  # a reminder: due N days after the request (or the case's arrival, for overdue ones)
             due_at = (datetime.fromisoformat(envelope["occurred_at"]) + timedelta(days=outcome.after_days)).isoformat()
             result = "scheduled"
