@@ -58,9 +58,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas (default: drop them)")
     parser.add_argument("--only", action="append", default=[], help="run only these steps (repeatable), e.g. notifications")
     parser.add_argument("--mails", type=int, default=1000, help="events for the notifications step")
+    parser.add_argument("--rules-consume", type=int, default=1000, help="cases through the rules consumer (bench/rules.py)")
+    parser.add_argument("--rules-shadow", type=int, default=100_000, help="past cases of the rule-side shadow run")
+    parser.add_argument("--rules-shadow-real", type=int, default=2000, help="past cases read through submissions' store")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.compare_n, args.cases, args.payments = 2000, 600, 8_000, 100
+        args.rules_consume, args.rules_shadow, args.rules_shadow_real = 200, 10_000, 200
     return args
 
 
@@ -119,6 +123,7 @@ class Bench:
         args = self.args
         amqp_uri = support.fresh_vhost("vr_bench")
         self.step("ceilings", lambda: self.ceilings(amqp_uri))
+        self.step("rules", self.rules)  # in-process, before the platform takes the cores
         log_dir = self.out_dir / f"{args.name}-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
@@ -309,6 +314,23 @@ class Bench:
         rows = [[k, v] for k, v in result.items()] + [[f"raw SMTP {k}", v] for k, v in raw.items()]
         result["raw_smtp"] = raw
         self.show(report.table("1b. Notifications (event in → mail accepted by SMTP)", ["measure", "value"], rows))
+
+    def rules(self) -> None:
+        """Rules (issue #16): consumer events/s and shadow runs (bench/rules.py)."""
+        from bench.rules import run_rules_bench
+
+        args = self.args
+        result = run_rules_bench(args.rules_consume, args.rules_shadow, args.rules_shadow_real)
+        self.results["rules"] = result
+        consumer, synthetic, real = result["consumer"], result["shadow_synthetic"], result["shadow_through_submissions"]
+        rows = [
+            ["consumer: case events/s (evaluate, case command, tracking; no broker/RPC)", consumer["events_per_s"]],
+            ["consumer: redelivered events/s (tracking hit)", consumer["redelivered_per_s"]],
+            [f"shadow run, rule side: {synthetic['cases']} past cases (s)", synthetic["seconds"]],
+            [f"shadow run through submissions' store: {real['cases']} cases (s)", real["seconds"]],
+            ["  → estimated for 100,000 cases (s)", real["estimated_100k_s"]],
+        ]
+        self.show(report.table("Rules (bench/rules.py)", ["measure", "value"], rows))
 
     def search(self, plat: BenchPlatform) -> None:
         """The catalog search bench of bench/search.py, when it is there and time allows."""

@@ -2,10 +2,10 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway, payments, notifications, council (nameko services),
+Processes: catalog, identity, submissions, gateway, payments, notifications, rules, council (nameko services),
 the web front end (portals and clerk workspace, http://127.0.0.1:8080),
 the submissions relay and projector, the payments relay, the payment saga's two consumers, the
-PSP simulator, the notifications consumer and the development SMTP sink with its page at
+PSP simulator, the notifications consumer, the rules consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
 the PSP simulator keeps its own SQLite file under var/ always.
 A process that exits is restarted with a growing backoff, logged and counted (a crash loop stops
@@ -65,6 +65,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("submissions-payments", [PYTHON, "-m", "services.submissions.payment_consumer"]),
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
     ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
+    ("rules", nameko("rules")),
+    ("rules-consumer", [PYTHON, "-m", "services.rules.consumer"]),
     ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
     ("web", [PYTHON, "-m", "services.web"]),  # citizen portals and clerk workspace
     ("oparl_server", [PYTHON, "-m", "services.council.oparl_server"]),  # development council information system

@@ -232,6 +232,7 @@ class Platform:
         "payments-saga": ["-m", "services.payments.saga"],
         "submissions-payments": ["-m", "services.submissions.payment_consumer"],
         "notifications-consumer": ["-m", "services.notifications.consumer"],
+        "rules-consumer": ["-m", "services.rules.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
         "oparl_server": ["-m", "services.council.oparl_server"],
@@ -475,3 +476,31 @@ def oparl_server(log_dir: Path, **settings: str) -> Iterator[OparlServer]:
         yield server
     finally:
         server.stop()
+class AppCases:
+    """The rules consumer's case commands on a submissions application in the same process
+    (what ``services.rules.consumer.RpcCases`` does over RPC): the real application, no mock."""
+
+    def __init__(self, submissions: Any) -> None:
+        self.submissions = submissions
+
+    def rule_facts(self, case_id: str) -> dict[str, Any]:
+        return self.submissions.rule_facts(case_id)
+
+    def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str) -> str:
+        return self.submissions.decide_automatically(case_id, outcome, reason, rule, "corr-rules")
+
+    def assign(self, case_id: str, clerk: str, rule: str) -> str:
+        self.submissions.act(case_id, "reassign", {"clerk": clerk}, rule, "corr-rules")
+        return "assigned"
+
+
+def case_envelopes(submissions: Any, after: int = 0) -> list[dict[str, Any]]:
+    """The submissions application's integration events after ``after`` (what its relay publishes)."""
+    from services.submissions.integration import map_notification
+
+    found = []
+    for notification in submissions.recorder.select_notifications(after + 1, 10_000):
+        mapped = map_notification(submissions, notification)
+        if mapped is not None:
+            found.append(mapped)
+    return found

@@ -33,6 +33,11 @@ QUEUES: dict[str, list[str]] = {
         "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
         "payment.failed.v1", "payment.refunded.v1",
     ],
+    # services/rules/domain/evaluation.py TRIGGERS: the case events rules act on
+    "rules.cases": [
+        "case.submitted.v1", "case.payment_received.v1", "case.information_supplied.v1",
+        "case.information_requested.v2",
+    ],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.

@@ -59,7 +59,8 @@ TRUST_LEVELS = ("basic", "substantial", "high")
 # Names from services.common.cases.ACTIONS. "record-payment" is for the payments service (a system caller, not a person) and is
 # granted to no one here.
 APPLICANT_ACTIONS = frozenset({"withdraw", "supply-information"})
-CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject"})
+CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject",
+                           "reverse-automatic-decision"})
 TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"reassign"}
 ACTIONS_BY_ROLE: Mapping[str, frozenset[str]] = {"clerk": CLERK_ACTIONS, "team_lead": TEAM_LEAD_ACTIONS}
 
@@ -178,6 +179,11 @@ def can_see_deliveries(principal: Principal, case_meta: Mapping[str, Any]) -> bo
 def can_submit_for(principal: Principal, tenant: str, service_id: str) -> bool:
     """Assisted submission: a clerk of the responsible authority, for a covered service."""
     return principal.kind == "clerk" and any(g.covers(service_id) for g in principal.grants_for(tenant))
+
+
+def can_manage_rules(principal: Principal, tenant: str) -> bool:
+    """Define, change, try (shadow run) and switch the tenant's rules: its tenant admins."""
+    return _valid(principal) and principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
 
 
 def can_read_audit(principal: Principal, tenant: str) -> bool:

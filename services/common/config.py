@@ -36,6 +36,7 @@ variable                   default                              meaning
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
+``RULES_REVERSAL_WINDOW``  ``259200``                         s a clerk may reverse a rule's automatic decision
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -78,6 +79,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "council": 9114,
     "council-sync": 9115,
     "oparl_server": 9116,
+    "rules": 9117,
+    "rules-consumer": 9118,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -241,6 +244,8 @@ class Settings:
     #: the window's end (status ``deferred``), never dropped: a mail loop cannot flood an inbox.
     notifications_rate_limit: int = 20
     notifications_rate_window: int = 3600
+    #: Seconds during which a clerk may reverse a rule's automatic decision (default 72 h).
+    rules_reversal_window: int = 259200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -23,6 +23,7 @@ SERVICES = {
     "payments": "services.payments.service:PaymentsService",
     "notifications": "services.notifications.service:NotificationsService",
     "council": "services.council.service:CouncilService",
+    "rules": "services.rules.service:RulesService",
 }
 
 

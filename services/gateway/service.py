@@ -35,6 +35,7 @@ from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
 from services.gateway.postbox_routes import PostboxRoutes
+from services.gateway.rule_routes import RuleRoutes
 from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
@@ -88,7 +89,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes, CouncilRoutes,
+    PageRoutes, CouncilRoutes, RuleRoutes,
 ):
     name = "gateway"
 
@@ -98,6 +99,7 @@ class GatewayService(
     payments = RpcProxy("payments")
     notifications = RpcProxy("notifications")
     council = RpcProxy("council")
+    rules = RpcProxy("rules")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()

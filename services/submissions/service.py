@@ -220,6 +220,23 @@ class SubmissionsService:
             raise DomainError("attachment_not_found", attachment_id=str(attachment_id)[:64])
         return self.app.attachment_content(self.app.attachment(attachment_id))
 
+    # -- rules (issue #16): facts, past cases, automatic decisions (services/submissions/automatic.py) --
+    @rpc(expected_exceptions=DomainError)
+    def rule_facts(self, case_id: str) -> dict[str, Any]:
+        return self.app.rule_facts(case_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def past_cases(self, tenant: str, service_id: str, since: str, until: str, after: str = "", limit: int = 1000) -> dict[str, Any]:
+        return self.app.past_cases(self.read.store, tenant, service_id, since, until, after, limit)
+
+    @rpc(expected_exceptions=DomainError)
+    def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str) -> str:
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            result = self.app.decide_automatically(case_id, outcome, reason, rule, cid)
+        log.info("case_decided_automatically", case_id=str(case_id), rule=rule, result=result)
+        return result
+
     # -- audit and data subject rights ---------------------------------------------------------
     @rpc
     def record_access(self, case_id: str, tenant: str, actor: str, action: str) -> str:

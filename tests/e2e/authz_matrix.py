@@ -46,6 +46,7 @@ The policy (issue "authorisation matrix")
   have no postbox: their list is 403). A case's documents (decision letters) are its
   responsible clerks' — readers of the case as staff; everyone else, the applicant too
   (who has the letter in the postbox), gets the case as ``hidden``.
+* Rules (issue #16): a tenant's rules are its tenant admins' alone (operators and clerks: 403).
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
 * Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
@@ -154,6 +155,7 @@ DRAFTS, DRAFT = "/api/v1/tenants/<ags>/drafts", "/api/v1/drafts/<draft_id>"
 CASE_ATTACHMENT = "/api/v1/cases/<case_id>/attachments/<attachment_id>"
 COUNCIL, COUNCIL_SOURCE = "/api/v1/tenants/<ags>/council", "/api/v1/admin/tenants/<ags>/council/source"
 NO_COUNCIL_ITEM = ok(404, code="not_found")  # public; an id the (empty) read model does not hold
+RULES, RULE = "/api/v1/admin/tenants/<ags>/rules", "/api/v1/admin/tenants/<ags>/rules/<rule_id>"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
@@ -169,6 +171,9 @@ ACTION_RULES: Mapping[str, Mapping[str, Outcome]] = {
     "reject": _CLERKS,
     "reassign": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: OK200},
     "record-payment": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: FORBIDDEN},
+    # the case was not decided by a rule: the clerks' answer is the case's 409, everyone else's as for any action
+    "reverse-automatic-decision": {CIT_A: FORBIDDEN, CLERK: ok(409, code="transition_not_allowed"),
+                                   LEAD: ok(409, code="transition_not_allowed")},
     # an unknown action: a 404 naming the possible ones — but only for those who may see the case
     "fly": dict.fromkeys((CIT_A, CLERK, LEAD), ok(404, code="unknown_action")),
 }
@@ -283,6 +288,18 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", REJECT, "reject:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:other_tenant", FORBIDDEN, operator=OK200),
+    # -- rules (issue #16): the tenant's admins only, never another tenant's (a fresh rule of Vechta per cell)
+    logged_in("GET", RULES, "rules:own", FORBIDDEN, tenant_admin=OK200),
+    logged_in("GET", RULES, "rules:other_tenant", FORBIDDEN),
+    logged_in("POST", RULES, "define_rule:own", FORBIDDEN, tenant_admin=OK201),
+    logged_in("GET", RULE, "rule:get", FORBIDDEN, tenant_admin=OK200),
+    logged_in("PUT", RULE, "rule:put", FORBIDDEN, tenant_admin=OK200),
+    logged_in("POST", f"{RULE}/activate", "rule:activate", FORBIDDEN,
+              tenant_admin=ok(409, code="rule_shadow_run_missing")),  # no shadow run yet
+    logged_in("POST", f"{RULE}/deactivate", "rule:deactivate", FORBIDDEN, tenant_admin=OK200),
+    logged_in("POST", f"{RULE}/shadow-runs", "rule:shadow_run", FORBIDDEN, tenant_admin=OK201),
+    logged_in("GET", f"{RULE}/shadow-runs", "rule:shadow_report", FORBIDDEN,
+              tenant_admin=ok(409, code="rule_shadow_run_missing")),
     # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
     logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
     logged_in("DELETE", "/api/v1/me", "me:delete", OK204),

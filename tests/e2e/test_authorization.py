@@ -137,6 +137,7 @@ ACTION_PLAN: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "reject": ("in_review", {"reason": "Unterlagen unvollständig."}, "rejected"),
     "reassign": ("submitted", {"clerk": "Herr Schulte"}, "submitted"),
     "record-payment": ("payment_pending", {"amount_cents": 1500, "payment_ref": "PAY-4711"}, "paid"),
+    "reverse-automatic-decision": ("submitted", {}, None),
     "fly": ("submitted", {}, None),
 }
 
@@ -778,6 +779,38 @@ for _variant in ("create_staff:own", "create_staff:other_tenant"):
     _create_staff(_variant)
 for _variant in ("grant:own", "grant:other_tenant"):
     _grant(_variant)
+
+
+def _new_rule(name: str = "Hundeabmeldung: verstorben") -> dict[str, Any]:
+    return {"service_id": "hundeabmeldung", "kind": "decision", "name": name,
+            "when": {"field": "reason", "op": "eq", "value": "died"},
+            "then": {"outcome": "approve", "reason": "Abmeldung wegen Tod des Hundes."}}
+
+
+def _rule_call(variant: str, method: str, suffix: str = "", body: dict[str, Any] | None = None) -> None:
+    """A fresh rule of Vechta, defined by its admin; then ``who`` asks for it."""
+    def send(w: World, who: str) -> Call:
+        rules = m.RULES.replace("<ags>", m.VECHTA)
+        if not suffix and method in ("GET", "POST") and variant.startswith(("rules:", "define_rule")):
+            url = m.RULES.replace("<ags>", _tenant_of(variant))
+        else:
+            defined = w.http(m.ADMIN).post(rules, json=_new_rule())
+            assert defined.status_code == 201, defined.text
+            url = f"{rules}/{defined.json()['rule_id']}{suffix}"
+        return Call(w.http(who).request(method, url, json=body))
+
+    RECIPES[variant] = send
+
+
+for _variant in ("rules:own", "rules:other_tenant"):
+    _rule_call(_variant, "GET")
+_rule_call("define_rule:own", "POST", body=_new_rule("Neue Regel"))
+_rule_call("rule:get", "GET")
+_rule_call("rule:put", "PUT", body={k: v for k, v in _new_rule("Geändert").items() if k in ("name", "when", "then")})
+_rule_call("rule:activate", "POST", "/activate")
+_rule_call("rule:deactivate", "POST", "/deactivate")
+_rule_call("rule:shadow_run", "POST", "/shadow-runs", {"from": "2026-01-01", "to": "2027-01-01"})
+_rule_call("rule:shadow_report", "GET", "/shadow-runs")
 
 
 def probe_key() -> str:

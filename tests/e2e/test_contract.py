@@ -402,6 +402,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_clerk_requests(people, check, high_citizen)
     run_catalog_requests(people, check)
     run_admin_requests(people, check)
+    run_rule_requests(people, check)
     run_payment_requests(people, check, high_citizen)
     run_postbox_requests(people, check, high_citizen)
     run_web_requests(people, check, high_citizen)
@@ -859,6 +860,47 @@ def run_catalog_requests(people: People, check: Contract) -> None:
 
     check(client.get("/health/live"), 200)
     check(client.get("/health/ready", headers={"X-Correlation-ID": "contract-ready"}), 200)
+
+
+def run_rule_requests(people: People, check: Contract) -> None:
+    """Rules (issue #16): Vechta's admin defines, changes, tries and switches a rule."""
+    admin, rules = people.vechta_admin, f"/api/v1/admin/tenants/{VECHTA}/rules"
+    rule = {"service_id": "hundeabmeldung", "kind": "decision", "name": "Vertragsprobe",
+            "when": {"field": "reason", "op": "eq", "value": "died"},
+            "then": {"outcome": "approve", "reason": "Abmeldung wegen Tod des Hundes."}}
+    unknown = f"{rules}/{uuid.uuid4()}"
+    for method, url in (("GET", rules), ("POST", rules)):
+        check(people.anonymous.request(method, url, json=rule), 401, "unauthenticated")
+        check(people.vechta_lead.request(method, url, json=rule), 403, "forbidden")  # clerks manage no rules
+        check(admin.request(method, "/api/v1/admin/tenants/123/rules", json=rule), 404, "unknown_tenant")
+    created = check(admin.post(rules, json=rule), 201).json()
+    url = f"{rules}/{created['rule_id']}"
+    check(admin.get(rules, params={"service_id": "hundeabmeldung"}), 200)
+    check(admin.post(rules, json=[]), 400, "invalid_request")
+    check(admin.post(rules, json={**rule, "when": {"field": "reason", "op": "like"}}), 422, "rule_invalid")
+    body_limits(check, admin, "POST", rules)
+    change = {"name": "Vertragsprobe 2", "when": rule["when"], "then": rule["then"]}
+    for method, suffix, body in (("GET", "", None), ("PUT", "", change), ("POST", "/activate", None),
+                                 ("POST", "/deactivate", None), ("GET", "/shadow-runs", None),
+                                 ("POST", "/shadow-runs", {"from": "2026-01-01", "to": "2026-02-01"})):
+        check(people.anonymous.request(method, url + suffix, json=body), 401, "unauthenticated")
+        check(people.vechta_lead.request(method, url + suffix, json=body), 403, "forbidden")
+        check(admin.request(method, unknown + suffix, json=body), 404, "rule_not_found")
+    check(admin.get(url), 200)
+    assert check(admin.put(url, json=change), 200).json()["version"] == 2
+    check(admin.put(url, json=[]), 400, "invalid_request")
+    check(admin.put(url, json={**change, "then": {"outcome": "vielleicht"}}), 422, "rule_invalid")
+    body_limits(check, admin, "PUT", url)
+    check(admin.post(f"{url}/activate"), 409, "rule_shadow_run_missing")
+    check(admin.get(f"{url}/shadow-runs"), 409, "rule_shadow_run_missing")
+    check(admin.post(f"{url}/shadow-runs", json={"from": "gestern", "to": "heute"}), 400, "invalid_parameter")
+    body_limits(check, admin, "POST", f"{url}/shadow-runs")
+    check(admin.post(f"{url}/shadow-runs", json={"from": "2026-01-01", "to": "2027-01-01"}), 201)
+    check(admin.get(f"{url}/shadow-runs"), 200)
+    check(admin.get(f"{url}/shadow-runs", params={"version": "zwei"}), 400, "invalid_parameter")
+    assert check(admin.get(f"{url}/shadow-runs", params={"format": "csv"}), 200).text.startswith("rule_id;name;")
+    check(admin.post(f"{url}/activate"), 200)
+    check(admin.post(f"{url}/deactivate"), 200)
 
 
 def run_admin_requests(people: People, check: Contract) -> None:
