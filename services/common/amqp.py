@@ -33,6 +33,8 @@ QUEUES: dict[str, list[str]] = {
         "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
         "payment.failed.v1", "payment.refunded.v1",
     ],
+    # usage and acceptance KPIs (services/insights): what a case, a draft and a payment went through
+    "insights.kpis": ["case.#", "draft.#", "payment.#"],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.

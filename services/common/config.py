@@ -73,6 +73,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "notifications": 9111,
     "notifications-consumer": 9112,
     "web": 9113,
+    "insights": 9114,
+    "insights-projector": 9115,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
