@@ -11,14 +11,13 @@ message unacked, and it comes back after a reconnect.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
 
-from services.common import logs, metrics
+from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, Delivery
 from services.common.problems import DomainError
 
@@ -62,8 +61,7 @@ class SagaConsumer:
             SAGA_MESSAGES.labels(self.queue, result).inc()
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        shutdown.on_terminate(self.stop, self.queue)
         consumer = None
         self.log.info("saga_consumer_started", queue=self.queue)
         while self.running:

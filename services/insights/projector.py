@@ -11,12 +11,11 @@ lives in the operator CLI (``python -m services.ops rebuild-kpis``), not here.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from typing import Any
 
-from services.common import logs, metrics
+from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, check_broker
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
@@ -52,8 +51,7 @@ class KpiProjector:
         metrics.BATCH_SIZE.labels(PROCESS).observe(len(batch))
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        shutdown.on_terminate(self.stop, PROCESS)
         consumer = None
         self.log.info("kpi_projector_started", queue=QUEUE)
         while self.running:

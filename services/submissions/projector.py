@@ -8,7 +8,6 @@ RabbitMQ into the worklist and case-status read models, plus the rebuild command
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from services.common import logs, metrics
+from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, check_broker
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
@@ -78,8 +77,7 @@ class Projector:
             metrics.observe_projection(projection, head, position)
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        shutdown.on_terminate(self.stop, "projector")
         consumer = None
         last_lag = 0.0
         self.log.info("projector_started", queue=QUEUE)
