@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import amqp
 
-from services.common import config, metrics
+from services.common import config, health, metrics
 
 EXCHANGE = "vr.events"
 
@@ -227,3 +227,11 @@ class BatchConsumer:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+
+
+def _ready() -> None:
+    """The readiness check ``broker`` (services/common/health.py): a login that closes."""
+    connect(heartbeat=0).close()
+
+
+health.CHECKS["broker"] = _ready

@@ -3,9 +3,10 @@
 * ``/live``  — 200 while the process serves HTTP at all (the liveness probe);
 * ``/ready`` — 200 ``{"status": "ready", "checks": {…}}`` when the dependencies the process
   needs answer, else 503 with the failing check (the readiness probe): ``database`` (a
-  ``SELECT 1`` on PostgreSQL — a TCP connect under eventlet, whose hub a blocking libpq
+  ``SELECT 1`` on PostgreSQL — only a TCP connect under eventlet, whose hub a blocking libpq
   call would stall — or the writable var directory with SQLite) and ``broker`` (an AMQP
-  connection that opens and closes). A result is reused for two seconds so a burst of
+  login, or a TCP connect where the process does not use services.common.amqp). This module
+  imports neither driver (the web front end may not): db and amqp register their checks. A result is reused for two seconds so a burst of
   probes costs one check; a process that is stopping answers 503 ``stopping`` at once.
 """
 
@@ -14,12 +15,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import urlparse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from services.common import config
@@ -45,31 +46,36 @@ def stopping() -> None:
     _state["stopping"] = True
 
 
+def _postgres_address(current: config.Settings) -> tuple[str, int]:
+    """Host and port from POSTGRES_DSN (URL or ``key=value`` form) or POSTGRES_HOST/PORT."""
+    if current.postgres_dsn:
+        if "://" in current.postgres_dsn:
+            url = urlparse(current.postgres_dsn)
+            return url.hostname or "127.0.0.1", url.port or 5432
+        parts = dict(item.split("=", 1) for item in current.postgres_dsn.split() if "=" in item)
+        return parts.get("host", "127.0.0.1"), int(parts.get("port", 5432))
+    return current.postgres_host or "127.0.0.1", int(current.postgres_port or 5432)
+
+
 def check_database() -> None:
+    """SQLite: the var directory is writable; PostgreSQL: its port answers. A process that
+    opens the database (``services.common.db``) replaces this by a ``SELECT 1``."""
     current = config.settings()
     if not current.postgres_configured:
         directory = current.var_dir
         if not (directory.is_dir() and os.access(directory, os.W_OK)):
             raise OSError(f"{directory} is not a writable directory")
         return
-    from services.common.db import postgres_conninfo, postgres_parts
-
-    if "eventlet" in sys.modules:
-        parts = postgres_parts(current)
-        socket.create_connection((parts["host"] or "127.0.0.1", int(parts["port"] or 5432)), timeout=2).close()
-        return
-    import psycopg
-
-    with psycopg.connect(postgres_conninfo(current), connect_timeout=2) as conn:
-        conn.execute("SELECT 1")
+    socket.create_connection(_postgres_address(current), timeout=2).close()
 
 
 def check_broker() -> None:
-    from services.common.amqp import connect
+    """The broker's port answers; ``services.common.amqp`` replaces this by an AMQP login."""
+    url = urlparse(config.settings().amqp_uri)
+    socket.create_connection((url.hostname or "127.0.0.1", url.port or 5672), timeout=2).close()
 
-    connect().close()
 
-
+#: The checks by name; services.common.db and .amqp put stronger ones in when imported.
 CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "broker": check_broker}
 
 
