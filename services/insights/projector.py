@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from services.common import logs, metrics, shutdown
-from services.common.amqp import BatchConsumer, check_broker
+from services.common.amqp import MAX_ATTEMPTS, BatchConsumer, Delivery, check_broker
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
 from services.insights.projections import KpiReadModel
@@ -35,20 +35,40 @@ class KpiProjector:
         """SIGTERM: finish the batch in hand, ack it, close the connections, exit."""
         self.running = False
 
-    def handle(self, consumer: BatchConsumer, batch: list[Any]) -> None:
-        bodies = []
+    def handle(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
+        good = []
         for delivery in batch:
             body = delivery.body if isinstance(delivery.body, dict) else {}
             if "_malformed" in body or not all(k in body for k in ("type", "tenant", "aggregate_id", "occurred_at")):
                 self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
-                consumer.dead_letter(body, "malformed event: not an integration event")
+                consumer.dead_letter(body, "malformed event: not an integration event", delivery)
                 continue
-            bodies.append(body)
-        applied = self.model.apply(bodies)
+            good.append(delivery)
+        try:
+            applied = self.model.apply(d.body for d in good)
+        except Exception:
+            if not good or max(d.attempts for d in good) < MAX_ATTEMPTS:
+                raise  # transient: the batch stays unacked and comes back after the reconnect
+            applied = self.one_by_one(consumer, good)
         consumer.ack_through(batch[-1].delivery_tag)
         metrics.PROJECTION_APPLIED.labels("kpis", "applied").inc(applied)
         metrics.PROJECTION_APPLIED.labels("kpis", "skipped").inc(len(batch) - applied)
         metrics.BATCH_SIZE.labels(PROCESS).observe(len(batch))
+
+    def one_by_one(self, consumer: BatchConsumer, deliveries: list[Delivery]) -> int:
+        """A batch that failed ``MAX_ATTEMPTS`` times: each event alone; the one that still
+        fails goes to the dead-letter queue with its attempts, the others are folded."""
+        applied = 0
+        for delivery in deliveries:
+            try:
+                applied += self.model.apply([delivery.body])
+            except Exception as exc:
+                if delivery.attempts < MAX_ATTEMPTS:
+                    raise
+                self.log.error("event_dead_lettered", type=delivery.body.get("type"), attempts=delivery.attempts,
+                               error=repr(exc)[:300])
+                consumer.dead_letter(delivery.body, f"gave up after {delivery.attempts} attempts: {exc!r}", delivery)
+        return applied
 
     def run(self) -> None:
         shutdown.on_terminate(self.stop, PROCESS)

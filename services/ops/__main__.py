@@ -41,7 +41,7 @@ def dead_letter_command(args: argparse.Namespace) -> int:
         return 0
     if args.action == "list":
         _print([d.summary() for d in deadletters.list_dead(args.queue)], args.json,
-               ("index", "event_id", "type", "dead_at", "redriven", "reason"))
+               ("index", "event_id", "type", "dead_at", "attempts", "redriven", "reason"))
         return 0
     if args.action == "show":
         letter = deadletters.find(args.queue, args.key)

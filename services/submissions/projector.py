@@ -93,7 +93,7 @@ class Projector:
                             body = delivery.body if isinstance(delivery.body, dict) else {}
                             # never the body itself: an event's data may hold form contents
                             self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
-                            consumer.dead_letter(body, "malformed event: no aggregate_id")
+                            consumer.dead_letter(body, "malformed event: no aggregate_id", delivery)
                             continue
                         bodies.append(delivery.body)
                         if not delivery.redelivered:  # a redelivered event was counted before
