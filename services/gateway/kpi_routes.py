@@ -2,7 +2,8 @@
 spreadsheet — one line per day, tenant and service.
 
 Tenant admins read their tenant's KPIs, operators every tenant's (``authz.can_read_kpis``);
-the numbers hold no case contents. The insights service counts them from its read model.
+the numbers hold no case contents. The insights service counts them from its read model;
+the messages not delivered now come from the notifications service's outbox.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class KpiRoutes:
     """Mixed into GatewayService (uses its insights proxy and tenant cache)."""
 
     insights: Any
+    notifications: Any
     catalog: Any
     tenants: Any
 
@@ -54,7 +56,8 @@ class KpiRoutes:
             raise DomainError("forbidden")
         args = request.args
         service = (args.get("service") or "")[:64] or None
-        return self.insights.kpis(ags, args.get("from") or None, args.get("to") or None, service)
+        body = self.insights.kpis(ags, args.get("from") or None, args.get("to") or None, service)
+        return {**body, "messages_undelivered": self.notifications.undelivered(ags)}
 
     @http("GET", "/api/v1/tenants/<ags>/kpis")
     @endpoint("kpis")

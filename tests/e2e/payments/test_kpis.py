@@ -78,6 +78,7 @@ def test_kpis_count_what_happened_and_a_rebuild_gives_the_same(payer, clerk, ten
     assert row["decision_days_median"] is not None and row["decision_days_median"] < 1  # decided within minutes
     assert row["drop_off_pages"].get("person", 0) >= 1
     assert body["total"]["submissions"] == row["submissions"]  # one service asked for
+    assert set(body["messages_undelivered"]) == {"pending", "failed"}
 
     csv_response = tenant_admin.get(f"{KPIS}.csv", params=period())
     assert csv_response.status_code == 200 and csv_response.headers["content-type"].startswith("text/csv")
