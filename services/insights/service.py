@@ -6,7 +6,7 @@ this service only answers for the tenant it is asked about.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from nameko.rpc import rpc
@@ -16,16 +16,16 @@ from services.common.db import ReadStore
 from services.common.nameko_deps import Config, Correlation, EntrypointMetrics, Observability, Provided
 from services.common.problems import DomainError, text
 from services.insights.projections import KpiReadModel
-from services.insights.report import report
+from services.insights.report import ZONE, report
 
 #: The longest period one request may ask for.
 MAX_DAYS = 366
 
 
 def period(date_from: str | None, date_to: str | None, today: date | None = None) -> tuple[date, date]:
-    """``from``/``to`` as dates (default: the last 30 days up to today), checked."""
+    """``from``/``to`` as dates (default: the last 30 days up to today in Berlin), checked."""
     try:
-        last = date.fromisoformat(date_to) if date_to else (today or date.today())
+        last = date.fromisoformat(date_to) if date_to else (today or datetime.now(ZONE).date())
         first = date.fromisoformat(date_from) if date_from else last - timedelta(days=29)
     except ValueError as exc:
         raise DomainError("invalid_parameter", name="from/to", detail=text("iso_date")) from exc
