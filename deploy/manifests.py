@@ -68,6 +68,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("notifications-consumer", ("python", "-m", "services.notifications.consumer")),
     Process("rules", nameko("rules"), replicas=2),
     Process("rules-consumer", ("python", "-m", "services.rules.consumer")),
+    Process("insights", nameko("insights"), replicas=2),
+    Process("insights-projector", ("python", "-m", "services.insights.projector")),
     # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
     Process("web", ("python", "-m", "services.web"), http_port=8080,
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),
@@ -125,7 +127,9 @@ def probe(process: Process, path: str, **timing: int) -> dict[str, Any]:
 
 
 def deployment(process: Process) -> dict[str, Any]:
-    live, ready = ("/health/live", "/health/ready") if process.name == "gateway" else ("/metrics", "/metrics")
+    # every process answers /live and /ready (its dependencies: database, broker) on its metrics
+    # port (services/common/health.py); the gateway on its HTTP port as well
+    live, ready = ("/health/live", "/health/ready") if process.name == "gateway" else ("/live", "/ready")
     ports = [{"name": "metrics", "containerPort": process.metrics_port}]
     if process.http_port:
         ports.insert(0, {"name": "http", "containerPort": process.http_port})
@@ -340,7 +344,7 @@ def compose_service(process: Process) -> dict[str, Any]:
     elif process.http_port:
         service["ports"] = [f"{process.http_port}:{process.http_port}"]
     if port:
-        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/metrics', timeout=3)"
+        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/ready', timeout=3)"
         service["healthcheck"] = {"test": ["CMD", "python", "-c", probe], "interval": "15s", "timeout": "5s", "retries": 5}
     return service
 

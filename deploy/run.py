@@ -72,6 +72,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("oparl_server", [PYTHON, "-m", "services.council.oparl_server"]),  # development council information system
     ("council", nameko("council")),
     ("council-sync", [PYTHON, "-m", "services.council.sync"]),
+    ("insights", nameko("insights")),
+    ("insights-projector", [PYTHON, "-m", "services.insights.projector"]),
 ]
 
 

@@ -237,6 +237,7 @@ class Platform:
         "web": ["-m", "services.web"],
         "oparl_server": ["-m", "services.council.oparl_server"],
         "council-sync": ["-m", "services.council.sync"],
+        "insights-projector": ["-m", "services.insights.projector"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):

@@ -227,6 +227,16 @@ def can_manage_staff(principal: Principal, tenant: str) -> bool:
     return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
 
 
+def can_read_kpis(principal: Principal, tenant: str) -> bool:
+    """Usage and acceptance KPIs (counts and durations, no case contents): the tenant's
+    admins, and operators for every tenant."""
+    if not _valid(principal):
+        return False
+    if principal.kind == "operator":
+        return True
+    return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
+
+
 def is_second_person(approver: str, requested_by: str | None, grantee: str) -> bool:
     """Four-eyes: a role request is approved by someone who neither asked for it nor gets it
     (that the approver manages the tenant's staff is :func:`can_manage_staff`)."""

@@ -37,6 +37,7 @@ variable                   default                              meaning
 ``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
 ``RULES_REVERSAL_WINDOW``  ``259200``                         s a clerk may reverse a rule's automatic decision
+``SHUTDOWN_SECONDS``       ``20``                               bound of a plain process's SIGTERM: then it exits 1
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -81,6 +82,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "oparl_server": 9116,
     "rules": 9117,
     "rules-consumer": 9118,
+    "insights": 9119,
+    "insights-projector": 9120,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -194,6 +197,9 @@ class Settings:
     log_level: str = "INFO"
     metrics_addr: str = "127.0.0.1"
     metrics_port: str = ""
+    #: A plain process that got SIGTERM finishes its batch and closes its connections within
+    #: this many seconds, or is ended (exit 1; unacked messages come back): services/common/shutdown.py.
+    shutdown_seconds: float = 20.0
     public_base_url: str = "http://127.0.0.1:8000"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

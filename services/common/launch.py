@@ -24,6 +24,7 @@ SERVICES = {
     "notifications": "services.notifications.service:NotificationsService",
     "council": "services.council.service:CouncilService",
     "rules": "services.rules.service:RulesService",
+    "insights": "services.insights.service:InsightsService",
 }
 
 

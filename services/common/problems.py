@@ -97,6 +97,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "list": ("Liste erwartet", "list expected"),
     "integer_min_0": ("ganze Zahl ≥ 0 erwartet", "integer ≥ 0 expected"),
     "iso_date": ("Datum JJJJ-MM-TT erwartet", "date YYYY-MM-DD expected"),
+    "period_days": ("Zeitraum von höchstens {limit} Tagen, from nicht nach to", "a period of at most {limit} days, from not after to"),
     "with_time_zone": ("Zeitpunkt mit Zeitzone erwartet", "instant with time zone expected"),
     "range": ("{low}–{high}", "{low}–{high}"),
     "one_of": ("eines von: {choices}", "one of: {choices}"),

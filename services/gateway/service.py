@@ -31,6 +31,7 @@ from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.council_routes import CouncilRoutes
 from services.gateway.draft_routes import DraftRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.kpi_routes import KpiRoutes
 from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
@@ -89,7 +90,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes, CouncilRoutes, RuleRoutes,
+    PageRoutes, CouncilRoutes, RuleRoutes, KpiRoutes,
 ):
     name = "gateway"
 
@@ -100,6 +101,7 @@ class GatewayService(
     notifications = RpcProxy("notifications")
     council = RpcProxy("council")
     rules = RpcProxy("rules")
+    insights = RpcProxy("insights")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()

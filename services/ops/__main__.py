@@ -41,7 +41,7 @@ def dead_letter_command(args: argparse.Namespace) -> int:
         return 0
     if args.action == "list":
         _print([d.summary() for d in deadletters.list_dead(args.queue)], args.json,
-               ("index", "event_id", "type", "dead_at", "redriven", "reason"))
+               ("index", "event_id", "type", "dead_at", "attempts", "redriven", "reason"))
         return 0
     if args.action == "show":
         letter = deadletters.find(args.queue, args.key)
@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="rebuild the submissions read models from the event store")
     rebuild.add_argument("--projection", choices=("all", "worklist", "case_status"), default="all")
     rebuild.add_argument("--tenant", help="only this tenant (AGS)")
+    kpis = sub.add_parser("rebuild-kpis", help="rebuild the usage and acceptance KPIs from the event stores")
+    kpis.add_argument("--tenant", help="only this tenant (AGS)")
     dead = sub.add_parser("dead-letters", help="messages a consumer could not handle")
     actions = dead.add_subparsers(dest="action")
     queues = deadletters.queues()
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "rebuild":
         count = platform.rebuild(args.projection, args.tenant)
         print(f"rebuilt {args.projection} from {count} events" + (f" for tenant {args.tenant}" if args.tenant else ""))
+    elif args.command == "rebuild-kpis":
+        count = platform.rebuild_kpis(args.tenant)
+        print(f"rebuilt the KPIs ({count} rows)" + (f" for tenant {args.tenant}" if args.tenant else ""))
     elif args.command == "dead-letters":
         return dead_letter_command(args)
     elif args.command == "export":

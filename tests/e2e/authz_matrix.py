@@ -47,6 +47,8 @@ The policy (issue "authorisation matrix")
   responsible clerks' — readers of the case as staff; everyone else, the applicant too
   (who has the letter in the postbox), gets the case as ``hidden``.
 * Rules (issue #16): a tenant's rules are its tenant admins' alone (operators and clerks: 403).
+* Usage and acceptance KPIs (counts, no case contents): a tenant's admins for their tenant,
+  operators for every tenant.
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
 * Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
@@ -148,6 +150,7 @@ MESSAGES = "/api/v1/cases/<case_id>/messages"
 CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
 TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
+KPIS = "/api/v1/tenants/<ags>/kpis"
 PAYMENT, REFUND, PAYMENTS = "/api/v1/cases/<case_id>/payment", "/api/v1/cases/<case_id>/payment/refund", "/api/v1/tenants/<ags>/payments"
 NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no payment
 POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
@@ -254,6 +257,10 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", PAYMENTS, "list_payments", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/reconciliation", "payments_reconciliation", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/export", "payments_export", FORBIDDEN, tenant_admin=OK200),
+    # -- usage and acceptance KPIs: the tenant's admins, operators for every tenant ---------------
+    logged_in("GET", KPIS, "kpis", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", KPIS, "kpis:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("GET", f"{KPIS}.csv", "kpis_csv", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     # -- the postbox and a case's documents (citizen A's approved Hundeanmeldung) --------------
     logged_in("GET", POSTBOX, "postbox", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
     logged_in("GET", f"{POSTBOX}/<item_id>", "postbox_item", HIDDEN_ITEM, citizen_a=OK200),

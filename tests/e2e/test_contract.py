@@ -812,6 +812,17 @@ def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Cl
         check(people.citizen.get(url, params=params), 403, "forbidden")
         check(people.vechta_admin.get(f"/api/v1/tenants/x1/payments{path}", params=params), 404, "unknown_tenant")
 
+    for path in ("kpis", "kpis.csv"):  # usage and acceptance KPIs: JSON and CSV
+        url = f"/api/v1/tenants/{VECHTA}/{path}"
+        check(people.vechta_admin.get(url, params={"from": today, "to": today}), 200)
+        check(people.operator.get(url, params={"service": "hundeanmeldung"}), 200)
+        check(people.vechta_admin.get(url, params={"from": "gestern"}), 400, "invalid_parameter")
+        check(people.vechta_admin.get(url, params={"from": today, "to": "2020-01-01"}), 400, "invalid_parameter")
+        check(people.citizen.get(url), 403, "forbidden")
+        check(people.anonymous.get(url), 401, "unauthenticated")
+        check(people.vechta_admin.get(f"/api/v1/tenants/x1/{path}"), 404, "unknown_tenant")
+    check(people.vechta_admin.get(f"/api/v1/tenants/{VECHTA}/kpis", headers={"Accept": "text/csv"}), 200)
+
 
 def run_catalog_requests(people: People, check: Contract) -> None:
     client = people.anonymous
