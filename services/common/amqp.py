@@ -59,9 +59,9 @@ def _params(uri: str) -> dict[str, Any]:
     }
 
 
-def connect(uri: str | None = None, heartbeat: int = 0) -> amqp.Connection:
+def connect(uri: str | None = None, heartbeat: int = 0, connect_timeout: float = 5) -> amqp.Connection:
     uri = uri or config.amqp_uri()
-    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=5)
+    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=connect_timeout)
     conn.connect()
     return conn
 

@@ -19,6 +19,8 @@ variable                   default                              meaning
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
 ``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
+``GATEWAY_REQUEST_TIMEOUT`` ``30``                              s an API call may wait for the services (then 503)
+``BROKER_WATCH_INTERVAL``  ``1``                                s between a process's probes of RabbitMQ (:mod:`.broker_watch`)
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
@@ -42,6 +44,7 @@ variable                   default                              meaning
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
+``POSTGRES_MAX_OVERFLOW``  ``2``                                event-store connections beyond the pool, per application
 =========================  ===================================  ==========================================
 """
 
@@ -138,6 +141,12 @@ class Settings:
     #: Seconds between the gateway's reloads of identity's public keys and revocations
     #: (a key removed from identity's set stops verifying within this time).
     gateway_refresh_interval: int = 60
+    #: Seconds an API call may wait for the services behind the gateway; then 503 with
+    #: Retry-After instead of a request that hangs (e.g. RabbitMQ went away mid-call).
+    gateway_request_timeout: float = 30.0
+    #: Seconds between a process's probes of RabbitMQ: a nameko service that saw the broker
+    #: go away restarts once it is back (services.common.broker_watch).
+    broker_watch_interval: float = 1.0
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()
@@ -157,6 +166,9 @@ class Settings:
     postgres_password: str = ""
     postgres_lock_timeout: str = "5"
     postgres_pool_size: str = "4"
+    #: eventsourcing's overflow beyond the pool, per application (its default, 10, let one
+    #: process of several applications open dozens of connections under load).
+    postgres_max_overflow: str = "2"
     eid_provider: str = ""
     token_issuer: str = "virtuelles-rathaus/identity"
     token_audience: str = "virtuelles-rathaus"
