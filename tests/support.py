@@ -302,7 +302,7 @@ class Platform:
     def _supervise(self, backoff: float = 0.5) -> None:
         """Start again a process that exited while the platform runs (e.g. a nameko service
         after a broker outage, services.common.broker_watch), as deploy/run.py's supervisor
-        does; one that a test :meth:`kill`\ s stays down."""
+        does; one that a test kills (:meth:`kill`) stays down."""
         while not self._stopping.wait(backoff):
             with self._lock:
                 for name, proc in list(self.procs.items()):

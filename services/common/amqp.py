@@ -162,6 +162,33 @@ class ConfirmingPublisher:
             self.conn.close()
 
 
+def _publish_dead(channel: amqp.Channel, queue: str, body: dict[str, Any], reason: str, confirm: bool = False) -> None:
+    dead = queue + DEAD_LETTER_SUFFIX
+    declare_queue(channel, dead)
+    message = amqp.Message(
+        json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
+        delivery_mode=2, message_id=str(body.get("event_id") or ""),
+        application_headers={"x-dead-reason": reason[:500], "x-dead-queue": queue,
+                             "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds")},
+    )
+    if confirm:
+        channel.basic_publish_confirm(message, exchange="", routing_key=dead, confirm_timeout=10)
+    else:
+        channel.basic_publish(message, exchange="", routing_key=dead)
+    metrics.DEAD_LETTERS.labels(queue).inc()
+
+
+def park_dead_letter(queue: str, body: dict[str, Any], reason: str, uri: str | None = None) -> None:
+    """Park ``body`` in ``<queue>.dead`` from outside a consumer (e.g. work given up on after
+    its retries), confirmed by the broker before this returns."""
+    conn = connect(uri)
+    try:
+        _publish_dead(conn.channel(), queue, body, reason, confirm=True)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 @dataclass
 class Delivery:
     delivery_tag: int
@@ -208,16 +235,7 @@ class BatchConsumer:
     def dead_letter(self, body: dict[str, Any], reason: str) -> None:
         """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
         with the reason; the caller acks the original after this returned."""
-        dead = self.queue + DEAD_LETTER_SUFFIX
-        declare_queue(self.channel, dead)
-        message = amqp.Message(
-            json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
-            delivery_mode=2, message_id=str(body.get("event_id") or ""),
-            application_headers={"x-dead-reason": reason[:500], "x-dead-queue": self.queue,
-                                 "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds")},
-        )
-        self.channel.basic_publish(message, exchange="", routing_key=dead)
-        metrics.DEAD_LETTERS.labels(self.queue).inc()
+        _publish_dead(self.channel, self.queue, body, reason)
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)

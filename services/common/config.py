@@ -38,6 +38,8 @@ variable                   default                              meaning
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
+``POSTBOX_COMPOSE_ATTEMPTS`` ``8``                              tries to compose a postbox item, then its dead letter
+``POSTBOX_COMPOSE_BACKOFF_CAP`` ``300``                         s, longest wait between two tries (doubling)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -192,6 +194,11 @@ class Settings:
     #: the window's end (status ``deferred``), never dropped: a mail loop cannot flood an inbox.
     notifications_rate_limit: int = 20
     notifications_rate_window: int = 3600
+    #: A postbox item that cannot be composed (a service refusing, e.g. its case not found) is
+    #: tried this often, waiting twice as long each time (from NOTIFICATIONS_SEND_INTERVAL up to
+    #: POSTBOX_COMPOSE_BACKOFF_CAP seconds), then parked in notifications.events.dead.
+    postbox_compose_attempts: int = 8
+    postbox_compose_backoff_cap: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
