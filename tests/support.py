@@ -287,7 +287,8 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
+        # PGAPPNAME: libpq names each PostgreSQL connection after its process (pg_stat_activity)
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]), "PGAPPNAME": f"vr-{name}"}
         self.procs[name] = subprocess.Popen(
             self.command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
