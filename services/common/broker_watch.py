@@ -51,10 +51,8 @@ class BrokerWatch:
     def alive(conn: Any) -> None:
         """Raise if the connection is gone: the broker's close frame (it shuts down), a closed
         socket, or missed heartbeats (a silent network)."""
-        try:
+        with contextlib.suppress(TimeoutError):  # nothing from the broker: as it should be
             conn.drain_events(timeout=0.05)
-        except TimeoutError:
-            pass  # nothing from the broker: as it should be
         conn.heartbeat_tick()
 
     def run(self, service: str, uri: str, interval: float, exit: Callable[[int], None] = os._exit,
