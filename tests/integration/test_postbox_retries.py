@@ -17,8 +17,10 @@ from services.common.amqp import DEAD_LETTER_SUFFIX, connect, park_dead_letter
 from services.common.blobs import open_blobs
 from services.common.db import ReadStore
 from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.consumer import handler
 from services.notifications.postbox.projections import Postbox
 from services.notifications.postbox.retries import QUEUE, ComposeAttempts, try_compose
+from services.notifications.preferences import Preferences
 from tests.postbox_support import CaseSources, decided_case
 
 BASE = "https://rathaus.example"
@@ -99,10 +101,15 @@ def test_an_item_whose_case_stays_unknown_is_retried_with_backoff_then_dead_lett
 
     [letter] = dead_letters(amqp_uri)
     body = json.loads(letter.body)
-    assert body == {"type": "postbox.compose_abandoned", "item_id": item_id, "attempts": 4,
-                    "error": body["error"], "event_id": events[0]["event_id"],
-                    "case_id": events[0]["aggregate_id"], "kind": "case_submitted", "tenant": "03460009"}
-    assert "case_not_found" in body["error"]
+    assert body == {"type": "postbox.compose_abandoned", "event_id": f"{item_id}:4", "tenant": "03460009", "data": {
+        "item_id": item_id, "attempts": 4, "error": body["data"]["error"], "source_event_id": events[0]["event_id"],
+        "case_id": events[0]["aggregate_id"], "kind": "case_submitted"}}
+    assert "case_not_found" in body["data"]["error"]
     headers = letter.properties["application_headers"]
     assert headers["x-dead-queue"] == QUEUE and "after 4 attempts" in headers["x-dead-reason"]
     assert metrics.DEAD_LETTERS.labels(QUEUE)._value.get() == dead_before + 1
+
+    # an operator re-drives it once the cause is fixed: the consumer clears the attempts, it is due again
+    preferences = Preferences(ReadStore("notifications"))
+    assert handler(app, preferences)(body) == "applied"
+    assert attempts.attempts(item_id) is None and item_id in postbox.to_compose(skip=attempts.waiting(now))

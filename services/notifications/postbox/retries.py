@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS postbox_compose_attempts (item_id TEXT PRIMARY KEY, a
 """
 #: The consumer queue whose dead-letter queue takes the items given up on.
 QUEUE = "notifications.events"
+#: The dead letter's type; re-driven, the notifications consumer clears the item's attempts.
+ABANDONED = "postbox.compose_abandoned"
 
 
 class ComposeAttempts:
@@ -62,11 +64,22 @@ class ComposeAttempts:
 
 
 def dead_letter_body(item: Any, attempts: int, error: str) -> dict[str, Any]:
-    """What the dead letter says about the item (never its text: ids, kind, case)."""
-    fields = {"item_id": str(item_id_of(item)), "attempts": attempts, "error": error[:300]}
+    """What the dead letter says about the item (never its text: ids, kind, case). Re-driven
+    into notifications.events (``python -m services.ops dead-letters``), the consumer clears
+    the item's attempts (:func:`forget`), and the sender tries it afresh."""
+    data = {"item_id": str(item_id_of(item)), "attempts": attempts, "error": error[:300]}
+    envelope: dict[str, Any] = {"type": ABANDONED, "event_id": f"{data['item_id']}:{attempts}", "data": data}
     if isinstance(item, PostboxItem):
-        fields |= {"event_id": item.source_event_id, "case_id": item.case_id, "kind": item.kind, "tenant": item.tenant}
-    return {"type": "postbox.compose_abandoned", **fields}
+        data |= {"source_event_id": item.source_event_id, "case_id": item.case_id, "kind": item.kind}
+        envelope["tenant"] = item.tenant
+    return envelope
+
+
+def forget(store: ReadStore, item_id: str) -> int:
+    """Clear an item's attempts (a re-driven dead letter): it is due again at once."""
+    store.executescript(DDL)
+    with store.transaction() as cur:
+        return cur.execute("DELETE FROM postbox_compose_attempts WHERE item_id = ?", (item_id,)).rowcount
 
 
 def item_id_of(item: Any) -> Any:
