@@ -12,6 +12,7 @@ TEST_PG_DB ?= vr_test
 # config.py): the e2e modules run up to three whole platforms at once, and PostgreSQL allows
 # 100 clients. The chaos e2e runs 200 payments in `make test`, the issue's 1,000 in `make chaos`.
 CHAOS := tests/e2e/payments/test_payment_chaos.py
+CHAOS_PAYMENTS_CI ?= 200
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
 
 .PHONY: install chromium system-deps run chaos demo-data test test-unit bench lint rebuild clean
@@ -44,7 +45,7 @@ demo-data: install
 
 test: install system-deps
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) VR_CHAOS_PAYMENTS=200 $(PY) -m pytest tests -q --ignore=tests/interface
+	@$(TEST_ENV) VR_CHAOS_PAYMENTS=$(CHAOS_PAYMENTS_CI) $(PY) -m pytest tests -q --ignore=tests/interface
 	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi
 
 test-unit: install
