@@ -8,11 +8,11 @@ export PYTHONPATH := $(CURDIR)
 
 # Tests, CI and bench use PostgreSQL; `make run` uses SQLite under var/ unless POSTGRES_* is set.
 TEST_PG_DB ?= vr_test
-# Two connections per process: the e2e modules run up to three whole platforms at once, and
-# PostgreSQL allows 100 clients.
-# The 1,000-payment chaos e2e runs on its own (`make chaos`, ~5 min): inside `make test` on 100
-# PostgreSQL connections it failed (connection limit suspected; issue #10 stays open until it fits).
+# Two connections per event store (its pool; at most POSTGRES_MAX_OVERFLOW more under load,
+# config.py): the e2e modules run up to three whole platforms at once, and PostgreSQL allows
+# 100 clients. The chaos e2e runs 200 payments in `make test`, the issue's 1,000 in `make chaos`.
 CHAOS := tests/e2e/payments/test_payment_chaos.py
+CHAOS_PAYMENTS_CI ?= 200
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
 
 .PHONY: install chromium system-deps run chaos fuzz demo-data test test-unit bench lint rebuild clean
@@ -45,7 +45,7 @@ demo-data: install
 
 test: install system-deps
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) $(PY) -m pytest tests -q --ignore=tests/interface --ignore=$(CHAOS)
+	@$(TEST_ENV) VR_CHAOS_PAYMENTS=$(CHAOS_PAYMENTS_CI) $(PY) -m pytest tests -q --ignore=tests/interface
 	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi
 
 test-unit: install
@@ -53,7 +53,7 @@ test-unit: install
 
 chaos: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) $(PY) -m pytest $(CHAOS) -q -s
+	@$(TEST_ENV) VR_CHAOS_PAYMENTS=1000 $(PY) -m pytest $(CHAOS) -q -s
 
 # Deeper API fuzzing than make test's fixed seed: random seed, boundary cases, more examples.
 fuzz: install

@@ -10,8 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -281,6 +283,10 @@ class Platform:
             self.env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(merchants)
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: Counter[str] = Counter()  # by the supervisor, as deploy/run.py does
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
         self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}
         self.base_url = f"http://127.0.0.1:{self.port}"
 
@@ -291,7 +297,8 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
+        # PGAPPNAME: libpq names each PostgreSQL connection after its process (pg_stat_activity)
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]), "PGAPPNAME": f"vr-{name}"}
         self.procs[name] = subprocess.Popen(
             self.command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -300,6 +307,19 @@ class Platform:
         for name in (*self.NAMEKO, *self.PLAIN):
             self.start(name)
         self.wait_ready()
+        self._supervisor = threading.Thread(target=self._supervise, name="platform-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self, backoff: float = 0.5) -> None:
+        """Start again a process that exited while the platform runs (e.g. a nameko service
+        after a broker outage, services.common.broker_watch), as deploy/run.py's supervisor
+        does; one that a test kills (:meth:`kill`) stays down."""
+        while not self._stopping.wait(backoff):
+            with self._lock:
+                for name, proc in list(self.procs.items()):
+                    if proc.poll() is not None and not self._stopping.is_set():
+                        self.restarts[name] += 1
+                        self.start(name)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -358,11 +378,15 @@ class Platform:
             time.sleep(0.2)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(name)
+        with self._lock:
+            proc = self.procs.pop(name)
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            pass  # a restart under way has finished
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

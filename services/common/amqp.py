@@ -73,9 +73,9 @@ def _params(uri: str) -> dict[str, Any]:
     }
 
 
-def connect(uri: str | None = None, heartbeat: int = 0) -> amqp.Connection:
+def connect(uri: str | None = None, heartbeat: int = 0, connect_timeout: float = 5) -> amqp.Connection:
     uri = uri or config.amqp_uri()
-    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=5)
+    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=connect_timeout)
     conn.connect()
     return conn
 
@@ -176,6 +176,35 @@ class ConfirmingPublisher:
             self.conn.close()
 
 
+def _publish_dead(channel: amqp.Channel, queue: str, body: dict[str, Any], reason: str, confirm: bool = False,
+                  attempts: int = 1, redriven: int = 0) -> None:
+    dead = queue + DEAD_LETTER_SUFFIX
+    declare_queue(channel, dead)
+    message = amqp.Message(
+        json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
+        delivery_mode=2, message_id=str(body.get("event_id") or ""),
+        application_headers={"x-dead-reason": reason[:500], "x-dead-queue": queue,
+                             "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds"),
+                             "x-dead-attempts": attempts, "x-redriven": redriven},
+    )
+    if confirm:
+        channel.basic_publish_confirm(message, exchange="", routing_key=dead, confirm_timeout=10)
+    else:
+        channel.basic_publish(message, exchange="", routing_key=dead)
+    metrics.DEAD_LETTERS.labels(queue).inc()
+
+
+def park_dead_letter(queue: str, body: dict[str, Any], reason: str, uri: str | None = None) -> None:
+    """Park ``body`` in ``<queue>.dead`` from outside a consumer (e.g. work given up on after
+    its retries), confirmed by the broker before this returns."""
+    conn = connect(uri)
+    try:
+        _publish_dead(conn.channel(), queue, body, reason, confirm=True)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 @dataclass
 class Delivery:
     delivery_tag: int
@@ -241,18 +270,8 @@ class BatchConsumer:
         """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
         with the reason, how often it was delivered (``x-dead-attempts``) and how often an
         operator re-drove it before (``x-redriven``); the caller acks the original after this returned."""
-        dead = self.queue + DEAD_LETTER_SUFFIX
-        declare_queue(self.channel, dead)
-        message = amqp.Message(
-            json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
-            delivery_mode=2, message_id=str(body.get("event_id") or ""),
-            application_headers={"x-dead-reason": reason[:500], "x-dead-queue": self.queue,
-                                 "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds"),
-                                 "x-dead-attempts": delivery.attempts if delivery else 1,
-                                 "x-redriven": int((delivery.headers if delivery else {}).get("x-redriven", 0))},
-        )
-        self.channel.basic_publish(message, exchange="", routing_key=dead)
-        metrics.DEAD_LETTERS.labels(self.queue).inc()
+        _publish_dead(self.channel, self.queue, body, reason, attempts=delivery.attempts if delivery else 1,
+                      redriven=int((delivery.headers if delivery else {}).get("x-redriven", 0)))
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)

@@ -19,6 +19,8 @@ variable                   default                              meaning
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
 ``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
+``GATEWAY_REQUEST_TIMEOUT`` ``30``                              s an API call may wait for the services (then 503)
+``BROKER_WATCH_INTERVAL``  ``1``                                s between a process's probes of RabbitMQ (:mod:`.broker_watch`)
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
@@ -38,6 +40,8 @@ variable                   default                              meaning
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
 ``RULES_REVERSAL_WINDOW``  ``259200``                         s a clerk may reverse a rule's automatic decision
 ``SHUTDOWN_SECONDS``       ``20``                               bound of a plain process's SIGTERM: then it exits 1
+``POSTBOX_COMPOSE_ATTEMPTS`` ``8``                              tries to compose a postbox item, then its dead letter
+``POSTBOX_COMPOSE_BACKOFF_CAP`` ``300``                         s, longest wait between two tries (doubling)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -46,6 +50,7 @@ variable                   default                              meaning
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
+``POSTGRES_MAX_OVERFLOW``  ``2``                                event-store connections beyond the pool, per application
 =========================  ===================================  ==========================================
 """
 
@@ -208,6 +213,12 @@ class Settings:
     #: Seconds between the gateway's reloads of identity's public keys and revocations
     #: (a key removed from identity's set stops verifying within this time).
     gateway_refresh_interval: int = 60
+    #: Seconds an API call may wait for the services behind the gateway; then 503 with
+    #: Retry-After instead of a request that hangs (e.g. RabbitMQ went away mid-call).
+    gateway_request_timeout: float = 30.0
+    #: Seconds between a process's probes of RabbitMQ: a nameko service that saw the broker
+    #: go away restarts once it is back (services.common.broker_watch).
+    broker_watch_interval: float = 1.0
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()
@@ -227,6 +238,9 @@ class Settings:
     postgres_password: str = ""
     postgres_lock_timeout: str = "5"
     postgres_pool_size: str = "4"
+    #: eventsourcing's overflow beyond the pool, per application (its default, 10, let one
+    #: process of several applications open dozens of connections under load).
+    postgres_max_overflow: str = "2"
     eid_provider: str = ""
     token_issuer: str = "virtuelles-rathaus/identity"
     token_audience: str = "virtuelles-rathaus"
@@ -252,6 +266,11 @@ class Settings:
     notifications_rate_window: int = 3600
     #: Seconds during which a clerk may reverse a rule's automatic decision (default 72 h).
     rules_reversal_window: int = 259200
+    #: A postbox item that cannot be composed (a service refusing, e.g. its case not found) is
+    #: tried this often, waiting twice as long each time (from NOTIFICATIONS_SEND_INTERVAL up to
+    #: POSTBOX_COMPOSE_BACKOFF_CAP seconds), then parked in notifications.events.dead.
+    postbox_compose_attempts: int = 8
+    postbox_compose_backoff_cap: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

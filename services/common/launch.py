@@ -46,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     from nameko.cli.run import run
 
     from services.common import logs
-    from services.common.config import nameko_config
+    from services.common.broker_watch import WATCH
+    from services.common.config import nameko_config, settings
 
     logs.configure(args.service)
+    current = settings()
+    eventlet.spawn(WATCH.run, args.service, current.amqp_uri, current.broker_watch_interval)
     run([service_class(args.service)], nameko_config(args.service))
     return 0
 
