@@ -66,6 +66,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("payments-saga", ("python", "-m", "services.payments.saga")),
     Process("submissions-payments", ("python", "-m", "services.submissions.payment_consumer")),
     Process("notifications-consumer", ("python", "-m", "services.notifications.consumer")),
+    Process("handover", nameko("handover")),
+    Process("handover-consumer", ("python", "-m", "services.handover.consumer")),
     # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
     Process("web", ("python", "-m", "services.web"), http_port=8080,
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),

@@ -61,6 +61,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
     ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
     ("web", [PYTHON, "-m", "services.web"]),  # citizen portals and clerk workspace
+    ("handover", nameko("handover")),
+    ("handover-consumer", [PYTHON, "-m", "services.handover.consumer"]),
 ]
 
 

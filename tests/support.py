@@ -234,6 +234,7 @@ class Platform:
         "notifications-consumer": ["-m", "services.notifications.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
+        "handover-consumer": ["-m", "services.handover.consumer"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):

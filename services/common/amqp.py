@@ -33,6 +33,8 @@ QUEUES: dict[str, list[str]] = {
         "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
         "payment.failed.v1", "payment.refunded.v1",
     ],
+    # services/handover: a decided case is offered to its authority's back-office system
+    "handover.cases": ["case.approved.v2", "case.rejected.v2"],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.

@@ -36,6 +36,8 @@ variable                   default                              meaning
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
+``HANDOVER_LEASE_SECONDS`` ``300``                             s a back-office client holds a fetched submission
+``HANDOVER_EXPORT_DIR``    ``<VR_VAR_DIR>/handover-export``     the hand-over file export (JSON/XML)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -73,6 +75,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "notifications": 9111,
     "notifications-consumer": 9112,
     "web": 9113,
+    "handover": 9120,
+    "handover-consumer": 9121,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -180,6 +184,11 @@ class Settings:
     #: the window's end (status ``deferred``), never dropped: a mail loop cannot flood an inbox.
     notifications_rate_limit: int = 20
     notifications_rate_window: int = 3600
+    #: Seconds a back-office client holds a fetched submission; unacknowledged, it is
+    #: offered again after that (services/handover).
+    handover_lease_seconds: int = 300
+    #: Where the hand-over file export writes (JSON/XML per submission); empty: ``<var_dir>/handover-export``.
+    handover_export_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

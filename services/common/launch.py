@@ -22,6 +22,7 @@ SERVICES = {
     "gateway": "services.gateway.service:GatewayService",
     "payments": "services.payments.service:PaymentsService",
     "notifications": "services.notifications.service:NotificationsService",
+    "handover": "services.handover.service:HandoverService",
 }
 
 

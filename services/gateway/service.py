@@ -29,6 +29,7 @@ from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.draft_routes import DraftRoutes
+from services.gateway.handover_routes import HandoverRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
@@ -87,7 +88,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes,
+    PageRoutes, HandoverRoutes,
 ):
     name = "gateway"
 
@@ -96,6 +97,7 @@ class GatewayService(
     identity = RpcProxy("identity")
     payments = RpcProxy("payments")
     notifications = RpcProxy("notifications")
+    handover = RpcProxy("handover")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()
