@@ -117,6 +117,8 @@ HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
 HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # another's postbox message
 DRAFT_HIDDEN = Outcome("hidden", frozenset({404}), "draft_not_found")  # someone else's draft: as if there were none
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
+#: The submission API takes a back-office client's Basic credentials, no account's token.
+NO_CLIENT = Outcome("unauthenticated", frozenset({401}), "invalid_client")
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
 DRAFTS, DRAFT = "/api/v1/tenants/<ags>/drafts", "/api/v1/drafts/<draft_id>"
 CASE_ATTACHMENT = "/api/v1/cases/<case_id>/attachments/<attachment_id>"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
+HANDOVER_SUBMISSION, HANDOVER_CLIENTS = "/api/v1/handover/submissions/<case_id>", "/api/v1/admin/tenants/<ags>/handover-clients"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
 _OWNER = {CIT_A: OK200, CLERK: FORBIDDEN, LEAD: FORBIDDEN}
@@ -272,6 +275,19 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", REJECT, "reject:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:other_tenant", FORBIDDEN, operator=OK200),
+    # -- hand-over to back-office systems: the submission API opens to no account's token; the
+    #    clients are issued by a tenant's admins (or operators) and approved by a second person
+    public("POST", "/api/v1/handover/fetch", "handover_fetch", NO_CLIENT),
+    public("GET", HANDOVER_SUBMISSION, "handover_submission", NO_CLIENT),
+    public("GET", f"{HANDOVER_SUBMISSION}/attachments/<attachment_id>", "handover_attachment", NO_CLIENT),
+    public("POST", f"{HANDOVER_SUBMISSION}/ack", "handover_ack", NO_CLIENT),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", HANDOVER_CLIENTS, "issue_handover_client:own", FORBIDDEN, tenant_admin=OK202, operator=OK202),
+    logged_in("POST", f"{HANDOVER_CLIENTS}/<client_id>/approve", "approve_handover_client", FORBIDDEN,
+              tenant_admin=FOUR_EYES, operator=OK200),  # issued by the tenant admin: only a second person
+    logged_in("DELETE", f"{HANDOVER_CLIENTS}/<client_id>", "revoke_handover_client", FORBIDDEN, tenant_admin=OK200,
+              operator=OK200),
     # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
     logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
     logged_in("DELETE", "/api/v1/me", "me:delete", OK204),
