@@ -155,9 +155,11 @@ class CaseRoutes:
         case = self._readable_case(case_id, principal, contents=True, as_of=as_of and as_of[:64])
         self.submissions.record_access(case["case_id"], case["tenant"], principal.subject,
                                        "read" if as_of is None else "read_as_of")
+        staff = principal.kind not in authz.APPLICANT_KINDS  # the hand-over to the back office is the staff's
         if as_of is not None:  # the past as it was: no mails or hand-over steps after the instant
-            return json_response(case_links(self._with_handover(case, case["as_of"])), lang=lang)
-        return json_response(case_links(self._with_handover(self._with_messages(case))), lang=lang)
+            return json_response(case_links(self._with_handover(case, case["as_of"]) if staff else case), lang=lang)
+        case = self._with_messages(case)
+        return json_response(case_links(self._with_handover(case) if staff else case), lang=lang)
 
     @http("POST", "/api/v1/cases/<case_id>/actions/<action>")
     @endpoint("case_action")

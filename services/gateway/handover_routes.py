@@ -36,8 +36,11 @@ STEPS_DE = {
 
 
 def client_credentials(request: Request) -> tuple[str, str]:
-    """Client id and secret from ``Authorization: Basic``; else ``invalid_client`` (401)."""
+    """Client id and secret from ``Authorization: Basic``: none at all is ``unauthenticated``,
+    anything else that is no client's is ``invalid_client`` (both 401)."""
     auth = request.authorization
+    if auth is None and "Authorization" not in request.headers:
+        raise DomainError("unauthenticated")
     if auth is None or auth.type != "basic" or not auth.username or not auth.password:
         raise DomainError("invalid_client")
     return auth.username[:64], auth.password[:200]

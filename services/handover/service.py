@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs
-from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided
+from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
 from services.common.problems import DomainError
 from services.handover.application import HandoverApp, open_handover
 
@@ -21,6 +22,18 @@ log = logs.get_logger("handover")
 
 def correlation_id() -> str:
     return logs.current_correlation_id() or logs.new_correlation_id()
+
+
+def remote(call: Any, *args: Any) -> Any:
+    """An RPC to another service whose DomainError (e.g. ``attachment_not_found``) is passed
+    on as this service's own, so the gateway renders it rather than a 500."""
+    try:
+        return call(*args)
+    except RemoteError as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def attachment_ids(form_data: Any) -> list[str]:
@@ -69,7 +82,7 @@ class HandoverService:
 
     # -- the submission API (back-office clients) --------------------------------------------
     def _with_case(self, submission: dict[str, Any]) -> dict[str, Any]:
-        case = self.submissions.case_status(submission["case_id"], True)
+        case = remote(self.submissions.case_status, submission["case_id"], True)
         contents = case.pop("contents", {})
         return {**submission, "case": case, "contents": contents,
                 "attachments": attachment_ids(contents.get("form_data"))}
@@ -90,7 +103,7 @@ class HandoverService:
     def attachment(self, client_id: str, secret: str, case_id: str, attachment_id: str) -> dict[str, Any]:
         client = self.app.authenticate(client_id, secret)
         self.app.submission(client, case_id)  # in the client's scope, or submission_not_found
-        return self.submissions.case_attachment(case_id, attachment_id)
+        return remote(self.submissions.case_attachment, case_id, attachment_id)
 
     @rpc(expected_exceptions=DomainError)
     def acknowledge(self, client_id: str, secret: str, case_id: str) -> dict[str, Any]:

@@ -118,7 +118,8 @@ HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # a
 DRAFT_HIDDEN = Outcome("hidden", frozenset({404}), "draft_not_found")  # someone else's draft: as if there were none
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
 #: The submission API takes a back-office client's Basic credentials, no account's token.
-NO_CLIENT = Outcome("unauthenticated", frozenset({401}), "invalid_client")
+#: (Anonymous or with cookies: ``unauthenticated``; with a bearer token: ``invalid_client``.)
+NO_CLIENT = Outcome("unauthenticated", frozenset({401}))
 
 
 @dataclass(frozen=True)
