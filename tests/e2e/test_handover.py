@@ -11,10 +11,14 @@ from typing import Any
 
 import httpx
 
+from services.handover.files import SubmissionApi, export_once
 from tests.e2e.conftest import LOHNE, VECHTA, client_for, eventually
 from tests.examples import form
 
 LEASE = 3  # HANDOVER_LEASE_SECONDS of the e2e platform
+
+
+CREDENTIALS: dict[int, tuple[str, str]] = {}  # id(client) → (client id, secret)
 
 
 def backoffice(running: Any, issuer: httpx.Client, approver: httpx.Client, ags: str) -> httpx.Client:
@@ -24,7 +28,9 @@ def backoffice(running: Any, issuer: httpx.Client, approver: httpx.Client, ags: 
     assert issued.status_code == 202, issued.text
     client = issued.json()
     assert approver.post(f"{url}/{client['client_id']}/approve").json()["status"] == "active"
-    return httpx.Client(base_url=running.base_url, timeout=30, auth=(client["client_id"], client["client_secret"]))
+    http = httpx.Client(base_url=running.base_url, timeout=30, auth=(client["client_id"], client["client_secret"]))
+    CREDENTIALS[id(http)] = (client["client_id"], client["client_secret"])
+    return http
 
 
 def decided(citizen: httpx.Client, clerk: httpx.Client, ags: str) -> tuple[str, str]:
@@ -45,7 +51,7 @@ def fetched(backoffice_client: httpx.Client) -> dict[str, dict]:
 
 
 def test_submission_api_redelivers_what_a_crashed_client_did_not_acknowledge(running, accounts, citizen, clerk,
-                                                                             lohne_clerk) -> None:
+                                                                             lohne_clerk, tmp_path) -> None:
     admin = client_for(running, accounts.staff([(VECHTA, "tenant_admin", ["*"])], kind="tenant_admin"))
     lohne_admin = client_for(running, accounts.staff([(LOHNE, "tenant_admin", ["*"])], kind="tenant_admin"))
     operator = client_for(running, accounts.staff([], kind="operator"))
@@ -88,5 +94,14 @@ def test_submission_api_redelivers_what_a_crashed_client_did_not_acknowledge(run
     assert {i["case_id"]: i["status"] for i in worklist["items"]}[case_id] == "in_review"
     assert lohne_clerk.get(f"/api/v1/cases/{case_id}", params={"as_of": between}).status_code == 404
     assert clerk.get(f"/api/v1/cases/{case_id}", params={"as_of": "gestern"}).json()["code"] == "invalid_parameter"
+
+    # the file export: a client of the same API writing one file per submission, then acknowledging
+    exported_case, _ = decided(citizen, clerk, VECHTA)
+    reference = clerk.get(f"/api/v1/cases/{exported_case}").json()["reference"]
+    files = SubmissionApi(running.base_url, *CREDENTIALS[id(vechta_office)])
+    written = eventually(lambda: [p for p in export_once(files, tmp_path, "xml") if p.name == f"{reference}.xml"], timeout=30)
+    assert b'ergebnis="approved"' in written[0].read_bytes() and b"Bello" in written[0].read_bytes()
+    assert vechta_office.get(f"/api/v1/handover/submissions/{exported_case}").json()["acknowledged_at"]
+    files.close()
     for http in (admin, lohne_admin, operator, vechta_office, lohne_office):
         http.close()
