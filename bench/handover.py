@@ -10,6 +10,7 @@ too (two different actors: four-eyes).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,11 +24,18 @@ from services.handover.application import open_handover
 VECHTA = "03460009"
 
 
-def run_handover_bench(base_url: str, n: int = 2000, clients: int = 4, batch: int = 50) -> dict[str, Any]:
+def run_handover_bench(base_url: str, var_dir: str, n: int = 2000, tenants: int = 4, clients: int = 2,
+                       batch: int = 50) -> dict[str, Any]:
+    """``tenants`` with the most cases, ``clients`` competing back-office clients each."""
+    os.environ["VR_VAR_DIR"] = var_dir  # the platform's development secret keys the client secrets
     app = open_handover()
     store = ReadStore("submissions")
     try:
-        rows = store.query("SELECT case_id, tenant, service_id FROM worklist ORDER BY submitted_at LIMIT ?", (n,))
+        busiest = [row[0] for row in store.query(
+            "SELECT tenant FROM worklist GROUP BY tenant ORDER BY COUNT(*) DESC LIMIT ?", (tenants,))]
+        rows = store.query(
+            f"SELECT case_id, tenant, service_id FROM worklist WHERE tenant IN ({', '.join('?' * len(busiest))}) "
+            "ORDER BY submitted_at LIMIT ?", (*busiest, n))
         offered_at = datetime.now(UTC).isoformat()
         started = time.perf_counter()
         for case_id, tenant, service_id in rows:

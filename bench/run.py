@@ -306,7 +306,8 @@ class Bench:
     def handover(self, plat: BenchPlatform) -> None:
         from bench.handover import run_handover_bench
 
-        result = run_handover_bench(plat.base_url, n=min(self.args.n, 5000) if not self.args.quick else 500)
+        result = run_handover_bench(plat.base_url, self.platform_env["VR_VAR_DIR"],
+                                    n=min(self.args.n, 5000) if not self.args.quick else 500)
         self.results["handover"] = result
         rows = [[k, v] for k, v in result.items()]
         self.show(report.table("6b. Hand-over (submission API: fetched + acknowledged)", ["measure", "value"], rows))
