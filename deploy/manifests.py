@@ -66,7 +66,7 @@ PROCESSES: tuple[Process, ...] = (
     Process("payments-saga", ("python", "-m", "services.payments.saga")),
     Process("submissions-payments", ("python", "-m", "services.submissions.payment_consumer")),
     Process("notifications-consumer", ("python", "-m", "services.notifications.consumer")),
-    Process("handover", nameko("handover")),
+    Process("handover", nameko("handover"), replicas=2),  # stateless: leases are decided by optimistic concurrency
     Process("handover-consumer", ("python", "-m", "services.handover.consumer")),
     # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
     Process("web", ("python", "-m", "services.web"), http_port=8080,
