@@ -10,7 +10,9 @@
 5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
    SMTP acceptance rate of the same sink (bench/notifications.py; first, before the load);
 6. payments end to end (case with fee → payment started → paid on the PSP simulator's page →
-   case ``paid``) per second, against the simulator alone as the raw limit (bench/payments.py).
+   case ``paid``) per second, against the simulator alone as the raw limit (bench/payments.py);
+   hand-over: decided cases fetched and acknowledged per second through the submission API
+   by back-office clients (bench/handover.py).
 
 It prints tables and writes everything to ``var/bench/<name>.json``. No assertions: the
 figures are for people. Run as ``python -m bench [--name NAME] [--n 20000] [--quick]``
@@ -155,6 +157,7 @@ class Bench:
             self.step("clients", lambda: self.clients(plat))
             self.step("end_to_end", lambda: self.end_to_end(plat))
             self.step("payments", lambda: self.payments(plat))
+            self.step("handover", lambda: self.handover(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
             self.step("profile", lambda: self.profile(plat))
@@ -304,6 +307,15 @@ class Bench:
         if load.get("cprofile_submit_batch"):
             self.show(report.cprofile(load["cprofile_submit_batch"]))
 
+
+    def handover(self, plat: BenchPlatform) -> None:
+        from bench.handover import run_handover_bench
+
+        result = run_handover_bench(plat.base_url, self.platform_env["VR_VAR_DIR"],
+                                    n=min(self.args.n, 5000) if not self.args.quick else 500)
+        self.results["handover"] = result
+        rows = [[k, v] for k, v in result.items()]
+        self.show(report.table("6b. Hand-over (submission API: fetched + acknowledged)", ["measure", "value"], rows))
 
     def notifications(self, plat: BenchPlatform) -> None:
         from bench.notifications import run_notifications_bench

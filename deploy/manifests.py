@@ -70,6 +70,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("rules-consumer", ("python", "-m", "services.rules.consumer")),
     Process("insights", nameko("insights"), replicas=2),
     Process("insights-projector", ("python", "-m", "services.insights.projector")),
+    Process("handover", nameko("handover"), replicas=2),  # stateless: leases are decided by optimistic concurrency
+    Process("handover-consumer", ("python", "-m", "services.handover.consumer")),
     # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
     Process("web", ("python", "-m", "services.web"), http_port=8080,
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),

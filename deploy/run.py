@@ -74,6 +74,8 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("council-sync", [PYTHON, "-m", "services.council.sync"]),
     ("insights", nameko("insights")),
     ("insights-projector", [PYTHON, "-m", "services.insights.projector"]),
+    ("handover", nameko("handover")),
+    ("handover-consumer", [PYTHON, "-m", "services.handover.consumer"]),
 ]
 
 

@@ -240,6 +240,7 @@ class Platform:
         "oparl_server": ["-m", "services.council.oparl_server"],
         "council-sync": ["-m", "services.council.sync"],
         "insights-projector": ["-m", "services.insights.projector"],
+        "handover-consumer": ["-m", "services.handover.consumer"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):

@@ -40,6 +40,8 @@ QUEUES: dict[str, list[str]] = {
     ],
     # usage and acceptance KPIs (services/insights): what a case, a draft and a payment went through
     "insights.kpis": ["case.#", "draft.#", "payment.#"],
+    # services/handover: a decided case is offered to its authority's back-office system
+    "handover.cases": ["case.approved.v2", "case.rejected.v2"],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.

@@ -42,6 +42,8 @@ variable                   default                              meaning
 ``SHUTDOWN_SECONDS``       ``20``                               bound of a plain process's SIGTERM: then it exits 1
 ``POSTBOX_COMPOSE_ATTEMPTS`` ``8``                              tries to compose a postbox item, then its dead letter
 ``POSTBOX_COMPOSE_BACKOFF_CAP`` ``300``                         s, longest wait between two tries (doubling)
+``HANDOVER_LEASE_SECONDS`` ``300``                             s a back-office client holds a fetched submission
+``HANDOVER_EXPORT_DIR``    ``<VR_VAR_DIR>/handover-export``     the hand-over file export (JSON/XML)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
@@ -89,6 +91,8 @@ METRICS_PORTS: Mapping[str, int] = {
     "rules-consumer": 9118,
     "insights": 9119,
     "insights-projector": 9120,
+    "handover": 9121,
+    "handover-consumer": 9122,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -271,6 +275,11 @@ class Settings:
     #: POSTBOX_COMPOSE_BACKOFF_CAP seconds), then parked in notifications.events.dead.
     postbox_compose_attempts: int = 8
     postbox_compose_backoff_cap: float = 300.0
+    #: Seconds a back-office client holds a fetched submission; unacknowledged, it is
+    #: offered again after that (services/handover).
+    handover_lease_seconds: int = 300
+    #: Where the hand-over file export writes (JSON/XML per submission); empty: ``<var_dir>/handover-export``.
+    handover_export_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -25,6 +25,7 @@ SERVICES = {
     "council": "services.council.service:CouncilService",
     "rules": "services.rules.service:RulesService",
     "insights": "services.insights.service:InsightsService",
+    "handover": "services.handover.service:HandoverService",
 }
 
 

@@ -85,6 +85,10 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "attachment_too_large": (413, "Die Datei ist zu groß. Erlaubt sind höchstens {limit_mb} MB.", "The file is too large. At most {limit_mb} MB are allowed."),
     "attachment_type_unsupported": (415, "Dieser Dateityp wird nicht angenommen. Bitte laden Sie eine PDF-, JPEG- oder PNG-Datei hoch.", "This file type is not accepted. Please upload a PDF, JPEG or PNG file."),
     "attachment_content_invalid": (422, "Der Inhalt der Datei ist keine gültige {media_type}-Datei. Bitte laden Sie eine PDF-, JPEG- oder PNG-Datei hoch.", "The file's content is not a valid {media_type} file. Please upload a PDF, JPEG or PNG file."),
+    "invalid_client": (401, "Die Zugangsdaten des Fachverfahrens (Client-ID und Geheimnis) sind ungültig, gesperrt oder noch nicht freigegeben.", "The back-office client's credentials (client id and secret) are invalid, revoked or not yet approved."),
+    "submission_not_found": (404, "Die Übergabe {submission_id} gibt es für dieses Fachverfahren nicht.", "There is no submission {submission_id} for this back-office client."),
+    "submission_not_available": (409, "Die Übergabe zum Antrag {case_id} ist bereits bestätigt oder gerade an ein anderes Fachverfahren vergeben.", "The submission of case {case_id} is already acknowledged or leased to another back-office client."),
+    "handover_client_not_found": (404, "Den Zugang für ein Fachverfahren {client_id} gibt es hier nicht (oder er ist schon entschieden).", "There is no back-office client {client_id} here (or it was already decided)."),
     "internal_error": (500, "Ein interner Fehler ist aufgetreten. Ihre Daten sind nicht verloren; bitte versuchen Sie es erneut.", "An internal error occurred. Your data is not lost; please try again."),
 }
 
@@ -100,6 +104,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "period_days": ("Zeitraum von höchstens {limit} Tagen, from nicht nach to", "a period of at most {limit} days, from not after to"),
     "with_time_zone": ("Zeitpunkt mit Zeitzone erwartet", "instant with time zone expected"),
     "range": ("{low}–{high}", "{low}–{high}"),
+    "iso_instant": ("Zeitpunkt nach ISO 8601 erwartet, z. B. 2026-03-03T12:00:00Z", "ISO 8601 instant expected, e.g. 2026-03-03T12:00:00Z"),
     "one_of": ("eines von: {choices}", "one of: {choices}"),
     "applicant_account": ("bestehendes Konto einer Bürgerin, eines Bürgers oder einer Organisation", "an existing citizen or organisation account"),
     "staff_kind_role": ("Art clerk oder tenant_admin; Rolle clerk, team_lead oder tenant_admin", "kind clerk or tenant_admin; role clerk, team_lead or tenant_admin"),

@@ -30,6 +30,7 @@ from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
 from services.gateway.council_routes import CouncilRoutes
 from services.gateway.draft_routes import DraftRoutes
+from services.gateway.handover_routes import HandoverRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
 from services.gateway.kpi_routes import KpiRoutes
 from services.gateway.message_routes import MessageRoutes
@@ -90,7 +91,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes, CouncilRoutes, RuleRoutes, KpiRoutes,
+    PageRoutes, CouncilRoutes, RuleRoutes, KpiRoutes, HandoverRoutes,
 ):
     name = "gateway"
 
@@ -102,6 +103,7 @@ class GatewayService(
     council = RpcProxy("council")
     rules = RpcProxy("rules")
     insights = RpcProxy("insights")
+    handover = RpcProxy("handover")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()

@@ -8,6 +8,7 @@
     python -m services.ops dead-letters show QUEUE EVENT_ID|INDEX
     python -m services.ops dead-letters redrive QUEUE (EVENT_ID|INDEX … | --all)
     python -m services.ops export AGS [--output FILE]    # one tenant's events as JSON lines
+    python -m services.ops retention [--dry-run] [--tenant AGS]  # erase personal data past retention (daily)
 
 Configuration as for every process (services/common/config.py: POSTGRES_*, AMQP_URI,
 VR_SCHEMA_PREFIX …). Output is plain text for a person; ``--json`` gives JSON for scripts.
@@ -85,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="one tenant's events as JSON lines (contains personal data)")
     export.add_argument("ags")
     export.add_argument("--output", help="file (default: standard output)")
+    keep = sub.add_parser("retention", help="erase the personal data of cases past their retention period (daily)")
+    keep.add_argument("--dry-run", action="store_true", help="only list what would be erased")
+    keep.add_argument("--tenant", help="only this tenant (AGS)")
     return top
 
 
@@ -111,6 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             count = platform.export_tenant(args.ags, sys.stdout)
         print(f"exported {count} events of {args.ags}", file=sys.stderr)
+    elif args.command == "retention":
+        from services.ops.retention import retention
+
+        report = retention(args.dry_run, args.tenant)
+        if args.json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            _print(report["erased"], False, ("reference", "tenant", "service_id", "decided_at", "retention_months",
+                                             "events_redacted"))
+            verb = "would erase" if args.dry_run else "erased"
+            print(f"{verb} the personal data of {report['cases']} case(s)")
     return 0
 
 

@@ -120,6 +120,9 @@ HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
 HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # another's postbox message
 DRAFT_HIDDEN = Outcome("hidden", frozenset({404}), "draft_not_found")  # someone else's draft: as if there were none
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
+#: The submission API takes a back-office client's Basic credentials, no account's token.
+#: (Anonymous or with cookies: ``unauthenticated``; with a bearer token: ``invalid_client``.)
+NO_CLIENT = Outcome("unauthenticated", frozenset({401}))
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ COUNCIL, COUNCIL_SOURCE = "/api/v1/tenants/<ags>/council", "/api/v1/admin/tenant
 NO_COUNCIL_ITEM = ok(404, code="not_found")  # public; an id the (empty) read model does not hold
 RULES, RULE = "/api/v1/admin/tenants/<ags>/rules", "/api/v1/admin/tenants/<ags>/rules/<rule_id>"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
+HANDOVER_SUBMISSION, HANDOVER_CLIENTS = "/api/v1/handover/submissions/<case_id>", "/api/v1/admin/tenants/<ags>/handover-clients"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
 _OWNER = {CIT_A: OK200, CLERK: FORBIDDEN, LEAD: FORBIDDEN}
@@ -307,6 +311,19 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", f"{RULE}/shadow-runs", "rule:shadow_run", FORBIDDEN, tenant_admin=OK201),
     logged_in("GET", f"{RULE}/shadow-runs", "rule:shadow_report", FORBIDDEN,
               tenant_admin=ok(409, code="rule_shadow_run_missing")),
+    # -- hand-over to back-office systems: the submission API opens to no account's token; the
+    #    clients are issued by a tenant's admins (or operators) and approved by a second person
+    public("POST", "/api/v1/handover/fetch", "handover_fetch", NO_CLIENT),
+    public("GET", HANDOVER_SUBMISSION, "handover_submission", NO_CLIENT),
+    public("GET", f"{HANDOVER_SUBMISSION}/attachments/<attachment_id>", "handover_attachment", NO_CLIENT),
+    public("POST", f"{HANDOVER_SUBMISSION}/ack", "handover_ack", NO_CLIENT),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", HANDOVER_CLIENTS, "issue_handover_client:own", FORBIDDEN, tenant_admin=OK202, operator=OK202),
+    logged_in("POST", f"{HANDOVER_CLIENTS}/<client_id>/approve", "approve_handover_client", FORBIDDEN,
+              tenant_admin=FOUR_EYES, operator=OK200),  # issued by the tenant admin: only a second person
+    logged_in("DELETE", f"{HANDOVER_CLIENTS}/<client_id>", "revoke_handover_client", FORBIDDEN, tenant_admin=OK200,
+              operator=OK200),
     # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
     logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
     logged_in("DELETE", "/api/v1/me", "me:delete", OK204),

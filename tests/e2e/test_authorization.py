@@ -744,6 +744,29 @@ for _variant in ("grants:own", "grants:other_tenant"):
     _admin(_variant, "GET", m.GRANTS, check=expect_json("pending"))
 for _variant in ("grant_history:own", "grant_history:other_tenant"):
     _admin(_variant, "GET", m.HISTORY, check=expect_json("items"))
+for _variant in ("handover_clients:own", "handover_clients:other_tenant"):
+    _admin(_variant, "GET", m.HANDOVER_CLIENTS, check=expect_json("queue"))
+_admin("issue_handover_client:own", "POST", m.HANDOVER_CLIENTS, lambda w: {"name": "Fachverfahren", "service_keys": ["*"]},
+       check=lambda r: None if r.json().get("status") == "pending" and r.json().get("client_secret") else r.text[:200])
+_SUBMISSION = m.HANDOVER_SUBMISSION.replace("<case_id>", str(uuid.uuid4()))
+simple("handover_fetch", "POST", "/api/v1/handover/fetch", body={"limit": 1})
+simple("handover_submission", "GET", _SUBMISSION)
+simple("handover_attachment", "GET", f"{_SUBMISSION}/attachments/{uuid.uuid4()}")
+simple("handover_ack", "POST", f"{_SUBMISSION}/ack")
+
+
+def _issued_by_the_admin(w: World) -> str:
+    """A fresh back-office client of Vechta, issued by its tenant admin (pending)."""
+    url = m.HANDOVER_CLIENTS.replace("<ags>", m.VECHTA)
+    response = w.http(m.ADMIN).post(url, json={"name": "Fachverfahren", "service_keys": [m.CASE_SERVICE]})
+    assert response.status_code == 202, response.text
+    return f"{url}/{response.json()['client_id']}"
+
+
+RECIPES["approve_handover_client"] = lambda w, who: Call(
+    w.http(who).post(_issued_by_the_admin(w) + "/approve"), check=lambda r: None if r.json()["status"] == "active" else r.text)
+RECIPES["revoke_handover_client"] = lambda w, who: Call(
+    w.http(who).delete(_issued_by_the_admin(w)), check=lambda r: None if r.json()["status"] == "revoked" else r.text)
 
 
 def _holds_nothing_yet(w: World, account_id: str, tenant: str, role: str) -> Check:

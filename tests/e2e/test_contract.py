@@ -78,6 +78,8 @@ UNPROVOKED = {
     ("submit_draft", "410"): "only when the account is deleted while the submission is on the way",
     ("upload_attachment", "410"): "only while the account is being deleted: tests/integration/test_drafts.py",
     ("submit_draft", "409"): "needs a new form version published while the draft is open: tests/integration/test_drafts.py",
+    ("handover_attachment", "200"): "the bytes come from submissions.case_attachment, provoked under case_attachment; "
+                                    "tests/e2e/test_handover.py fetches a decided case's data",
     ("submit_case", "410"): "only when the account is deleted while its submission is on the way "
                             "(tests/integration/test_submissions_app.py races it on the application)",
 }
@@ -408,6 +410,7 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_web_requests(people, check, high_citizen)
     run_council_requests(people, check)
     run_generic_requests(people, check)
+    run_handover_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
     # every documented client error was provoked (or is listed in UNPROVOKED with why)
@@ -1178,3 +1181,60 @@ def run_generic_requests(people: People, check: Contract) -> None:
     check(people.anonymous.get("/api/v1/nothing-here"), 404, "not_found")
     check(people.citizen.get(f"/api/v1/cases/{uuid.uuid4()}/actions"), 404, "not_found")
     check(people.anonymous.post("/api/v1/tenants", json={}), 405, "method_not_allowed")
+
+
+def run_handover_requests(people: People, check: Contract) -> None:
+    """Back-office clients (issued, four-eyes approved, revoked) and the submission API; time travel."""
+    admin, operator, lead, citizen = people.vechta_admin, people.operator, people.vechta_lead, people.citizen
+    clients = f"/api/v1/admin/tenants/{VECHTA}/handover-clients"
+    issued = check(admin.post(clients, json={"name": "Hundesteuer (Finanzverfahren)", "service_keys": ["hundeanmeldung"]}), 202).json()
+    client_url = f"{clients}/{issued['client_id']}"
+    check(admin.post(f"{client_url}/approve"), 403, "four_eyes_required")
+    check(people.lohne_lead.post(f"{client_url}/approve"), 403, "forbidden")
+    check(people.anonymous.post(f"{client_url}/approve"), 401, "unauthenticated")
+    check(operator.post(f"/api/v1/admin/tenants/{LOHNE}/handover-clients/{issued['client_id']}/approve"), 404,
+          "handover_client_not_found")
+    check(operator.post(f"{client_url}/approve"), 200)
+    check(admin.get(clients), 200)
+    check(lead.get(clients), 403, "forbidden")
+    check(people.anonymous.get(clients), 401, "unauthenticated")
+    check(operator.get("/api/v1/admin/tenants/99999999/handover-clients"), 404, "unknown_tenant")
+    check(admin.post(clients, json={"name": ""}), 400, "invalid_parameter")
+    check(lead.post(clients, json={"name": "x"}), 403, "forbidden")
+    check(people.anonymous.post(clients, json={"name": "x"}), 401, "unauthenticated")
+    check(operator.post("/api/v1/admin/tenants/99999999/handover-clients", json={"name": "x"}), 404, "unknown_tenant")
+    check(admin.post(clients, content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    office = people.fresh()
+    office.auth = (issued["client_id"], issued["client_secret"])
+    fetch = "/api/v1/handover/fetch"
+    check(people.anonymous.post(fetch), 401, "unauthenticated")
+    check(people.anonymous.post(fetch, auth=("kein-client", "falsch")), 401, "invalid_client")
+    check(office.post(fetch, json={"limit": 0}), 400, "invalid_parameter")
+    check(office.post(fetch, json=[1]), 400, "invalid_request")
+    check(office.post(fetch, content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, office, "POST", fetch)
+    # a decided case: offered, acknowledged too early (409), fetched, downloaded, acknowledged
+    case = check(submit(citizen), 201).json()["case_id"]
+    for action in ("start-review", "approve"):
+        check(lead.post(f"/api/v1/cases/{case}/actions/{action}", json={}), 200)
+    submission = f"/api/v1/handover/submissions/{case}"
+    check(eventually(lambda: (r := office.get(submission)).status_code == 200 and r, timeout=30), 200)
+    check(office.post(f"{submission}/ack"), 409, "submission_not_available")
+    eventually(lambda: case in {s["case_id"] for s in check(office.post(fetch, json={"limit": 100}), 200).json()["submissions"]})
+    check(office.get(f"{submission}/attachments/{uuid.uuid4()}"), 404, "attachment_not_found")
+    check(office.post(f"{submission}/ack"), 200)
+    unknown = f"/api/v1/handover/submissions/{uuid.uuid4()}"
+    for method, url in (("GET", unknown), ("GET", f"{unknown}/attachments/{uuid.uuid4()}"), ("POST", f"{unknown}/ack")):
+        check(office.request(method, url), 404, "submission_not_found")
+        check(people.anonymous.request(method, url, auth=(issued["client_id"], "falsch")), 401, "invalid_client")
+    # time travel: before its decision, and bad instants
+    check(lead.get(f"/api/v1/cases/{case}", params={"as_of": "2026-01-01T00:00:00Z"}), 404, "case_not_found")
+    check(lead.get(f"/api/v1/cases/{case}", params={"as_of": "bald"}), 400, "invalid_parameter")
+    check(lead.get(f"/api/v1/tenants/{VECHTA}/worklist", params={"as_of": date.today().isoformat()}), 200)
+    check(lead.get(f"/api/v1/tenants/{VECHTA}/worklist", params={"as_of": "bald"}), 400, "invalid_parameter")
+    # revoked: its credentials stop at once
+    check(people.lohne_lead.delete(client_url), 403, "forbidden")
+    check(people.anonymous.delete(client_url), 401, "unauthenticated")
+    check(admin.delete(f"{clients}/{uuid.uuid4()}"), 404, "handover_client_not_found")
+    check(admin.delete(client_url), 200)
+    check(office.post(fetch), 401, "invalid_client")
