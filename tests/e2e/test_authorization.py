@@ -45,7 +45,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 81  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 99  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
