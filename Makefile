@@ -8,12 +8,16 @@ export PYTHONPATH := $(CURDIR)
 
 # Tests, CI and bench use PostgreSQL; `make run` uses SQLite under var/ unless POSTGRES_* is set.
 TEST_PG_DB ?= vr_test
-# Two connections per process: the e2e modules run up to three whole platforms at once, and
-# PostgreSQL allows 100 clients.
-# The 1,000-payment chaos e2e runs on its own (`make chaos`, ~5 min): inside `make test` on 100
-# PostgreSQL connections it failed (connection limit suspected; issue #10 stays open until it fits).
+# One connection per event store (its pool; at most POSTGRES_MAX_OVERFLOW more under load,
+# config.py): a whole platform holds about 55 and PostgreSQL allows 100 clients, so `make test`
+# runs its parts one after another with one platform alive at a time — the e2e modules with a
+# platform of their own (E2E_OWN) apart from the shared one. The chaos e2e runs 200 payments in
+# `make test`, the issue's 1,000 in `make chaos`.
 CHAOS := tests/e2e/payments/test_payment_chaos.py
-TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=2
+CHAOS_PAYMENTS_CI ?= 200
+E2E_OWN := tests/e2e/test_authorization.py tests/e2e/test_api_fuzzing.py tests/e2e/payments/test_payment_broker_restart.py
+PYTEST = env $(TEST_ENV) VR_CHAOS_PAYMENTS=$(CHAOS_PAYMENTS_CI) $(PY) -m pytest -q
+TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=1
 
 .PHONY: install chromium system-deps run chaos fuzz demo-data test test-unit bench lint rebuild clean
 
@@ -45,15 +49,22 @@ demo-data: install
 
 test: install system-deps
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) $(PY) -m pytest tests -q --ignore=tests/interface --ignore=$(CHAOS)
-	@if [ -d tests/interface ]; then $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; fi
+	@failed=""; \
+	run() { echo "== make test: $$1"; shift; "$$@" || failed="$$failed $$part"; }; \
+	part=unit+integration; run "$$part" $(PYTEST) tests/unit tests/integration; \
+	part=e2e; run "$$part" $(PYTEST) tests/e2e --ignore=tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
+	part=e2e-own-platforms; run "$$part" $(PYTEST) $(E2E_OWN); \
+	part=e2e-payments; run "$$part" $(PYTEST) tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
+	part=browser; run "$$part" $(PYTEST) tests/browser; \
+	part=interface; run "$$part" env $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED in:$$failed"; exit 1; fi; echo "make test: all parts passed"
 
 test-unit: install
 	@$(PY) -m pytest tests/unit -q -p no:cacheprovider
 
 chaos: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
-	@$(TEST_ENV) $(PY) -m pytest $(CHAOS) -q -s
+	@$(TEST_ENV) VR_CHAOS_PAYMENTS=1000 $(PY) -m pytest $(CHAOS) -q -s
 
 # Deeper API fuzzing than make test's fixed seed: random seed, boundary cases, more examples.
 fuzz: install

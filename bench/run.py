@@ -10,7 +10,9 @@
 5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
    SMTP acceptance rate of the same sink (bench/notifications.py; first, before the load);
 6. payments end to end (case with fee → payment started → paid on the PSP simulator's page →
-   case ``paid``) per second, against the simulator alone as the raw limit (bench/payments.py).
+   case ``paid``) per second, against the simulator alone as the raw limit (bench/payments.py);
+   hand-over: decided cases fetched and acknowledged per second through the submission API
+   by back-office clients (bench/handover.py).
 
 It prints tables and writes everything to ``var/bench/<name>.json``. No assertions: the
 figures are for people. Run as ``python -m bench [--name NAME] [--n 20000] [--quick]``
@@ -58,9 +60,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas (default: drop them)")
     parser.add_argument("--only", action="append", default=[], help="run only these steps (repeatable), e.g. notifications")
     parser.add_argument("--mails", type=int, default=1000, help="events for the notifications step")
+    parser.add_argument("--rules-consume", type=int, default=1000, help="cases through the rules consumer (bench/rules.py)")
+    parser.add_argument("--rules-shadow", type=int, default=100_000, help="past cases of the rule-side shadow run")
+    parser.add_argument("--rules-shadow-real", type=int, default=2000, help="past cases read through submissions' store")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.compare_n, args.cases, args.payments = 2000, 600, 8_000, 100
+        args.rules_consume, args.rules_shadow, args.rules_shadow_real = 200, 10_000, 200
     return args
 
 
@@ -119,6 +125,7 @@ class Bench:
         args = self.args
         amqp_uri = support.fresh_vhost("vr_bench")
         self.step("ceilings", lambda: self.ceilings(amqp_uri))
+        self.step("rules", self.rules)  # in-process, before the platform takes the cores
         log_dir = self.out_dir / f"{args.name}-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
@@ -150,6 +157,7 @@ class Bench:
             self.step("clients", lambda: self.clients(plat))
             self.step("end_to_end", lambda: self.end_to_end(plat))
             self.step("payments", lambda: self.payments(plat))
+            self.step("handover", lambda: self.handover(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
             self.step("profile", lambda: self.profile(plat))
@@ -300,6 +308,15 @@ class Bench:
             self.show(report.cprofile(load["cprofile_submit_batch"]))
 
 
+    def handover(self, plat: BenchPlatform) -> None:
+        from bench.handover import run_handover_bench
+
+        result = run_handover_bench(plat.base_url, self.platform_env["VR_VAR_DIR"],
+                                    n=min(self.args.n, 5000) if not self.args.quick else 500)
+        self.results["handover"] = result
+        rows = [[k, v] for k, v in result.items()]
+        self.show(report.table("6b. Hand-over (submission API: fetched + acknowledged)", ["measure", "value"], rows))
+
     def notifications(self, plat: BenchPlatform) -> None:
         from bench.notifications import run_notifications_bench
 
@@ -309,6 +326,23 @@ class Bench:
         rows = [[k, v] for k, v in result.items()] + [[f"raw SMTP {k}", v] for k, v in raw.items()]
         result["raw_smtp"] = raw
         self.show(report.table("1b. Notifications (event in → mail accepted by SMTP)", ["measure", "value"], rows))
+
+    def rules(self) -> None:
+        """Rules (issue #16): consumer events/s and shadow runs (bench/rules.py)."""
+        from bench.rules import run_rules_bench
+
+        args = self.args
+        result = run_rules_bench(args.rules_consume, args.rules_shadow, args.rules_shadow_real)
+        self.results["rules"] = result
+        consumer, synthetic, real = result["consumer"], result["shadow_synthetic"], result["shadow_through_submissions"]
+        rows = [
+            ["consumer: case events/s (evaluate, case command, tracking; no broker/RPC)", consumer["events_per_s"]],
+            ["consumer: redelivered events/s (tracking hit)", consumer["redelivered_per_s"]],
+            [f"shadow run, rule side: {synthetic['cases']} past cases (s)", synthetic["seconds"]],
+            [f"shadow run through submissions' store: {real['cases']} cases (s)", real["seconds"]],
+            ["  → estimated for 100,000 cases (s)", real["estimated_100k_s"]],
+        ]
+        self.show(report.table("Rules (bench/rules.py)", ["measure", "value"], rows))
 
     def search(self, plat: BenchPlatform) -> None:
         """The catalog search bench of bench/search.py, when it is there and time allows."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,7 +29,25 @@ def main() -> int:
         grants = ", ".join(f"{g['role']}@{g['tenant']}" for g in account.get("grants") or []) or "-"
         password = account["password"] or "(besteht bereits – Passwort wurde beim ersten Mal angezeigt)"
         print(f"  {account['kind']:<13} {account['email']:<42} {password:<28} {grants}")
+    handover = demo_backoffice_client()
+    print(f"Demo-Fachverfahren (Übergabe) von Vechta für {', '.join(handover['service_keys'])}:")
+    print(f"  .venv/bin/python deploy/handover_client.py --client-id {handover['client_id']} --secret {handover['client_secret']}")
     return 0
+
+
+def demo_backoffice_client() -> dict[str, Any]:
+    """A back-office client of Vechta, issued and approved (two demo actors: four-eyes) in the
+    hand-over store — a new one each run (its secret is shown only now)."""
+    from services.handover.application import HandoverApp
+
+    app = open_application(HandoverApp, "handover")
+    try:
+        issued = app.register_client("03460009", "Demo-Fachverfahren", ["hundeanmeldung", "meldebescheinigung"],
+                                     "demo-data:admin", "demo-data")
+        app.approve_client(str(issued["client_id"]), "03460009", "demo-data:second-admin", "demo-data")
+        return issued
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

@@ -66,11 +66,22 @@ PROCESSES: tuple[Process, ...] = (
     Process("payments-saga", ("python", "-m", "services.payments.saga")),
     Process("submissions-payments", ("python", "-m", "services.submissions.payment_consumer")),
     Process("notifications-consumer", ("python", "-m", "services.notifications.consumer")),
+    Process("rules", nameko("rules"), replicas=2),
+    Process("rules-consumer", ("python", "-m", "services.rules.consumer")),
+    Process("insights", nameko("insights"), replicas=2),
+    Process("insights-projector", ("python", "-m", "services.insights.projector")),
+    Process("handover", nameko("handover"), replicas=2),  # stateless: leases are decided by optimistic concurrency
+    Process("handover-consumer", ("python", "-m", "services.handover.consumer")),
     # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
     Process("web", ("python", "-m", "services.web"), http_port=8080,
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),
     Process("psp_simulator", ("python", "-m", "services.payments.psp_simulator"), http_port=8090, development_only=True,
             env={"PSP_SIMULATOR_HOST": "0.0.0.0", "PSP_SIMULATOR_PUBLIC_URL": "http://127.0.0.1:8090"}),
+    Process("council", nameko("council"), replicas=2),
+    # one writer per tenant's source: two would fetch every source twice
+    Process("council-sync", ("python", "-m", "services.council.sync")),
+    Process("oparl_server", ("python", "-m", "services.council.oparl_server"), http_port=8095, development_only=True,
+            env={"OPARL_SERVER_HOST": "0.0.0.0", "OPARL_SERVER_PUBLIC_URL": "http://oparl-server:8095"}),
     # the development SMTP sink: its SMTP port for the notifications service (its page stays inside)
     Process("mail-sink", ("python", "-m", "services.notifications.sink"), development_only=True,
             env={"SMTP_HOST": "0.0.0.0"}),
@@ -118,7 +129,9 @@ def probe(process: Process, path: str, **timing: int) -> dict[str, Any]:
 
 
 def deployment(process: Process) -> dict[str, Any]:
-    live, ready = ("/health/live", "/health/ready") if process.name == "gateway" else ("/metrics", "/metrics")
+    # every process answers /live and /ready (its dependencies: database, broker) on its metrics
+    # port (services/common/health.py); the gateway on its HTTP port as well
+    live, ready = ("/health/live", "/health/ready") if process.name == "gateway" else ("/live", "/ready")
     ports = [{"name": "metrics", "containerPort": process.metrics_port}]
     if process.http_port:
         ports.insert(0, {"name": "http", "containerPort": process.http_port})
@@ -333,7 +346,7 @@ def compose_service(process: Process) -> dict[str, Any]:
     elif process.http_port:
         service["ports"] = [f"{process.http_port}:{process.http_port}"]
     if port:
-        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/metrics', timeout=3)"
+        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/ready', timeout=3)"
         service["healthcheck"] = {"test": ["CMD", "python", "-c", probe], "interval": "15s", "timeout": "5s", "retries": 5}
     return service
 

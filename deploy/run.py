@@ -2,10 +2,10 @@
 
     .venv/bin/python deploy/run.py
 
-Processes: catalog, identity, submissions, gateway, payments, notifications (nameko services),
+Processes: catalog, identity, submissions, gateway, payments, notifications, rules, council (nameko services),
 the web front end (portals and clerk workspace, http://127.0.0.1:8080),
 the submissions relay and projector, the payments relay, the payment saga's two consumers, the
-PSP simulator, the notifications consumer and the development SMTP sink with its page at
+PSP simulator, the notifications consumer, the rules consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
 the PSP simulator keeps its own SQLite file under var/ always.
 A process that exits is restarted with a growing backoff, logged and counted (a crash loop stops
@@ -28,7 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.amqp import check_broker  # noqa: E402
-from services.common.config import PaymentsSettings, WebSettings, postgres_configured, settings  # noqa: E402
+from services.common.config import (  # noqa: E402
+    OparlServerSettings,
+    PaymentsSettings,
+    WebSettings,
+    postgres_configured,
+    settings,
+)
 from services.common.production import refuse_unsafe_start  # noqa: E402
 from services.payments.merchants import development_simulator_file  # noqa: E402
 
@@ -59,8 +65,17 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("submissions-payments", [PYTHON, "-m", "services.submissions.payment_consumer"]),
     ("psp_simulator", [PYTHON, "-m", "services.payments.psp_simulator"]),
     ("notifications-consumer", [PYTHON, "-m", "services.notifications.consumer"]),
+    ("rules", nameko("rules")),
+    ("rules-consumer", [PYTHON, "-m", "services.rules.consumer"]),
     ("mail-sink", [PYTHON, "-m", "services.notifications.sink"]),  # development SMTP sink
     ("web", [PYTHON, "-m", "services.web"]),  # citizen portals and clerk workspace
+    ("oparl_server", [PYTHON, "-m", "services.council.oparl_server"]),  # development council information system
+    ("council", nameko("council")),
+    ("council-sync", [PYTHON, "-m", "services.council.sync"]),
+    ("insights", nameko("insights")),
+    ("insights-projector", [PYTHON, "-m", "services.insights.projector"]),
+    ("handover", nameko("handover")),
+    ("handover-consumer", [PYTHON, "-m", "services.handover.consumer"]),
 ]
 
 
@@ -160,6 +175,9 @@ def main() -> int:
         # development: the portal's registration page links to the SMTP sink's page
         "WEB_DEV_MAIL_SINK_URL": os.environ.get("WEB_DEV_MAIL_SINK_URL", f"http://127.0.0.1:{settings().mail_sink_port}"),
     }
+    # development: Cloppenburg's council information comes from the local OParl server
+    env["COUNCIL_SEED_SOURCES"] = os.environ.get(
+        "COUNCIL_SEED_SOURCES", f"03453004={OparlServerSettings.from_env(env).public_url}/oparl/v1/system")
     refuse_unsafe_start("make run", env)  # VR_ENV=production: these defaults are refused
     print(DEVELOPMENT_NOTICE, file=sys.stderr)
     check_broker()

@@ -10,8 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -232,8 +234,13 @@ class Platform:
         "payments-saga": ["-m", "services.payments.saga"],
         "submissions-payments": ["-m", "services.submissions.payment_consumer"],
         "notifications-consumer": ["-m", "services.notifications.consumer"],
+        "rules-consumer": ["-m", "services.rules.consumer"],
         "mail-sink": ["-m", "services.notifications.sink"],
         "web": ["-m", "services.web"],
+        "oparl_server": ["-m", "services.council.oparl_server"],
+        "council-sync": ["-m", "services.council.sync"],
+        "insights-projector": ["-m", "services.insights.projector"],
+        "handover-consumer": ["-m", "services.handover.consumer"],
     }
 
     def __init__(self, env: dict[str, str], log_dir: Path):
@@ -244,6 +251,8 @@ class Platform:
         self.sink_port = free_port()  # the development SMTP sink's JSON API
         self.web_port = free_port()  # the web front end (portals, clerk workspace)
         self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.oparl_port = free_port()  # the development OParl server (Cloppenburg's council information)
+        self.oparl_url = f"http://127.0.0.1:{self.oparl_port}"
         self.env = {
             **os.environ,
             **env,
@@ -264,6 +273,9 @@ class Platform:
             "WEB_PUBLIC_URL": self.web_url,
             "ALLOWED_ORIGINS": self.web_url,  # the web's return address after paying is the gateway's to allow
             "WEB_GATEWAY_URL": f"http://127.0.0.1:{self.port}",
+            "OPARL_SERVER_PORT": str(self.oparl_port),
+            "COUNCIL_SEED_SOURCES": f"03453004={self.oparl_url}/oparl/v1/system",
+            "COUNCIL_SYNC_INTERVAL": "2",
         }
         if not self.env.get("PSP_SIMULATOR_MERCHANTS_FILE"):  # every tenant a merchant, as `make run` does
             merchants = development_simulator_file(
@@ -272,6 +284,10 @@ class Platform:
             self.env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(merchants)
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: Counter[str] = Counter()  # by the supervisor, as deploy/run.py does
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
         self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}
         self.base_url = f"http://127.0.0.1:{self.port}"
 
@@ -282,7 +298,8 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
+        # PGAPPNAME: libpq names each PostgreSQL connection after its process (pg_stat_activity)
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]), "PGAPPNAME": f"vr-{name}"}
         self.procs[name] = subprocess.Popen(
             self.command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -291,6 +308,19 @@ class Platform:
         for name in (*self.NAMEKO, *self.PLAIN):
             self.start(name)
         self.wait_ready()
+        self._supervisor = threading.Thread(target=self._supervise, name="platform-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self, backoff: float = 0.5) -> None:
+        """Start again a process that exited while the platform runs (e.g. a nameko service
+        after a broker outage, services.common.broker_watch), as deploy/run.py's supervisor
+        does; one that a test kills (:meth:`kill`) stays down."""
+        while not self._stopping.wait(backoff):
+            with self._lock:
+                for name, proc in list(self.procs.items()):
+                    if proc.poll() is not None and not self._stopping.is_set():
+                        self.restarts[name] += 1
+                        self.start(name)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -349,11 +379,15 @@ class Platform:
             time.sleep(0.2)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(name)
+        with self._lock:
+            proc = self.procs.pop(name)
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            pass  # a restart under way has finished
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -419,3 +453,80 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         time.sleep(interval)
+
+
+class OparlServer:
+    """The development OParl server (``python -m services.council.oparl_server``) as a real
+    process on a port of its own; ``chaos`` and ``touch`` are its development switches."""
+
+    def __init__(self, log_dir: Path, **settings: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.system_url = f"{self.url}/oparl/v1/system"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "METRICS_PORT": "0", "OPARL_SERVER_PORT": str(self.port),
+               **{f"OPARL_SERVER_{k.upper()}": v for k, v in settings.items()}}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"oparl-{self.port}.log", "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.council.oparl_server"], cwd=ROOT, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        eventually(self._up, timeout=20)
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the OParl server exited with {self.proc.returncode}")
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def chaos(self, **switches: Any) -> dict[str, Any]:
+        return httpx.post(f"{self.url}/_chaos", json=switches, timeout=5).json()
+
+    def touch(self, kind: str, number: int, name: str) -> dict[str, Any]:
+        return httpx.post(f"{self.url}/_touch", json={"kind": kind, "number": number, "name": name}, timeout=5).json()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def oparl_server(log_dir: Path, **settings: str) -> Iterator[OparlServer]:
+    server = OparlServer(log_dir, **settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+class AppCases:
+    """The rules consumer's case commands on a submissions application in the same process
+    (what ``services.rules.consumer.RpcCases`` does over RPC): the real application, no mock."""
+
+    def __init__(self, submissions: Any) -> None:
+        self.submissions = submissions
+
+    def rule_facts(self, case_id: str) -> dict[str, Any]:
+        return self.submissions.rule_facts(case_id)
+
+    def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str) -> str:
+        return self.submissions.decide_automatically(case_id, outcome, reason, rule, "corr-rules")
+
+    def assign(self, case_id: str, clerk: str, rule: str) -> str:
+        self.submissions.act(case_id, "reassign", {"clerk": clerk}, rule, "corr-rules")
+        return "assigned"
+
+
+def case_envelopes(submissions: Any, after: int = 0) -> list[dict[str, Any]]:
+    """The submissions application's integration events after ``after`` (what its relay publishes)."""
+    from services.submissions.integration import map_notification
+
+    found = []
+    for notification in submissions.recorder.select_notifications(after + 1, 10_000):
+        mapped = map_notification(submissions, notification)
+        if mapped is not None:
+            found.append(mapped)
+    return found

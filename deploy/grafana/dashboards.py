@@ -159,6 +159,12 @@ def usage() -> Dashboard:
     d.row("Bezahlen und Benachrichtigen (alle Kommunen)")
     d.graph("Zahlungen nach Ergebnis", [("sum by (outcome) (increase(vr_payments_notices_total[1d]))", "{{outcome}}")], stack=True)
     d.graph("Zugestellte Nachrichten", [('sum by (channel, status) (increase(vr_notifications_attempts_total[1d]))', "{{channel}} {{status}}")], stack=True)
+    d.row("KPI-Projektion (Kennzahlen je Kommune: GET /api/v1/tenants/{ags}/kpis, Seite /verwaltung/{ags}/kennzahlen)")
+    folded = rate('vr_projection_events_total{projection="kpis"}')
+    d.graph("KPI-Projektion: Ereignisse", [(f"sum by (result) ({folded})", "{{result}}")],
+            unit="ops", description="Case, draft and payment events the KPI projector folded (skipped: seen before).")
+    d.stat("KPI-Projektion: Dead Letters", 'max(vr_queue_depth_messages{queue="insights.kpis.dead"})', thresholds=(1, 5))
+    d.stat("KPI-Projektion: Warteschlange", 'max(vr_queue_depth_messages{queue="insights.kpis"})', thresholds=(100, 1000))
     return d
 
 
@@ -171,6 +177,8 @@ def payments() -> Dashboard:
     d.stat("Relay-Rückstand", 'max(vr_relay_lag_events{source="payments"})', thresholds=(10, 100))
     d.row("Zahlungen")
     d.graph("Zahlungen nach Zustand (Meldungen des Anbieters)", [(f'sum by (outcome) ({rate("vr_payments_notices_total")})', "{{outcome}}")], unit="ops", stack=True)
+    d.graph("Zahlungen nach Zustand (jetzt)", [("sum by (state) (vr_payments_state_payments)", "{{state}}")], stack=True,
+            description="Every payment by its state now, from the payments read model (each worker round).")
     d.graph("Webhooks nach Ergebnis", [(f'sum by (result) ({rate("vr_payments_webhooks_total")})', "{{result}}")], unit="ops")
     d.graph("Erstattungen", [("sum by (kind) (increase(vr_payments_refunds_total[1h]))", "{{kind}}")])
     d.graph("Anbieterfehler", [(f'sum by (call, kind) ({rate("vr_payments_provider_errors_total")})', "{{call}} {{kind}}")], unit="ops")

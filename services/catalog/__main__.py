@@ -7,6 +7,7 @@
     python -m services.catalog tenants synth-nrw --count 390
     python -m services.catalog offerings set-fee --tenant 03460009 --service hundeanmeldung --fee-cents 500
     python -m services.catalog offerings withdraw --tenant 03460009 --service sperrmuell
+    python -m services.catalog offerings set-retention --tenant 03460009 --service meldebescheinigung --months 6
 """
 
 from __future__ import annotations
@@ -69,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     offerings = sub.add_parser("offerings", help="change a tenant's offering").add_subparsers(dest="action", required=True)
     fee = offerings.add_parser("set-fee")
     withdraw = offerings.add_parser("withdraw")
-    for cmd in (fee, withdraw):
+    retention = offerings.add_parser("set-retention", help="the tenant's own retention period (months)")
+    for cmd in (fee, withdraw, retention):
         cmd.add_argument("--tenant", required=True)
         cmd.add_argument("--service", required=True)
         cmd.add_argument("--reason", default="")
     fee.add_argument("--fee-cents", type=int, required=True)
+    retention.add_argument("--months", type=int, help="omitted: back to the service's default")
     args = parser.parse_args(argv)
     logs.configure("catalog-cli")
     try:
@@ -99,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             result = {"added": synth_nrw(app, args.count), "tenants": len(app.tenants())}
         elif args.action == "set-fee":
             result = app.change_fee(args.tenant, args.service, args.fee_cents, args.reason)
+        elif args.action == "set-retention":
+            result = {**app.change_retention(args.tenant, args.service, args.months, args.reason),
+                      "retention_months_in_force": app.retention_months(args.tenant, args.service)}
         else:
             result = app.withdraw_offering(args.tenant, args.service, args.reason)
     except DomainError as exc:

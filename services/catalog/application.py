@@ -11,7 +11,7 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from services.catalog.definitions import load_definitions
+from services.catalog.definitions import default_retention, load_definitions
 from services.catalog.domain import Offering, ServiceDefinition, Tenant
 from services.catalog.projections import OFFERING_FIELDS, CatalogView
 from services.catalog.reference import DATA_DIR, ReferenceCatalog, read_csv
@@ -148,6 +148,28 @@ class CatalogApp(Application):
         offering.change_fee(fee_cents, reason[:REASON_MAX])
         self.save(offering)
         return self.offering(tenant, service_id)
+
+    def change_retention(self, tenant: str, service_id: str, months: int | None, reason: str) -> dict[str, Any]:
+        """A tenant's own retention period for a service (None: back to the service's default)."""
+        if months is not None and (not isinstance(months, int) or isinstance(months, bool)):
+            raise DomainError("invalid_parameter", name="retention_months", detail=text("integer_min_0"))
+        offering = self._offering(tenant, service_id)
+        offering.change_retention(months, reason[:REASON_MAX])
+        self.save(offering)
+        return self.offering(tenant, service_id)
+
+    def retention_months(self, tenant: str, service_id: str) -> int | None:
+        """Months after the decision that a case's personal data are kept: the tenant's own
+        period, else the definition's ``retention_months``, else the default in
+        ``definitions/_retention.json`` (published versions cannot change); None: no period."""
+        offering = self.view.offering(tenant, service_id) or {}
+        if offering.get("retention_months") is not None:
+            return int(offering["retention_months"])
+        definition = self.view.definition(service_id) or {}
+        if definition.get("retention_months") is not None:
+            return int(definition["retention_months"])
+        value = default_retention().get(service_id)
+        return int(value) if value is not None else None
 
     def withdraw_offering(self, tenant: str, service_id: str, reason: str) -> dict[str, Any]:
         offering = self._offering(tenant, service_id)

@@ -16,6 +16,9 @@ from services.common.problems import DomainError, text
 CATALOG_NAMESPACE = uuid5(NAMESPACE_URL, "https://virtuelles-rathaus.de/catalog")
 
 
+#: The longest retention period a service or tenant may set (100 years: building files).
+RETENTION_MAX_MONTHS = 1200
+
 class DefinitionError(DomainError):
     """A definition file is malformed or inconsistent, or would change a published version.
     ``detail`` is technical (file, JSON path, validator message), for whoever edits the file."""
@@ -131,6 +134,18 @@ class Offering(Aggregate):
     @event("FeeChanged")
     def _fee_changed(self, fee_cents: int, previous_cents: int, reason: str) -> None:
         self.fee_cents = fee_cents
+
+    def change_retention(self, months: int | None, reason: str) -> None:
+        """This tenant's retention period after the decision (None: the service's default)."""
+        if months is not None and not 1 <= months <= RETENTION_MAX_MONTHS:
+            raise DomainError("invalid_parameter", name="retention_months",
+                              detail=text("range", low=1, high=RETENTION_MAX_MONTHS))
+        if months != getattr(self, "retention_months", None):
+            self._retention_changed(months=months, reason=reason)
+
+    @event("RetentionChanged")
+    def _retention_changed(self, months: int | None, reason: str) -> None:
+        self.retention_months = months
 
     def adopt_form_version(self, form_version: int) -> bool:
         if form_version <= self.form_version:

@@ -64,6 +64,8 @@ class CatalogView:
             offering = self.offerings[self._offering_keys[event.originator_id]]
             if isinstance(event, Offering.FeeChanged):
                 offering["fee_cents"] = event.fee_cents
+            elif isinstance(event, Offering.RetentionChanged):
+                offering["retention_months"] = event.months
             elif isinstance(event, Offering.FormVersionPublished):
                 offering["form_version"] = event.form_version
             elif isinstance(event, Offering.OfferingWithdrawn):

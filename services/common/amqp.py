@@ -10,14 +10,14 @@ import json
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import amqp
 
-from services.common import config, metrics
+from services.common import config, health, metrics
 
 EXCHANGE = "vr.events"
 
@@ -33,10 +33,26 @@ QUEUES: dict[str, list[str]] = {
         "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
         "payment.failed.v1", "payment.refunded.v1",
     ],
+    # services/rules/domain/evaluation.py TRIGGERS: the case events rules act on
+    "rules.cases": [
+        "case.submitted.v1", "case.payment_received.v1", "case.information_supplied.v1",
+        "case.information_requested.v2",
+    ],
+    # usage and acceptance KPIs (services/insights): what a case, a draft and a payment went through
+    "insights.kpis": ["case.#", "draft.#", "payment.#"],
+    # services/handover: a decided case is offered to its authority's back-office system
+    "handover.cases": ["case.approved.v2", "case.rejected.v2"],
 }
 
 #: A consumer's poison messages (those it can never handle) go to ``<queue>.dead``, kept for a person.
 DEAD_LETTER_SUFFIX = ".dead"
+#: A message whose handling failed this often (a transient error each time: the database, a
+#: service not answering) is parked in the dead-letter queue too, not retried forever.
+MAX_ATTEMPTS = 5
+#: Deliveries seen per message id in this process (classic queues count no deliveries; a
+#: quorum queue's ``x-delivery-count`` is used where there is one). Bounded: oldest dropped.
+_ATTEMPTS: dict[str, int] = {}
+_ATTEMPTS_KEPT = 10_000
 
 BROKER_HINT = (
     "RabbitMQ is not reachable at {where}: start it with `rabbitmq-server -detached` "
@@ -59,9 +75,9 @@ def _params(uri: str) -> dict[str, Any]:
     }
 
 
-def connect(uri: str | None = None, heartbeat: int = 0) -> amqp.Connection:
+def connect(uri: str | None = None, heartbeat: int = 0, connect_timeout: float = 5) -> amqp.Connection:
     uri = uri or config.amqp_uri()
-    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=5)
+    conn = amqp.Connection(**_params(uri), heartbeat=heartbeat, connect_timeout=connect_timeout)
     conn.connect()
     return conn
 
@@ -162,11 +178,55 @@ class ConfirmingPublisher:
             self.conn.close()
 
 
+def _publish_dead(channel: amqp.Channel, queue: str, body: dict[str, Any], reason: str, confirm: bool = False,
+                  attempts: int = 1, redriven: int = 0) -> None:
+    dead = queue + DEAD_LETTER_SUFFIX
+    declare_queue(channel, dead)
+    message = amqp.Message(
+        json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
+        delivery_mode=2, message_id=str(body.get("event_id") or ""),
+        application_headers={"x-dead-reason": reason[:500], "x-dead-queue": queue,
+                             "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds"),
+                             "x-dead-attempts": attempts, "x-redriven": redriven},
+    )
+    if confirm:
+        channel.basic_publish_confirm(message, exchange="", routing_key=dead, confirm_timeout=10)
+    else:
+        channel.basic_publish(message, exchange="", routing_key=dead)
+    metrics.DEAD_LETTERS.labels(queue).inc()
+
+
+def park_dead_letter(queue: str, body: dict[str, Any], reason: str, uri: str | None = None) -> None:
+    """Park ``body`` in ``<queue>.dead`` from outside a consumer (e.g. work given up on after
+    its retries), confirmed by the broker before this returns."""
+    conn = connect(uri)
+    try:
+        _publish_dead(conn.channel(), queue, body, reason, confirm=True)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 @dataclass
 class Delivery:
     delivery_tag: int
     body: dict[str, Any]
     redelivered: bool
+    attempts: int = 1  # this delivery included
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+def count_attempt(message_id: str, headers: dict[str, Any], redelivered: bool) -> int:
+    """How often this message has been delivered, this time included."""
+    if "x-delivery-count" in headers:  # quorum queues: deliveries before this one
+        return int(headers["x-delivery-count"]) + 1
+    if not message_id:
+        return 2 if redelivered else 1
+    count = _ATTEMPTS.pop(message_id, 0) + 1
+    _ATTEMPTS[message_id] = count  # re-inserted: the newest last
+    if len(_ATTEMPTS) > _ATTEMPTS_KEPT:
+        del _ATTEMPTS[next(iter(_ATTEMPTS))]
+    return max(count, 2 if redelivered else 1)
 
 
 class BatchConsumer:
@@ -190,7 +250,10 @@ class BatchConsumer:
         redelivered = bool(message.delivery_info.get("redelivered"))
         if redelivered:
             metrics.REDELIVERIES.labels(self.queue).inc()
-        self._buffer.append(Delivery(message.delivery_info["delivery_tag"], body, redelivered))
+        headers = dict(message.properties.get("application_headers") or {})
+        message_id = str(message.properties.get("message_id") or (body.get("event_id") if isinstance(body, dict) else "") or "")
+        attempts = count_attempt(message_id, headers, redelivered)
+        self._buffer.append(Delivery(message.delivery_info["delivery_tag"], body, redelivered, attempts, headers))
 
     def next_batch(self, max_size: int = 500, wait: float = 0.2) -> list[Delivery]:
         """Wait up to ``wait`` seconds for the first message, then take what is buffered."""
@@ -205,19 +268,12 @@ class BatchConsumer:
         batch, self._buffer = self._buffer[:max_size], self._buffer[max_size:]
         return batch
 
-    def dead_letter(self, body: dict[str, Any], reason: str) -> None:
+    def dead_letter(self, body: dict[str, Any], reason: str, delivery: Delivery | None = None) -> None:
         """Park a message this consumer can never handle in ``<queue>.dead`` (persistent),
-        with the reason; the caller acks the original after this returned."""
-        dead = self.queue + DEAD_LETTER_SUFFIX
-        declare_queue(self.channel, dead)
-        message = amqp.Message(
-            json.dumps(body, separators=(",", ":"), default=str), content_type="application/json",
-            delivery_mode=2, message_id=str(body.get("event_id") or ""),
-            application_headers={"x-dead-reason": reason[:500], "x-dead-queue": self.queue,
-                                 "x-dead-at": datetime.now(UTC).isoformat(timespec="seconds")},
-        )
-        self.channel.basic_publish(message, exchange="", routing_key=dead)
-        metrics.DEAD_LETTERS.labels(self.queue).inc()
+        with the reason, how often it was delivered (``x-dead-attempts``) and how often an
+        operator re-drove it before (``x-redriven``); the caller acks the original after this returned."""
+        _publish_dead(self.channel, self.queue, body, reason, attempts=delivery.attempts if delivery else 1,
+                      redriven=int((delivery.headers if delivery else {}).get("x-redriven", 0)))
 
     def ack_through(self, delivery_tag: int) -> None:
         self.channel.basic_ack(delivery_tag, multiple=True)
@@ -225,3 +281,11 @@ class BatchConsumer:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+
+
+def _ready() -> None:
+    """The readiness check ``broker`` (services/common/health.py): a login that closes."""
+    connect(heartbeat=0).close()
+
+
+health.CHECKS["broker"] = _ready

@@ -59,7 +59,8 @@ TRUST_LEVELS = ("basic", "substantial", "high")
 # Names from services.common.cases.ACTIONS. "record-payment" is for the payments service (a system caller, not a person) and is
 # granted to no one here.
 APPLICANT_ACTIONS = frozenset({"withdraw", "supply-information"})
-CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject"})
+CLERK_ACTIONS = frozenset({"start-review", "request-information", "request-payment", "approve", "reject",
+                           "reverse-automatic-decision"})
 TEAM_LEAD_ACTIONS = CLERK_ACTIONS | {"reassign"}
 ACTIONS_BY_ROLE: Mapping[str, frozenset[str]] = {"clerk": CLERK_ACTIONS, "team_lead": TEAM_LEAD_ACTIONS}
 
@@ -180,6 +181,11 @@ def can_submit_for(principal: Principal, tenant: str, service_id: str) -> bool:
     return principal.kind == "clerk" and any(g.covers(service_id) for g in principal.grants_for(tenant))
 
 
+def can_manage_rules(principal: Principal, tenant: str) -> bool:
+    """Define, change, try (shadow run) and switch the tenant's rules: its tenant admins."""
+    return _valid(principal) and principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
+
+
 def can_read_audit(principal: Principal, tenant: str) -> bool:
     """The audit trail of a tenant's cases: its tenant admins (who read no contents)."""
     return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
@@ -214,6 +220,16 @@ def worklist_filter(principal: Principal, tenant: str) -> WorklistScope | None:
 
 def can_manage_staff(principal: Principal, tenant: str) -> bool:
     """Create staff accounts, grant and revoke roles for ``tenant``."""
+    if not _valid(principal):
+        return False
+    if principal.kind == "operator":
+        return True
+    return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
+
+
+def can_read_kpis(principal: Principal, tenant: str) -> bool:
+    """Usage and acceptance KPIs (counts and durations, no case contents): the tenant's
+    admins, and operators for every tenant."""
     if not _valid(principal):
         return False
     if principal.kind == "operator":

@@ -36,6 +36,7 @@ ACTIONS = (
     "reject",
     "withdraw",
     "reassign",
+    "reverse-automatic-decision",  # a rule's decision back into review, within RULES_REVERSAL_WINDOW
 )
 
 #: Sort keys of the worklist (``?sort=``); the first is the default.

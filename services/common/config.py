@@ -19,6 +19,8 @@ variable                   default                              meaning
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
 ``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
+``GATEWAY_REQUEST_TIMEOUT`` ``30``                              s an API call may wait for the services (then 503)
+``BROKER_WATCH_INTERVAL``  ``1``                                s between a process's probes of RabbitMQ (:mod:`.broker_watch`)
 ``SERVICE_MAX_WORKERS``    ``10``                               concurrent RPCs of an RPC service
 ``COOKIE_SECURE``          ``1``                                ``0`` allows login cookies over plain HTTP
 ``TRUSTED_PROXIES``        (empty)                              comma-separated reverse-proxy addresses
@@ -36,12 +38,21 @@ variable                   default                              meaning
 ``NOTIFICATIONS_SEND_INTERVAL`` ``1``                           s between the notifications sender's rounds
 ``NOTIFICATIONS_RATE_LIMIT`` ``20``                             mails to one recipient per window (more wait: deferred)
 ``NOTIFICATIONS_RATE_WINDOW`` ``3600``                          s of that window
+``RULES_REVERSAL_WINDOW``  ``259200``                         s a clerk may reverse a rule's automatic decision
+``SHUTDOWN_SECONDS``       ``20``                               bound of a plain process's SIGTERM: then it exits 1
+``POSTBOX_COMPOSE_ATTEMPTS`` ``8``                              tries to compose a postbox item, then its dead letter
+``POSTBOX_COMPOSE_BACKOFF_CAP`` ``300``                         s, longest wait between two tries (doubling)
+``HANDOVER_LEASE_SECONDS`` ``300``                             s a back-office client holds a fetched submission
+``HANDOVER_EXPORT_DIR``    ``<VR_VAR_DIR>/handover-export``     the hand-over file export (JSON/XML)
 ``IDENTITY_*``             see :class:`IdentitySettings`        accounts, tokens, keys, eID
 ``PSP_SIMULATOR_*``        see :class:`PspSimulatorSettings`    the PSP simulator process (another company)
 ``WEB_*``                  see :class:`WebSettings`             the web front end (citizen portals, clerk workspace)
+``COUNCIL_*``              see :class:`CouncilSettings`         the OParl sync worker (council information)
+``OPARL_SERVER_*``         see :class:`OparlServerSettings`     the development OParl server
 ``PAYMENTS_*``, ``PSP_BASE_URL``  see :class:`PaymentsSettings`  merchants, expiry, webhook tolerance, the PSP
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
+``POSTGRES_MAX_OVERFLOW``  ``2``                                event-store connections beyond the pool, per application
 =========================  ===================================  ==========================================
 """
 
@@ -73,9 +84,74 @@ METRICS_PORTS: Mapping[str, int] = {
     "notifications": 9111,
     "notifications-consumer": 9112,
     "web": 9113,
+    "council": 9114,
+    "council-sync": 9115,
+    "oparl_server": 9116,
+    "rules": 9117,
+    "rules-consumer": 9118,
+    "insights": 9119,
+    "insights-projector": 9120,
+    "handover": 9121,
+    "handover-consumer": 9122,
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
+
+
+@dataclass(frozen=True)
+class CouncilSettings:
+    """The OParl sync worker's settings: ``COUNCIL_<FIELD>``; durations in seconds
+    (services/council/README.md)."""
+
+    #: Seconds between two syncs of one source (after a failure: backoff up to 8x this).
+    sync_interval: float = 300.0
+    #: Timeout of one HTTP request to a source.
+    request_timeout: float = 10.0
+    #: A whole sync run of one source ends (as failed) after this long.
+    run_deadline: float = 120.0
+    #: Attempts per request (5xx, timeouts, broken connections), with doubling backoff.
+    attempts: int = 3
+    backoff: float = 0.5
+    #: Least seconds between two requests to one source (a polite rate).
+    request_interval: float = 0.1
+    #: ``elementsPerPage`` asked for (a source may send fewer or more; more are cut at 200).
+    page_size: int = 50
+    #: Pages followed per list and run at most.
+    max_pages: int = 200
+    #: Development: ``AGS=URL,AGS=URL`` recorded as sources at start where a tenant has none.
+    seed_sources: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CouncilSettings:
+        return _from_env(cls, os.environ if env is None else env, prefix="COUNCIL_")
+
+    def seeds(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.seed_sources.split(",") if "=" in item)
+        return {ags.strip(): url.strip() for ags, url in pairs}
+
+
+@dataclass(frozen=True)
+class OparlServerSettings:
+    """The development OParl server: ``OPARL_SERVER_<FIELD>``. Its chaos switches start
+    here and can be changed while it runs (``POST /_chaos``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8095
+    #: Base of the object ids (URLs) it serves; empty: ``http://<host>:<port>``.
+    public_url: str = ""
+    #: Seconds every answer waits.
+    delay: float = 0.0
+    #: Share (0 to 1) of requests answered with HTTP 500.
+    fail_rate: float = 0.0
+    #: Share (0 to 1) of list pages answered with broken JSON.
+    malformed_rate: float = 0.0
+    #: Add invalid objects to the lists (an agenda-less meeting without id, a paper with a number as name).
+    bad_objects: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OparlServerSettings:
+        loaded = _from_env(cls, os.environ if env is None else env, prefix="OPARL_SERVER_")
+        return dataclasses.replace(loaded, public_url=(loaded.public_url or f"http://{loaded.host}:{loaded.port}").rstrip("/"))
 
 
 def _convert(raw: str, default: Any, name: str) -> Any:
@@ -130,6 +206,9 @@ class Settings:
     log_level: str = "INFO"
     metrics_addr: str = "127.0.0.1"
     metrics_port: str = ""
+    #: A plain process that got SIGTERM finishes its batch and closes its connections within
+    #: this many seconds, or is ended (exit 1; unacked messages come back): services/common/shutdown.py.
+    shutdown_seconds: float = 20.0
     public_base_url: str = "http://127.0.0.1:8000"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
@@ -138,6 +217,12 @@ class Settings:
     #: Seconds between the gateway's reloads of identity's public keys and revocations
     #: (a key removed from identity's set stops verifying within this time).
     gateway_refresh_interval: int = 60
+    #: Seconds an API call may wait for the services behind the gateway; then 503 with
+    #: Retry-After instead of a request that hangs (e.g. RabbitMQ went away mid-call).
+    gateway_request_timeout: float = 30.0
+    #: Seconds between a process's probes of RabbitMQ: a nameko service that saw the broker
+    #: go away restarts once it is back (services.common.broker_watch).
+    broker_watch_interval: float = 1.0
     service_max_workers: int = 10
     cookie_secure: bool = True
     trusted_proxies: frozenset[str] = frozenset()
@@ -157,6 +242,9 @@ class Settings:
     postgres_password: str = ""
     postgres_lock_timeout: str = "5"
     postgres_pool_size: str = "4"
+    #: eventsourcing's overflow beyond the pool, per application (its default, 10, let one
+    #: process of several applications open dozens of connections under load).
+    postgres_max_overflow: str = "2"
     eid_provider: str = ""
     token_issuer: str = "virtuelles-rathaus/identity"
     token_audience: str = "virtuelles-rathaus"
@@ -180,6 +268,18 @@ class Settings:
     #: the window's end (status ``deferred``), never dropped: a mail loop cannot flood an inbox.
     notifications_rate_limit: int = 20
     notifications_rate_window: int = 3600
+    #: Seconds during which a clerk may reverse a rule's automatic decision (default 72 h).
+    rules_reversal_window: int = 259200
+    #: A postbox item that cannot be composed (a service refusing, e.g. its case not found) is
+    #: tried this often, waiting twice as long each time (from NOTIFICATIONS_SEND_INTERVAL up to
+    #: POSTBOX_COMPOSE_BACKOFF_CAP seconds), then parked in notifications.events.dead.
+    postbox_compose_attempts: int = 8
+    postbox_compose_backoff_cap: float = 300.0
+    #: Seconds a back-office client holds a fetched submission; unacknowledged, it is
+    #: offered again after that (services/handover).
+    handover_lease_seconds: int = 300
+    #: Where the hand-over file export writes (JSON/XML per submission); empty: ``<var_dir>/handover-export``.
+    handover_export_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from services.common import config, metrics
+from services.common import config, health, metrics
 
 T = TypeVar("T")
 
@@ -74,6 +75,7 @@ def eventstore_env(service: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": schema_for(service, current),
             "POSTGRES_LOCK_TIMEOUT": current.postgres_lock_timeout,
             "POSTGRES_POOL_SIZE": current.postgres_pool_size,
+            "POSTGRES_MAX_OVERFLOW": current.postgres_max_overflow,
             "CREATE_TABLE": "y",
         }
     current.var_dir.mkdir(parents=True, exist_ok=True)
@@ -277,3 +279,19 @@ class _Cursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
+
+
+def _ready() -> None:
+    """The readiness check ``database`` (services/common/health.py): ``SELECT 1``; under
+    eventlet only the port (a blocking libpq call would stall every green thread)."""
+    current = config.settings()
+    if not current.postgres_configured or "eventlet" in sys.modules:
+        health.check_database()
+        return
+    import psycopg
+
+    with psycopg.connect(postgres_conninfo(current), connect_timeout=2) as conn:
+        conn.execute("SELECT 1")
+
+
+health.CHECKS["database"] = _ready

@@ -22,6 +22,10 @@ SERVICES = {
     "gateway": "services.gateway.service:GatewayService",
     "payments": "services.payments.service:PaymentsService",
     "notifications": "services.notifications.service:NotificationsService",
+    "council": "services.council.service:CouncilService",
+    "rules": "services.rules.service:RulesService",
+    "insights": "services.insights.service:InsightsService",
+    "handover": "services.handover.service:HandoverService",
 }
 
 
@@ -43,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     from nameko.cli.run import run
 
     from services.common import logs
-    from services.common.config import nameko_config
+    from services.common.broker_watch import WATCH
+    from services.common.config import nameko_config, settings
 
     logs.configure(args.service)
+    current = settings()
+    eventlet.spawn(WATCH.run, args.service, current.amqp_uri, current.broker_watch_interval)
     run([service_class(args.service)], nameko_config(args.service))
     return 0
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, make_wsgi_app
 
 from services.common.config import settings
 from services.common.logs import get_logger
@@ -98,7 +98,8 @@ def observe_projection(projection: str, head: int, position: int) -> None:
 
 
 def serve(process: str) -> int | None:
-    """Start the /metrics HTTP endpoint once per process (its port from the config).
+    """Start the /metrics HTTP endpoint once per process (its port from the config), with
+    ``/live`` and ``/ready`` (:mod:`services.common.health`) beside it.
 
     ``METRICS_PORT=0`` switches it off (tests start many containers in one process).
     """
@@ -107,7 +108,9 @@ def serve(process: str) -> int | None:
     if port == 0 or port in _started:
         return None
     try:
-        start_http_server(port, addr=current.metrics_addr)
+        from services.common import health
+
+        health.start(process, port, current.metrics_addr, make_wsgi_app())
     except OSError as exc:
         get_logger(__name__).warning("metrics_port_unavailable", port=port, error=str(exc))
         return None

@@ -7,7 +7,6 @@ re-publishes (at-least-once) and never skips. Runs in a plain process (no eventl
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from services.common import logs, metrics
+from services.common import logs, metrics, shutdown
 from services.common.amqp import ConfirmingPublisher, check_broker, queue_depths
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
@@ -74,7 +73,7 @@ class Relay:
         return len(notifications)
 
     def run(self, idle_sleep: float = 0.01) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        shutdown.on_terminate(self.stop, f"relay-{self.source}")
         publisher = None
         last_depths = 0.0
         self.log.info("relay_started", source=self.source, position=self.position())

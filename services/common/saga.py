@@ -6,20 +6,20 @@ whose own state tells a repeat (the case is paid already, the receivable exists)
 the handler can never handle (``Poison``, a DomainError, a malformed body) goes to the
 queue's dead-letter queue (``<queue>.dead``) with its reason, logged and counted, and the
 consumer carries on; any other error (broker, database, a service not answering) leaves the
-message unacked, and it comes back after a reconnect.
+message unacked, and it comes back after a reconnect — up to ``amqp.MAX_ATTEMPTS`` deliveries,
+then it is parked as well (``x-dead-attempts`` says how often it was tried).
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
 
-from services.common import logs, metrics
-from services.common.amqp import BatchConsumer, Delivery
+from services.common import logs, metrics, shutdown
+from services.common.amqp import MAX_ATTEMPTS, BatchConsumer, Delivery
 from services.common.problems import DomainError
 
 SAGA_MESSAGES = Counter("vr_saga_messages_total", "Saga messages by consumer and result", ["queue", "result"])
@@ -53,17 +53,24 @@ class SagaConsumer:
                 result = self.handle(body)
             except (Poison, DomainError, KeyError, TypeError, ValueError) as exc:
                 reason = f"{type(exc).__name__}: {getattr(exc, 'code', exc)}"
-                # never the body in the log: only what identifies the event
-                self.log.error("saga_dead_letter", queue=self.queue, type=body.get("type"),
-                               event_id=body.get("event_id"), reason=reason)
-                consumer.dead_letter(body, reason)
-                result = "dead_letter"
+                result = self.park(consumer, delivery, reason)
+            except Exception as exc:
+                if delivery.attempts < MAX_ATTEMPTS:
+                    raise  # transient: unacked, it comes back after the reconnect
+                result = self.park(consumer, delivery, f"gave up after {delivery.attempts} attempts: {exc!r}")
             consumer.ack_through(delivery.delivery_tag)
             SAGA_MESSAGES.labels(self.queue, result).inc()
 
+    def park(self, consumer: BatchConsumer, delivery: Delivery, reason: str) -> str:
+        body = delivery.body if isinstance(delivery.body, dict) else {}
+        # never the body in the log: only what identifies the event
+        self.log.error("saga_dead_letter", queue=self.queue, type=body.get("type"),
+                       event_id=body.get("event_id"), reason=reason[:500], attempts=delivery.attempts)
+        consumer.dead_letter(body, reason, delivery)
+        return "dead_letter"
+
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        shutdown.on_terminate(self.stop, self.queue)
         consumer = None
         self.log.info("saga_consumer_started", queue=self.queue)
         while self.running:

@@ -152,6 +152,8 @@ def bearer_token(request: Request) -> tuple[str | None, bool]:
     header = request.headers.get("Authorization")
     if header:
         scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            return None, False  # a back-office client's credentials (handover_routes), no token
         if scheme.lower() != "bearer" or not value.strip():
             raise DomainError("invalid_token", reason="malformed")
         return value.strip(), False

@@ -86,6 +86,8 @@ class CaseRoutes:
     tenants: Any
     submit: Any
     _with_messages: Any
+    _with_handover: Any
+    _handover_log: Any
 
     # -- citizens -------------------------------------------------------------------------
     @http("POST", "/api/v1/tenants/<ags>/cases")
@@ -132,10 +134,16 @@ class CaseRoutes:
             raise DomainError("invalid_parameter", name="on_behalf_of", detail=text("applicant_account"))
         return on_behalf_of, True
 
-    def _readable_case(self, case_id: str, principal: Principal, contents: bool = False) -> dict[str, Any]:
-        """The case if the principal may read it; otherwise the same 404 as for no case."""
+    def _readable_case(self, case_id: str, principal: Principal, contents: bool = False,
+                       as_of: str | None = None) -> dict[str, Any]:
+        """The case if the principal may read it; otherwise the same 404 as for no case.
+        Who may read it is decided on the case as it is now, also for a past instant."""
         require_login(principal)
-        case = self.submissions.case_status(case_id, contents)
+        if as_of is not None:
+            current = self.submissions.case_status(case_id)
+            if not authz.can_read_case(principal, current):
+                raise DomainError("case_not_found", case_id=case_id[:64])
+        case = self.submissions.case_status(case_id, contents, as_of)
         if not authz.can_read_case(principal, case):
             raise DomainError("case_not_found", case_id=case_id[:64])
         return case
@@ -143,9 +151,15 @@ class CaseRoutes:
     @http("GET", "/api/v1/cases/<case_id>")
     @endpoint("get_case")
     def get_case(self, request: Request, case_id: str, lang: str, principal: Principal) -> Response:
-        case = self._readable_case(case_id, principal, contents=True)
-        self.submissions.record_access(case["case_id"], case["tenant"], principal.subject, "read")
-        return json_response(case_links(self._with_messages(case)), lang=lang)
+        as_of = request.args.get("as_of") or None
+        case = self._readable_case(case_id, principal, contents=True, as_of=as_of and as_of[:64])
+        self.submissions.record_access(case["case_id"], case["tenant"], principal.subject,
+                                       "read" if as_of is None else "read_as_of")
+        staff = principal.kind not in authz.APPLICANT_KINDS  # the hand-over to the back office is the staff's
+        if as_of is not None:  # the past as it was: no mails or hand-over steps after the instant
+            return json_response(case_links(self._with_handover(case, case["as_of"]) if staff else case), lang=lang)
+        case = self._with_messages(case)
+        return json_response(case_links(self._with_handover(case) if staff else case), lang=lang)
 
     @http("POST", "/api/v1/cases/<case_id>/actions/<action>")
     @endpoint("case_action")
@@ -194,6 +208,7 @@ class CaseRoutes:
             "order": query_choice(request, "order", ("asc", "desc"), "asc"),
             "limit": query_int(request, "limit", 50, 1, 500),
             "cursor": request.args.get("cursor") or None,
+            "as_of": (request.args.get("as_of") or "")[:64] or None,
         }
         page = self.submissions.worklist(ags, query)
         return json_response({"tenant": ags, **page}, lang=lang)
@@ -206,4 +221,6 @@ class CaseRoutes:
         meta = self.submissions.case_status(case_id)
         if not authz.can_read_audit(principal, meta["tenant"]):
             raise DomainError("case_not_found", case_id=case_id[:64])
-        return json_response({"case_id": meta["case_id"], "items": self.submissions.audit_trail(case_id)}, lang=lang)
+        items = sorted([*self.submissions.audit_trail(case_id), *self._handover_log(meta["case_id"])],
+                       key=lambda entry: entry["at"])
+        return json_response({"case_id": meta["case_id"], "items": items}, lang=lang)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from amqp.exceptions import AMQPError
 from eventlet import Timeout
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
@@ -19,12 +21,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from services.common import logs, metrics
+from services.common.broker_watch import WATCH
 from services.common.nameko_deps import domain_error
 from services.common.problems import DomainError, language, problem, text
 from services.gateway.csrf import check_request_site, is_json
 
 MAX_BODY = 1_000_000  # bytes
 MAX_DEPTH = 32  # nesting of arrays and objects: forms are flat, a few levels at most
+#: Routes answered without the services behind the gateway (liveness stays 200 while the broker is away).
+LOCAL_ROUTES = frozenset({"health_live"})
 
 
 class NoDelayWebServer(WebServer):
@@ -113,9 +118,12 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
             lang = language(request.headers.get("Accept-Language"))
             cid = self.correlation(request.headers.get(logs.CORRELATION_HEADER))
             try:
-                check_request_site(request, self.config)  # CSRF: before anything is looked at
-                principal = self.auth.principal(request, self.identity)
-                response = handler(self, request, lang=lang, principal=principal, **kwargs)
+                if WATCH.down and route not in LOCAL_ROUTES:  # no RPC can be sent: say so at once
+                    raise DomainError("service_unavailable", retry_after=WATCH.retry_after())
+                with Timeout(self.config.gateway_request_timeout):  # never a request that hangs
+                    check_request_site(request, self.config)  # CSRF: before anything is looked at
+                    principal = self.auth.principal(request, self.identity)
+                    response = handler(self, request, lang=lang, principal=principal, **kwargs)
             except DomainError as exc:
                 response = problem_response(exc.code, lang, request.path, **exc.params)
             except RemoteError as exc:
@@ -125,9 +133,10 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
                     response = problem_response("internal_error", lang, request.path)
                 else:
                     response = problem_response(error.code, lang, request.path, **error.params)
-            except (UnknownService, Timeout, ConnectionError, OSError) as exc:
-                log.warning("service_unavailable", error=repr(exc))
-                response = problem_response("service_unavailable", lang, request.path)
+            except (UnknownService, Timeout, ConnectionError, OSError, OperationalError, AMQPError) as exc:
+                # a service or the broker did not answer (in time): retry later, never a 500
+                log.warning("service_unavailable", error=repr(exc)[:300])
+                response = problem_response("service_unavailable", lang, request.path, retry_after=WATCH.retry_after())
             except Exception:
                 log.exception("unhandled_error")
                 response = problem_response("internal_error", lang, request.path)

@@ -28,12 +28,16 @@ from services.gateway.auth_routes import AuthRoutes
 from services.gateway.batching import SubmitBatcher
 from services.gateway.case_routes import CaseRoutes, check_ags
 from services.gateway.catalog_routes import CatalogRoutes
+from services.gateway.council_routes import CouncilRoutes
 from services.gateway.draft_routes import DraftRoutes
+from services.gateway.handover_routes import HandoverRoutes
 from services.gateway.http import endpoint, http, json_response, problem_response, query_int
+from services.gateway.kpi_routes import KpiRoutes
 from services.gateway.message_routes import MessageRoutes
 from services.gateway.pages import PageRoutes
 from services.gateway.payment_routes import PaymentRoutes
 from services.gateway.postbox_routes import PostboxRoutes
+from services.gateway.rule_routes import RuleRoutes
 from services.gateway.staff_routes import StaffRoutes
 
 CATCH_ALL = "/<path:path>"
@@ -87,7 +91,7 @@ class GatewayConfig(Config):
 
 class GatewayService(
     CaseRoutes, DraftRoutes, PaymentRoutes, MessageRoutes, PostboxRoutes, CatalogRoutes, AuthRoutes, StaffRoutes,
-    PageRoutes,
+    PageRoutes, CouncilRoutes, RuleRoutes, KpiRoutes, HandoverRoutes,
 ):
     name = "gateway"
 
@@ -96,6 +100,10 @@ class GatewayService(
     identity = RpcProxy("identity")
     payments = RpcProxy("payments")
     notifications = RpcProxy("notifications")
+    council = RpcProxy("council")
+    rules = RpcProxy("rules")
+    insights = RpcProxy("insights")
+    handover = RpcProxy("handover")
     submit = SubmitBatcher()
     auth = Authenticator()
     config = GatewayConfig()

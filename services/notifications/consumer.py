@@ -18,6 +18,7 @@ from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
 from services.common.saga import Poison, SagaConsumer
 from services.notifications.application import NotificationsApp, open_notifications
+from services.notifications.postbox.retries import ABANDONED, forget
 from services.notifications.preferences import Preferences
 
 QUEUE = "notifications.events"
@@ -25,6 +26,9 @@ QUEUE = "notifications.events"
 
 def handler(app: NotificationsApp, preferences: Preferences) -> Any:
     def handle(body: dict[str, Any]) -> str:
+        if body.get("type") == ABANDONED:  # a postbox item's dead letter, re-driven: try it again
+            forget(preferences.store, str(body["data"]["item_id"]))
+            return "applied"
         if "aggregate_id" not in body or "event_id" not in body:
             raise Poison("not an integration event")
         created = app.accept(body, preferences)

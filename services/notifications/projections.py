@@ -20,6 +20,7 @@ from services.notifications.domain import (
     CREATED,
     DEFERRED,
     DELIVERED,
+    PENDING,
     PERMANENT_FAILURE,
     SENDING,
     TECHNICAL_FAILURE,
@@ -133,6 +134,14 @@ class Outbox:
             (CREATED, SENDING, TEMPORARY_FAILURE, DEFERRED),
         )
         return {str(status): int(count) for status, count, _ in rows}, min((str(r[2]) for r in rows), default=None)
+
+    def undelivered(self, tenant: str) -> dict[str, int]:
+        """A tenant's messages not delivered now: still on their way (pending) or given up (failed)."""
+        rows = self.store.query("SELECT status, COUNT(*) FROM outbox WHERE tenant = ? AND status <> ? GROUP BY status",
+                                (tenant, DELIVERED))
+        counts = {str(status): int(count) for status, count in rows}
+        return {"pending": sum(counts.get(s, 0) for s in PENDING),
+                "failed": sum(n for s, n in counts.items() if s not in PENDING)}
 
     def for_case(self, case_id: str) -> list[dict[str, Any]]:
         rows = self.store.query(

@@ -137,6 +137,12 @@ class NotificationsService(PostboxRpc):
         metrics.OLDEST_PENDING.set(max(age, 0.0))
 
     @rpc(expected_exceptions=DomainError)
+    def undelivered(self, tenant: str) -> dict[str, int]:
+        """A tenant's undelivered messages now (``pending``, ``failed``), for its KPIs."""
+        self.outbox.catch_up(self.app)
+        return self.outbox.undelivered(tenant)
+
+    @rpc(expected_exceptions=DomainError)
     def case_messages(self, case_id: str) -> list[dict[str, Any]]:
         """The delivery state of a case's messages, with a German status text (for the
         responsible clerk and the applicant's timeline; the gateway authorises)."""

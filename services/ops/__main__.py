@@ -8,6 +8,7 @@
     python -m services.ops dead-letters show QUEUE EVENT_ID|INDEX
     python -m services.ops dead-letters redrive QUEUE (EVENT_ID|INDEX … | --all)
     python -m services.ops export AGS [--output FILE]    # one tenant's events as JSON lines
+    python -m services.ops retention [--dry-run] [--tenant AGS]  # erase personal data past retention (daily)
 
 Configuration as for every process (services/common/config.py: POSTGRES_*, AMQP_URI,
 VR_SCHEMA_PREFIX …). Output is plain text for a person; ``--json`` gives JSON for scripts.
@@ -41,7 +42,7 @@ def dead_letter_command(args: argparse.Namespace) -> int:
         return 0
     if args.action == "list":
         _print([d.summary() for d in deadletters.list_dead(args.queue)], args.json,
-               ("index", "event_id", "type", "dead_at", "redriven", "reason"))
+               ("index", "event_id", "type", "dead_at", "attempts", "redriven", "reason"))
         return 0
     if args.action == "show":
         letter = deadletters.find(args.queue, args.key)
@@ -69,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="rebuild the submissions read models from the event store")
     rebuild.add_argument("--projection", choices=("all", "worklist", "case_status"), default="all")
     rebuild.add_argument("--tenant", help="only this tenant (AGS)")
+    kpis = sub.add_parser("rebuild-kpis", help="rebuild the usage and acceptance KPIs from the event stores")
+    kpis.add_argument("--tenant", help="only this tenant (AGS)")
     dead = sub.add_parser("dead-letters", help="messages a consumer could not handle")
     actions = dead.add_subparsers(dest="action")
     queues = deadletters.queues()
@@ -83,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="one tenant's events as JSON lines (contains personal data)")
     export.add_argument("ags")
     export.add_argument("--output", help="file (default: standard output)")
+    keep = sub.add_parser("retention", help="erase the personal data of cases past their retention period (daily)")
+    keep.add_argument("--dry-run", action="store_true", help="only list what would be erased")
+    keep.add_argument("--tenant", help="only this tenant (AGS)")
     return top
 
 
@@ -97,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "rebuild":
         count = platform.rebuild(args.projection, args.tenant)
         print(f"rebuilt {args.projection} from {count} events" + (f" for tenant {args.tenant}" if args.tenant else ""))
+    elif args.command == "rebuild-kpis":
+        count = platform.rebuild_kpis(args.tenant)
+        print(f"rebuilt the KPIs ({count} rows)" + (f" for tenant {args.tenant}" if args.tenant else ""))
     elif args.command == "dead-letters":
         return dead_letter_command(args)
     elif args.command == "export":
@@ -106,6 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             count = platform.export_tenant(args.ags, sys.stdout)
         print(f"exported {count} events of {args.ags}", file=sys.stderr)
+    elif args.command == "retention":
+        from services.ops.retention import retention
+
+        report = retention(args.dry_run, args.tenant)
+        if args.json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            _print(report["erased"], False, ("reference", "tenant", "service_id", "decided_at", "retention_months",
+                                             "events_redacted"))
+            verb = "would erase" if args.dry_run else "erased"
+            print(f"{verb} the personal data of {report['cases']} case(s)")
     return 0
 
 

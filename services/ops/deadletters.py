@@ -32,9 +32,11 @@ class DeadLetter:
     dead_at: str
     redriven: int  # how often it was re-driven before
     body: dict[str, Any]
+    attempts: int = 1  # deliveries to the consumer before it was parked
 
     def summary(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in ("queue", "index", "event_id", "type", "reason", "dead_at", "redriven")}
+        return {key: getattr(self, key)
+                for key in ("queue", "index", "event_id", "type", "reason", "dead_at", "attempts", "redriven")}
 
 
 def queues() -> list[str]:
@@ -55,6 +57,7 @@ def _parse(queue: str, index: int, message: amqp.Message) -> DeadLetter:
         queue=queue, index=index, event_id=str(body.get("event_id") or message.properties.get("message_id") or ""),
         type=str(body.get("type") or ""), reason=str(headers.get("x-dead-reason") or broker_reason),
         dead_at=str(headers.get("x-dead-at") or death.get("time", "")), redriven=int(headers.get("x-redriven", 0)), body=body,
+        attempts=int(headers.get("x-dead-attempts") or death.get("count") or 1),
     )
 
 

@@ -10,6 +10,7 @@ service's own ``open_<service>()`` factory and read store); no service imports i
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,6 +108,43 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
     from services.submissions.projector import rebuild as rebuild_submissions
 
     return rebuild_submissions(projection, tenant, progress=progress)
+
+
+def integration_events(service: str, app: Application, progress: bool = False) -> Iterator[dict[str, Any]]:
+    """Every integration event a service's event store holds, as its relay publishes them."""
+    from tqdm import tqdm
+
+    if service == "submissions":
+        from services.submissions.integration import map_notification
+    else:
+        from services.payments.integration import map_notification
+    position, last = 0, app.recorder.max_notification_id() or 0
+    with tqdm(total=last, unit="ev", desc=service, disable=not progress) as bar:
+        while position < last:
+            notes = app.recorder.select_notifications(start=position, limit=1000, stop=last, inclusive_of_start=False)
+            if not notes:
+                break
+            for note in notes:
+                envelope = map_notification(app, note)
+                if envelope is not None:
+                    yield envelope
+            bar.update(notes[-1].id - position)
+            position = notes[-1].id
+
+
+def rebuild_kpis(tenant: str | None = None, progress: bool = True) -> int:
+    """Rebuild the KPI read model (all tenants or one) from the integration events of the
+    submissions and payments event stores; rows written."""
+    from services.insights.projections import KpiReadModel
+
+    model = KpiReadModel(ReadStore("insights"))
+    try:
+        with opened("submissions") as cases, opened("payments") as payments:
+            events = itertools.chain(integration_events("submissions", cases, progress),
+                                     integration_events("payments", payments, progress))
+            return model.rebuild(events, tenant)
+    finally:
+        model.close()
 
 
 def _event_record(service: str, app: Application, notification: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from services.common.nameko_deps import (
     domain_error,
 )
 from services.common.problems import DomainError, text
+from services.payments import metrics as payment_metrics
 from services.payments.application import PaymentsApp, open_payments
 from services.payments.application.base import SYSTEM
 from services.payments.application.reconcile import check_day
@@ -160,6 +161,7 @@ class PaymentsService:
             expired = self.expire_due()
             polled = self.poll_unfinished()
             retried = self.retry_pending()
+            payment_metrics.count_states(self.read.store.query("SELECT state, COUNT(*) FROM payments GROUP BY state"))
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("worker_round_failed", error=repr(exc))
             return

@@ -18,6 +18,7 @@ from services.common.config import settings
 from services.common.db import open_application
 from services.common.problems import DomainError
 from services.common.secrets import secret_from
+from services.submissions.automatic import AutomaticDecisions
 from services.submissions.commands import date_field, int_field, text_field
 from services.submissions.domain import ApplicantCases, Case, ReferenceSequence, indexed_case_ids
 from services.submissions.drafting import DraftsAndAttachments
@@ -28,7 +29,7 @@ PAYMENTS_ACTOR = "system:payments"
 __all__ = ["SubmissionsApp", "case_uuid", "case_view", "open_submissions"]
 
 
-class SubmissionsApp(DraftsAndAttachments, BatchSubmission):
+class SubmissionsApp(AutomaticDecisions, DraftsAndAttachments, BatchSubmission):
     """Owns the case event store (cases, drafts, attachments) and the attachments' blobs."""
 
     name = "submissions"
@@ -76,6 +77,8 @@ class SubmissionsApp(DraftsAndAttachments, BatchSubmission):
             case.withdraw(text("reason", 4000), **meta)
         elif action == "reassign":
             case.reassign(text("clerk", 200, required=True), **meta)
+        elif action == "reverse-automatic-decision":
+            self.reverse_automatic_decision(case, text("clerk", 200) or actor, text("reason", 4000), **meta)
         self.save(case)
         return case_view(case)
 

@@ -30,6 +30,8 @@ STEPS = {
     "withdrawn": "Antrag zurückgezogen",
     "reassigned": "Ihr Antrag wurde an eine andere Sachbearbeitung übergeben",
     "personal_data_erased": "Persönliche Daten gelöscht (Konto aufgelöst)",
+    "decided_automatically": "Automatisch entschieden: {reason}",
+    "automatic_decision_reversed": "Die automatische Entscheidung wurde von der Sachbearbeitung aufgehoben; Ihr Antrag wird erneut geprüft",
 }
 
 
@@ -54,6 +56,7 @@ NEXT_STATUS = {
     "approved": Status.APPROVED,
     "rejected": Status.REJECTED,
     "withdrawn": Status.WITHDRAWN,
+    "automatic_decision_reversed": Status.IN_REVIEW,
 }
 
 
@@ -90,7 +93,7 @@ def fold(state: dict[str, Any] | None, envelope: dict[str, Any]) -> dict[str, An
         state = {**state, "timeline": list(state["timeline"])}
     if kind in NEXT_STATUS:
         state["status"] = NEXT_STATUS[kind].value
-    if kind in ("review_started", "reassigned"):
+    if kind in ("review_started", "reassigned", "automatic_decision_reversed"):
         state["assignee"] = data["clerk"]
     if kind == "information_requested":
         state["information_due"] = data["due_date"]
@@ -98,7 +101,11 @@ def fold(state: dict[str, Any] | None, envelope: dict[str, Any]) -> dict[str, An
         state["information_due"] = None
     state["version"] = version
     state["updated_at"] = envelope["occurred_at"]
-    state["timeline"].append({"at": envelope["occurred_at"], "step": kind, "text": step_text(kind, data)})
+    step = {"at": envelope["occurred_at"], "step": kind, "text": step_text(kind, data)}
+    if str(envelope.get("actor") or "").startswith("rule:"):
+        step["automatic"] = True  # "automatisch entschieden": done by a rule, not a person
+        step["rule"] = envelope["actor"]
+    state["timeline"].append(step)
     return state
 
 

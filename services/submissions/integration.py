@@ -38,6 +38,9 @@ PUBLISHED: dict[type, tuple[int, tuple[str, ...]]] = {
     Case.Withdrawn: (2, ()),
     Case.Reassigned: (1, ("clerk", "previous")),
     Case.PersonalDataErased: (1, ()),
+    # the rule's reason is the rule's own text (no applicant data): the timeline shows it
+    Case.DecidedAutomatically: (1, ("rule", "outcome", "reason")),
+    Case.AutomaticDecisionReversed: (1, ("clerk", "rule")),
 }
 
 

@@ -126,18 +126,24 @@ def erase_files(app: SubmissionsApp, applicant_ref: str, actor: str, correlation
         (draft,) = _save_retrying(app, erase_draft)
         rewritten += _redact_stream(app, draft.id)
     for attachment_id in index.attachments:
-        def erase_attachment(attachment_id: str = attachment_id) -> list[Any]:
-            attachment: Attachment = app.repository.get(UUID(attachment_id))
-            references: BlobReferences = app.repository.get(BlobReferences.create_id(attachment.sha256))
-            attachment.erase(actor, correlation_id)
-            references.release(attachment_id)
-            return [attachment, references]
-
-        attachment, references = _save_retrying(app, erase_attachment)
-        if not references.attachments:
-            app.blobs.delete(attachment.sha256)
-        rewritten += _redact_stream(app, attachment.id)
+        rewritten += erase_attachment(app, attachment_id, actor, correlation_id)
     return rewritten
+
+
+def erase_attachment(app: SubmissionsApp, attachment_id: str, actor: str, correlation_id: str) -> int:
+    """Erase one attachment (its bytes deleted once no other attachment refers to the same
+    blob) and rewrite its stored events; idempotent. Returns the events rewritten."""
+    def erase() -> list[Any]:
+        attachment: Attachment = app.repository.get(UUID(attachment_id))
+        references: BlobReferences = app.repository.get(BlobReferences.create_id(attachment.sha256))
+        attachment.erase(actor, correlation_id)
+        references.release(attachment_id)
+        return [attachment, references]
+
+    attachment, references = _save_retrying(app, erase)
+    if not references.attachments:
+        app.blobs.delete(attachment.sha256)
+    return _redact_stream(app, attachment.id)
 
 
 def erase_applicant(

@@ -8,7 +8,6 @@ RabbitMQ into the worklist and case-status read models, plus the rebuild command
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from services.common import logs, metrics
+from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, check_broker
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
@@ -78,8 +77,7 @@ class Projector:
             metrics.observe_projection(projection, head, position)
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        shutdown.on_terminate(self.stop, "projector")
         consumer = None
         last_lag = 0.0
         self.log.info("projector_started", queue=QUEUE)
@@ -95,7 +93,7 @@ class Projector:
                             body = delivery.body if isinstance(delivery.body, dict) else {}
                             # never the body itself: an event's data may hold form contents
                             self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
-                            consumer.dead_letter(body, "malformed event: no aggregate_id")
+                            consumer.dead_letter(body, "malformed event: no aggregate_id", delivery)
                             continue
                         bodies.append(delivery.body)
                         if not delivery.redelivered:  # a redelivered event was counted before

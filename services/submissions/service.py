@@ -33,6 +33,7 @@ from services.submissions.drafting import attachment_ref, draft_view, file_field
 from services.submissions.integration import to_envelope
 from services.submissions.privacy import erase_applicant, export_applicant
 from services.submissions.projections import CaseReadModels
+from services.submissions.timetravel import case_as_of, instant, worklist_as_of
 
 log = logs.get_logger("submissions")
 
@@ -142,7 +143,9 @@ class SubmissionsService:
         return result
 
     @rpc(expected_exceptions=DomainError)
-    def case_status(self, case_id: str, contents: bool = False) -> dict[str, Any]:
+    def case_status(self, case_id: str, contents: bool = False, as_of: str | None = None) -> dict[str, Any]:
+        if as_of is not None:  # time travel: folded from the events up to the instant
+            return case_as_of(self.app, case_id, instant(as_of), contents)
         state = self.read.case_state(str(case_id)[:64])
         if state is None or state["version"] < self.app.case_version(case_id):
             # the projector has not caught up yet: fold the case's own events (read-your-writes)
@@ -158,6 +161,9 @@ class SubmissionsService:
     def worklist(self, tenant: str, query: dict[str, Any]) -> dict[str, Any]:
         if query.get("sort", WORKLIST_SORTS[0]) not in WORKLIST_SORTS:
             raise DomainError("invalid_parameter", name="sort", detail=text("one_of", choices=", ".join(WORKLIST_SORTS)))
+        if query.get("as_of"):  # time travel: each case folded from its events up to the instant
+            return worklist_as_of(self.app, self.read.store, tenant, instant(query.pop("as_of")), **query)
+        query.pop("as_of", None)
         return self.read.worklist(tenant, **query)
 
     @rpc
@@ -219,6 +225,23 @@ class SubmissionsService:
         if str(attachment_id) not in referred:
             raise DomainError("attachment_not_found", attachment_id=str(attachment_id)[:64])
         return self.app.attachment_content(self.app.attachment(attachment_id))
+
+    # -- rules (issue #16): facts, past cases, automatic decisions (services/submissions/automatic.py) --
+    @rpc(expected_exceptions=DomainError)
+    def rule_facts(self, case_id: str) -> dict[str, Any]:
+        return self.app.rule_facts(case_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def past_cases(self, tenant: str, service_id: str, since: str, until: str, after: str = "", limit: int = 1000) -> dict[str, Any]:
+        return self.app.past_cases(self.read.store, tenant, service_id, since, until, after, limit)
+
+    @rpc(expected_exceptions=DomainError)
+    def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str) -> str:
+        cid = logs.current_correlation_id() or logs.new_correlation_id()
+        with self.write_lock:
+            result = self.app.decide_automatically(case_id, outcome, reason, rule, cid)
+        log.info("case_decided_automatically", case_id=str(case_id), rule=rule, result=result)
+        return result
 
     # -- audit and data subject rights ---------------------------------------------------------
     @rpc

@@ -237,7 +237,8 @@ class BatchSubmission(Application[UUID]):
                     processing_days=offering.processing_days,
                     reference=format_reference(offering.tenant_code, year, number),
                     applicant_ref=cmd.principal,
-                    applicant=cmd.applicant,
+                    # the identity's trust level at submission (a clerk at the counter saw the ID): rules ask for it
+                    applicant={**cmd.applicant, "trust_level": "high" if cmd.assisted else cmd.trust_level},
                     form_data=cmd.form_data,
                     submitted_at=now.isoformat(),
                     request_hash=fingerprint,

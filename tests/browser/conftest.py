@@ -147,27 +147,32 @@ def submit_and_open_as_clerk(page: Page, accounts: Accounts, tenant: str = VECHT
     return reference
 
 
+def answer(page: Page, data: dict[str, Any]) -> None:
+    """Fill in the fields of ``data`` (JSON values as the gateway takes them) the page shows."""
+    for key, value in data.items():
+        if page.locator(f'[name="{key}-day"]').count():
+            day = date.fromisoformat(value)
+            page.fill(f'[name="{key}-day"]', str(day.day))
+            page.fill(f'[name="{key}-month"]', str(day.month))
+            page.fill(f'[name="{key}-year"]', str(day.year))
+        elif page.locator(f'input[type=radio][name="{key}"]').count():
+            choice = ("ja" if value else "nein") if isinstance(value, bool) else str(value)
+            page.check(f'input[type=radio][name="{key}"][value="{choice}"]')
+        elif page.locator(f'input[type=checkbox][name="{key}"]').count():
+            page.set_checked(f'input[type=checkbox][name="{key}"]', bool(value))
+        elif page.locator(f'select[name="{key}"]').count():
+            page.select_option(f'select[name="{key}"]', str(value))
+        elif page.locator(f'[name="{key}"]').count():
+            page.fill(f'[name="{key}"]', str(value))
+
+
 def fill_form(page: Page, data: dict[str, Any], name: str | None = None) -> None:
     """Answer each form page with ``data`` (JSON values as the gateway takes them) until the
     check-answers page; ``name`` checks every page (axe, reflow, screenshot)."""
     for number in range(1, 20):
         if name:
             check_page(page, f"{name}-page-{number}")
-        for key, value in data.items():
-            if page.locator(f'[name="{key}-day"]').count():
-                day = date.fromisoformat(value)
-                page.fill(f'[name="{key}-day"]', str(day.day))
-                page.fill(f'[name="{key}-month"]', str(day.month))
-                page.fill(f'[name="{key}-year"]', str(day.year))
-            elif page.locator(f'input[type=radio][name="{key}"]').count():
-                choice = ("ja" if value else "nein") if isinstance(value, bool) else str(value)
-                page.check(f'input[type=radio][name="{key}"][value="{choice}"]')
-            elif page.locator(f'input[type=checkbox][name="{key}"]').count():
-                page.set_checked(f'input[type=checkbox][name="{key}"]', bool(value))
-            elif page.locator(f'select[name="{key}"]').count():
-                page.select_option(f'select[name="{key}"]', str(value))
-            elif page.locator(f'[name="{key}"]').count():
-                page.fill(f'[name="{key}"]', str(value))
+        answer(page, data)
         page.click("form.vr-form button[type=submit]")
         page.wait_for_load_state()
         if page.url.endswith("/pruefen"):

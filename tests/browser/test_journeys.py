@@ -103,6 +103,7 @@ def test_hundeanmeldung_in_vechta_from_search_to_the_decision_in_mein_rathaus(
     check_page(page, "my-case-decided")
     page.goto("/mein-rathaus/")
     page.click("text=Konto-Einstellungen")
+    expect(page.locator("main")).to_contain_text(citizen.account_id)  # the Kundennummer, for help at the counter
     check_page(page, "settings")
 
 

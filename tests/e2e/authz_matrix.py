@@ -46,6 +46,9 @@ The policy (issue "authorisation matrix")
   have no postbox: their list is 403). A case's documents (decision letters) are its
   responsible clerks' — readers of the case as staff; everyone else, the applicant too
   (who has the letter in the postbox), gets the case as ``hidden``.
+* Rules (issue #16): a tenant's rules are its tenant admins' alone (operators and clerks: 403).
+* Usage and acceptance KPIs (counts, no case contents): a tenant's admins for their tenant,
+  operators for every tenant.
 * Operators: register tenants, manage staff, offerings and profiles of every tenant —
   never case contents, the audit trail or worklists.
 * Four-eyes (issue #9): a role given over the API is a request; it takes effect only when a
@@ -117,6 +120,9 @@ HIDDEN = Outcome("hidden", frozenset({404}), "case_not_found")
 HIDDEN_ITEM = Outcome("hidden", frozenset({404}), "postbox_item_not_found")  # another's postbox message
 DRAFT_HIDDEN = Outcome("hidden", frozenset({404}), "draft_not_found")  # someone else's draft: as if there were none
 FOUR_EYES = Outcome("forbidden", frozenset({403}), "four_eyes_required")  # approving one's own request
+#: The submission API takes a back-office client's Basic credentials, no account's token.
+#: (Anonymous or with cookies: ``unauthenticated``; with a bearer token: ``invalid_client``.)
+NO_CLIENT = Outcome("unauthenticated", frozenset({401}))
 
 
 @dataclass(frozen=True)
@@ -147,12 +153,17 @@ MESSAGES = "/api/v1/cases/<case_id>/messages"
 CASES, WORKLIST = "/api/v1/tenants/<ags>/cases", "/api/v1/tenants/<ags>/worklist"
 TENANT_ADMIN, OFFERING_ADMIN = "/api/v1/admin/tenants/<ags>", "/api/v1/admin/tenants/<ags>/offerings/<service_id>"
 STAFF, GRANTS = "/api/v1/admin/tenants/<ags>/staff", "/api/v1/admin/tenants/<ags>/staff/<account_id>/grants"
+KPIS = "/api/v1/tenants/<ags>/kpis"
 PAYMENT, REFUND, PAYMENTS = "/api/v1/cases/<case_id>/payment", "/api/v1/cases/<case_id>/payment/refund", "/api/v1/tenants/<ags>/payments"
 NO_PAYMENT = ok(404, code="payment_not_found")  # may see the case, which has no payment
 POSTBOX, DOCUMENTS = "/api/v1/me/postbox", "/api/v1/cases/<case_id>/documents"
 DRAFTS, DRAFT = "/api/v1/tenants/<ags>/drafts", "/api/v1/drafts/<draft_id>"
 CASE_ATTACHMENT = "/api/v1/cases/<case_id>/attachments/<attachment_id>"
+COUNCIL, COUNCIL_SOURCE = "/api/v1/tenants/<ags>/council", "/api/v1/admin/tenants/<ags>/council/source"
+NO_COUNCIL_ITEM = ok(404, code="not_found")  # public; an id the (empty) read model does not hold
+RULES, RULE = "/api/v1/admin/tenants/<ags>/rules", "/api/v1/admin/tenants/<ags>/rules/<rule_id>"
 APPROVE, REJECT, HISTORY = f"{GRANTS}/<request_id>/approve", f"{GRANTS}/<request_id>/reject", f"{GRANTS}/history"
+HANDOVER_SUBMISSION, HANDOVER_CLIENTS = "/api/v1/handover/submissions/<case_id>", "/api/v1/admin/tenants/<ags>/handover-clients"
 
 # Which case actions a reader of the fixture case may perform (everyone else: hidden).
 _OWNER = {CIT_A: OK200, CLERK: FORBIDDEN, LEAD: FORBIDDEN}
@@ -167,6 +178,9 @@ ACTION_RULES: Mapping[str, Mapping[str, Outcome]] = {
     "reject": _CLERKS,
     "reassign": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: OK200},
     "record-payment": {CIT_A: FORBIDDEN, CLERK: FORBIDDEN, LEAD: FORBIDDEN},
+    # the case was not decided by a rule: the clerks' answer is the case's 409, everyone else's as for any action
+    "reverse-automatic-decision": {CIT_A: FORBIDDEN, CLERK: ok(409, code="transition_not_allowed"),
+                                   LEAD: ok(409, code="transition_not_allowed")},
     # an unknown action: a 404 naming the possible ones — but only for those who may see the case
     "fly": dict.fromkeys((CIT_A, CLERK, LEAD), ok(404, code="unknown_action")),
 }
@@ -186,7 +200,12 @@ MATRIX: tuple[Row, ...] = (
     public("GET", "/api/v1/themenfelder/<themenfeld_id>/lebenslagen", "lebenslagen", OK200),
     public("GET", "/api/v1/lebenslagen/<lebenslage_id>/leistungen", "leistungen", OK200),
     public("GET", "/api/v1/leistungen/<ozg_id>", "leistung", OK200),
-    public("GET", "/dev/eid-simulator", "eid_simulator", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
+    public("GET", "/dev/eid-simulator", "eid_simulator", OK200),
+    public("GET", COUNCIL, "council_overview", OK200),
+    public("GET", f"{COUNCIL}/meetings", "council_meetings", OK200),
+    public("GET", f"{COUNCIL}/meetings/<meeting_id>", "council_meeting", NO_COUNCIL_ITEM),
+    public("GET", f"{COUNCIL}/papers/<paper_id>", "council_paper", NO_COUNCIL_ITEM),
+    public("GET", f"{COUNCIL}/search", "council_search", OK200),  # IDENTITY_EID_PROVIDER=simulated in tests
     # -- account: public steps (bad one-time tokens are a validation answer) -------------------
     public("POST", "/api/v1/auth/register", "register", OK202),
     public("POST", "/api/v1/auth/verify-email", "verify_email:post", BAD_TOKEN),
@@ -242,6 +261,10 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", PAYMENTS, "list_payments", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/reconciliation", "payments_reconciliation", FORBIDDEN, tenant_admin=OK200),
     logged_in("GET", f"{PAYMENTS}/export", "payments_export", FORBIDDEN, tenant_admin=OK200),
+    # -- usage and acceptance KPIs: the tenant's admins, operators for every tenant ---------------
+    logged_in("GET", KPIS, "kpis", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", KPIS, "kpis:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("GET", f"{KPIS}.csv", "kpis_csv", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     # -- the postbox and a case's documents (citizen A's approved Hundeanmeldung) --------------
     logged_in("GET", POSTBOX, "postbox", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
     logged_in("GET", f"{POSTBOX}/<item_id>", "postbox_item", HIDDEN_ITEM, citizen_a=OK200),
@@ -258,6 +281,10 @@ MATRIX: tuple[Row, ...] = (
     logged_in("DELETE", OFFERING_ADMIN, "withdraw_offering:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("GET", COUNCIL_SOURCE, "council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", COUNCIL_SOURCE, "council_source:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("PUT", COUNCIL_SOURCE, "put_council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("PUT", COUNCIL_SOURCE, "put_council_source:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("POST", STAFF, "create_staff:own", FORBIDDEN, tenant_admin=OK201, operator=OK201),
     logged_in("POST", STAFF, "create_staff:other_tenant", FORBIDDEN, operator=OK201),
     logged_in("GET", GRANTS, "grants:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
@@ -272,6 +299,31 @@ MATRIX: tuple[Row, ...] = (
     logged_in("POST", REJECT, "reject:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", HISTORY, "grant_history:other_tenant", FORBIDDEN, operator=OK200),
+    # -- rules (issue #16): the tenant's admins only, never another tenant's (a fresh rule of Vechta per cell)
+    logged_in("GET", RULES, "rules:own", FORBIDDEN, tenant_admin=OK200),
+    logged_in("GET", RULES, "rules:other_tenant", FORBIDDEN),
+    logged_in("POST", RULES, "define_rule:own", FORBIDDEN, tenant_admin=OK201),
+    logged_in("GET", RULE, "rule:get", FORBIDDEN, tenant_admin=OK200),
+    logged_in("PUT", RULE, "rule:put", FORBIDDEN, tenant_admin=OK200),
+    logged_in("POST", f"{RULE}/activate", "rule:activate", FORBIDDEN,
+              tenant_admin=ok(409, code="rule_shadow_run_missing")),  # no shadow run yet
+    logged_in("POST", f"{RULE}/deactivate", "rule:deactivate", FORBIDDEN, tenant_admin=OK200),
+    logged_in("POST", f"{RULE}/shadow-runs", "rule:shadow_run", FORBIDDEN, tenant_admin=OK201),
+    logged_in("GET", f"{RULE}/shadow-runs", "rule:shadow_report", FORBIDDEN,
+              tenant_admin=ok(409, code="rule_shadow_run_missing")),
+    # -- hand-over to back-office systems: the submission API opens to no account's token; the
+    #    clients are issued by a tenant's admins (or operators) and approved by a second person
+    public("POST", "/api/v1/handover/fetch", "handover_fetch", NO_CLIENT),
+    public("GET", HANDOVER_SUBMISSION, "handover_submission", NO_CLIENT),
+    public("GET", f"{HANDOVER_SUBMISSION}/attachments/<attachment_id>", "handover_attachment", NO_CLIENT),
+    public("POST", f"{HANDOVER_SUBMISSION}/ack", "handover_ack", NO_CLIENT),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", HANDOVER_CLIENTS, "handover_clients:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("POST", HANDOVER_CLIENTS, "issue_handover_client:own", FORBIDDEN, tenant_admin=OK202, operator=OK202),
+    logged_in("POST", f"{HANDOVER_CLIENTS}/<client_id>/approve", "approve_handover_client", FORBIDDEN,
+              tenant_admin=FOUR_EYES, operator=OK200),  # issued by the tenant admin: only a second person
+    logged_in("DELETE", f"{HANDOVER_CLIENTS}/<client_id>", "revoke_handover_client", FORBIDDEN, tenant_admin=OK200,
+              operator=OK200),
     # -- last: ending sessions and deleting accounts (fresh session / fresh account per cell) ---
     logged_in("POST", "/api/v1/auth/logout", "logout", OK204),
     logged_in("DELETE", "/api/v1/me", "me:delete", OK204),

@@ -45,7 +45,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 56  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 99  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -137,6 +137,7 @@ ACTION_PLAN: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "reject": ("in_review", {"reason": "Unterlagen unvollständig."}, "rejected"),
     "reassign": ("submitted", {"clerk": "Herr Schulte"}, "submitted"),
     "record-payment": ("payment_pending", {"amount_cents": 1500, "payment_ref": "PAY-4711"}, "paid"),
+    "reverse-automatic-decision": ("submitted", {}, None),
     "fly": ("submitted", {}, None),
 }
 
@@ -366,6 +367,10 @@ simple("payment_webhook", "POST", "/api/v1/payments/webhooks/psp", body={"id": "
 simple("list_payments", "GET", "/api/v1/tenants/{ags}/payments", check=expect_json("items"))
 simple("payments_reconciliation", "GET", "/api/v1/tenants/{ags}/payments/reconciliation", params={"day": "2026-01-05"})
 simple("payments_export", "GET", "/api/v1/tenants/{ags}/payments/export", params={"from": "2026-01-05"})
+simple("kpis", "GET", "/api/v1/tenants/{ags}/kpis", check=expect_json("services"))
+simple("kpis:other_tenant", "GET", f"/api/v1/tenants/{m.LOHNE}/kpis", check=expect_json("services"))
+simple("kpis_csv", "GET", "/api/v1/tenants/{ags}/kpis.csv",
+       check=lambda r: None if r.text.startswith("date,tenant,service_id") else f"no CSV: {r.text[:200]}")
 simple("preferences:get", "GET", "/api/v1/me/preferences", check=expect_json("email"))
 simple("preferences:put", "PUT", "/api/v1/me/preferences", body={"language": "de"}, check=expect_json("email"))
 simple("health_live", "GET", "/health/live")
@@ -378,6 +383,11 @@ simple("search_services", "GET", "/api/v1/tenants/{ags}/services", params={"q": 
 simple("search_all", "GET", "/api/v1/search", params={"q": "dog tax", "lang": "en"}, check=expect_json("items"))
 simple("get_offering", "GET", "/api/v1/tenants/{ags}/offerings/{service_id}")
 simple("themenfelder", "GET", "/api/v1/themenfelder")
+simple("council_overview", "GET", "/api/v1/tenants/{ags}/council", check=expect_json("sync"))
+simple("council_meetings", "GET", "/api/v1/tenants/{ags}/council/meetings", check=expect_json("items"))
+simple("council_meeting", "GET", "/api/v1/tenants/{ags}/council/meetings/" + "0" * 20)
+simple("council_paper", "GET", "/api/v1/tenants/{ags}/council/papers/" + "0" * 20)
+simple("council_search", "GET", "/api/v1/tenants/{ags}/council/search", params={"q": "Rat"}, check=expect_json("items"))
 simple("lebenslagen", "GET", "/api/v1/themenfelder/{themenfeld_id}/lebenslagen")
 simple("leistungen", "GET", "/api/v1/lebenslagen/{lebenslage_id}/leistungen")
 simple("leistung", "GET", "/api/v1/leistungen/{ozg_id}")
@@ -726,10 +736,37 @@ for _variant in ("withdraw_offering:own", "withdraw_offering:other_tenant"):
     _admin(_variant, "DELETE", m.OFFERING_ADMIN, params={"reason": "Prüfung"}, check=_active(False))
 for _variant in ("put_offering:own", "put_offering:other_tenant"):
     _admin(_variant, "PUT", m.OFFERING_ADMIN, check=_active(True))
+for _variant in ("council_source:own", "council_source:other_tenant"):
+    _admin(_variant, "GET", m.COUNCIL_SOURCE, check=expect_json("history"))
+for _variant in ("put_council_source:own", "put_council_source:other_tenant"):  # none: nothing to sync
+    _admin(_variant, "PUT", m.COUNCIL_SOURCE, lambda w: {"url": None}, check=expect_json("configured_by"))
 for _variant in ("grants:own", "grants:other_tenant"):
     _admin(_variant, "GET", m.GRANTS, check=expect_json("pending"))
 for _variant in ("grant_history:own", "grant_history:other_tenant"):
     _admin(_variant, "GET", m.HISTORY, check=expect_json("items"))
+for _variant in ("handover_clients:own", "handover_clients:other_tenant"):
+    _admin(_variant, "GET", m.HANDOVER_CLIENTS, check=expect_json("queue"))
+_admin("issue_handover_client:own", "POST", m.HANDOVER_CLIENTS, lambda w: {"name": "Fachverfahren", "service_keys": ["*"]},
+       check=lambda r: None if r.json().get("status") == "pending" and r.json().get("client_secret") else r.text[:200])
+_SUBMISSION = m.HANDOVER_SUBMISSION.replace("<case_id>", str(uuid.uuid4()))
+simple("handover_fetch", "POST", "/api/v1/handover/fetch", body={"limit": 1})
+simple("handover_submission", "GET", _SUBMISSION)
+simple("handover_attachment", "GET", f"{_SUBMISSION}/attachments/{uuid.uuid4()}")
+simple("handover_ack", "POST", f"{_SUBMISSION}/ack")
+
+
+def _issued_by_the_admin(w: World) -> str:
+    """A fresh back-office client of Vechta, issued by its tenant admin (pending)."""
+    url = m.HANDOVER_CLIENTS.replace("<ags>", m.VECHTA)
+    response = w.http(m.ADMIN).post(url, json={"name": "Fachverfahren", "service_keys": [m.CASE_SERVICE]})
+    assert response.status_code == 202, response.text
+    return f"{url}/{response.json()['client_id']}"
+
+
+RECIPES["approve_handover_client"] = lambda w, who: Call(
+    w.http(who).post(_issued_by_the_admin(w) + "/approve"), check=lambda r: None if r.json()["status"] == "active" else r.text)
+RECIPES["revoke_handover_client"] = lambda w, who: Call(
+    w.http(who).delete(_issued_by_the_admin(w)), check=lambda r: None if r.json()["status"] == "revoked" else r.text)
 
 
 def _holds_nothing_yet(w: World, account_id: str, tenant: str, role: str) -> Check:
@@ -769,6 +806,38 @@ for _variant in ("create_staff:own", "create_staff:other_tenant"):
     _create_staff(_variant)
 for _variant in ("grant:own", "grant:other_tenant"):
     _grant(_variant)
+
+
+def _new_rule(name: str = "Hundeabmeldung: verstorben") -> dict[str, Any]:
+    return {"service_id": "hundeabmeldung", "kind": "decision", "name": name,
+            "when": {"field": "reason", "op": "eq", "value": "died"},
+            "then": {"outcome": "approve", "reason": "Abmeldung wegen Tod des Hundes."}}
+
+
+def _rule_call(variant: str, method: str, suffix: str = "", body: dict[str, Any] | None = None) -> None:
+    """A fresh rule of Vechta, defined by its admin; then ``who`` asks for it."""
+    def send(w: World, who: str) -> Call:
+        rules = m.RULES.replace("<ags>", m.VECHTA)
+        if not suffix and method in ("GET", "POST") and variant.startswith(("rules:", "define_rule")):
+            url = m.RULES.replace("<ags>", _tenant_of(variant))
+        else:
+            defined = w.http(m.ADMIN).post(rules, json=_new_rule())
+            assert defined.status_code == 201, defined.text
+            url = f"{rules}/{defined.json()['rule_id']}{suffix}"
+        return Call(w.http(who).request(method, url, json=body))
+
+    RECIPES[variant] = send
+
+
+for _variant in ("rules:own", "rules:other_tenant"):
+    _rule_call(_variant, "GET")
+_rule_call("define_rule:own", "POST", body=_new_rule("Neue Regel"))
+_rule_call("rule:get", "GET")
+_rule_call("rule:put", "PUT", body={k: v for k, v in _new_rule("Geändert").items() if k in ("name", "when", "then")})
+_rule_call("rule:activate", "POST", "/activate")
+_rule_call("rule:deactivate", "POST", "/deactivate")
+_rule_call("rule:shadow_run", "POST", "/shadow-runs", {"from": "2026-01-01", "to": "2027-01-01"})
+_rule_call("rule:shadow_report", "GET", "/shadow-runs")
 
 
 def probe_key() -> str:

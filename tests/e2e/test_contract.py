@@ -78,6 +78,8 @@ UNPROVOKED = {
     ("submit_draft", "410"): "only when the account is deleted while the submission is on the way",
     ("upload_attachment", "410"): "only while the account is being deleted: tests/integration/test_drafts.py",
     ("submit_draft", "409"): "needs a new form version published while the draft is open: tests/integration/test_drafts.py",
+    ("handover_attachment", "200"): "the bytes come from submissions.case_attachment, provoked under case_attachment; "
+                                    "tests/e2e/test_handover.py fetches a decided case's data",
     ("submit_case", "410"): "only when the account is deleted while its submission is on the way "
                             "(tests/integration/test_submissions_app.py races it on the application)",
 }
@@ -402,10 +404,13 @@ def test_real_responses_match_the_documented_schemas(people: People) -> None:
     run_clerk_requests(people, check, high_citizen)
     run_catalog_requests(people, check)
     run_admin_requests(people, check)
+    run_rule_requests(people, check)
     run_payment_requests(people, check, high_citizen)
     run_postbox_requests(people, check, high_citizen)
     run_web_requests(people, check, high_citizen)
+    run_council_requests(people, check)
     run_generic_requests(people, check)
+    run_handover_requests(people, check)
     assert not check.failures, "responses that do not match contracts/openapi.yaml:\n" + "\n".join(check.failures)
 
     # every documented client error was provoked (or is listed in UNPROVOKED with why)
@@ -810,6 +815,17 @@ def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Cl
         check(people.citizen.get(url, params=params), 403, "forbidden")
         check(people.vechta_admin.get(f"/api/v1/tenants/x1/payments{path}", params=params), 404, "unknown_tenant")
 
+    for path in ("kpis", "kpis.csv"):  # usage and acceptance KPIs: JSON and CSV
+        url = f"/api/v1/tenants/{VECHTA}/{path}"
+        check(people.vechta_admin.get(url, params={"from": today, "to": today}), 200)
+        check(people.operator.get(url, params={"service": "hundeanmeldung"}), 200)
+        check(people.vechta_admin.get(url, params={"from": "gestern"}), 400, "invalid_parameter")
+        check(people.vechta_admin.get(url, params={"from": today, "to": "2020-01-01"}), 400, "invalid_parameter")
+        check(people.citizen.get(url), 403, "forbidden")
+        check(people.anonymous.get(url), 401, "unauthenticated")
+        check(people.vechta_admin.get(f"/api/v1/tenants/x1/{path}"), 404, "unknown_tenant")
+    check(people.vechta_admin.get(f"/api/v1/tenants/{VECHTA}/kpis", headers={"Accept": "text/csv"}), 200)
+
 
 def run_catalog_requests(people: People, check: Contract) -> None:
     client = people.anonymous
@@ -858,6 +874,47 @@ def run_catalog_requests(people: People, check: Contract) -> None:
 
     check(client.get("/health/live"), 200)
     check(client.get("/health/ready", headers={"X-Correlation-ID": "contract-ready"}), 200)
+
+
+def run_rule_requests(people: People, check: Contract) -> None:
+    """Rules (issue #16): Vechta's admin defines, changes, tries and switches a rule."""
+    admin, rules = people.vechta_admin, f"/api/v1/admin/tenants/{VECHTA}/rules"
+    rule = {"service_id": "hundeabmeldung", "kind": "decision", "name": "Vertragsprobe",
+            "when": {"field": "reason", "op": "eq", "value": "died"},
+            "then": {"outcome": "approve", "reason": "Abmeldung wegen Tod des Hundes."}}
+    unknown = f"{rules}/{uuid.uuid4()}"
+    for method, url in (("GET", rules), ("POST", rules)):
+        check(people.anonymous.request(method, url, json=rule), 401, "unauthenticated")
+        check(people.vechta_lead.request(method, url, json=rule), 403, "forbidden")  # clerks manage no rules
+        check(admin.request(method, "/api/v1/admin/tenants/123/rules", json=rule), 404, "unknown_tenant")
+    created = check(admin.post(rules, json=rule), 201).json()
+    url = f"{rules}/{created['rule_id']}"
+    check(admin.get(rules, params={"service_id": "hundeabmeldung"}), 200)
+    check(admin.post(rules, json=[]), 400, "invalid_request")
+    check(admin.post(rules, json={**rule, "when": {"field": "reason", "op": "like"}}), 422, "rule_invalid")
+    body_limits(check, admin, "POST", rules)
+    change = {"name": "Vertragsprobe 2", "when": rule["when"], "then": rule["then"]}
+    for method, suffix, body in (("GET", "", None), ("PUT", "", change), ("POST", "/activate", None),
+                                 ("POST", "/deactivate", None), ("GET", "/shadow-runs", None),
+                                 ("POST", "/shadow-runs", {"from": "2026-01-01", "to": "2026-02-01"})):
+        check(people.anonymous.request(method, url + suffix, json=body), 401, "unauthenticated")
+        check(people.vechta_lead.request(method, url + suffix, json=body), 403, "forbidden")
+        check(admin.request(method, unknown + suffix, json=body), 404, "rule_not_found")
+    check(admin.get(url), 200)
+    assert check(admin.put(url, json=change), 200).json()["version"] == 2
+    check(admin.put(url, json=[]), 400, "invalid_request")
+    check(admin.put(url, json={**change, "then": {"outcome": "vielleicht"}}), 422, "rule_invalid")
+    body_limits(check, admin, "PUT", url)
+    check(admin.post(f"{url}/activate"), 409, "rule_shadow_run_missing")
+    check(admin.get(f"{url}/shadow-runs"), 409, "rule_shadow_run_missing")
+    check(admin.post(f"{url}/shadow-runs", json={"from": "gestern", "to": "heute"}), 400, "invalid_parameter")
+    body_limits(check, admin, "POST", f"{url}/shadow-runs")
+    check(admin.post(f"{url}/shadow-runs", json={"from": "2026-01-01", "to": "2027-01-01"}), 201)
+    check(admin.get(f"{url}/shadow-runs"), 200)
+    check(admin.get(f"{url}/shadow-runs", params={"version": "zwei"}), 400, "invalid_parameter")
+    assert check(admin.get(f"{url}/shadow-runs", params={"format": "csv"}), 200).text.startswith("rule_id;name;")
+    check(admin.post(f"{url}/activate"), 200)
+    check(admin.post(f"{url}/deactivate"), 200)
 
 
 def run_admin_requests(people: People, check: Contract) -> None:
@@ -1054,6 +1111,51 @@ def run_web_requests(people: People, check: Contract, high_citizen: httpx.Client
     body_limits(check, citizen, "PUT", "/api/v1/me/profile")
 
 
+def run_council_requests(people: People, check: Contract) -> None:
+    """Council information: Cloppenburg synced from the development OParl server (the test
+    Platform seeds its source), the source configuration of Vechta (set to none: nothing syncs)."""
+    anonymous, cloppenburg, none = people.anonymous, "/api/v1/tenants/03453004/council", "0" * 20
+    overview = eventually(lambda: (r := anonymous.get(cloppenburg)).json().get("upcoming") and r, timeout=60)
+    check(overview, 200)
+    check(anonymous.get("/api/v1/tenants/99999999/council"), 404, "unknown_tenant")
+    committee = overview.json()["organizations"][0]["id"]
+    for params in ({}, {"when": "past", "organization": committee, "limit": 5, "offset": 1}):
+        check(anonymous.get(f"{cloppenburg}/meetings", params=params), 200)
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"when": "bald"}), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"organization": "rat"}), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings", params={"organization": none}), 404, "not_found")
+    check(anonymous.get("/api/v1/tenants/99999999/council/meetings"), 404, "unknown_tenant")
+    meeting = check(anonymous.get(f"{cloppenburg}/meetings/{overview.json()['upcoming'][0]['id']}"), 200).json()
+    check(anonymous.get(f"{cloppenburg}/meetings/sitzung-1"), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/meetings/{none}"), 404, "not_found")
+    check(anonymous.get(f"/api/v1/tenants/99999999/council/meetings/{none}"), 404, "unknown_tenant")
+    paper = next(p for item in meeting["agenda"] for p in item["papers"])
+    check(anonymous.get(f"{cloppenburg}/papers/{paper['id']}"), 200)
+    check(anonymous.get(f"{cloppenburg}/papers/vorlage"), 400, "invalid_parameter")
+    check(anonymous.get(f"{cloppenburg}/papers/{none}"), 404, "not_found")
+    check(anonymous.get(f"/api/v1/tenants/99999999/council/papers/{none}"), 404, "unknown_tenant")
+    found = check(anonymous.get(f"{cloppenburg}/search", params={"q": "Haushalt", "limit": 5}), 200).json()
+    assert found["items"] and all("aushalt" in item["name"] for item in found["items"])
+    check(anonymous.get(f"{cloppenburg}/search"), 400, "invalid_query")
+    check(anonymous.get(f"{cloppenburg}/search", params={"q": "x", "limit": 0}), 400, "invalid_parameter")
+    check(anonymous.get("/api/v1/tenants/99999999/council/search", params={"q": "x"}), 404, "unknown_tenant")
+    # the source: tenant admins of their own tenant, operators of every one
+    admin, source = people.vechta_admin, f"/api/v1/admin/tenants/{VECHTA}/council/source"
+    set_none = check(admin.put(source, json={"url": None}), 200).json()
+    assert set_none["url"] is None and set_none["configured_by"]
+    shown = check(admin.get(source), 200).json()
+    assert shown["history"][-1]["url"] is None
+    check(people.operator.get("/api/v1/admin/tenants/03453004/council/source"), 200)
+    check(admin.get(f"/api/v1/admin/tenants/{LOHNE}/council/source"), 403, "forbidden")
+    check(admin.put(f"/api/v1/admin/tenants/{LOHNE}/council/source", json={"url": None}), 403, "forbidden")
+    check(people.operator.get("/api/v1/admin/tenants/99999999/council/source"), 404, "unknown_tenant")
+    check(people.operator.put("/api/v1/admin/tenants/99999999/council/source", json={"url": None}), 404, "unknown_tenant")
+    check(admin.put(source, json={"url": "ftp://ratsinfo.example.org/system"}), 400, "invalid_parameter")
+    check(admin.put(source, json=[]), 400, "invalid_request")
+    check(admin.put(source, content=b"{", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, admin, "PUT", source)
+
+
 def run_generic_requests(people: People, check: Contract) -> None:
     """What every operation shares: 401 for a bad token, 401 without one where a login is
     required, 405 for an undocumented method on a documented path, 404 elsewhere; for every
@@ -1079,3 +1181,60 @@ def run_generic_requests(people: People, check: Contract) -> None:
     check(people.anonymous.get("/api/v1/nothing-here"), 404, "not_found")
     check(people.citizen.get(f"/api/v1/cases/{uuid.uuid4()}/actions"), 404, "not_found")
     check(people.anonymous.post("/api/v1/tenants", json={}), 405, "method_not_allowed")
+
+
+def run_handover_requests(people: People, check: Contract) -> None:
+    """Back-office clients (issued, four-eyes approved, revoked) and the submission API; time travel."""
+    admin, operator, lead, citizen = people.vechta_admin, people.operator, people.vechta_lead, people.citizen
+    clients = f"/api/v1/admin/tenants/{VECHTA}/handover-clients"
+    issued = check(admin.post(clients, json={"name": "Hundesteuer (Finanzverfahren)", "service_keys": ["hundeanmeldung"]}), 202).json()
+    client_url = f"{clients}/{issued['client_id']}"
+    check(admin.post(f"{client_url}/approve"), 403, "four_eyes_required")
+    check(people.lohne_lead.post(f"{client_url}/approve"), 403, "forbidden")
+    check(people.anonymous.post(f"{client_url}/approve"), 401, "unauthenticated")
+    check(operator.post(f"/api/v1/admin/tenants/{LOHNE}/handover-clients/{issued['client_id']}/approve"), 404,
+          "handover_client_not_found")
+    check(operator.post(f"{client_url}/approve"), 200)
+    check(admin.get(clients), 200)
+    check(lead.get(clients), 403, "forbidden")
+    check(people.anonymous.get(clients), 401, "unauthenticated")
+    check(operator.get("/api/v1/admin/tenants/99999999/handover-clients"), 404, "unknown_tenant")
+    check(admin.post(clients, json={"name": ""}), 400, "invalid_parameter")
+    check(lead.post(clients, json={"name": "x"}), 403, "forbidden")
+    check(people.anonymous.post(clients, json={"name": "x"}), 401, "unauthenticated")
+    check(operator.post("/api/v1/admin/tenants/99999999/handover-clients", json={"name": "x"}), 404, "unknown_tenant")
+    check(admin.post(clients, content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    office = people.fresh()
+    office.auth = (issued["client_id"], issued["client_secret"])
+    fetch = "/api/v1/handover/fetch"
+    check(people.anonymous.post(fetch), 401, "unauthenticated")
+    check(people.anonymous.post(fetch, auth=("kein-client", "falsch")), 401, "invalid_client")
+    check(office.post(fetch, json={"limit": 0}), 400, "invalid_parameter")
+    check(office.post(fetch, json=[1]), 400, "invalid_request")
+    check(office.post(fetch, content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, office, "POST", fetch)
+    # a decided case: offered, acknowledged too early (409), fetched, downloaded, acknowledged
+    case = check(submit(citizen), 201).json()["case_id"]
+    for action in ("start-review", "approve"):
+        check(lead.post(f"/api/v1/cases/{case}/actions/{action}", json={}), 200)
+    submission = f"/api/v1/handover/submissions/{case}"
+    check(eventually(lambda: (r := office.get(submission)).status_code == 200 and r, timeout=30), 200)
+    check(office.post(f"{submission}/ack"), 409, "submission_not_available")
+    eventually(lambda: case in {s["case_id"] for s in check(office.post(fetch, json={"limit": 100}), 200).json()["submissions"]})
+    check(office.get(f"{submission}/attachments/{uuid.uuid4()}"), 404, "attachment_not_found")
+    check(office.post(f"{submission}/ack"), 200)
+    unknown = f"/api/v1/handover/submissions/{uuid.uuid4()}"
+    for method, url in (("GET", unknown), ("GET", f"{unknown}/attachments/{uuid.uuid4()}"), ("POST", f"{unknown}/ack")):
+        check(office.request(method, url), 404, "submission_not_found")
+        check(people.anonymous.request(method, url, auth=(issued["client_id"], "falsch")), 401, "invalid_client")
+    # time travel: before its decision, and bad instants
+    check(lead.get(f"/api/v1/cases/{case}", params={"as_of": "2026-01-01T00:00:00Z"}), 404, "case_not_found")
+    check(lead.get(f"/api/v1/cases/{case}", params={"as_of": "bald"}), 400, "invalid_parameter")
+    check(lead.get(f"/api/v1/tenants/{VECHTA}/worklist", params={"as_of": date.today().isoformat()}), 200)
+    check(lead.get(f"/api/v1/tenants/{VECHTA}/worklist", params={"as_of": "bald"}), 400, "invalid_parameter")
+    # revoked: its credentials stop at once
+    check(people.lohne_lead.delete(client_url), 403, "forbidden")
+    check(people.anonymous.delete(client_url), 401, "unauthenticated")
+    check(admin.delete(f"{clients}/{uuid.uuid4()}"), 404, "handover_client_not_found")
+    check(admin.delete(client_url), 200)
+    check(office.post(fetch), 401, "invalid_client")

@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from services.common import health
 from tests.e2e.conftest import VECHTA, eventually
 from tests.examples import form
 from tests.support import Platform
@@ -40,6 +41,13 @@ def test_every_process_exposes_its_metrics(running: Platform, citizen: httpx.Cli
     for name, metrics in EXPECTED.items():
         eventually(lambda name=name, metrics=metrics: all(m in scrape(name) for m in metrics), timeout=20)
     assert 'route="submit_case"' in scrape("gateway")
+    # readiness with each process's dependencies (services/common/health.py), used by the k8s probes
+    for name, port in running.metrics_ports.items():
+        if name in running.procs and name != "mail-sink":
+            ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10)
+            assert ready.status_code == 200, (name, ready.text)
+            assert set(ready.json()["checks"]) == set(health.dependencies(name)), (name, ready.text)
+            assert httpx.get(f"http://127.0.0.1:{port}/live", timeout=5).status_code == 200
     lag = [line for line in scrape("projector").splitlines() if line.startswith("vr_projection_lag_events{")]
     assert lag and all(float(line.rsplit(" ", 1)[1]) >= 0 for line in lag)
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from services.catalog.application import CatalogApp
-from services.common.amqp import BatchConsumer, ConfirmingPublisher
+from services.common.amqp import MAX_ATTEMPTS, BatchConsumer, ConfirmingPublisher
 from services.common.db import ReadStore, open_application
 from services.common.relay import Relay
 from services.common.saga import Poison, SagaConsumer
@@ -80,6 +80,42 @@ def test_a_poison_message_is_dead_lettered_listed_shown_and_redriven_after_the_f
     code, out = run(capsys, "--json", "dead-letters", "list", QUEUE)
     assert json.loads(out) == []
 
+
+
+def test_a_message_that_keeps_failing_is_parked_after_max_attempts_with_its_count(monkeypatch, capsys) -> None:
+    """A transient error each time (the database away): unacked, delivered again after the
+    reconnect, and after MAX_ATTEMPTS deliveries parked with ``x-dead-attempts``; re-driven and
+    parked again, it keeps its redrive count."""
+    monkeypatch.setenv("AMQP_URI", support.fresh_vhost("vr_ops_attempts"))
+    event = {"event_id": uuid.uuid4().hex, "type": "case.submitted.v1", "tenant": "03460009", "data": {}}
+    publisher = ConfirmingPublisher()
+    publisher.publish_batch([event])
+    publisher.close()
+    tries = []
+
+    def handle(envelope: dict) -> str:
+        tries.append(envelope["event_id"])
+        raise ConnectionError("database not reachable")
+
+    for _ in range(1, MAX_ATTEMPTS):
+        consumer = BatchConsumer(QUEUE)
+        with pytest.raises(ConnectionError):
+            consume(consumer, handle)
+        consumer.close()  # as the loop does: the unacked message comes back
+    consumer = BatchConsumer(QUEUE)
+    consume(consumer, handle)  # the last attempt: parked, acked, no exception
+    consumer.close()
+    assert len(tries) == MAX_ATTEMPTS
+    [listed] = json.loads(run(capsys, "--json", "dead-letters", "list", QUEUE)[1])
+    assert (listed["attempts"], listed["redriven"]) == (MAX_ATTEMPTS, 0)
+    assert listed["reason"].startswith(f"gave up after {MAX_ATTEMPTS} attempts: ConnectionError")
+
+    assert run(capsys, "dead-letters", "redrive", QUEUE, "--all")[0] == 0
+    consumer = BatchConsumer(QUEUE)
+    consume(consumer, lambda envelope: (_ for _ in ()).throw(Poison("still broken")))
+    consumer.close()
+    [again] = json.loads(run(capsys, "--json", "dead-letters", "list", QUEUE)[1])
+    assert (again["redriven"], again["reason"]) == (1, "Poison: still broken")
 
 def test_tenants_positions_rebuild_and_a_tenants_export(postgres, amqp_uri, monkeypatch, capsys, tmp_path) -> None:
     catalog = open_application(CatalogApp, "catalog")

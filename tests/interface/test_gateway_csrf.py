@@ -24,7 +24,8 @@ alone = test_gateway_service.alone  # the fixture: the gateway alone, its neighb
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 SAMPLES = {"ags": VECHTA, "case_id": str(uuid.uuid4()), "action": "start-review", "service_id": "hundeanmeldung",
            "account_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()), "item_id": str(uuid.uuid4()),
-           "draft_id": str(uuid.uuid4()), "attachment_id": str(uuid.uuid4())}
+           "draft_id": str(uuid.uuid4()), "attachment_id": str(uuid.uuid4()), "rule_id": str(uuid.uuid4()),
+           "client_id": str(uuid.uuid4())}
 FOREIGN = "https://boese.example"
 
 

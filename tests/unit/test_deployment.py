@@ -17,7 +17,7 @@ from services.common.config import METRICS_PORTS
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.30.0"
-DEVELOPMENT_ONLY = {"psp_simulator", "mail-sink"}  # stand-ins for another company and an SMTP server
+DEVELOPMENT_ONLY = {"psp_simulator", "mail-sink", "oparl_server"}  # stand-ins for other organisations and an SMTP server
 SECRET_WORDS = ("PASSWORD", "SECRET", "AMQP_URI", "TOKEN", "USERNAME")
 
 

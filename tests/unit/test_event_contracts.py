@@ -49,7 +49,13 @@ def lifecycles() -> list[Case]:
     withdrawn.withdraw("", **META)
     withdrawn.erase_personal_data(**META)  # the applicant deleted their account
     assert (paid.status, refused.status, withdrawn.status) == (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN)
-    return [paid, refused, withdrawn]
+
+    automatic = submitted("hundeabmeldung", 0)  # a rule decides (issue #16), a clerk takes it back
+    rule = "rule:0b5c3f8e-2a51-4c1e-9d7a-6f2b8e4a1c3d@v2"
+    automatic.decide_automatically("approve", "Die Abmeldung ist begründet.", rule, "2026-11-25T09:00:00+00:00", "c0ffee")
+    automatic.reverse_automatic_decision("Frau Meyer", "Nachprüfung", 60, 3600, **META)
+    assert automatic.status == Status.IN_REVIEW
+    return [paid, refused, withdrawn, automatic]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +86,7 @@ def _family(name: str) -> tuple[type, tuple[type, ...], Any, Any, int]:
     """A publishing service's aggregate, its event classes that are not published as such,
     its type mapping, its lifecycles and how many types it publishes."""
     if name == "case":
-        return Case, (Case.Event, Case.Created), event_type, (lifecycles, to_envelope), 11
+        return Case, (Case.Event, Case.Created), event_type, (lifecycles, to_envelope), 13
     from services.payments import integration as payments
     from services.payments.domain import Payment
     return Payment, (Payment.Event,), payments.event_type, (payment_lifecycles, payments.to_envelope), 9

@@ -82,3 +82,13 @@ def load_definitions(directory: Path | str | None = None) -> dict[str, dict[str,
                 detail=f"{path.name}: service_id {definition['service_id']!r} differs from the file name")
         definitions[definition["service_id"]] = definition
     return definitions
+
+
+RETENTION_FILE = Path(__file__).parent / "_retention.json"
+
+
+def default_retention() -> dict[str, int]:
+    """Months after the decision each service's case data are kept, for definitions published
+    before ``retention_months`` existed (a published version never changes)."""
+    data = json.loads(RETENTION_FILE.read_text(encoding="utf-8"))
+    return {key: int(value) for key, value in data.items() if not key.startswith("$")}

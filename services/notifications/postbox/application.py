@@ -26,6 +26,7 @@ from services.common.blobs import BlobNotFound, BlobStore
 from services.common.erasure import rewrite_event
 from services.common.problems import DomainError
 from services.notifications.domain import message_id
+from services.notifications.kinds import case_of
 from services.notifications.postbox.domain import (
     COMPOSED,
     CREATED,
@@ -57,10 +58,11 @@ class Sources(Protocol):
 
 
 def new_item(envelope: Mapping[str, Any], kind: str, recipient: str, tenant: str, reference: str, language: str) -> PostboxItem:
-    """The postbox item of one integration event for its recipient (not yet composed)."""
+    """The postbox item of one integration event for its recipient (not yet composed); its
+    case is the event's case (``data.case_id`` of a payment event, not the payment)."""
     return PostboxItem(
         source_event_id=str(envelope["event_id"]), channel=POSTBOX, recipient=recipient, tenant=tenant, kind=kind,
-        language=language, case_id=str(envelope["aggregate_id"]), reference=reference,
+        language=language, case_id=case_of(envelope), reference=reference,
         occurred_at=str(envelope.get("occurred_at") or datetime.now(UTC).isoformat()), actor=ACTOR,
         correlation_id=str(envelope.get("correlation_id") or ""),
     )
@@ -131,8 +133,8 @@ class PostboxCommands:
         if not isinstance(item, PostboxItem) or item.status != CREATED:
             return None
         case = sources.case(item.case_id)
-        if case is None:
-            return None
+        if case is None:  # counted as a failed attempt (postbox/retries.py), not asked again forever
+            raise DomainError("case_not_found", case_id=item.case_id, log_message=f"postbox item {item_id}")
         head = sources.letterhead(item.tenant)
         contents = case.get("contents") or {}
         occurred = _day(item.occurred_at) or datetime.now(UTC).date()
@@ -184,6 +186,11 @@ class PostboxCommands:
             decision=content.decision, issued_on=issued_on.isoformat(), filename=f"Bescheid-{item.reference}.pdf",
             media_type=PDF, size=len(pdf), sha256=sha256, actor=ACTOR, correlation_id="",
         )
+
+    def postbox_item_any(self, item_id: str) -> PostboxItem | None:
+        """The item whatever its state (for a dead letter's fields), None if there is none."""
+        item = self._get(item_id)
+        return item if isinstance(item, PostboxItem) else None
 
     # -- the owner ----------------------------------------------------------------------------
     def postbox_item(self, item_id: str, account_id: str) -> PostboxItem:

@@ -79,11 +79,13 @@ class Postbox(FoldedReadModel):
         found = statement(event)
         return [found] if found else []
 
-    def to_compose(self, limit: int = 50) -> list[str]:
+    def to_compose(self, limit: int = 50, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Items still to compose, oldest first, but those in ``skip`` (backing off or given up)."""
         rows = self.store.query(
-            "SELECT item_id FROM postbox_items WHERE status = ? ORDER BY created_at, item_id LIMIT ?", (CREATED, limit)
+            "SELECT item_id FROM postbox_items WHERE status = ? ORDER BY created_at, item_id LIMIT ?",
+            (CREATED, limit + len(skip)),
         )
-        return [row[0] for row in rows]
+        return [row[0] for row in rows if row[0] not in skip][:limit]
 
     def items_of(self, recipient: str) -> list[dict[str, Any]]:
         """The recipient's composed items, newest first."""

@@ -12,6 +12,7 @@ gateway's case rule. File contents travel base64-encoded (RPC bodies are JSON).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs
+from services.common.amqp import park_dead_letter
 from services.common.blobs import FileBlobStore, open_blobs
 from services.common.config import settings
 from services.common.db import ReadStore
@@ -26,9 +28,16 @@ from services.common.nameko_deps import Provided, SettingTimer, domain_error
 from services.common.problems import DomainError
 from services.notifications.postbox.application import item_view
 from services.notifications.postbox.projections import Postbox
+from services.notifications.postbox.retries import QUEUE, ComposeAttempts, try_compose
 
 log = logs.get_logger("notifications")
 _composing = threading.Lock()
+
+
+def compose_attempts(store: ReadStore) -> ComposeAttempts:
+    current = settings()
+    return ComposeAttempts(store, current.postbox_compose_attempts, float(current.notifications_send_interval),
+                           current.postbox_compose_backoff_cap)
 
 
 class RpcSources:
@@ -68,6 +77,7 @@ class PostboxRpc:
     catalog: Any
     config: Any
     postbox: Postbox = Provided(lambda: Postbox(ReadStore("notifications")))
+    compose_attempts: ComposeAttempts = Provided(lambda: compose_attempts(ReadStore("notifications")))
     blobs: FileBlobStore = Provided(lambda: open_blobs("notifications"))
     submissions = RpcProxy("submissions")
     payments = RpcProxy("payments")
@@ -80,17 +90,18 @@ class PostboxRpc:
         try:
             self.postbox.catch_up(self.app)
             sources = RpcSources(self.submissions, self.catalog, self.payments)
-            for item_id in self.postbox.to_compose():
-                try:
-                    view = self.app.compose_item(item_id, sources, self.blobs, self.config.public_base_url)
-                except (RemoteError, DomainError) as exc:  # a service away or refusing: next round
-                    log.warning("postbox_compose_failed", item_id=item_id, error=exc.__class__.__name__)
-                    continue
-                except Exception as exc:  # noqa: BLE001 - ours to fix; the other items must not wait for it
-                    log.error("postbox_compose_error", item_id=item_id, error=repr(exc)[:300])
-                    continue
-                if view is not None:
-                    log.info("postbox_item_composed", item_id=item_id, kind=view["kind"], attachments=len(view["attachments"]))
+            waiting = self.compose_attempts.waiting(time.time())
+            for item_id in self.postbox.to_compose(skip=waiting):
+                outcome, found = try_compose(
+                    item_id, lambda i=item_id: self.app.compose_item(i, sources, self.blobs, self.config.public_base_url),
+                    self.compose_attempts, self.app.postbox_item_any, lambda body, why: park_dead_letter(QUEUE, body, why),
+                )
+                if outcome == "retry":  # a service away or refusing: again after a backoff
+                    log.warning("postbox_compose_failed", item_id=item_id, error=found)
+                elif outcome == "dead":
+                    log.error("postbox_compose_dead_letter", item_id=item_id, error=found, queue=QUEUE)
+                elif found is not None:
+                    log.info("postbox_item_composed", item_id=item_id, kind=found["kind"], attachments=len(found["attachments"]))
             self.postbox.catch_up(self.app)
         finally:
             _composing.release()

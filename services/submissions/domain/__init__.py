@@ -100,6 +100,7 @@ class Case(Aggregate):
         self.question: str | None = None
         self.information_due: str | None = None
         self.decision: str | None = None
+        self.automatic: dict[str, Any] | None = None  # the rule's decision while it may be reversed
 
     @classmethod
     def submit(cls, case_id: UUID, **fields: Any) -> Case:
@@ -176,6 +177,32 @@ class Case(Aggregate):
         self._require("reassign", *OPEN)
         self._trigger(self.Reassigned, actor, correlation_id, clerk=clerk, previous=self.assignee)
 
+    def decide_automatically(self, outcome: str, reason: str, rule: str, decided_at: str, correlation_id: str) -> None:
+        """A rule decides (actor = the rule version, ``rule:<id>@v<n>``): the ordinary events
+        of a review and its decision, preceded by the marker with the rule's reason."""
+        self._require("decide-automatically", Status.SUBMITTED, Status.PAID, Status.IN_REVIEW)
+        if outcome not in ("approve", "reject"):
+            raise DomainError("invalid_parameter", name="outcome", detail="approve, reject")
+        if self.status != Status.IN_REVIEW:
+            self._trigger(self.ReviewStarted, rule, correlation_id, clerk=rule)
+        self._trigger(self.DecidedAutomatically, rule, correlation_id, rule=rule, outcome=outcome, reason=reason,
+                      decided_at=decided_at)
+        if outcome == "approve":
+            self._trigger(self.Approved, rule, correlation_id, decision=self._free_text(reason))
+        else:
+            self._trigger(self.Rejected, rule, correlation_id, reason=self._free_text(reason))
+
+    def reverse_automatic_decision(self, clerk: str, reason: str, seconds_since: float, window_seconds: int,
+                                   actor: str, correlation_id: str) -> None:
+        """A clerk takes an automatic decision back into review, within the window."""
+        self._require("reverse-automatic-decision", Status.APPROVED, Status.REJECTED)
+        if not self.automatic:
+            raise DomainError("not_decided_automatically")
+        if seconds_since > window_seconds:
+            raise DomainError("reversal_window_closed", hours=window_seconds // 3600)
+        self._trigger(self.AutomaticDecisionReversed, actor, correlation_id, clerk=clerk,
+                      rule=self.automatic["rule"], reason=self._free_text(reason))
+
     def erase_personal_data(self, actor: str, correlation_id: str) -> None:
         """The applicant deleted their account: the case stays (what the law requires to
         keep: reference, authority, service, dates, fee, decision), personal data go."""
@@ -246,6 +273,26 @@ class Case(Aggregate):
         def apply(self, case: Case) -> None:
             case.status = Status.WITHDRAWN
 
+    class DecidedAutomatically(Event):
+        rule: str
+        outcome: str
+        reason: str
+        decided_at: str  # the application's clock: the reversal window counts from here
+
+        def apply(self, case: Case) -> None:
+            case.automatic = {"rule": self.rule, "outcome": self.outcome, "at": self.decided_at}
+
+    class AutomaticDecisionReversed(Event):
+        clerk: str
+        rule: str
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.status = Status.IN_REVIEW
+            case.assignee = self.clerk
+            case.decision = None
+            case.automatic = None
+
     class PersonalDataErased(Event):
         def apply(self, case: Case) -> None:
             case.applicant = {}
@@ -275,6 +322,7 @@ PERSONAL_FIELDS: dict[type, dict[str, Any]] = {
     Case.Approved: {"decision": ERASED_TEXT},
     Case.Rejected: {"reason": ERASED_TEXT},
     Case.Withdrawn: {"reason": ERASED_TEXT},
+    Case.AutomaticDecisionReversed: {"reason": ERASED_TEXT},
 }
 
 

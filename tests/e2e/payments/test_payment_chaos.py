@@ -35,7 +35,8 @@ from tests import support
 from tests.e2e.conftest import client_for, eventually
 from tests.e2e.payments.conftest import CLOPPENBURG, FEE, FORM, platform_app, proven_citizen
 
-PAYMENTS = int(os.environ.get("VR_CHAOS_PAYMENTS", "1000"))  # the figure; smaller to try the test itself
+#: 200 in `make test` (CI time), the issue's 1,000 in `make chaos`.
+PAYMENTS = int(os.environ.get("VR_CHAOS_PAYMENTS", "200"))
 #: 1,000 payments at the pace of a loaded 2-core box (about 1 per second with every chaos
 #: switch on, see make bench) take far longer than pytest.ini's 600 s.
 BUDGET_S = 600 + PAYMENTS * 1.5

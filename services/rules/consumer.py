@@ -1,0 +1,97 @@
+"""The rules consumer: ``python -m services.rules.consumer`` — a plain process (no eventlet)
+consuming ``rules.cases`` (new, paid, answered and questioned cases), letting the tenant's
+active rules act through ordinary case commands to submissions over RPC.
+
+Idempotent: the tracking record of each case event is saved with what the rules did, in one
+transaction (a redelivered event does nothing); the case commands are idempotent by the
+case's own state. Poison messages (malformed, a case that does not exist) go to
+``rules.cases.dead`` (the shared saga loop); a submissions outage leaves them unacked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+from services.common import logs, metrics
+from services.common.amqp import check_broker
+from services.common.production import refuse_unsafe_start
+from services.common.saga import Handler, Poison, SagaConsumer
+from services.rules.application import RulesApp, open_rules
+from services.rules.application.consuming import CaseCommands
+
+QUEUE = "rules.cases"
+
+
+class RpcCases:
+    """Case commands to submissions over one standalone RPC proxy (reopened after an error)."""
+
+    def __init__(self) -> None:
+        self._proxy: Any = None
+        self._cluster: Any = None
+
+    def _submissions(self) -> Any:
+        if self._cluster is None:
+            from nameko.standalone.rpc import ClusterRpcProxy
+
+            from services.common.config import nameko_config
+
+            self._proxy = ClusterRpcProxy(nameko_config("rules-consumer"), timeout=30)
+            self._cluster = self._proxy.start()
+        return self._cluster.submissions
+
+    def _call(self, method: str, *args: Any) -> Any:
+        from nameko.exceptions import RemoteError
+
+        from services.common.nameko_deps import domain_error
+
+        try:
+            return getattr(self._submissions(), method)(*args)
+        except RemoteError as exc:
+            raise domain_error(exc) or exc from None
+        except Exception:
+            self.close()  # a broken connection: the next call opens a new one
+            raise
+
+    def rule_facts(self, case_id: str) -> dict[str, Any]:
+        return self._call("rule_facts", case_id)
+
+    def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str) -> str:
+        return self._call("decide_automatically", case_id, outcome, reason, rule)
+
+    def assign(self, case_id: str, clerk: str, rule: str) -> str:
+        self._call("act", case_id, "reassign", {"clerk": clerk}, rule)
+        return "assigned"
+
+    def close(self) -> None:
+        if self._proxy is not None:
+            with contextlib.suppress(Exception):  # closing a broken proxy
+                self._proxy.stop()
+        self._proxy = self._cluster = None
+
+
+def rules_handler(app: RulesApp, cases: CaseCommands) -> Handler:
+    def handle(envelope: dict[str, Any]) -> str:
+        if "aggregate_id" not in envelope or "event_id" not in envelope or "tenant" not in envelope:
+            raise Poison("not a case integration event")
+        return app.consume(envelope, cases)
+
+    return handle
+
+
+def main() -> int:
+    refuse_unsafe_start("rules-consumer")
+    logs.configure("rules-consumer")
+    check_broker()
+    metrics.serve("rules-consumer")
+    cases = RpcCases()
+    try:
+        SagaConsumer(QUEUE, rules_handler(open_rules(), cases), "rules-consumer").run()
+    finally:
+        cases.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
