@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 #: The nameko services of the platform and their classes.
 SERVICES = {
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     from services.common.production import refuse_unsafe_start
 
     refuse_unsafe_start(args.service)  # before anything is patched, opened or connected
+    # nameko 2 needs eventlet (known and documented: new processes run without it); its
+    # deprecation notice on every start of every service says nothing an operator can act on
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()  # before the service modules import sockets and threads
