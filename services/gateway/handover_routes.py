@@ -97,7 +97,7 @@ class HandoverRoutes:
         return json_response(self.handover.acknowledge(client_id, secret, case_id[:64]), lang=lang)
 
     # -- issuing clients (tenant admins) ---------------------------------------------------------
-    def _admin(self, principal: Principal, ags: str) -> None:
+    def _handover_admin(self, principal: Principal, ags: str) -> None:
         require_login(principal)
         if not authz.can_manage_staff(principal, ags):
             raise DomainError("forbidden")
@@ -106,7 +106,7 @@ class HandoverRoutes:
     @http("GET,POST", CLIENTS)
     @endpoint("handover_clients")
     def handover_clients(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
-        self._admin(principal, ags)
+        self._handover_admin(principal, ags)
         if request.method == "GET":
             return json_response({"items": self.handover.clients(ags), "queue": self.handover.status(ags)}, lang=lang)
         body = _object(request)
@@ -122,14 +122,14 @@ class HandoverRoutes:
     @endpoint("handover_client_approve")
     def handover_client_approve(self, request: Request, ags: str, client_id: str, lang: str,
                                 principal: Principal) -> Response:
-        self._admin(principal, ags)
+        self._handover_admin(principal, ags)
         return json_response(self.handover.approve_client(ags, client_id[:64], principal.subject), lang=lang)
 
     @http("DELETE", CLIENTS + "/<client_id>")
     @endpoint("handover_client_revoke")
     def handover_client_revoke(self, request: Request, ags: str, client_id: str, lang: str,
                                principal: Principal) -> Response:
-        self._admin(principal, ags)
+        self._handover_admin(principal, ags)
         return json_response(self.handover.revoke_client(ags, client_id[:64], principal.subject), lang=lang)
 
     # -- the case's hand-over steps in its timeline and audit trail --------------------------------

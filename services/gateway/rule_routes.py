@@ -29,14 +29,14 @@ class RuleRoutes:
 
     rules: Any
 
-    def _admin(self, principal: Principal, ags: str) -> str:
+    def _rules_admin(self, principal: Principal, ags: str) -> str:
         require_login(principal)
         if not authz.can_manage_rules(principal, check_ags(ags)):
             raise DomainError("forbidden")
         return ags
 
     def _rule_of(self, principal: Principal, ags: str, rule_id: str) -> dict[str, Any]:
-        self._admin(principal, ags)
+        self._rules_admin(principal, ags)
         rule = self.rules.get_rule(rule_id[:64])
         if rule["tenant"] != ags:
             raise DomainError("rule_not_found")
@@ -46,7 +46,7 @@ class RuleRoutes:
     @endpoint("rules")
     def rules_of_tenant(self, request: Request, ags: str, lang: str, principal: Principal) -> Response:
         """GET: the tenant's rules (``?service_id=``); POST: a new rule (version 1, off)."""
-        self._admin(principal, ags)
+        self._rules_admin(principal, ags)
         if request.method == "GET":
             service_id = request.args.get("service_id") or None
             return json_response({"items": self.rules.list_rules(ags, service_id and service_id[:100])}, lang=lang)

@@ -43,6 +43,24 @@ def test_gateway_loads_no_code_of_other_services() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_gateway_route_mixins_share_no_method_names() -> None:
+    """The gateway is one class made of route mixins: a helper of the same name in two of them
+    silently replaces the other's (a rules check once decided who may issue hand-over clients)."""
+    from services.gateway.service import GatewayService
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for mixin in GatewayService.__mro__[1:]:
+        if not mixin.__module__.startswith("services.gateway."):
+            continue
+        for name, value in vars(mixin).items():
+            if callable(value) and not (name.startswith("__") and name.endswith("__")):
+                if name in seen:
+                    clashes.append(f"{name}: {seen[name]} and {mixin.__name__}")
+                seen.setdefault(name, mixin.__name__)
+    assert not clashes
+
+
 def _calls_with_literal_pairs(tree: ast.AST) -> list[int]:
     """Lines where a DomainError-like call passes a literal "deutsch / english" detail."""
     lines = []
