@@ -87,7 +87,7 @@ async def switch(request: Request) -> Response:
         return not_found(request)
     target = "activate" if action == "einschalten" else "deactivate"
     try:
-        await api(request, "POST", rules_path(ags, rule_id) + f"/{target}")
+        await api(request, "POST", rules_path(ags, rule_id) + f"/{target}", json={})
     except ApiError as exc:
         if exc.status != 409:
             raise
