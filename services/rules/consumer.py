@@ -97,7 +97,7 @@ def remind_forever(app: RulesApp, stop: threading.Event, interval: float = REMIN
                 counts = app.deliver_due(rpc, rpc)
                 if counts:
                     log.info("reminders_delivered", **counts)
-            except Exception as exc:  # the next round tries again; nothing is lost
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; nothing is lost
                 log.warning("reminders_failed", error=exc.__class__.__name__)
     finally:
         rpc.close()

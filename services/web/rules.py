@@ -11,7 +11,6 @@ rule's page with the gateway's own words.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request

@@ -26,8 +26,8 @@ from services.rules.application import RulesApp
 from services.rules.domain import RuleAction
 from tests import support
 from tests.integration.test_notifications import BASE, Directory
-from tests.postbox_support import CaseSources
 from tests.integration.test_rules_app import DOG_GONE, VECHTA, submit, switched_on
+from tests.postbox_support import CaseSources
 from tests.support import AppCases, case_envelopes
 
 ERIKA = "citizen-erika"
