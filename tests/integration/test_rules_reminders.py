@@ -35,8 +35,6 @@ ERIKA = "citizen-erika"
 
 @pytest.fixture
 def rules(store_env, clock) -> RulesApp:
-    if store_env.backend == "popo":
-        pytest.skip("the outbox read model needs a database")
     return RulesApp(store_env("rules"), clock=clock)
 
 
