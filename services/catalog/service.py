@@ -77,6 +77,12 @@ class CatalogService:
         return self.app.change_fee(ags, service_id, fee_cents, reason)
 
     @rpc(expected_exceptions=DomainError)
+    def change_retention(self, ags: str, service_id: str, months: int | None, reason: str) -> dict[str, Any]:
+        """The tenant's own retention period (None: the service's default), with the one in force."""
+        offering = self.app.change_retention(ags, service_id, months, reason)
+        return {**offering, "retention_months_in_force": self.app.retention_months(ags, service_id)}
+
+    @rpc(expected_exceptions=DomainError)
     def withdraw_offering(self, ags: str, service_id: str, reason: str) -> dict[str, Any]:
         return self.app.withdraw_offering(ags, service_id, reason)
 

@@ -125,6 +125,20 @@ class CatalogRoutes:
             offering = self.catalog.change_fee(ags, service_id, fee, reason)
         return json_response(offering, lang=lang)
 
+    @http("PUT", "/api/v1/admin/tenants/<ags>/offerings/<service_id>/retention")
+    @endpoint("put_offering_retention")
+    def put_offering_retention(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:
+        """The tenant's own retention period of a service's cases (``null``: the default again);
+        the retention job (``python -m services.ops retention``) erases by the period in force."""
+        self._may_administer(principal, ags)
+        body = _object(read_json(request))
+        months, reason = body.get("retention_months"), body.get("reason", "")
+        if "retention_months" not in body or (months is not None and (not isinstance(months, int) or isinstance(months, bool))):
+            raise DomainError("invalid_parameter", name="retention_months", detail="1 … 1200 | null")
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise DomainError("invalid_parameter", name="reason", detail=text("text_max", limit=500))
+        return json_response(self.catalog.change_retention(ags, _ident(service_id, "service_id"), months, reason), lang=lang)
+
     @http("DELETE", "/api/v1/admin/tenants/<ags>/offerings/<service_id>")
     @endpoint("withdraw_offering")
     def withdraw_offering(self, request: Request, ags: str, service_id: str, lang: str, principal: Principal) -> Response:

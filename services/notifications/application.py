@@ -39,11 +39,12 @@ from services.notifications.domain import (
 from services.notifications.kinds import ACCOUNT_KINDS, KIND_TEXT, case_of, kind_of, source_of, values_of
 from services.notifications.postbox.application import PostboxCommands
 from services.notifications.preferences import MailSecrets, Preferences, defaults
+from services.notifications.reminders import ReminderCommands, authority_of
 from services.notifications.rendering import DEFAULT_LANGUAGE, LANGUAGES, render
 from services.notifications.smtp import DELIVERED, PERMANENT
 
 #: Where a mail's reader finds the full text (the postbox) and the case.
-POSTBOX_PATH, CASE_PATH = "/postbox", "/cases/{case_id}"
+POSTBOX_PATH, CASE_PATH, WORKLIST_PATH = "/postbox", "/cases/{case_id}", "/verwaltung/"
 PLATFORM_TENANT = "platform"  # account mails belong to no authority
 
 
@@ -82,7 +83,7 @@ def tenant_context(tenant: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(tenant.get(key) or "") for key in ("name", "email", "phone", "address", "opening_hours", "signature")}
 
 
-class NotificationsApp(PostboxCommands, Application[UUID]):
+class NotificationsApp(ReminderCommands, PostboxCommands, Application[UUID]):
     name = "notifications"
 
     def construct_recorder(self) -> ProcessRecorder:
@@ -170,6 +171,8 @@ class NotificationsApp(PostboxCommands, Application[UUID]):
         secret = secrets.get(message_id) if account_mail and secrets is not None else None
         if account_mail:
             contact: Mapping[str, Any] | None = secret
+        elif (ags := authority_of(message.recipient)) is not None:  # an overdue notice (reminders.py)
+            contact = {"email": directory.tenant(ags).get("email")}
         else:
             contact = directory.recipient(message.recipient)
         if not contact or not contact.get("email"):
@@ -185,6 +188,7 @@ class NotificationsApp(PostboxCommands, Application[UUID]):
                 "postbox_link": base_url + POSTBOX_PATH, "case_link": base_url + CASE_PATH.format(case_id=message.case_id),
                 "tenant": tenant_context(directory.tenant(message.tenant) if not account_mail else {}),
                 "amount": message.values.get("amount_cents"), "kassenzeichen": message.values.get("kassenzeichen", ""),
+                "note": message.values.get("note", ""), "worklist_link": base_url + WORKLIST_PATH,
             }
             rendered = render(message.kind, message.language, context)
         except LookupError as exc:  # a template or value missing: ours to fix, retrying will not help

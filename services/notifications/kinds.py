@@ -39,7 +39,11 @@ KIND_TEXT: Mapping[str, str] = {
     "case_withdrawn": "Bestätigung der Rücknahme", "case_reassigned": "Hinweis auf neue Ansprechperson",
     "payment_requested": "Zahlungsaufforderung", "payment_received": "Zahlungsbestätigung",
     "payment_failed": "Hinweis auf fehlgeschlagene Zahlung", "payment_refunded": "Erstattungsbestätigung",
+    "case_reminder": "Erinnerung an Rückfrage",
 }
+#: Reminders a rule schedules (services.rules): to the citizen (its case's timeline and
+#: postbox) and, for an overdue case, to the authority (not the citizen's timeline).
+REMINDER_KINDS: Mapping[str, str] = {"citizen": "case_reminder", "team": "case_overdue"}
 #: Which notification log each source's positions belong to (tracking records).
 SOURCES = {"case": "submissions", "payment": "payments"}
 

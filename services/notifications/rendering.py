@@ -32,6 +32,8 @@ CURRENT: dict[str, int] = {
     "payment_received": 1,
     "payment_failed": 1,
     "payment_refunded": 1,
+    "case_reminder": 1,
+    "case_overdue": 1,
     "verify_email": 1,
     "password_reset": 1,
     "confirm_email_change": 1,

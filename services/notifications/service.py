@@ -167,6 +167,11 @@ class NotificationsService(PostboxRpc):
         return {"message_id": self.app.accept_account_mail(mail, self.secrets, self.preferences)}
 
     @rpc(expected_exceptions=DomainError)
+    def send_reminder(self, reminder: dict[str, Any]) -> dict[str, int]:
+        """A rule's due reminder from the rules process (reminders.py); idempotent by its id."""
+        return {"messages": self.app.accept_reminder(reminder, self.preferences)}
+
+    @rpc(expected_exceptions=DomainError)
     def get_preferences(self, account_id: str) -> dict[str, Any]:
         return self.preferences.get(account_id)
 

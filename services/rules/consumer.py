@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from typing import Any
 
 from services.common import logs, metrics
@@ -22,6 +23,8 @@ from services.rules.application import RulesApp, open_rules
 from services.rules.application.consuming import CaseCommands
 
 QUEUE = "rules.cases"
+REMINDER_INTERVAL = 60.0  # seconds between rounds of due reminders (reminders are due by days)
+log = logs.get_logger("rules-consumer")
 
 
 class RpcCases:
@@ -41,13 +44,14 @@ class RpcCases:
             self._cluster = self._proxy.start()
         return self._cluster.submissions
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: str, *args: Any, service: str = "submissions") -> Any:
         from nameko.exceptions import RemoteError
 
         from services.common.nameko_deps import domain_error
 
         try:
-            return getattr(self._submissions(), method)(*args)
+            self._submissions()
+            return getattr(getattr(self._cluster, service), method)(*args)
         except RemoteError as exc:
             raise domain_error(exc) or exc from None
         except Exception:
@@ -63,6 +67,9 @@ class RpcCases:
     def assign(self, case_id: str, clerk: str, rule: str) -> str:
         self._call("act", case_id, "reassign", {"clerk": clerk}, rule)
         return "assigned"
+
+    def send_reminder(self, reminder: dict[str, Any]) -> dict[str, int]:
+        return self._call("send_reminder", reminder, service="notifications")
 
     def close(self) -> None:
         if self._proxy is not None:
@@ -80,15 +87,33 @@ def rules_handler(app: RulesApp, cases: CaseCommands) -> Handler:
     return handle
 
 
+def remind_forever(app: RulesApp, stop: threading.Event, interval: float = REMINDER_INTERVAL) -> None:
+    """The reminder timer (a plain thread next to the consumer loop, with its own RPC proxy):
+    a failed round is logged and tried again next time (reminding.py makes that harmless)."""
+    rpc = RpcCases()
+    try:
+        while not stop.wait(interval):
+            try:
+                counts = app.deliver_due(rpc, rpc)
+                if counts:
+                    log.info("reminders_delivered", **counts)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; nothing is lost
+                log.warning("reminders_failed", error=exc.__class__.__name__)
+    finally:
+        rpc.close()
+
+
 def main() -> int:
     refuse_unsafe_start("rules-consumer")
     logs.configure("rules-consumer")
     check_broker()
     metrics.serve("rules-consumer")
-    cases = RpcCases()
+    cases, app, stop = RpcCases(), open_rules(), threading.Event()
+    threading.Thread(target=remind_forever, args=(app, stop), name="reminders", daemon=True).start()
     try:
-        SagaConsumer(QUEUE, rules_handler(open_rules(), cases), "rules-consumer").run()
+        SagaConsumer(QUEUE, rules_handler(app, cases), "rules-consumer").run()
     finally:
+        stop.set()
         cases.close()
     return 0
 

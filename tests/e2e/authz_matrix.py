@@ -281,6 +281,8 @@ MATRIX: tuple[Row, ...] = (
     logged_in("DELETE", OFFERING_ADMIN, "withdraw_offering:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("PUT", OFFERING_ADMIN, "put_offering:other_tenant", FORBIDDEN, operator=OK200),
+    logged_in("PUT", OFFERING_ADMIN + "/retention", "put_offering_retention:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("PUT", OFFERING_ADMIN + "/retention", "put_offering_retention:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("GET", COUNCIL_SOURCE, "council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", COUNCIL_SOURCE, "council_source:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("PUT", COUNCIL_SOURCE, "put_council_source:own", FORBIDDEN, tenant_admin=OK200, operator=OK200),

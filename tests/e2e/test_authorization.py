@@ -45,7 +45,7 @@ with warnings.catch_warnings():  # importing nameko imports eventlet, which warn
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "Kirschbaum-am-Markt-7"
-MIN_ROUTES = 99  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
+MIN_ROUTES = 100  # (method, URL) pairs when this matrix was last extended; fewer means introspection broke
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -736,6 +736,9 @@ for _variant in ("withdraw_offering:own", "withdraw_offering:other_tenant"):
     _admin(_variant, "DELETE", m.OFFERING_ADMIN, params={"reason": "Prüfung"}, check=_active(False))
 for _variant in ("put_offering:own", "put_offering:other_tenant"):
     _admin(_variant, "PUT", m.OFFERING_ADMIN, check=_active(True))
+for _variant in ("put_offering_retention:own", "put_offering_retention:other_tenant"):  # back to the default
+    _admin(_variant, "PUT", m.OFFERING_ADMIN + "/retention", lambda w: {"retention_months": None},
+           check=expect_json("retention_months_in_force"))
 for _variant in ("council_source:own", "council_source:other_tenant"):
     _admin(_variant, "GET", m.COUNCIL_SOURCE, check=expect_json("history"))
 for _variant in ("put_council_source:own", "put_council_source:other_tenant"):  # none: nothing to sync

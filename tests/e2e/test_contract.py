@@ -957,6 +957,21 @@ def run_admin_requests(people: People, check: Contract) -> None:
     check(people.vechta_admin.put(offering), 403, "forbidden")
     check(people.anonymous.put(offering), 401, "unauthenticated")
     check(people.vechta_admin.put(f"/api/v1/admin/tenants/{VECHTA}/offerings/hundeanmeldung"), 200)  # their own
+    retention = f"{offering}/retention"
+    kept = check(client.put(retention, json={"retention_months": 6, "reason": "Satzung 2027"}), 200).json()
+    assert (kept["retention_months"], kept["retention_months_in_force"]) == (6, 6)
+    assert check(client.put(retention, json={"retention_months": None}), 200).json()["retention_months"] is None
+    check(client.put(retention, json={"retention_months": 0}), 400, "invalid_parameter")
+    check(client.put(retention, json={"reason": "ohne Frist"}), 400, "invalid_parameter")
+    check(client.put(retention, json=[]), 400, "invalid_request")
+    check(client.put(retention, content=b"{x", headers=AS_JSON), 400, "malformed_json")
+    body_limits(check, client, "PUT", retention)
+    check(client.put(f"{admin}/offerings/meldebescheinigung/retention", json={"retention_months": 6}), 404,
+          "service_not_offered")
+    check(client.put("/api/v1/admin/tenants/99999999/offerings/hundeanmeldung/retention",
+                     json={"retention_months": 6}), 404, "unknown_tenant")
+    check(people.vechta_admin.put(retention, json={"retention_months": 6}), 403, "forbidden")
+    check(people.anonymous.put(retention, json={"retention_months": 6}), 401, "unauthenticated")
     check(submit(people.citizen, ags=ags), 201)
     assert check(client.delete(offering, params={"reason": "Umstellung"}), 200).json()["active"] is False
     check(client.delete(f"{admin}/offerings/melde_bescheinigung"), 400, "invalid_parameter")

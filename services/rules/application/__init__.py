@@ -20,6 +20,7 @@ from eventsourcing.persistence import ProcessRecorder
 from services.common.db import open_application
 from services.common.problems import DomainError, text
 from services.rules.application.consuming import RuleConsumption
+from services.rules.application.reminding import ReminderDelivery
 from services.rules.domain import Rule, TenantRules
 from services.rules.domain.conditions import facts_used
 from services.rules.domain.evaluation import PastCase, shadow_report
@@ -56,7 +57,7 @@ def _day(value: Any, name: str) -> date:
         raise DomainError("invalid_parameter", name=name, detail=text("iso_date")) from None
 
 
-class RulesApp(RuleConsumption, Application[UUID]):
+class RulesApp(ReminderDelivery, RuleConsumption, Application[UUID]):
     name = "rules"
 
     def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None):

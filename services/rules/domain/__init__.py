@@ -139,11 +139,22 @@ class RuleAction(Aggregate):
     @event("Recorded")
     def __init__(self, *, tenant: str, service_id: str, case_id: str, rule: str, action: str, target: str,
                  reason: str, due_at: str, result: str, source_event_id: str, actor: str, correlation_id: str) -> None:
+        self.tenant = tenant
+        self.service_id = service_id
         self.case_id = case_id
         self.rule = rule
         self.action = action
+        self.target = target
+        self.reason = reason
         self.result = result
         self.due_at = due_at
+        self.correlation_id = correlation_id
+
+    @event("Settled")
+    def settle(self, result: str, tenant: str, service_id: str, actor: str, correlation_id: str) -> None:
+        """A scheduled reminder was handed to notifications (``sent``) or was no longer
+        needed (``not_needed``: answered, decided, withdrawn; ``case_gone``)."""
+        self.result = result
 
     @staticmethod
     def create_id(source_event_id: str, rule: str, **_: Any) -> UUID:

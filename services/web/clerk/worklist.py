@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.common.authz import CASE_ROLES
 from services.common.cases import WORKLIST_SORTS, Status
 from services.web.pages import api, not_found, redirect, render, require_login, web_of
 
@@ -36,10 +37,15 @@ def clerk_name(account: dict[str, Any]) -> str:
 async def home(request: Request) -> Response:
     account = require_login(request)
     tenants = {t["ags"]: t for t in await web_of(request).tenants()}
-    mine = sorted({g["tenant"] for g in account.get("grants", []) if g["tenant"] in tenants})
-    if len(mine) == 1:
+    grants = [g for g in account.get("grants", []) if g["tenant"] in tenants]
+    mine = sorted({g["tenant"] for g in grants})
+    casework = {g["tenant"] for g in grants if g["role"] in CASE_ROLES}
+    admin = {g["tenant"] for g in grants if g["role"] == "tenant_admin"}
+    if len(mine) == 1 and not admin:
         return redirect(f"/verwaltung/{mine[0]}/")
-    return render(request, "clerk_home.html", staff_area=True, tenants=[tenants[a] for a in mine])
+    # a tenant admin gets a home of links (KPIs, rules), and the worklist only with a case role
+    return render(request, "clerk_home.html", staff_area=True, tenants=[tenants[a] for a in mine],
+                  casework=casework, admin=admin)
 
 
 def filters_of(request: Request) -> dict[str, Any]:
