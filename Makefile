@@ -10,7 +10,8 @@ export PYTHONPATH := $(CURDIR)
 TEST_PG_DB ?= vr_test
 # One connection per event store (its pool; at most POSTGRES_MAX_OVERFLOW more under load,
 # config.py): a whole platform holds about 55 and PostgreSQL allows 100 clients, so `make test`
-# runs its parts one after another with one platform alive at a time — the e2e modules with a
+# runs its parts one after another with one platform alive at a time (unit and integration tests,
+# which start none, alongside the shared platform's e2e part) — the e2e modules with a
 # platform of their own (E2E_OWN) apart from the shared one. The chaos e2e runs 200 payments in
 # `make test`, the issue's 1,000 in `make chaos`.
 CHAOS := tests/e2e/payments/test_payment_chaos.py
@@ -51,8 +52,11 @@ test: install system-deps
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
 	@failed=""; \
 	run() { echo "== make test: $$1"; shift; "$$@" || failed="$$failed $$part"; }; \
-	part=unit+integration; run "$$part" $(PYTEST) tests/unit tests/integration; \
+	mkdir -p var; \
+	( nice -n 5 $(PYTEST) tests/unit tests/integration > var/test-unit-integration.log 2>&1; echo $$? > var/test-unit-integration.rc ) & \
 	part=e2e; run "$$part" $(PYTEST) tests/e2e --ignore=tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
+	wait; echo "== make test: unit+integration (alongside the e2e part, no platform of its own)"; \
+	cat var/test-unit-integration.log; [ "$$(cat var/test-unit-integration.rc)" = 0 ] || failed="$$failed unit+integration"; \
 	part=e2e-own-platforms; run "$$part" $(PYTEST) $(E2E_OWN); \
 	part=e2e-payments; run "$$part" $(PYTEST) tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
 	part=browser; run "$$part" $(PYTEST) tests/browser; \

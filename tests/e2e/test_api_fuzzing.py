@@ -48,7 +48,7 @@ def test_no_server_error_and_every_answer_as_documented(caller: str, running: Pl
     account = logged_in[caller]
     command = [
         str(ST), "run", str(ROOT / "contracts" / "openapi.yaml"), "--url", running.base_url,
-        "--checks", CHECKS, "--max-examples", os.environ.get("VR_FUZZ_EXAMPLES", "3"),
+        "--checks", CHECKS, "--max-examples", os.environ.get("VR_FUZZ_EXAMPLES", "2"),
         "--phases", os.environ.get("VR_FUZZ_PHASES", "examples,fuzzing"),
         "--request-timeout", "30", "--no-color", "--report", "junit", "--report-dir", str(tmp_path),
     ]

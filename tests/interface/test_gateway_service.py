@@ -266,7 +266,7 @@ def is_problem(response: httpx.Response, status: int, code: str) -> dict[str, An
 
 
 WORKLIST_DEFAULTS = {"state": "open", "status": None, "assignee": None, "sort": "submitted_at",
-                     "order": "asc", "limit": 50, "cursor": None}
+                     "order": "asc", "limit": 50, "cursor": None, "as_of": None}
 
 
 def test_worklist_asks_for_what_the_grants_allow(alone: Neighbours) -> None:
