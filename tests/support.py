@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -212,12 +213,11 @@ class PrivatePostgres:
         self.data = base / "data"
         base.mkdir(parents=True, exist_ok=True)
         self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:  # the directories above a pytest tmp dir are root's own (0700)
-            os.chmod(base, 0o777)
-            for parent in base.parents:
-                if str(parent).startswith("/tmp/") and parent.stat().st_uid == 0:
-                    os.chmod(parent, parent.stat().st_mode | 0o011)
+        if self.user:  # pytest's tmp dirs are root's own (0700): the cluster lives beside them
+            base = self.base = Path(tempfile.mkdtemp(prefix="vr-pg-"))
+            os.chmod(base, 0o755)
             shutil.chown(base, self.user)
+            self.data = base / "data"
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-sync", timeout=180)
         with open(self.data / "postgresql.conf", "a") as conf:
@@ -258,6 +258,8 @@ def private_postgres(base: Path, dbname: str = "vr_chaos") -> Iterator[PrivatePo
     finally:
         with suppress(RuntimeError, subprocess.TimeoutExpired):
             cluster.stop("immediate")
+        if cluster.base != base:
+            shutil.rmtree(cluster.base, ignore_errors=True)
 
 
 def isolate(monkeypatch, tmp_path: Path, pg_env: dict[str, str] | None) -> str:

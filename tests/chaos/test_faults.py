@@ -73,10 +73,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Private
 @pytest.fixture(scope="module")
 def env(database: support.PrivatePostgres, broker: support.PrivateRabbit,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with support.own_platform_env(database.env, tmp_path_factory.mktemp("chaos-var"), "unused", amqp_uri=broker.amqp_uri,
-                                  GATEWAY_REQUEST_TIMEOUT="15", IDENTITY_ACCESS_TOKEN_TTL="7200",
-                                  POSTGRES_POOL_SIZE="1") as platform_env:
-        yield platform_env
+    """The platform's settings: the own cluster and node (nothing to drop after: both go away)."""
+    yield {**database.env, "AMQP_URI": broker.amqp_uri, "VR_SCHEMA_PREFIX": support.unique_prefix(),
+           "VR_VAR_DIR": str(tmp_path_factory.mktemp("chaos-var")), "IDENTITY_EID_PROVIDER": "simulated",
+           "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192", "GATEWAY_REQUEST_TIMEOUT": "15",
+           "IDENTITY_ACCESS_TOKEN_TTL": "7200", "POSTGRES_POOL_SIZE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -363,7 +364,10 @@ def test_faults_under_load_lose_nothing(running: support.Platform, env: dict[str
                "answers": dict(load.answers), "bad_answers": load.bad[:5], "details": result, **notes}
         rows.append(row)
         print(f"\n{fault}: load {row['load']} accepted {row['accepted']} lost {lost} duplicated {duplicated} "
-              f"catch-up {row['catch_up_s']} s answers {dict(load.answers)}", flush=True)
+              f"catch-up {row['catch_up_s']} s answers {dict(load.answers)}"
+              + (f" {json.dumps(result, default=str)[:600]}" if lost or duplicated else "")
+              + (f" outage {dict(notes['outage_answers'])} {notes['outage_bad'][:2]}" if "outage_answers" in notes else ""),
+              flush=True)
         if lost or duplicated or catch_up is None or catch_up > CATCH_UP_S or load.bad or notes.get("outage_bad") \
                 or len(load.accepted) < len(load.tried) * 0.5:
             failures.append(f"{fault}: {json.dumps(row, default=str)[:1500]}")
