@@ -49,6 +49,9 @@ DB_S = float(os.environ.get("VR_CHAOS_DB_S", "30"))
 WORKERS = int(os.environ.get("VR_CHAOS_WORKERS", "16"))
 CATCH_UP_S = 60.0
 STATUSES = frozenset(Status)
+#: The gateway's bound on a request: a 503 while the database is down must come sooner (at
+#: once, or after POSTGRES_CONNECT_TIMEOUT), not by running into this.
+REQUEST_TIMEOUT_S = 15
 TENANT = "03460009"  # Vechta: takes the Hundeanmeldung online
 FAULTS = ["kill:" + name for name in (*support.Platform.NAMEKO, *support.Platform.PLAIN)] + ["rabbitmq", "postgresql"]
 SELECTED = [f for f in FAULTS if not os.environ.get("VR_CHAOS_FAULTS")
@@ -76,7 +79,7 @@ def env(database: support.PrivatePostgres, broker: support.PrivateRabbit,
     """The platform's settings: the own cluster and node (nothing to drop after: both go away)."""
     yield {**database.env, "AMQP_URI": broker.amqp_uri, "VR_SCHEMA_PREFIX": support.unique_prefix(),
            "VR_VAR_DIR": str(tmp_path_factory.mktemp("chaos-var")), "IDENTITY_EID_PROVIDER": "simulated",
-           "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192", "GATEWAY_REQUEST_TIMEOUT": "15",
+           "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192", "GATEWAY_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT_S),
            "IDENTITY_ACCESS_TOKEN_TTL": "7200", "POSTGRES_POOL_SIZE": "1"}
 
 
@@ -274,20 +277,22 @@ class OutageProbe:
 
     def __init__(self, running: support.Platform, headers: dict[str, str]) -> None:
         self.running, self.headers = running, headers
-        self.answers: list[tuple[int, str | None, str, str]] = []
+        self.answers: list[tuple[int, str | None, str, str, float]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
         with httpx.Client(base_url=self.running.base_url, timeout=40, headers=self.headers) as http:
             while not self.stop.is_set():
+                began = time.monotonic()
                 try:
                     response = http.post(f"/api/v1/tenants/{TENANT}/cases", headers={"Idempotency-Key": uuid.uuid4().hex},
                                          json={"service_id": "hundeanmeldung", "form_data": form()})
                     self.answers.append((response.status_code, response.headers.get("Retry-After"),
-                                         response.headers.get("content-type", ""), response.text[:200]))
+                                         response.headers.get("content-type", ""), response.text[:200],
+                                         round(time.monotonic() - began, 1)))
                 except httpx.HTTPError as exc:
-                    self.answers.append((0, None, "", repr(exc)))
+                    self.answers.append((0, None, "", repr(exc), round(time.monotonic() - began, 1)))
                 time.sleep(0.5)
 
 
@@ -316,8 +321,10 @@ def inject(fault: str, running: support.Platform, broker: support.PrivateRabbit,
         probe.thread.join(timeout=60)
         database.start()
         notes["outage_answers"] = Counter(a[0] for a in probe.answers)
-        notes["outage_bad"] = [a for a in probe.answers if a[0] != 503 or not a[1]
+        notes["outage_slowest_s"] = max((a[4] for a in probe.answers), default=None)
+        notes["outage_bad"] = [a for a in probe.answers if a[0] != 503 or not a[1] or a[4] >= REQUEST_TIMEOUT_S - 1
                                or "application/problem+json" not in a[2] or "service_unavailable" not in a[3]][:5]
+        notes["outage_bad"] += [] if probe.answers else [(0, None, "", "no answer while the database was down", 0)]
     return notes
 
 
@@ -368,7 +375,8 @@ def test_faults_under_load_lose_nothing(running: support.Platform, env: dict[str
         print(f"\n{fault}: load {row['load']} accepted {row['accepted']} lost {lost} duplicated {duplicated} "
               f"catch-up {row['catch_up_s']} s answers {dict(load.answers)}"
               + (f" {json.dumps(result, default=str)[:600]}" if lost or duplicated else "")
-              + (f" outage {dict(notes['outage_answers'])} {notes['outage_bad'][:2]}" if "outage_answers" in notes else ""),
+              + (f" outage {dict(notes['outage_answers'])}, slowest {notes['outage_slowest_s']} s, {notes['outage_bad'][:2]}"
+                 if "outage_answers" in notes else ""),
               flush=True)
         if lost or duplicated or catch_up is None or catch_up > CATCH_UP_S or load.bad or notes.get("outage_bad") \
                 or len(load.accepted) < len(load.tried) * 0.5:
