@@ -14,7 +14,7 @@ for 60 s, its own PostgreSQL cluster stopped for 30 s — and afterwards, read f
 Broker and database are the test's own (tests.support.PrivateRabbit / PrivatePostgres): the
 machine's shared ones serve other runs. Settings: VR_CHAOS_SUBMISSIONS (whole run, default
 10,000, split over the faults), VR_CHAOS_FAULTS (comma-separated subset), VR_CHAOS_BROKER_S (60),
-VR_CHAOS_DB_S (30), VR_CHAOS_WORKERS (16). The table is printed and written to
+VR_CHAOS_DB_S (30), VR_CHAOS_WORKERS (16), VR_CHAOS_RATE (40 submissions/s offered). The table is printed and written to
 ``$VR_VAR_DIR/chaos/<run>.json`` (var/chaos/ by default).
 """
 
@@ -47,6 +47,9 @@ TOTAL = int(os.environ.get("VR_CHAOS_SUBMISSIONS", "10000"))
 BROKER_S = float(os.environ.get("VR_CHAOS_BROKER_S", "60"))
 DB_S = float(os.environ.get("VR_CHAOS_DB_S", "30"))
 WORKERS = int(os.environ.get("VR_CHAOS_WORKERS", "16"))
+#: Submissions per second the load offers (a steady load: a fault meets it mid-stream, not after
+#: a burst has ended); 0: as fast as the platform answers.
+RATE = float(os.environ.get("VR_CHAOS_RATE", "40"))
 CATCH_UP_S = 60.0
 STATUSES = frozenset(Status)
 #: The gateway's bound on a request: a 503 while the database is down must come sooner (at
@@ -57,7 +60,7 @@ FAULTS = ["kill:" + name for name in (*support.Platform.NAMEKO, *support.Platfor
 SELECTED = [f for f in FAULTS if not os.environ.get("VR_CHAOS_FAULTS")
             or f.split(":")[-1] in os.environ["VR_CHAOS_FAULTS"].split(",") or f in os.environ["VR_CHAOS_FAULTS"].split(",")]
 PER_FAULT = max(1, TOTAL // max(1, len(SELECTED)))
-BUDGET_S = 900 + len(SELECTED) * (150 + PER_FAULT / 5) + BROKER_S + DB_S
+BUDGET_S = 900 + len(SELECTED) * (60 + PER_FAULT / (RATE or 20)) + 2 * (BROKER_S + DB_S + 180)
 VAR = Path(os.environ.get("VR_VAR_DIR", support.ROOT / "var"))
 
 
@@ -112,6 +115,7 @@ class Load:
         self.next = iter(range(self.count))
         self.body = json.dumps({"service_id": "hundeanmeldung", "form_data": form()})
         self.threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(WORKERS)]
+        self.next_at = time.monotonic()
 
     def start(self) -> Load:
         for thread in self.threads:
@@ -127,8 +131,11 @@ class Load:
             while time.monotonic() < self.deadline:
                 with self.lock:
                     number = next(self.next, None)
+                    slot = max(time.monotonic(), self.next_at)
+                    self.next_at = slot + (1 / RATE if RATE else 0)
                 if number is None:
                     return
+                time.sleep(max(0.0, slot - time.monotonic()))
                 key = f"{self.tag}-{number}"
                 with self.lock:
                     self.tried.append(key)
@@ -137,9 +144,7 @@ class Load:
                     self.progress += 1
 
     def submit(self, http: httpx.Client, key: str) -> None:
-        for _ in range(8):
-            if time.monotonic() > self.deadline:
-                return
+        while time.monotonic() < self.deadline:  # a client that keeps trying (same key) until it gets an answer
             try:
                 response = http.post(f"/api/v1/tenants/{TENANT}/cases", content=self.body,
                                      headers={"Idempotency-Key": key, "Content-Type": "application/json"})
@@ -355,7 +360,7 @@ def test_faults_under_load_lose_nothing(running: support.Platform, env: dict[str
         wait_ready(running)
         before = set(stores.cases())
         load = Load(running.base_url, citizen.headers, f"{fault}-{uuid.uuid4().hex[:6]}", PER_FAULT,
-                    deadline=time.monotonic() + 120 + PER_FAULT / 5 + BROKER_S + DB_S, principal=citizen.account_id)
+                    deadline=time.monotonic() + 180 + PER_FAULT / (RATE or 20) + BROKER_S + DB_S, principal=citizen.account_id)
         load.start()
         load.wait_progress(0.3)
         began = time.monotonic()
