@@ -374,15 +374,17 @@ def test_faults_under_load_lose_nothing(running: support.Platform, env: dict[str
         ready_s = wait_ready(running)
         load.join()
         load_ended = time.monotonic()
-        catch_up = caught_up(stores, load, recovered)
-        behind = None if catch_up is None else max(0.0, recovered + catch_up - load_ended)
+        since_recovery = caught_up(stores, load, recovered)
+        # the load goes on after a recovery (clients retrying what the outage refused): caught up
+        # counts from the later of the recovery and the load's last answer
+        catch_up = None if since_recovery is None else max(0.0, recovered + since_recovery - max(recovered, load_ended))
         result = verify(stores, load, before)
         lost = sum(len(v) for v in result["lost"].values())
         duplicated = sum(len(v) for v in result["duplicated"].values())
         row = {"fault": fault, "load": len(load.tried), "accepted": len(load.accepted), "lost": lost,
                "duplicated": duplicated, "catch_up_s": None if catch_up is None else round(catch_up, 1),
                "outage_s": round(recovered - began, 1),
-               "behind_load_end_s": None if behind is None else round(behind, 1), "ready_after_s": round(ready_s, 1),
+               "since_recovery_s": None if since_recovery is None else round(since_recovery, 1), "ready_after_s": round(ready_s, 1),
                "answers": dict(load.answers), "bad_answers": load.bad[:5], "details": result, **notes}
         rows.append(row)
         print(f"\n{fault}: load {row['load']} accepted {row['accepted']} lost {lost} duplicated {duplicated} "
