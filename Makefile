@@ -69,6 +69,8 @@ test-unit: install
 chaos: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py $(TEST_PG_DB)
 	@$(TEST_ENV) VR_CHAOS_PAYMENTS=1000 $(PY) -m pytest $(CHAOS) -q -s
+	@# faults under load (own PostgreSQL cluster and RabbitMQ node): VR_CHAOS_SUBMISSIONS, VR_CHAOS_FAULTS
+	@$(TEST_ENV) $(PY) -m pytest tests/chaos -q -s
 
 # Deeper API fuzzing than make test's fixed seed: random seed, boundary cases, more examples.
 fuzz: install

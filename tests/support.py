@@ -10,12 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,69 @@ def private_rabbitmq(base: Path) -> Iterator[PrivateRabbit]:
         yield node
     finally:
         node.stop()
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")  # Debian's server binaries (initdb, pg_ctl)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of a test's own (Debian's initdb/pg_ctl, own port, data and socket
+    under ``base``; trust auth on 127.0.0.1), for tests that stop and start the database: the
+    machine's shared server serves other runs and must never be stopped. initdb refuses root,
+    so the cluster runs as the ``postgres`` system user when the tests run as root."""
+
+    def __init__(self, base: Path, dbname: str = "vr_chaos", max_connections: int = 300) -> None:
+        self.base, self.dbname, self.port = base, dbname, free_port()
+        self.data = base / "data"
+        base.mkdir(parents=True, exist_ok=True)
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:  # pytest's tmp dirs are root's own (0700): the cluster lives beside them
+            base = self.base = Path(tempfile.mkdtemp(prefix="vr-pg-"))
+            os.chmod(base, 0o755)
+            shutil.chown(base, self.user)
+            self.data = base / "data"
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync", timeout=180)
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.data}'\n"
+                       f"max_connections = {max_connections}\nfsync = off\nsynchronous_commit = off\n"
+                       "full_page_writes = off\n")
+        self.env = {"POSTGRES_DBNAME": dbname, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.port),
+                    "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres"}
+
+    def _run(self, *args: str, timeout: float = 120) -> str:
+        command = ["runuser", "-u", self.user, "--", *args] if self.user else list(args)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.base)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])}: {result.stdout[-800:]} {result.stderr[-800:]}")
+        return result.stdout
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        return make_conninfo(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname or self.dbname)
+
+    def start(self) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "server.log"), "-w", "-t", "120",
+                  "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """The database goes down (``fast``: every connection is cut)."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "120", "stop")
+
+
+@contextmanager
+def private_postgres(base: Path, dbname: str = "vr_chaos") -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster started for the caller with ``dbname`` created, stopped after."""
+    cluster = PrivatePostgres(base, dbname)
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        yield cluster
+    finally:
+        with suppress(RuntimeError, subprocess.TimeoutExpired):
+            cluster.stop("immediate")
+        if cluster.base != base:
+            shutil.rmtree(cluster.base, ignore_errors=True)
 
 
 def isolate(monkeypatch, tmp_path: Path, pg_env: dict[str, str] | None) -> str:

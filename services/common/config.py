@@ -53,6 +53,7 @@ variable                   default                              meaning
 ``POSTGRES_DSN`` or ``POSTGRES_DBNAME``/``HOST``/``PORT``/``USER``/``PASSWORD``: PostgreSQL instead of SQLite
 ``POSTGRES_LOCK_TIMEOUT``/``POSTGRES_POOL_SIZE`` ``5`` / ``4``  event-store connection settings
 ``POSTGRES_MAX_OVERFLOW``  ``2``                                event-store connections beyond the pool, per application
+``POSTGRES_CONNECT_TIMEOUT`` ``5``                              seconds an event store waits for a connection (then 503)
 =========================  ===================================  ==========================================
 """
 
@@ -245,6 +246,9 @@ class Settings:
     #: eventsourcing's overflow beyond the pool, per application (its default, 10, let one
     #: process of several applications open dozens of connections under load).
     postgres_max_overflow: str = "2"
+    #: Seconds an event store waits for a pooled connection (eventsourcing's default, 30, kept
+    #: every request waiting that long while the database was down: the caller gets a 503 sooner).
+    postgres_connect_timeout: str = "5"
     eid_provider: str = ""
     token_issuer: str = "virtuelles-rathaus/identity"
     token_audience: str = "virtuelles-rathaus"

@@ -76,6 +76,7 @@ def eventstore_env(service: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": current.postgres_lock_timeout,
             "POSTGRES_POOL_SIZE": current.postgres_pool_size,
             "POSTGRES_MAX_OVERFLOW": current.postgres_max_overflow,
+            "POSTGRES_CONNECT_TIMEOUT": current.postgres_connect_timeout,
             "CREATE_TABLE": "y",
         }
     current.var_dir.mkdir(parents=True, exist_ok=True)

@@ -115,3 +115,19 @@ def domain_error(exc: RemoteError) -> DomainError | None:
     """The DomainError (of any subclass) a remote service raised, recognised by the marker
     its serialised value carries; None for anything else (a bug: a 500 at the edge)."""
     return DomainError.from_json(str(exc.value))
+
+
+#: Errors a remote service raises while its database is away or restarting (psycopg's and
+#: eventsourcing's, by class name as nameko serialises them): the caller should try again
+#: later (503 service_unavailable), it is not a bug.
+DATABASE_UNAVAILABLE = frozenset({
+    "OperationalError", "InterfaceError", "ConnectionUnavailableError", "ConnectionPoolClosedError", "PoolTimeout",
+    "PoolClosed", "TooManyRequests", "ConnectionTimeout", "AdminShutdown", "CrashShutdown", "CannotConnectNow",
+    "ConnectionFailure", "ConnectionException", "SqlclientUnableToEstablishSqlconnection",
+    "SqlserverRejectedEstablishmentOfSqlconnection", "ConnectionDoesNotExist", "TooManyConnections",
+})
+
+
+def database_unavailable(exc: RemoteError) -> bool:
+    """The remote service could not reach its database (try again later), not a bug."""
+    return exc.exc_type in DATABASE_UNAVAILABLE

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.common import logs, metrics
 from services.common.broker_watch import WATCH
-from services.common.nameko_deps import domain_error
+from services.common.nameko_deps import database_unavailable, domain_error
 from services.common.problems import DomainError, language, problem, text
 from services.gateway.csrf import check_request_site, is_json
 
@@ -128,7 +128,10 @@ def endpoint(route: str) -> Callable[[Callable[..., Response]], Callable[..., Re
                 response = problem_response(exc.code, lang, request.path, **exc.params)
             except RemoteError as exc:
                 error = domain_error(exc)
-                if error is None:
+                if error is None and database_unavailable(exc):  # its database is away: retry later
+                    log.warning("service_unavailable", exc_type=exc.exc_type, value=str(exc.value)[:300])
+                    response = problem_response("service_unavailable", lang, request.path, retry_after=WATCH.retry_after())
+                elif error is None:
                     log.error("remote_error", exc_type=exc.exc_type, value=str(exc.value)[:500])
                     response = problem_response("internal_error", lang, request.path)
                 else:
