@@ -11,7 +11,8 @@ TEST_PG_DB ?= vr_test
 # One connection per event store (its pool; at most POSTGRES_MAX_OVERFLOW more under load,
 # config.py): a whole platform holds about 55 and PostgreSQL allows 100 clients, so `make test`
 # runs its parts one after another with one platform alive at a time (unit and integration tests,
-# which start none, alongside the shared platform's e2e part) — the e2e modules with a
+# which start none, alongside the shared platform's e2e part; the nameko interface tests alongside
+# the mostly waiting e2e modules with platforms of their own) — the e2e modules with a
 # platform of their own (E2E_OWN) apart from the shared one. The chaos e2e runs 200 payments in
 # `make test`, the issue's 1,000 in `make chaos`.
 CHAOS := tests/e2e/payments/test_payment_chaos.py
@@ -57,10 +58,13 @@ test: install system-deps
 	part=e2e; run "$$part" $(PYTEST) tests/e2e --ignore=tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
 	wait; echo "== make test: unit+integration (alongside the e2e part, no platform of its own)"; \
 	cat var/test-unit-integration.log; [ "$$(cat var/test-unit-integration.rc)" = 0 ] || failed="$$failed unit+integration"; \
+	( env $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification \
+	  > var/test-interface.log 2>&1; echo $$? > var/test-interface.rc ) & \
 	part=e2e-own-platforms; run "$$part" $(PYTEST) $(E2E_OWN); \
+	wait; echo "== make test: interface (nameko test, alongside the e2e modules with platforms of their own)"; \
+	cat var/test-interface.log; [ "$$(cat var/test-interface.rc)" = 0 ] || failed="$$failed interface"; \
 	part=e2e-payments; run "$$part" $(PYTEST) tests/e2e/payments $(addprefix --ignore=,$(E2E_OWN)); \
 	part=browser; run "$$part" $(PYTEST) tests/browser; \
-	part=interface; run "$$part" env $(TEST_ENV) $(PY) -m nameko test tests/interface -q -p no:cacheprovider --suppress-nameko-eventlet-notification; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED in:$$failed"; exit 1; fi; echo "make test: all parts passed"
 
 test-unit: install
