@@ -65,3 +65,8 @@ def bind_correlation_id(correlation_id: str | None, service: str | None = None) 
 
 def current_correlation_id() -> str | None:
     return get_contextvars().get("correlation_id")
+
+
+def correlation_id() -> str:
+    """The id bound for this worker (nameko's Correlation(): the caller's), or a new one."""
+    return current_correlation_id() or new_correlation_id()

@@ -21,10 +21,6 @@ from services.council.application import CouncilApp, open_council
 from services.council.projections import CouncilStore
 
 
-def correlation_id() -> str:
-    return logs.current_correlation_id() or logs.new_correlation_id()
-
-
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -49,7 +45,7 @@ class CouncilService:
 
     @rpc(expected_exceptions=DomainError)
     def configure_source(self, tenant: str, url: str | None, actor: str) -> dict[str, Any]:
-        return self.app.configure_source(tenant, url, actor, correlation_id())
+        return self.app.configure_source(tenant, url, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def overview(self, tenant: str) -> dict[str, Any]:

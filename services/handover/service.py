@@ -20,10 +20,6 @@ from services.handover.application import HandoverApp, open_handover
 log = logs.get_logger("handover")
 
 
-def correlation_id() -> str:
-    return logs.current_correlation_id() or logs.new_correlation_id()
-
-
 def remote(call: Any, *args: Any) -> Any:
     """An RPC to another service whose DomainError (e.g. ``attachment_not_found``) is passed
     on as this service's own, so the gateway renders it rather than a 500."""
@@ -60,17 +56,17 @@ class HandoverService:
     # -- credentials (tenant admins, through the gateway) ------------------------------------
     @rpc(expected_exceptions=DomainError)
     def register_client(self, tenant: str, name: str, service_keys: list[str], actor: str) -> dict[str, Any]:
-        client = self.app.register_client(tenant, name, service_keys, actor, correlation_id())
+        client = self.app.register_client(tenant, name, service_keys, actor, logs.correlation_id())
         log.info("handover_client_registered", client_id=client["client_id"], tenant=tenant)
         return client
 
     @rpc(expected_exceptions=DomainError)
     def approve_client(self, tenant: str, client_id: str, actor: str) -> dict[str, Any]:
-        return self.app.approve_client(client_id, tenant, actor, correlation_id())
+        return self.app.approve_client(client_id, tenant, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def revoke_client(self, tenant: str, client_id: str, actor: str) -> dict[str, Any]:
-        return self.app.revoke_client(client_id, tenant, actor, correlation_id())
+        return self.app.revoke_client(client_id, tenant, actor, logs.correlation_id())
 
     @rpc
     def clients(self, tenant: str) -> list[dict[str, Any]]:
@@ -90,7 +86,7 @@ class HandoverService:
     @rpc(expected_exceptions=DomainError)
     def fetch(self, client_id: str, secret: str, limit: int) -> list[dict[str, Any]]:
         client = self.app.authenticate(client_id, secret)
-        leased = self.app.fetch(client, limit, correlation_id())
+        leased = self.app.fetch(client, limit, logs.correlation_id())
         log.info("handover_fetched", client_id=client_id, tenant=client.tenant, count=len(leased))
         return [self._with_case(s) for s in leased]
 
@@ -108,7 +104,7 @@ class HandoverService:
     @rpc(expected_exceptions=DomainError)
     def acknowledge(self, client_id: str, secret: str, case_id: str) -> dict[str, Any]:
         client = self.app.authenticate(client_id, secret)
-        return self.app.acknowledge(client, case_id, correlation_id())
+        return self.app.acknowledge(client, case_id, logs.correlation_id())
 
     @rpc
     def case_log(self, case_id: str) -> list[dict[str, Any]]:

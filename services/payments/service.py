@@ -38,10 +38,6 @@ LIST_LIMIT = 200
 log = logs.get_logger("payments")
 
 
-def correlation_id() -> str:
-    return logs.current_correlation_id() or logs.new_correlation_id()
-
-
 class PaymentsService:
     name = "payments"
 
@@ -66,13 +62,13 @@ class PaymentsService:
             case_id=case["case_id"], tenant=case["tenant"], service_id=case["service_id"],
             case_reference=case["reference"], amount_cents=case["fee_cents"], fee_version=case["form_version"],
             refund_rule=self._refund_rule(case["service_id"], case["form_version"]),
-            applicant_ref=case.get("applicant_ref", ""), actor=case.get("actor") or SYSTEM, correlation_id=correlation_id(),
+            applicant_ref=case.get("applicant_ref", ""), actor=case.get("actor") or SYSTEM, correlation_id=logs.correlation_id(),
         )
 
     @rpc(expected_exceptions=DomainError)
     def close_case(self, case_id: str, outcome: str, actor: str) -> dict[str, Any] | None:
         """The case was approved, rejected or withdrawn: no further payment, a refund by the fee's rule."""
-        return self.app.close_case(case_id, outcome, actor, correlation_id())
+        return self.app.close_case(case_id, outcome, actor, logs.correlation_id())
 
     def _refund_rule(self, service_id: str, version: int) -> dict[str, Any]:
         try:
@@ -89,22 +85,22 @@ class PaymentsService:
     @rpc(expected_exceptions=DomainError)
     def start_payment(self, case_id: str, principal: dict[str, Any], return_url: str) -> dict[str, Any]:
         """Start or resume the case's payment; the answer carries the pay page (``payment.pay_url``)."""
-        return self.app.start_payment(case_id, principal, return_url, correlation_id())
+        return self.app.start_payment(case_id, principal, return_url, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def payment_returned(self, case_id: str, principal: dict[str, Any] | None = None) -> dict[str, Any]:
         """The payer came back from the pay page: the provider is asked, then the case's payment."""
-        return self.app.refresh_case(case_id, correlation_id(), principal)
+        return self.app.refresh_case(case_id, logs.correlation_id(), principal)
 
     @rpc(expected_exceptions=DomainError)
     def sync_payment(self, payment_id: str) -> dict[str, Any]:
         """Ask the provider about one payment now (the poller)."""
-        return self.app.sync_payment(payment_id, correlation_id())
+        return self.app.sync_payment(payment_id, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def request_refund(self, case_id: str, reason: str, principal: dict[str, Any], amount_cents: int | None = None,
                        payment_id: str | None = None) -> dict[str, Any]:
-        return self.app.request_refund(case_id, reason, principal, correlation_id(), amount_cents, payment_id)
+        return self.app.request_refund(case_id, reason, principal, logs.correlation_id(), amount_cents, payment_id)
 
     # -- the provider ----------------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
@@ -113,7 +109,7 @@ class PaymentsService:
         taken as UTF-8), the ``PSP-Signature`` and ``PSP-Merchant-Id`` headers; a forged,
         stale, malformed or replayed one is ``webhook_rejected`` (400)."""
         body = raw_body.encode("utf-8") if isinstance(raw_body, str) else bytes(raw_body)
-        return self.app.receive_webhook(body, signature_header or "", correlation_id(), merchant_header)
+        return self.app.receive_webhook(body, signature_header or "", logs.correlation_id(), merchant_header)
 
     # -- tenant administration --------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
@@ -138,7 +134,7 @@ class PaymentsService:
             self.read.catch_up(self.app)
             return self.read.ledger_lines(tenant, check_day(day).isoformat())
 
-        return self.app.reconcile(tenant, day, ledger, SYSTEM, correlation_id())
+        return self.app.reconcile(tenant, day, ledger, SYSTEM, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def cash_office_export(self, tenant: str, first_day: str, last_day: str | None = None) -> dict[str, str]:
@@ -173,14 +169,14 @@ class PaymentsService:
         """Expire the unpaid payments past their expiry (each asked at the provider first)."""
         self.read.catch_up(self.app)
         due = self.read.due_for_expiry(self.app.clock(), self.app.expiry)
-        cid = correlation_id()
+        cid = logs.correlation_id()
         return sum(self.app.expire_payment(payment_id, cid)["state"] == "expired" for payment_id in due)
 
     @rpc
     def poll_unfinished(self, limit: int = 100) -> dict[str, int]:
         """Ask the provider about unfinished payments (a lost webhook never strands a case)."""
         self.read.catch_up(self.app)
-        cid, counts = correlation_id(), Counter[str]()
+        cid, counts = logs.correlation_id(), Counter[str]()
         for payment_id in self.read.unfinished(limit):
             try:
                 counts[self.app.sync_payment(payment_id, cid)["state"]] += 1
@@ -192,7 +188,7 @@ class PaymentsService:
     def retry_pending(self) -> dict[str, Any]:
         """Apply notices still in the inbox and send refunds the provider has not confirmed."""
         self.read.catch_up(self.app)
-        cid = correlation_id()
+        cid = logs.correlation_id()
         return {
             "notices": self.app.process_pending(self.read.pending_notices(), cid),
             "refunds": self.app.submit_pending_refunds(self.read.pending_refunds(), cid),

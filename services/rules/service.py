@@ -21,10 +21,6 @@ from services.rules.shadow import report_csv
 log = logs.get_logger("rules")
 
 
-def correlation_id() -> str:
-    return logs.current_correlation_id() or logs.new_correlation_id()
-
-
 class RulesService:
     name = "rules"
 
@@ -40,13 +36,13 @@ class RulesService:
 
     @rpc(expected_exceptions=DomainError)
     def define_rule(self, tenant: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
-        rule = self.app.define(tenant, body, actor, correlation_id())
+        rule = self.app.define(tenant, body, actor, logs.correlation_id())
         log.info("rule_defined", rule_id=rule["rule_id"], tenant=tenant, kind=rule["kind"])
         return rule
 
     @rpc(expected_exceptions=DomainError)
     def change_rule(self, rule_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
-        return self.app.change(rule_id, body, actor, correlation_id())
+        return self.app.change(rule_id, body, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def get_rule(self, rule_id: str) -> dict[str, Any]:
@@ -58,17 +54,17 @@ class RulesService:
 
     @rpc(expected_exceptions=DomainError)
     def activate(self, rule_id: str, actor: str) -> dict[str, Any]:
-        rule = self.app.activate(rule_id, actor, correlation_id())
+        rule = self.app.activate(rule_id, actor, logs.correlation_id())
         log.info("rule_activated", rule_id=rule_id, version=rule["active_version"])
         return rule
 
     @rpc(expected_exceptions=DomainError)
     def deactivate(self, rule_id: str, actor: str) -> dict[str, Any]:
-        return self.app.deactivate(rule_id, actor, correlation_id())
+        return self.app.deactivate(rule_id, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def shadow_run(self, rule_id: str, since: str, until: str, actor: str) -> dict[str, Any]:
-        report = self.app.shadow_run(rule_id, since, until, self.submissions.past_cases, actor, correlation_id())
+        report = self.app.shadow_run(rule_id, since, until, self.submissions.past_cases, actor, logs.correlation_id())
         log.info("rule_shadow_run", rule_id=rule_id, cases=report["cases"], would_act=report["would_act"],
                  seconds=report["seconds"])
         return report

@@ -23,11 +23,6 @@ from services.template.application import TemplateApp, day, open_template
 from services.template.projections import ReminderBoard
 
 
-def correlation_id() -> str:
-    """The id Correlation() bound for this worker: the caller's, or a new one."""
-    return logs.current_correlation_id() or logs.new_correlation_id()
-
-
 class TemplateService:
     name = "template"
 
@@ -40,11 +35,11 @@ class TemplateService:
 
     @rpc(expected_exceptions=DomainError)
     def schedule(self, tenant: str, subject: str, due_on: str, actor: str) -> dict[str, Any]:
-        return self.app.schedule(tenant, subject, due_on, actor, correlation_id())
+        return self.app.schedule(tenant, subject, due_on, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def complete(self, reminder_id: str, actor: str) -> dict[str, Any]:
-        return self.app.complete(reminder_id, actor, correlation_id())
+        return self.app.complete(reminder_id, actor, logs.correlation_id())
 
     @rpc(expected_exceptions=DomainError)
     def due(self, tenant: str, until: str | None = None) -> list[dict[str, Any]]:
