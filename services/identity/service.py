@@ -283,6 +283,12 @@ class IdentityService:
         return self.app.staff_grants(account_id, tenant)
 
     @rpc(expected_exceptions=DomainError)
+    def staff_with_role(self, tenant: str, role: str) -> list[dict[str, str]]:
+        """Active, verified staff holding ``role`` in ``tenant`` (account id, address): for the
+        rules consumer's overdue notices; the gateway offers it to no caller."""
+        return self.app.staff_with_role(tenant, role)
+
+    @rpc(expected_exceptions=DomainError)
     def grant_history(self, account_id: str, tenant: str) -> dict[str, Any]:
         return self.app.grant_history(account_id, tenant)
 
