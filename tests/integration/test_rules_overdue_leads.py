@@ -24,7 +24,7 @@ from services.notifications.projections import Outbox
 from services.notifications.smtp import SmtpTransport
 from services.rules.application import RulesApp
 from services.rules.domain import RuleAction
-from tests.identity_support import TEST_SETTINGS, STRONG, only_mail
+from tests.identity_support import STRONG, TEST_SETTINGS, only_mail
 from tests.integration.test_notifications import BASE
 from tests.integration.test_rules_app import DOG_GONE, NO_PAST, submit
 from tests.integration.test_rules_reminders import AppReminders, mailbox, notifications, rules  # noqa: F401 - fixtures
@@ -77,10 +77,10 @@ def staff(identity: IdentityApplication, email: str, grants: list[tuple[str, str
     return created.account_id
 
 
-def switched_on(rules: RulesApp, tenant: str) -> str:
-    rule_id = rules.define(tenant, OVERDUE, "admin", "c")["rule_id"]
-    rules.shadow_run(rule_id, "2026-01-01", "2026-12-31", lambda *_: NO_PAST, "admin", "c")
-    rules.activate(rule_id, "admin", "c")
+def switched_on(app: RulesApp, tenant: str) -> str:
+    rule_id = app.define(tenant, OVERDUE, "admin", "c")["rule_id"]
+    app.shadow_run(rule_id, "2026-01-01", "2026-12-31", lambda *_: NO_PAST, "admin", "c")
+    app.activate(rule_id, "admin", "c")
     return rule_id
 
 
@@ -121,7 +121,7 @@ def test_overdue_case_reaches_each_team_lead_once_and_falls_back_without_leads(
              staff(identity, "lead.b@vechta.example", [(VECHTA, "team_lead")]): "lead.b@vechta.example"}
     staff(identity, "lead@lohne.example", [(LOHNE, "team_lead")])
     staff(identity, "clerk@vechta.example", [(VECHTA, "clerk")])
-    vechta_rule = [switched_on(rules, tenant) for tenant in (VECHTA, LOHNE, DAMME)][0]
+    vechta_rule, _, _ = (switched_on(rules, tenant) for tenant in (VECHTA, LOHNE, DAMME))
     in_vechta = submit(submissions, resolve, "overdue-vechta", "hundeabmeldung", DOG_GONE, principal=ERIKA)
     in_damme = submit(submissions, resolve, "overdue-damme", "hundeabmeldung", DOG_GONE, principal=ERIKA,
                       portal=DAMME)

@@ -6,10 +6,10 @@ application is reviewed again — exactly once, however often the event is deliv
 from __future__ import annotations
 
 from services.common.db import ReadStore
-from services.notifications.postbox.domain import POSTBOX
-from services.notifications.postbox.projections import Postbox
 from services.notifications.domain import message_id
 from services.notifications.kinds import KIND_TEXT
+from services.notifications.postbox.domain import POSTBOX
+from services.notifications.postbox.projections import Postbox
 from services.notifications.projections import Outbox
 from tests.integration.test_notifications import BASE
 from tests.integration.test_rules_app import DOG_GONE, DOG_RULE, submit, switched_on
