@@ -284,8 +284,7 @@ class IdentityService:
 
     @rpc(expected_exceptions=DomainError)
     def staff_with_role(self, tenant: str, role: str) -> list[dict[str, str]]:
-        """Active, verified staff holding ``role`` in ``tenant`` (account id, address): for the
-        rules consumer's overdue notices; the gateway offers it to no caller."""
+        """Active, verified staff with ``role`` in ``tenant``: for the rules' overdue notices only."""
         return self.app.staff_with_role(tenant, role)
 
     @rpc(expected_exceptions=DomainError)
