@@ -31,7 +31,7 @@ QUEUES: dict[str, list[str]] = {
     "notifications.events": [  # services/notifications/kinds.py: what a citizen hears about
         "case.submitted.v1", "case.information_requested.v2", "case.approved.v2", "case.rejected.v2",
         "case.withdrawn.v2", "case.reassigned.v1", "case.payment_requested.v1", "case.payment_received.v1",
-        "payment.failed.v1", "payment.refunded.v1",
+        "payment.failed.v1", "payment.refunded.v1", "case.automatic_decision_reversed.v1",
     ],
     # services/rules/domain/evaluation.py TRIGGERS: the case events rules act on
     "rules.cases": [

@@ -283,6 +283,11 @@ class IdentityService:
         return self.app.staff_grants(account_id, tenant)
 
     @rpc(expected_exceptions=DomainError)
+    def staff_with_role(self, tenant: str, role: str) -> list[dict[str, str]]:
+        """Active, verified staff with ``role`` in ``tenant``: for the rules' overdue notices only."""
+        return self.app.staff_with_role(tenant, role)
+
+    @rpc(expected_exceptions=DomainError)
     def grant_history(self, account_id: str, tenant: str) -> dict[str, Any]:
         return self.app.grant_history(account_id, tenant)
 

@@ -20,6 +20,8 @@ KINDS: Mapping[str, str] = {
     "case.rejected.v2": "case_rejected",
     "case.withdrawn.v2": "case_withdrawn",
     "case.reassigned.v1": "case_reassigned",
+    # a clerk took a rule's decision back into review: the decision mail and letter are out already
+    "case.automatic_decision_reversed.v1": "case_decision_reversed",
     "case.payment_requested.v1": "payment_requested",
     "case.payment_received.v1": "payment_received",
     "payment.failed.v1": "payment_failed",
@@ -39,7 +41,7 @@ KIND_TEXT: Mapping[str, str] = {
     "case_withdrawn": "Bestätigung der Rücknahme", "case_reassigned": "Hinweis auf neue Ansprechperson",
     "payment_requested": "Zahlungsaufforderung", "payment_received": "Zahlungsbestätigung",
     "payment_failed": "Hinweis auf fehlgeschlagene Zahlung", "payment_refunded": "Erstattungsbestätigung",
-    "case_reminder": "Erinnerung an Rückfrage",
+    "case_reminder": "Erinnerung an Rückfrage", "case_decision_reversed": "Hinweis auf aufgehobene Entscheidung",
 }
 #: Reminders a rule schedules (services.rules): to the citizen (its case's timeline and
 #: postbox) and, for an overdue case, to the authority (not the citizen's timeline).

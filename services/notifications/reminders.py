@@ -5,9 +5,11 @@ overdue case's notice to the authority.
 
 Why keyed by the reminder id: the message and postbox item ids are derived from it, so the
 rules process may hand the same reminder over again (a restart between our save and its own
-record of "sent") and nothing is recorded or sent twice. The overdue notice goes to the
-authority's own address (catalog's tenant e-mail, asked at send time like every address):
-identity has no read model of a tenant's team leads yet.
+record of "sent") and nothing is recorded or sent twice. The overdue notice goes to each
+team lead the rules process names (``recipients``: account ids from identity's
+``staff_with_role``; one message per lead, all saved in one transaction, addressed at send
+time like every account's mail), or — when the tenant has none — to the authority's own
+address (catalog's tenant e-mail).
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ class ReminderCommands:
 
     def accept_reminder(self, reminder: Mapping[str, Any], preferences: Any = None) -> int:
         """Record one due reminder (reminder_id, audience citizen|team, tenant, case_id,
-        reference?, message?, correlation_id?); the number of new mails (0: seen before or
-        nobody to tell)."""
+        reference?, message?, correlation_id?, recipients? — the team's account ids); the
+        number of new mails (0: seen before or nobody to tell)."""
         audience = str(reminder.get("audience"))
         kind = REMINDER_KINDS.get(audience)
         if kind is None or not reminder.get("reminder_id") or not reminder.get("case_id"):
@@ -57,22 +59,24 @@ class ReminderCommands:
                 return 0  # a case from before this service, or its applicant erased
             wanted = preferences.get(contact.applicant) if preferences is not None else defaults()
             recipient, tenant, reference, language = contact.applicant, contact.tenant, contact.reference, wanted["language"]
+            recipients = [recipient]
             envelope = {"event_id": rid, "aggregate_id": case_id, "type": "rules.reminder",
                         "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": correlation}
             news.extend(self.postbox_news(envelope, kind, recipient, tenant, reference, language))
             mail_case = case_id
         else:
-            tenant = str(reminder["tenant"])
-            recipient, language = AUTHORITY_PREFIX + tenant, "de"
+            tenant, language = str(reminder["tenant"]), "de"
+            recipients = [str(r) for r in reminder.get("recipients") or () if r] or [AUTHORITY_PREFIX + tenant]
             reference = contact.reference if contact is not None else str(reminder.get("reference") or "")
             mail_case = ""  # the authority's notice is no part of the citizen's timeline
-        mid: UUID = message_id(rid, EMAIL, recipient)
-        if not self._exists(mid):
-            news.append(Message(
-                source_event_id=rid, channel=EMAIL, recipient=recipient, tenant=tenant, kind=kind, language=language,
-                case_id=mail_case, reference=reference, actor="notifications", correlation_id=correlation,
-                values={"note": note} if note else {},
-            ))
+        for to in recipients:
+            mid: UUID = message_id(rid, EMAIL, to)
+            if not self._exists(mid):  # per recipient: a lead added since the last hand-over gets theirs
+                news.append(Message(
+                    source_event_id=rid, channel=EMAIL, recipient=to, tenant=tenant, kind=kind, language=language,
+                    case_id=mail_case, reference=reference, actor="notifications", correlation_id=correlation,
+                    values={"note": note} if note else {},
+                ))
         if not news:
             return 0
         try:

@@ -28,6 +28,7 @@ CURRENT: dict[str, int] = {
     "case_rejected": 2,
     "case_withdrawn": 1,
     "case_reassigned": 1,
+    "case_decision_reversed": 1,
     "payment_requested": 1,
     "payment_received": 1,
     "payment_failed": 1,

@@ -71,6 +71,9 @@ class RpcCases:
     def send_reminder(self, reminder: dict[str, Any]) -> dict[str, int]:
         return self._call("send_reminder", reminder, service="notifications")
 
+    def staff_with_role(self, tenant: str, role: str) -> list[dict[str, str]]:
+        return self._call("staff_with_role", tenant, role, service="identity")
+
     def close(self) -> None:
         if self._proxy is not None:
             with contextlib.suppress(Exception):  # closing a broken proxy
@@ -88,13 +91,14 @@ def rules_handler(app: RulesApp, cases: CaseCommands) -> Handler:
 
 
 def remind_forever(app: RulesApp, stop: threading.Event, interval: float = REMINDER_INTERVAL) -> None:
-    """The reminder timer (a plain thread next to the consumer loop, with its own RPC proxy):
+    """The reminder timer (a plain thread next to the consumer loop, with its own RPC proxy to
+    submissions, notifications and identity — the overdue case's team leads):
     a failed round is logged and tried again next time (reminding.py makes that harmless)."""
     rpc = RpcCases()
     try:
         while not stop.wait(interval):
             try:
-                counts = app.deliver_due(rpc, rpc)
+                counts = app.deliver_due(rpc, rpc, rpc)
                 if counts:
                     log.info("reminders_delivered", **counts)
             except Exception as exc:  # noqa: BLE001 - the next round tries again; nothing is lost

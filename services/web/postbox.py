@@ -22,6 +22,7 @@ KINDS = (
     ("case_rejected", N_("Antrag abgelehnt")),
     ("case_withdrawn", N_("Antrag zurückgezogen")),
     ("case_reassigned", N_("Antrag an eine andere Stelle abgegeben")),
+    ("case_decision_reversed", N_("Automatische Entscheidung aufgehoben")),
     ("payment_requested", N_("Gebühr zu zahlen")),
     ("payment_received", N_("Zahlung eingegangen")),
     ("payment_failed", N_("Zahlung fehlgeschlagen")),

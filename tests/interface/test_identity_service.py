@@ -194,3 +194,22 @@ def test_roles_are_requested_and_approved_by_a_second_person(identity, rpc) -> N
     assert [(e["action"], e["by"]) for e in history] == [
         ("requested", "admin-a"), ("approved", "admin-b"), ("requested", "admin-b"), ("rejected", "admin-a"),
     ]
+
+
+def test_staff_with_role_names_the_tenants_verified_team_leads_over_rpc(identity, rpc) -> None:
+    """Issue #16: the rules consumer asks who gets an overdue case's notice; a role given
+    four-eyes counts once approved, an invited lead whose address is unverified does not."""
+    app = get_extension(identity, Provided, attr_name="app").instance
+    email = f"lead-{uuid.uuid4().hex[:10]}@example.org"
+    created = app.create_staff_account(email, kind="clerk", password="Kartoffel-Regenbogen-42", created_by="admin-a")
+    app.verify_email(next(m.params["token"] for m in created.mails if m.template == "verify_email"))
+    invited = app.create_staff_account(f"invited-{uuid.uuid4().hex[:10]}@example.org", kind="clerk", created_by="admin-a").account_id
+    for account_id in (created.account_id, invited):
+        request = rpc.request_grant(account_id, VECHTA, "team_lead", ["*"], "admin-a")
+        assert rpc.staff_with_role(VECHTA, "team_lead").count({"account_id": account_id, "email": email}) == 0
+        rpc.approve_grant(account_id, VECHTA, request["request_id"], "admin-b")
+    leads = rpc.staff_with_role(VECHTA, "team_lead")
+    assert {"account_id": created.account_id, "email": email} in leads
+    assert invited not in [lead["account_id"] for lead in leads]
+    assert created.account_id not in [lead["account_id"] for lead in rpc.staff_with_role("03460006", "team_lead")]
+    assert remote_error(rpc.staff_with_role, VECHTA, "mayor").code == "invalid_grant"

@@ -57,3 +57,19 @@ def test_a_download_is_typed_by_its_content() -> None:
     assert case.media_type_of(b"\xff\xd8\xff\xe0JFIF") == ("image/jpeg", "jpg")
     assert case.media_type_of(b"\x89PNG\r\n\x1a\n") == ("image/png", "png")
     assert case.media_type_of(b"<html>") == ("application/octet-stream", "bin")
+
+
+def test_before_a_reversal_the_page_knows_the_rules_decision_has_gone_to_the_applicant() -> None:
+    steps = [{"step": "submitted"}, {"step": "decided_automatically", "automatic": True},
+             {"step": "approved", "automatic": True}]
+    automatic = {"status": "approved", "timeline": steps}
+    mail = {"kind": "case_approved", "channel": "email", "status": "delivered", "status_text": "zugestellt"}
+    letter = {"document_id": "d1", "erased": False}
+    assert case.decision_sent(automatic, [mail], [letter]) == {"delivered": True, "mail": "zugestellt", "letter": True}
+    pending = {**mail, "status": "created", "status_text": "angelegt"}
+    assert case.decision_sent(automatic, [pending], []) == {"delivered": False, "mail": "angelegt", "letter": False}
+    assert case.decision_sent(automatic, None, None) == {"delivered": False, "mail": None, "letter": False}
+    by_hand = {"status": "approved", "timeline": [*steps, {"step": "automatic_decision_reversed"}, {"step": "approved"}]}
+    assert case.decision_sent(by_hand, [mail], [letter]) is None  # decided again by a person: nothing to reverse
+    assert case.decision_sent({"status": "in_review", "timeline": steps}, [mail], []) is None
+

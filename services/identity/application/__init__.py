@@ -22,11 +22,13 @@ from services.identity.application.results import Accepted, Created, LoginResult
 from services.identity.application.revocations import RevocationQueries
 from services.identity.application.sessions import SessionCommands
 from services.identity.application.staff import StaffCommands
+from services.identity.application.staff_directory import StaffDirectoryQueries
 from services.identity.application.trust import TrustCommands
 
 
 class IdentityApplication(
-    AccountCommands, SessionCommands, RevocationQueries, StaffCommands, TrustCommands, PrivacyCommands
+    AccountCommands, SessionCommands, RevocationQueries, StaffCommands, StaffDirectoryQueries, TrustCommands,
+    PrivacyCommands,
 ):
     name = "identity"
 

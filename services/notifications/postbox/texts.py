@@ -21,7 +21,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("de", "en")
 #: The template version new postbox items of each kind are composed with.
 CURRENT: dict[str, int] = {
-    "case_submitted": 1, "case_information_requested": 1, "case_approved": 1, "case_rejected": 1, "case_reminder": 1, "message": 1,
+    "case_submitted": 1, "case_information_requested": 1, "case_approved": 1, "case_rejected": 1, "case_reminder": 1,
+    "case_decision_reversed": 1, "message": 1,
 }
 GENERIC = "message"
 

@@ -2,7 +2,9 @@
 attachments and decision letters (downloaded through the gateway, which records each read in
 the audit trail), the payment with its Kassenzeichen and refunds, the delivery state of the
 messages sent to the applicant and — for the roles the gateway shows it to — the audit trail.
-Actions: start review, request information, approve, reject, reassign, refund.
+Actions: start review, request information, approve, reject, reassign, refund, and taking a
+rule's decision back into review — only after the clerk confirms having read that the decision
+has already gone to the applicant (mail, postbox, letter), who is then told it no longer holds.
 
 Each part is its own API call; a part the gateway refuses to this role (403/404) is left out
 rather than failing the page, so one template serves clerks, team leads and tenant admins."""
@@ -30,7 +32,11 @@ ACTIONS = {
     "approve": ("decision", N_("Der Antrag wurde bewilligt.")),
     "reject": ("reason", N_("Der Antrag wurde abgelehnt.")),
     "reassign": ("clerk", N_("Der Fall wurde neu zugewiesen.")),
+    "reverse-automatic-decision": ("reason", N_("Die automatische Entscheidung wurde aufgehoben; der Fall ist wieder in Bearbeitung.")),
 }
+REVERSE = "reverse-automatic-decision"
+#: The messages that told the applicant of a decision.
+DECISION_KINDS = ("case_approved", "case_rejected")
 #: The messages' kinds as the case page names them (the notifications service's kinds).
 MESSAGE_KINDS = {
     "case_submitted": N_("Eingangsbestätigung"), "case_information_requested": N_("Hinweis auf Rückfrage"),
@@ -38,6 +44,7 @@ MESSAGE_KINDS = {
     "case_withdrawn": N_("Bestätigung der Rücknahme"), "case_reassigned": N_("Hinweis auf neue Ansprechperson"),
     "payment_requested": N_("Zahlungsaufforderung"), "payment_received": N_("Zahlungsbestätigung"),
     "payment_failed": N_("Hinweis auf fehlgeschlagene Zahlung"), "payment_refunded": N_("Erstattungsbestätigung"),
+    "case_reminder": N_("Erinnerung an Rückfrage"), "case_decision_reversed": N_("Hinweis auf aufgehobene Entscheidung"),
 }
 
 
@@ -60,6 +67,24 @@ def attachments_of(definition: dict[str, Any], data: dict[str, Any], texts: Any)
             found.append({"label": labels.get(name, name), "attachment_id": str(value["attachment_id"]),
                           "filename": str(value.get("filename") or "")})
     return found
+
+
+def decision_sent(case: dict[str, Any], messages: list[dict[str, Any]] | None,
+                  documents: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """What the clerk must see before reversing a rule's decision: None unless the case's last
+    decision is a rule's (and still stands); else how far it has reached the applicant — the
+    decision mail's delivery state (``mail``: its status, None while not yet listed; it is
+    sent for every decision) and whether a decision letter is in the postbox (``letter``)."""
+    decisions = [s for s in case.get("timeline") or () if s.get("step") in ("approved", "rejected")]
+    if case.get("status") not in ("approved", "rejected") or not decisions or not decisions[-1].get("automatic"):
+        return None
+    mails = [m for m in messages or () if m.get("kind") in DECISION_KINDS and m.get("channel", "email") == "email"]
+    mail = mails[-1] if mails else None
+    return {
+        "delivered": bool(mail and mail.get("status") == "delivered"),
+        "mail": (mail.get("status_text") or mail.get("status")) if mail else None,
+        "letter": any(not d.get("erased") for d in documents or ()),
+    }
 
 
 def refundable(payment: dict[str, Any] | None) -> int:
@@ -96,6 +121,7 @@ async def case_page(request: Request, errors: dict[str, str] | None = None, stat
                   attachments=attachments_of(definition, data, texts), payment=payment, refund_left=refundable(payment),
                   messages=(messages or {}).get("items"), documents=(documents or {}).get("items"),
                   audit=(audit or {}).get("items"), kinds=MESSAGE_KINDS, may_act=account.get("kind") == "clerk",
+                  sent=decision_sent(case, (messages or {}).get("items"), (documents or {}).get("items")),
                   errors=errors or {}, posted=posted or {}, due=due,
                   authority=await web_of(request).tenant_by_ags(case["tenant"]))
 
@@ -109,11 +135,14 @@ async def act(request: Request) -> Response:
     field_name, done = ACTIONS[action]
     texts = web_of(request).texts(request.state.lang)
     payload: dict[str, Any] = {}
-    if action == "start-review":
+    if action in ("start-review", REVERSE):
         payload["clerk"] = clerk_name(account)
+    if action == REVERSE and form.get("confirm") != "ja":  # the hint that it was sent is read first
+        return await case_page(request, {"confirm": texts.gettext(
+            "Bitte bestätigen Sie, dass die Entscheidung bereits mitgeteilt wurde und aufgehoben werden soll.")}, 400, form)
     if field_name:
-        value = form.get(field_name, "").strip()
-        if not value and action != "approve":
+        value = form.get(field_name, "").strip()[:4000]
+        if not value and action not in ("approve", REVERSE):
             return await case_page(request, {field_name: texts.gettext("Bitte füllen Sie dieses Feld aus.")}, 400)
         if value:
             payload[field_name] = value

@@ -3,18 +3,24 @@ fee, paid on the PSP simulator): Cloppenburg's tenant admin defines an automatic
 rule, may not switch it on before its shadow run (409), runs it in shadow mode (JSON and
 CSV), switches it on; a new Meldebescheinigung, once paid, is decided by the rule through the
 rules consumer — "automatisch entschieden" with its reason in the citizen's timeline — and a
-clerk takes the decision back into review."""
+clerk, told on the web case page that the approval has already reached the citizen, confirms
+taking it back into review; the citizen gets one follow-up mail saying so."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from tests.e2e.accounts import Account, Accounts
 from tests.e2e.conftest import eventually
 from tests.e2e.payments.conftest import CLOPPENBURG, case_of, pay, start
 from tests.examples import form
+from tests.support import Platform
 
 RULES = f"/api/v1/admin/tenants/{CLOPPENBURG}/rules"
 RULE = {
@@ -29,8 +35,24 @@ MELDE = form("meldebescheinigung", first_name="Erika", last_name="Muster", birth
              street="Lange Straße", house_number="12", postal_code="49661", city="Cloppenburg")
 
 
+@contextlib.contextmanager
+def web_client(running: Platform, account: Account) -> Iterator[httpx.Client]:
+    """The web front end logged in as ``account`` (a staff login, its CSRF token from the form)."""
+    with httpx.Client(base_url=running.web_url, timeout=30, headers={"Origin": running.web_url}) as web:
+        login = web.get("/verwaltung/anmelden")
+        done = web.post("/verwaltung/anmelden", data={"email": account.email, "password": account.password,
+                                                       "csrf_token": csrf_of(login.text)})
+        assert done.status_code == 303, done.text
+        yield web
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
 def test_a_rule_decides_a_paid_meldebescheinigung_after_its_shadow_run_and_a_clerk_reverses_it(
-        payer: httpx.Client, clerk: httpx.Client, tenant_admin: httpx.Client) -> None:
+        payer: httpx.Client, clerk: httpx.Client, tenant_admin: httpx.Client, running: Platform,
+        accounts: Accounts) -> None:
     defined = tenant_admin.post(RULES, json=RULE)
     assert defined.status_code == 201, defined.text
     rule_id = defined.json()["rule_id"]
@@ -62,12 +84,31 @@ def test_a_rule_decides_a_paid_meldebescheinigung_after_its_shadow_run_and_a_cle
         assert marker["text"].startswith("Automatisch entschieden: Identität mit Vertrauensniveau hoch")
         assert "Anschrift im Melderegister bestätigt ist ja" in marker["text"]
 
-        back = clerk.post(f"/api/v1/cases/{case_id}/actions/reverse-automatic-decision", json={"reason": "Nachprüfung"})
-        assert back.status_code == 200 and back.json()["status"] == "in_review", back.text
+        # the approval has gone to the citizen: the clerk's case page says so before the reversal is confirmed
+        citizen_email = payer.get("/api/v1/me").json()["email"]
+        assert running.mail(citizen_email, "case_approved", timeout=60)["subject"].endswith("wurde entschieden")
+        with web_client(running, accounts.staff([(CLOPPENBURG, "clerk", ["*"])])) as web:
+            page = eventually(lambda: (p := web.get(f"/verwaltung/faelle/{case_id}")).status_code == 200
+                              and "Die E-Mail über die Entscheidung ist zugestellt." in p.text and p, timeout=60)
+            assert 'id="bereits-mitgeteilt"' in page.text
+            assert "Die Entscheidung wurde der antragstellenden Person bereits mitgeteilt" in page.text
+            assert "Ihre automatische Entscheidung wurde von der Behörde aufgehoben; Ihr Antrag wird erneut geprüft." in page.text
+            action = f"/verwaltung/faelle/{case_id}/reverse-automatic-decision"
+            unconfirmed = web.post(action, data={"reason": "Nachprüfung", "csrf_token": csrf_of(page.text)})
+            assert unconfirmed.status_code == 400 and "Bitte bestätigen Sie" in unconfirmed.text
+            assert case_of(payer, case_id)["status"] == "approved"  # nothing happened without the confirmation
+            back = web.post(action, data={"reason": "Nachprüfung", "confirm": "ja", "csrf_token": csrf_of(unconfirmed.text)})
+            assert back.status_code == 303, back.text
         again = clerk.post(f"/api/v1/cases/{case_id}/actions/reverse-automatic-decision", json={})
         assert (again.status_code, again.json()["code"]) == (409, "transition_not_allowed")
         reviewed = eventually(lambda: (c := case_of(payer, case_id))["status"] == "in_review" and c, timeout=30)
         steps = [s["step"] for s in reviewed["timeline"] if s["step"] != "message"]  # (mails are steps too)
         assert steps[-3:] == ["decided_automatically", "approved", "automatic_decision_reversed"]
+        # the citizen is told, once, that the decision she received no longer holds
+        notice = running.mail(citizen_email, "case_decision_reversed", timeout=60)
+        assert notice["subject"] == f"Ihr Antrag {reviewed['reference']}: automatische Entscheidung aufgehoben"
+        assert "Ihre automatische Entscheidung wurde von der Behörde aufgehoben" in notice["text"]
+        told = [m for m in running.sink_mails(citizen_email, count=3) if m["kind"] == "case_decision_reversed"]
+        assert len(told) == 1
     finally:
         assert tenant_admin.post(f"{RULES}/{rule_id}/deactivate").status_code == 200
