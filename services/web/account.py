@@ -4,8 +4,9 @@ question, paying a fee — the provider sends the payer back to the case page, w
 for the payment's status once) and the account settings (language, data export, deleting
 the account).
 
-Logging in stores the gateway's tokens in the web's session (server-side) and gives the
-browser a new session id; logging out ends the session at the gateway too."""
+Logging in stores the gateway's tokens in the web's encrypted session cookie (sessions.py)
+with a new CSRF token; logging out ends the session at the gateway too (its tokens are
+revoked, so a copy of the old cookie is worth nothing)."""
 
 from __future__ import annotations
 
@@ -57,9 +58,9 @@ async def login(request: Request) -> Response:
         else:
             session = web_of(request).sessions.rotate(session_of(request))
             request.state.session = session
-            session.auth = {**tokens(answer), "account": {}}
-            session.auth["account"] = await api(request, "GET", "/api/v1/me")
-            if is_staff(session.auth["account"]) and target == "/mein-rathaus/":
+            session.log_in(tokens(answer))
+            session.remember_account(await api(request, "GET", "/api/v1/me"))
+            if is_staff(session.account or {}) and target == "/mein-rathaus/":
                 target = "/verwaltung/"
             return redirect(target)
     return render(request, "login.html", 400, next=target, staff_area=staff, errors=errors, values=values)

@@ -128,7 +128,7 @@ async def simulator_done(request: Request) -> Response:
     session = session_of(request)
     session.data.pop("eid", None)
     await web_of(request).gateway.refresh(session, request.state.lang)  # the tokens carry the new level
-    session.auth["account"] = await api(request, "GET", "/api/v1/me")
+    session.remember_account(await api(request, "GET", "/api/v1/me"))
     session.flash(N_("Ihre Identität ist nachgewiesen."))
     return redirect(pending["next"])
 

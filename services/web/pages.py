@@ -13,10 +13,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from services.common import config
 from services.common.config import WebSettings
 from services.web.gateway import ApiError, Gateway, NotLoggedIn
 from services.web.i18n import Texts, load_catalogs
-from services.web.sessions import Session, SessionStore
+from services.web.sessions import Session, SessionCookies, session_keys
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TENANTS_TTL = 300  # s: the list of tenants is reloaded this often
@@ -26,7 +27,7 @@ class Web:
     def __init__(self, settings: WebSettings, gateway: Gateway | None = None):
         self.settings = settings
         self.gateway = gateway or Gateway(settings)
-        self.sessions = SessionStore(settings.session_idle)
+        self.sessions = SessionCookies(session_keys(settings, config.settings()), settings.session_idle)
         self.catalogs = load_catalogs()
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True
