@@ -1,4 +1,5 @@
-"""Accounts and "Mein Rathaus": register, confirm the e-mail address, log in and out, the
+"""Accounts and "Mein Rathaus": register, log in and out (the pages that mail links open,
+confirming the address and resetting the password, are mail_links.py), the
 citizen's cases and drafts across all municipalities (status, timeline, answering a clerk's
 question, paying a fee — the provider sends the payer back to the case page, which asks
 for the payment's status once) and the account settings (language, data export, deleting
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from services.web.gateway import ApiError, NotLoggedIn, tokens
 from services.web.i18n import N_
+from services.web.mail_links import password_error
 from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
 
@@ -93,8 +95,8 @@ async def register(request: Request) -> Response:
         errors["display_name"] = texts.gettext("Geben Sie Ihren Namen ein.")
     if not values["email"]:
         errors["email"] = texts.gettext("Geben Sie Ihre E-Mail-Adresse ein.")
-    if len(form.get("password", "")) < 12:
-        errors["password"] = texts.gettext("Das Passwort muss mindestens 12 Zeichen lang sein.")
+    if problem := password_error(form.get("password", ""), texts):
+        errors["password"] = problem
     if not errors:
         try:
             await api(request, "POST", "/api/v1/auth/register", auth=False,
@@ -112,26 +114,6 @@ async def register(request: Request) -> Response:
 async def registered(request: Request) -> Response:
     return render(request, "registered.html", email=session_of(request).data.get("registered", ""),
                   sink=web_of(request).settings.dev_mail_sink_url)
-
-
-async def confirm_form(request: Request) -> Response:
-    return render(request, "confirm.html", errors={}, values={})
-
-
-async def confirm(request: Request) -> Response:
-    form = await read_form(request)
-    token = form.get("token", "").strip()
-    token = token.split("token=", 1)[-1]  # the whole link pasted: the token is after "#token="
-    errors: dict[str, str] = {}
-    try:
-        await api(request, "POST", "/api/v1/auth/verify-email", auth=False, json={"token": token})
-    except ApiError as error:
-        if error.status >= 500:
-            raise
-        errors["token"] = error.detail
-        return render(request, "confirm.html", 400, errors=errors, values={})
-    session_of(request).flash(N_("Ihre E-Mail-Adresse ist bestätigt. Sie können sich jetzt anmelden."))
-    return redirect("/konto/anmelden")
 
 
 # -- Mein Rathaus ----------------------------------------------------------------------------------
@@ -283,8 +265,6 @@ routes = [
     Route("/konto/registrieren", register_form, methods=["GET"]),
     Route("/konto/registrieren", register, methods=["POST"]),
     Route("/konto/registriert", registered, methods=["GET"]),
-    Route("/konto/bestaetigen", confirm_form, methods=["GET"]),
-    Route("/konto/bestaetigen", confirm, methods=["POST"]),
     Route("/mein-rathaus/", my_cases, methods=["GET"]),
     Route("/mein-rathaus/antraege/{case_id}", my_case, methods=["GET"]),
     Route("/mein-rathaus/entwuerfe/{draft_id}/verwerfen", discard_draft, methods=["POST"]),

@@ -149,10 +149,12 @@ def test_registration_with_the_link_from_the_mail(context: BrowserContext, runni
     page.fill("#password", "Ein-langes-Passwort-2026")
     page.click("form.vr-form button[type=submit]")
     check_page(page, "registered")
-    link = running.mail(email, "verify_email")["link"]
-    page.goto("/konto/bestaetigen")
+    link = running.mail(email, "verify_email")["link"]  # a page of the portal, the token in its fragment
+    assert link.startswith(f"{running.web_url}/konto/bestaetigen#token=")
+    page.goto(link)
     check_page(page, "confirm-email")
-    page.fill("#token", link)
+    expect(page.locator("#token")).to_have_value(link.split("#token=")[1])  # static/token.js
+    assert "#" not in page.url  # out of the address bar and the history
     page.click("form.vr-form button[type=submit]")
     expect(page.locator(".kern-alert--success")).to_contain_text("bestätigt")
     page.fill("#email", email)
