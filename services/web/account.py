@@ -23,7 +23,7 @@ from starlette.routing import Route
 from services.web.gateway import ApiError, NotLoggedIn, tokens
 from services.web.i18n import N_
 from services.web.mail_links import password_error
-from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
+from services.web.pages import api, attempt, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
 
 
@@ -50,13 +50,10 @@ async def login(request: Request) -> Response:
     if not form.get("password"):
         errors["password"] = texts.gettext("Geben Sie Ihr Passwort ein.")
     if not errors:
-        try:
-            answer = await api(request, "POST", "/api/v1/auth/login", auth=False,
-                               json={"email": values["email"], "password": form["password"]})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["email"] = error.detail
+        answer, refused = await attempt(request, "POST", "/api/v1/auth/login", auth=False,
+                                        json={"email": values["email"], "password": form["password"]})
+        if refused:
+            errors["email"] = refused.detail
         else:
             session = web_of(request).sessions.rotate(session_of(request))
             request.state.session = session
@@ -98,13 +95,10 @@ async def register(request: Request) -> Response:
     if problem := password_error(form.get("password", ""), texts):
         errors["password"] = problem
     if not errors:
-        try:
-            await api(request, "POST", "/api/v1/auth/register", auth=False,
-                      json={"email": values["email"], "password": form["password"], "display_name": values["display_name"], "kind": "citizen"})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["password" if "password" in error.code else "email"] = error.detail
+        _, refused = await attempt(request, "POST", "/api/v1/auth/register", auth=False, json={
+            "email": values["email"], "password": form["password"], "display_name": values["display_name"], "kind": "citizen"})
+        if refused:
+            errors["password" if "password" in refused.code else "email"] = refused.detail
         else:
             session_of(request).data["registered"] = values["email"]
             return redirect("/konto/registriert")
@@ -178,12 +172,10 @@ async def answer(request: Request) -> Response:
     if not text:
         errors["answer"] = texts.gettext("Geben Sie Ihre Antwort ein.")
     else:
-        try:
-            await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/supply-information", json={"answer": text[:20000]})
-        except ApiError as error:
-            if error.status in (404, 401) or error.status >= 500:
-                raise
-            errors["answer"] = error.detail
+        _, refused = await attempt(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/supply-information",
+                                   passes=(401, 404), json={"answer": text[:20000]})
+        if refused:
+            errors["answer"] = refused.detail
     if errors:
         case = await load_case(request)
         definition = await api(request, "GET", f"/api/v1/services/{quote(case['service_id'])}")

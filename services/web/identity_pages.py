@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.web.gateway import ApiError
 from services.web.i18n import N_
-from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
+from services.web.pages import api, attempt, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
 
 SIMULATOR = "simulated-eid"
@@ -67,12 +66,9 @@ async def simulator_done(request: Request) -> Response:
     if values["level"] not in LEVELS:
         errors["level"] = texts.gettext("Bitte ausfüllen.")
     if not errors:
-        try:
-            await api(request, "POST", "/api/v1/me/eid/complete", json={"state": pending["state"], **values})
-        except ApiError as error:
-            if error.status >= 500 or error.status == 401:
-                raise
-            errors["given_name"] = error.detail
+        _, refused = await attempt(request, "POST", "/api/v1/me/eid/complete", passes=(401,), json={"state": pending["state"], **values})
+        if refused:
+            errors["given_name"] = refused.detail
     if errors:
         return render(request, "eid_simulator.html", 400, errors=errors, values=values)
     session = session_of(request)

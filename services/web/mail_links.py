@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.web.gateway import ApiError
 from services.web.i18n import N_, Texts
-from services.web.pages import api, redirect, render, session_of, web_of
+from services.web.pages import attempt, redirect, render, session_of, web_of
 from services.web.security import read_form
 
 MIN_PASSWORD = 12
@@ -71,12 +70,9 @@ async def confirm_form(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     page = confirmation_of(request)
     form = await read_form(request)
-    try:
-        await api(request, "POST", page.api, auth=False, json={"token": token_of(form)})
-    except ApiError as error:
-        if error.status >= 500:
-            raise
-        return render(request, "confirm.html", 400, page=page, errors={"token": error.detail})
+    _, refused = await attempt(request, "POST", page.api, auth=False, json={"token": token_of(form)})
+    if refused:
+        return render(request, "confirm.html", 400, page=page, errors={"token": refused.detail})
     session_of(request).flash(page.done)
     return redirect("/konto/anmelden")
 
@@ -92,12 +88,9 @@ async def reset_request(request: Request) -> Response:
     if not email:
         return render(request, "password_forgotten.html", 400, errors={"email": texts.gettext("Geben Sie Ihre E-Mail-Adresse ein.")},
                       values={}, sent=False)
-    try:
-        await api(request, "POST", "/api/v1/auth/password-reset", auth=False, json={"email": email[:254]})
-    except ApiError as error:
-        if error.status >= 500:
-            raise
-        return render(request, "password_forgotten.html", 400, errors={"email": error.detail}, values={"email": email}, sent=False)
+    _, refused = await attempt(request, "POST", "/api/v1/auth/password-reset", auth=False, json={"email": email[:254]})
+    if refused:
+        return render(request, "password_forgotten.html", 400, errors={"email": refused.detail}, values={"email": email}, sent=False)
     return render(request, "password_forgotten.html", errors={}, values={}, sent=True,
                   sink=web_of(request).settings.dev_mail_sink_url)
 
@@ -116,13 +109,10 @@ async def reset(request: Request) -> Response:
     if problem := password_error(form.get("password", ""), texts):
         errors["password"] = problem
     if not errors:
-        try:
-            await api(request, "POST", "/api/v1/auth/password-reset/confirm", auth=False,
-                      json={"token": token, "password": form["password"]})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["password" if error.code == "password_rejected" else "token"] = error.detail
+        _, refused = await attempt(request, "POST", "/api/v1/auth/password-reset/confirm", auth=False,
+                                   json={"token": token, "password": form["password"]})
+        if refused:
+            errors["password" if refused.code == "password_rejected" else "token"] = refused.detail
         else:
             session_of(request).flash(N_("Ihr neues Passwort ist gesetzt. Sie können sich jetzt anmelden."))
             return redirect("/konto/anmelden")

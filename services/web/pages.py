@@ -68,6 +68,18 @@ async def api(request: Request, method: str, path: str, **kwargs: Any) -> Any:
     return await web_of(request).gateway.call(method, path, session=session_of(request), lang=lang_of(request), **kwargs)
 
 
+async def attempt(request: Request, method: str, path: str, *, passes: tuple[int, ...] = (), **kwargs: Any
+                  ) -> tuple[Any, ApiError | None]:
+    """A form's call to the gateway: its answer, or the refusal (4xx) to show on the form. A
+    failure of the gateway (5xx) and the ``passes`` statuses go on to the error pages."""
+    try:
+        return await api(request, method, path, **kwargs), None
+    except ApiError as error:
+        if error.status >= 500 or error.status in passes:
+            raise
+        return None, error
+
+
 def require_login(request: Request) -> dict[str, Any]:
     """The logged-in account (citizen or staff: what each may do, the gateway decides)."""
     account = session_of(request).account

@@ -22,9 +22,10 @@ from tests.support import Platform
 
 
 def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str, checks: bool = True,
-                    decision: str = "Die Steuermarke kommt per Post.") -> None:
-    """The responsible clerk finds the case in the worklist, starts the review and approves."""
-    clerk = accounts.staff([(tenant, "clerk", ["*"])])
+                    decision: str = "Die Steuermarke kommt per Post.", services: tuple[str, ...] = ("*",)) -> None:
+    """The responsible clerk (for ``services`` of the tenant) finds the case in the worklist,
+    starts the review and approves."""
+    clerk = accounts.staff([(tenant, "clerk", list(services))])
     log_in(page, clerk, staff=True, name="clerk-login" if checks else None)
     expect(page).to_have_url(re.compile(f"/verwaltung/{tenant}/"))
     if checks:
