@@ -152,6 +152,13 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+def serving(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def logged_out(web: httpx.Client) -> bool:
     answer = web.get("/mein-rathaus/")
     assert answer.status_code in (200, 303), answer.text
@@ -171,7 +178,7 @@ def test_a_web_session_outlives_a_restart_and_ends_with_the_logout(running: Plat
 
         running.kill("web", signal.SIGTERM)
         running.start("web")
-        eventually(lambda: httpx.get(f"{running.web_url}/health", timeout=3).status_code == 200, timeout=60)
+        eventually(lambda: serving(running.web_url), timeout=60)
         assert not logged_out(web)  # still logged in, with the same cookie
 
         for tampered in (cookie[:-6] + ("A" if cookie[-6] != "A" else "B") + cookie[-5:], cookie[:100], "kein-cookie"):
