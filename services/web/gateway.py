@@ -55,7 +55,7 @@ class Gateway:
             base_url=settings.gateway_url, timeout=settings.gateway_timeout, limits=limits, transport=transport
         )
         self._rotating: dict[str, asyncio.Future] = {}  # sha256(refresh token) -> its refresh under way
-        self._successors: dict[str, tuple[float, dict[str, Any] | None]] = {}  # -> (when, the tokens after it)
+        self._successors: dict[str, tuple[float, dict[str, Any]]] = {}  # -> (when, the tokens after it)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -1,16 +1,20 @@
 """The web's encrypted session cookie (services.web.sessions): another instance with the
 same key reads it (a restart, a second replica), the browser can neither read nor change
-it, it expires when idle, a key can be rotated, and it stays under the browser's limit."""
+it, it expires when idle, a key can be rotated, and it stays under the browser's limit; and
+the gateway client refreshes a session's tokens once for a page's parallel requests."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
+import httpx
 import pytest
 
 from services.common.config import Settings, WebSettings
-from services.web.sessions import MAX_COOKIE, REISSUE, SessionCookies, SessionKeyError, session_keys
+from services.web.gateway import Gateway
+from services.web.sessions import MAX_COOKIE, REISSUE, Session, SessionCookies, SessionKeyError, session_keys
 
 KEY = b"k" * 40
 OTHER = b"o" * 40
@@ -103,3 +107,31 @@ def test_session_keys_are_long_or_refused_and_generated_for_development(tmp_path
     generated = session_keys(WebSettings.from_env({}), platform)
     assert generated == session_keys(WebSettings.from_env({}), platform) and len(generated[0]) >= 32
     assert (tmp_path / "web-session.key").stat().st_mode & 0o077 == 0
+
+
+def test_parallel_requests_of_a_page_refresh_the_tokens_once() -> None:
+    """Identity ends a session whose old refresh token comes back; requests in flight carry
+    the cookie from before the refresh, so the web asks once and shares the answer."""
+    refreshed: list[str] = []
+
+    async def gateway(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/auth/refresh":
+            refreshed.append(json.loads(request.content)["refresh_token"])
+            await asyncio.sleep(0.01)  # the others arrive while it is under way
+            return httpx.Response(200, json={"access_token": "new-access", "refresh_token": "new-refresh", "expires_in": 600})
+        assert request.headers["authorization"] == "Bearer new-access"
+        return httpx.Response(200, json={"ok": True})
+
+    async def page() -> list[Session]:
+        client = Gateway(WebSettings.from_env({}), transport=httpx.MockTransport(gateway))
+        sessions = [SessionCookies([KEY], idle=3600).new() for _ in range(4)]
+        for session in sessions:  # the same cookie, expired access token
+            session.log_in({"access_token": "old-access", "refresh_token": "old-refresh", "expires_at": 0.0})
+        await asyncio.gather(*(client.get("/api/v1/me", session=s) for s in sessions[:3]))
+        await client.get("/api/v1/me", session=sessions[3])  # a moment later, with the old cookie
+        await client.close()
+        return sessions
+
+    sessions = asyncio.run(page())
+    assert refreshed == ["old-refresh"]
+    assert {s.auth["refresh_token"] for s in sessions if s.auth} == {"new-refresh"}
