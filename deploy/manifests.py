@@ -72,8 +72,9 @@ PROCESSES: tuple[Process, ...] = (
     Process("insights-projector", ("python", "-m", "services.insights.projector")),
     Process("handover", nameko("handover"), replicas=2),  # stateless: leases are decided by optimistic concurrency
     Process("handover-consumer", ("python", "-m", "services.handover.consumer")),
-    # the portals and the clerk workspace: a client of the gateway's API, sessions in its memory (one replica)
-    Process("web", ("python", "-m", "services.web"), http_port=8080,
+    # the portals and the clerk workspace: a client of the gateway's API; its sessions are encrypted
+    # cookies under WEB_SESSION_SECRET (vr-secrets), so any replica serves any session
+    Process("web", ("python", "-m", "services.web"), http_port=8080, replicas=2,
             env={"WEB_HOST": "0.0.0.0", "WEB_GATEWAY_URL": "http://gateway:8000"}),
     Process("psp_simulator", ("python", "-m", "services.payments.psp_simulator"), http_port=8090, development_only=True,
             env={"PSP_SIMULATOR_HOST": "0.0.0.0", "PSP_SIMULATOR_PUBLIC_URL": "http://127.0.0.1:8090"}),
@@ -113,7 +114,7 @@ CONFIG = {
     "LOG_LEVEL": "INFO",
 }
 #: the keys of the Secret ``vr-secrets`` (deploy/RUNBOOK.md creates it)
-SECRET_KEYS = ("AMQP_URI", "POSTGRES_PASSWORD", "VR_SECRET_KEY", "SMTP_USERNAME", "SMTP_PASSWORD",
+SECRET_KEYS = ("AMQP_URI", "POSTGRES_PASSWORD", "VR_SECRET_KEY", "WEB_SESSION_SECRET", "SMTP_USERNAME", "SMTP_PASSWORD",
                "IDENTITY_SIGNING_KEY_PASSWORD")
 
 

@@ -431,7 +431,8 @@ class PaymentsSettings:
 class WebSettings:
     """The web front end's settings: ``WEB_<FIELD>``. It is a client of the gateway's public
     API (``WEB_GATEWAY_URL``); its own address ``WEB_PUBLIC_URL`` decides whether its session
-    cookie is ``Secure`` (https) and which ``Origin`` its forms may come from."""
+    cookie is ``Secure`` (https) and which ``Origin`` its forms may come from, and is where
+    the links in account mails (verification, password reset) lead."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -441,6 +442,10 @@ class WebSettings:
     public_url: str = ""
     #: Seconds a web session lives without a request.
     session_idle: int = 2 * 3600
+    #: Key of the encrypted session cookie (>= 32 bytes; comma-separated: the first encrypts,
+    #: every one decrypts, for rotation). Empty: a development key generated once under
+    #: ``VR_VAR_DIR`` (``web-session.key``); production must set it, the same on every replica.
+    session_secret: str = ""
     #: Pooled connections to the gateway.
     gateway_connections: int = 50
     gateway_timeout: float = 30.0

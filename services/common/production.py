@@ -52,6 +52,11 @@ def unsafe_settings(env: Mapping[str, str] | None = None) -> list[str]:
          f"configure a random secret of at least {MIN_SECRET_BYTES} bytes"),
         (0 < len(current.vr_secret_key.encode("utf-8")) < MIN_SECRET_BYTES,
          f"VR_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"),
+        (not web.session_secret,
+         "WEB_SESSION_SECRET is not set: a development key would be generated under VR_VAR_DIR; configure a "
+         f"random key of at least {MIN_SECRET_BYTES} bytes, the same on every web replica"),
+        (any(0 < len(key.strip().encode("utf-8")) < MIN_SECRET_BYTES for key in web.session_secret.split(",")),
+         f"WEB_SESSION_SECRET has a key shorter than {MIN_SECRET_BYTES} bytes"),
         (bool(web.dev_mail_sink_url),
          "WEB_DEV_MAIL_SINK_URL is set: the portal would link to a development mail sink; unset it"),
         (not web.cookie_secure,

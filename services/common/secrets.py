@@ -40,11 +40,12 @@ def secret_from(current: Settings) -> bytes:
             msg = f"VR_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes"
             raise SecretKeyError(msg)
         return raw
-    return _development_secret(Path(current.var_dir) / SECRET_FILE)
+    return development_secret(Path(current.var_dir) / SECRET_FILE)
 
 
 @functools.lru_cache(maxsize=8)
-def _development_secret(path: Path) -> bytes:
+def development_secret(path: Path) -> bytes:
+    """The random secret in ``path``, created once (mode 0600); for development only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         candidate = base64.urlsafe_b64encode(secrets.token_bytes(32))

@@ -1,4 +1,6 @@
-"""The pages that links in mails open (until the web front end serves them).
+"""Pages for the links in account mails, for deployments without the web portal and links
+in mails sent before it served them: identity's mails now link to the portal's pages
+(``WEB_PUBLIC_URL``, services/web/mail_links.py), which work the same way.
 
 Mail scanners and link previews fetch every link in a mail, so a link must not change
 anything: it opens one of these pages, and only its button changes state, by POSTing JSON

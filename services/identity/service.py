@@ -22,7 +22,7 @@ from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
 
 from services.common import logs
-from services.common.config import identity_settings, settings
+from services.common.config import WebSettings, identity_settings
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, SettingTimer
 from services.common.problems import DomainError
 from services.common.tokens import LEEWAY
@@ -31,13 +31,15 @@ from services.identity.application.results import MailToSend
 from services.identity.domain import RefreshTokenReused
 
 log = logs.get_logger("identity")
-#: Links in mails open a page whose button changes state (a GET never does: mail scanners
-#: follow links); the token is in the fragment, which never reaches a server or a Referer.
+#: Links in mails open a page of the web portal (``WEB_PUBLIC_URL``, services/web/mail_links.py)
+#: whose button changes state (a GET never does: mail scanners follow links); the token is in
+#: the fragment, which never reaches a server or a Referer. API clients post the token from the
+#: link to the API themselves; the gateway's own pages (/account/…) still take older links.
 LINKS = {
-    "verify_email": "/account/verify-email#token={token}",
-    "password_reset": "/account/set-password#token={token}",
-    "confirm_email_change": "/account/confirm-email-change#token={token}",
-    "staff_invitation": "/account/set-password#token={token}",
+    "verify_email": "/konto/bestaetigen#token={token}",
+    "password_reset": "/konto/passwort-neu#token={token}",
+    "confirm_email_change": "/konto/email-bestaetigen#token={token}",
+    "staff_invitation": "/konto/passwort-neu#token={token}",
 }
 
 
@@ -63,7 +65,7 @@ def send_mails(notifications: Any, mails: Iterable[MailToSend]) -> None:
     durable RPC queue while the notifications service restarts. The log keeps only the
     template and a random mail id: recipients and links (with their one-time tokens) never
     enter it."""
-    base_url = settings().public_base_url
+    base_url = WebSettings.from_env().public_url  # the portal's pages for these links
     for mail in mails:
         request = mail_request(mail, base_url)
         log.info("mail_outbox", template=mail.template, mail_id=request["mail_id"])

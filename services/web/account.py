@@ -1,11 +1,13 @@
-"""Accounts and "Mein Rathaus": register, confirm the e-mail address, log in and out, the
+"""Accounts and "Mein Rathaus": register, log in and out (the pages that mail links open,
+confirming the address and resetting the password, are mail_links.py), the
 citizen's cases and drafts across all municipalities (status, timeline, answering a clerk's
 question, paying a fee — the provider sends the payer back to the case page, which asks
 for the payment's status once) and the account settings (language, data export, deleting
 the account).
 
-Logging in stores the gateway's tokens in the web's session (server-side) and gives the
-browser a new session id; logging out ends the session at the gateway too."""
+Logging in stores the gateway's tokens in the web's encrypted session cookie (sessions.py)
+with a new CSRF token; logging out ends the session at the gateway too (its tokens are
+revoked, so a copy of the old cookie is worth nothing)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from starlette.routing import Route
 
 from services.web.gateway import ApiError, NotLoggedIn, tokens
 from services.web.i18n import N_
-from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
+from services.web.mail_links import password_error
+from services.web.pages import api, attempt, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
 
 
@@ -47,19 +50,16 @@ async def login(request: Request) -> Response:
     if not form.get("password"):
         errors["password"] = texts.gettext("Geben Sie Ihr Passwort ein.")
     if not errors:
-        try:
-            answer = await api(request, "POST", "/api/v1/auth/login", auth=False,
-                               json={"email": values["email"], "password": form["password"]})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["email"] = error.detail
+        answer, refused = await attempt(request, "POST", "/api/v1/auth/login", auth=False,
+                                        json={"email": values["email"], "password": form["password"]})
+        if refused:
+            errors["email"] = refused.detail
         else:
             session = web_of(request).sessions.rotate(session_of(request))
             request.state.session = session
-            session.auth = {**tokens(answer), "account": {}}
-            session.auth["account"] = await api(request, "GET", "/api/v1/me")
-            if is_staff(session.auth["account"]) and target == "/mein-rathaus/":
+            session.log_in(tokens(answer))
+            session.remember_account(await api(request, "GET", "/api/v1/me"))
+            if is_staff(session.account or {}) and target == "/mein-rathaus/":
                 target = "/verwaltung/"
             return redirect(target)
     return render(request, "login.html", 400, next=target, staff_area=staff, errors=errors, values=values)
@@ -92,16 +92,13 @@ async def register(request: Request) -> Response:
         errors["display_name"] = texts.gettext("Geben Sie Ihren Namen ein.")
     if not values["email"]:
         errors["email"] = texts.gettext("Geben Sie Ihre E-Mail-Adresse ein.")
-    if len(form.get("password", "")) < 12:
-        errors["password"] = texts.gettext("Das Passwort muss mindestens 12 Zeichen lang sein.")
+    if problem := password_error(form.get("password", ""), texts):
+        errors["password"] = problem
     if not errors:
-        try:
-            await api(request, "POST", "/api/v1/auth/register", auth=False,
-                      json={"email": values["email"], "password": form["password"], "display_name": values["display_name"], "kind": "citizen"})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["password" if "password" in error.code else "email"] = error.detail
+        _, refused = await attempt(request, "POST", "/api/v1/auth/register", auth=False, json={
+            "email": values["email"], "password": form["password"], "display_name": values["display_name"], "kind": "citizen"})
+        if refused:
+            errors["password" if "password" in refused.code else "email"] = refused.detail
         else:
             session_of(request).data["registered"] = values["email"]
             return redirect("/konto/registriert")
@@ -111,26 +108,6 @@ async def register(request: Request) -> Response:
 async def registered(request: Request) -> Response:
     return render(request, "registered.html", email=session_of(request).data.get("registered", ""),
                   sink=web_of(request).settings.dev_mail_sink_url)
-
-
-async def confirm_form(request: Request) -> Response:
-    return render(request, "confirm.html", errors={}, values={})
-
-
-async def confirm(request: Request) -> Response:
-    form = await read_form(request)
-    token = form.get("token", "").strip()
-    token = token.split("token=", 1)[-1]  # the whole link pasted: the token is after "#token="
-    errors: dict[str, str] = {}
-    try:
-        await api(request, "POST", "/api/v1/auth/verify-email", auth=False, json={"token": token})
-    except ApiError as error:
-        if error.status >= 500:
-            raise
-        errors["token"] = error.detail
-        return render(request, "confirm.html", 400, errors=errors, values={})
-    session_of(request).flash(N_("Ihre E-Mail-Adresse ist bestätigt. Sie können sich jetzt anmelden."))
-    return redirect("/konto/anmelden")
 
 
 # -- Mein Rathaus ----------------------------------------------------------------------------------
@@ -195,12 +172,10 @@ async def answer(request: Request) -> Response:
     if not text:
         errors["answer"] = texts.gettext("Geben Sie Ihre Antwort ein.")
     else:
-        try:
-            await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/supply-information", json={"answer": text[:20000]})
-        except ApiError as error:
-            if error.status in (404, 401) or error.status >= 500:
-                raise
-            errors["answer"] = error.detail
+        _, refused = await attempt(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/supply-information",
+                                   passes=(401, 404), json={"answer": text[:20000]})
+        if refused:
+            errors["answer"] = refused.detail
     if errors:
         case = await load_case(request)
         definition = await api(request, "GET", f"/api/v1/services/{quote(case['service_id'])}")
@@ -282,8 +257,6 @@ routes = [
     Route("/konto/registrieren", register_form, methods=["GET"]),
     Route("/konto/registrieren", register, methods=["POST"]),
     Route("/konto/registriert", registered, methods=["GET"]),
-    Route("/konto/bestaetigen", confirm_form, methods=["GET"]),
-    Route("/konto/bestaetigen", confirm, methods=["POST"]),
     Route("/mein-rathaus/", my_cases, methods=["GET"]),
     Route("/mein-rathaus/antraege/{case_id}", my_case, methods=["GET"]),
     Route("/mein-rathaus/entwuerfe/{draft_id}/verwerfen", discard_draft, methods=["POST"]),

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.common import logs
 from services.common.config import WebSettings
-from services.web import account, apply, clerk, council, identity_pages, kpis, portal, postbox, rules
+from services.web import account, apply, clerk, council, identity_pages, kpis, mail_links, portal, postbox, rules
 from services.web.gateway import ApiError, Gateway, NotLoggedIn
 from services.web.pages import Web, error_page, login_redirect, not_found, render
 from services.web.security import CsrfRejected, WebMiddleware
@@ -68,7 +68,7 @@ def create_app(settings: WebSettings, gateway: Gateway | None = None) -> Starlet
         routes=[
             Route("/health", health),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-            *account.routes, *identity_pages.routes, *postbox.routes, *kpis.routes, *rules.routes, *clerk.routes,
+            *account.routes, *mail_links.routes, *identity_pages.routes, *postbox.routes, *kpis.routes, *rules.routes, *clerk.routes,
             *council.routes, *portal.routes, *apply.routes,
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=500), Middleware(WebMiddleware)],

@@ -155,24 +155,30 @@ def render_page(found: Journey, number: int, errors: dict[str, str], raw: dict[s
         multipart=any(f.kind == "file" for f in page)))
 
 
-async def page(request: Request) -> Response:
+async def journey_page(request: Request) -> tuple[Journey | None, Response | None]:
+    """The journey and its form page's number from the path, or the answer where there is none."""
     found = await journey(request)
     if found is None:
-        return await missing(request)
+        return None, await missing(request)
+    if not 1 <= request.path_params["number"] <= len(found.pages):
+        return None, not_found(request)
+    return found, None
+
+
+async def page(request: Request) -> Response:
+    found, other = await journey_page(request)
+    if found is None:
+        return other
     number = request.path_params["number"]
-    if not 1 <= number <= len(found.pages):
-        return not_found(request)
     pending = found.state.pop("errors", {})
     return render_page(found, number, pending, {}, 400 if pending else 200)
 
 
 async def save_page(request: Request) -> Response:
-    found = await journey(request)
+    found, other = await journey_page(request)
     if found is None:
-        return await missing(request)
+        return other
     number = request.path_params["number"]
-    if not 1 <= number <= len(found.pages):
-        return not_found(request)
     posted, files = await read_form_with_files(request)
     fields = found.pages[number - 1]
     values, errors, raw = forms.parse(fields, posted, found.texts)

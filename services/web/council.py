@@ -7,6 +7,7 @@ failed. Texts from the source are shown as text (autoescaped), never as HTML."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,22 +43,16 @@ async def committee(request: Request) -> Response:
                   upcoming=upcoming["items"], past=past["items"], sync=upcoming["sync"])
 
 
-async def meeting(request: Request) -> Response:
-    tenant = await _tenant(request)
-    meeting_id = request.path_params["meeting_id"]
-    if tenant is None or not LOCAL_ID.match(meeting_id):
-        return not_found(request)
-    found = await api(request, "GET", f"/api/v1/tenants/{tenant['ags']}/council/meetings/{meeting_id}")
-    return render(request, "council/meeting.html", tenant=tenant, meeting=found, sync=found["sync"])
-
-
-async def paper(request: Request) -> Response:
-    tenant = await _tenant(request)
-    paper_id = request.path_params["paper_id"]
-    if tenant is None or not LOCAL_ID.match(paper_id):
-        return not_found(request)
-    found = await api(request, "GET", f"/api/v1/tenants/{tenant['ags']}/council/papers/{paper_id}")
-    return render(request, "council/paper.html", tenant=tenant, paper=found, sync=found["sync"])
+def _detail(resource: str, template: str, name: str) -> Callable[[Request], Awaitable[Response]]:
+    """The page of one meeting or one paper: the same lookup of a local id, another template."""
+    async def page(request: Request) -> Response:
+        tenant = await _tenant(request)
+        item_id = request.path_params["item_id"]
+        if tenant is None or not LOCAL_ID.match(item_id):
+            return not_found(request)
+        found = await api(request, "GET", f"/api/v1/tenants/{tenant['ags']}/council/{resource}/{item_id}")
+        return render(request, template, tenant=tenant, sync=found["sync"], **{name: found})
+    return page
 
 
 async def search(request: Request) -> Response:
@@ -81,6 +76,6 @@ routes = [
     Route("/{slug}/rat/", overview),
     Route("/{slug}/rat/suche", search),
     Route("/{slug}/rat/gremien/{org_id}", committee),
-    Route("/{slug}/rat/sitzungen/{meeting_id}", meeting),
-    Route("/{slug}/rat/vorlagen/{paper_id}", paper),
+    Route("/{slug}/rat/sitzungen/{item_id}", _detail("meetings", "council/meeting.html", "meeting")),
+    Route("/{slug}/rat/vorlagen/{item_id}", _detail("papers", "council/paper.html", "paper")),
 ]

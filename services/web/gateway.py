@@ -7,6 +7,8 @@ become :class:`ApiError` with the gateway's stable ``code``, in the page's langu
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 from typing import Any
 
@@ -16,6 +18,7 @@ from services.common.config import WebSettings
 from services.web.sessions import Session
 
 REFRESH_MARGIN = 30  # s before the access token expires
+SUCCESSOR_TTL = 30  # s the tokens after a refresh are handed to requests with the old refresh token
 
 
 class ApiError(Exception):
@@ -51,6 +54,8 @@ class Gateway:
         self.client = httpx.AsyncClient(
             base_url=settings.gateway_url, timeout=settings.gateway_timeout, limits=limits, transport=transport
         )
+        self._rotating: dict[str, asyncio.Future] = {}  # sha256(refresh token) -> its refresh under way
+        self._successors: dict[str, tuple[float, dict[str, Any]]] = {}  # -> (when, the tokens after it)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -67,11 +72,36 @@ class Gateway:
 
     async def _refresh(self, session: Session, lang: str) -> None:
         auth = session.auth or {}
-        response = await self._send("POST", "/api/v1/auth/refresh", lang, None, json={"refresh_token": auth.get("refresh_token", "")})
-        if response.status_code != 200:
+        renewed = await self._rotate(str(auth.get("refresh_token", "")), lang)
+        if renewed is None:
             session.auth = None
             raise NotLoggedIn()
-        session.auth = {**auth, **tokens(response.json())}
+        session.auth = {**auth, **renewed}
+
+    async def _rotate(self, refresh_token: str, lang: str) -> dict[str, Any] | None:
+        """The tokens that follow this refresh token, asked for once: identity rotates refresh
+        tokens and ends the session when an old one comes back, and a page's requests in
+        flight (the session cookie they carry was issued before the first refresh) would
+        present it again. So the answer is shared with them for :data:`SUCCESSOR_TTL`."""
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._successors.items() if now - at > SUCCESSOR_TTL]:
+            del self._successors[key]
+        key = hashlib.sha256(refresh_token.encode()).hexdigest()
+        if key in self._successors:
+            return self._successors[key][1]
+        if key not in self._rotating:
+            self._rotating[key] = asyncio.ensure_future(self._post_refresh(refresh_token, lang))
+            self._rotating[key].add_done_callback(lambda done: self._rotated(key, done))
+        return await asyncio.shield(self._rotating[key])
+
+    async def _post_refresh(self, refresh_token: str, lang: str) -> dict[str, Any] | None:
+        response = await self._send("POST", "/api/v1/auth/refresh", lang, None, json={"refresh_token": refresh_token})
+        return tokens(response.json()) if response.status_code == 200 else None
+
+    def _rotated(self, key: str, done: asyncio.Future) -> None:
+        self._rotating.pop(key, None)
+        if not done.cancelled() and done.exception() is None and done.result() is not None:
+            self._successors[key] = (time.monotonic(), done.result())
 
     async def call(
         self, method: str, path: str, *, session: Session | None = None, lang: str = "de", auth: bool = True,

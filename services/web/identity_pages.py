@@ -1,6 +1,5 @@
-"""Password reset (request a link; set a new password with the link or code from the mail)
-and raising the account's trust level with the online ID (eID), which some services need
-(the Führungszeugnis: "hoch").
+"""Raising the account's trust level with the online ID (eID), which some services need
+(the Führungszeugnis: "hoch"); the password reset is in mail_links.py.
 
 eID: the web asks the gateway to start (``/api/v1/me/eid/start``); with the development
 simulator (provider ``simulated-eid``) the web shows the simulator's form itself — it
@@ -17,63 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.web.gateway import ApiError
 from services.web.i18n import N_
-from services.web.pages import api, redirect, render, require_login, safe_next, session_of, web_of
+from services.web.pages import api, attempt, redirect, render, require_login, safe_next, session_of, web_of
 from services.web.security import read_form
 
 SIMULATOR = "simulated-eid"
 LEVELS = ("substantial", "high")
 LEVEL_NAMES = {"basic": N_("einfach (E-Mail-Adresse bestätigt)"), "substantial": N_("substanziell"), "high": N_("hoch")}
-
-
-# -- password reset ------------------------------------------------------------------------------
-async def reset_request_form(request: Request) -> Response:
-    return render(request, "password_forgotten.html", errors={}, values={}, sent=False)
-
-
-async def reset_request(request: Request) -> Response:
-    form = await read_form(request)
-    email = form.get("email", "").strip()
-    texts = web_of(request).texts(request.state.lang)
-    if not email:
-        return render(request, "password_forgotten.html", 400, errors={"email": texts.gettext("Geben Sie Ihre E-Mail-Adresse ein.")},
-                      values={}, sent=False)
-    try:
-        await api(request, "POST", "/api/v1/auth/password-reset", auth=False, json={"email": email[:254]})
-    except ApiError as error:
-        if error.status >= 500:
-            raise
-        return render(request, "password_forgotten.html", 400, errors={"email": error.detail}, values={"email": email}, sent=False)
-    return render(request, "password_forgotten.html", errors={}, values={}, sent=True,
-                  sink=web_of(request).settings.dev_mail_sink_url)
-
-
-async def reset_form(request: Request) -> Response:
-    return render(request, "password_reset.html", errors={}, token=request.query_params.get("token", "")[:500])
-
-
-async def reset(request: Request) -> Response:
-    form = await read_form(request)
-    token = form.get("token", "").strip().split("token=", 1)[-1]  # the whole link pasted
-    texts = web_of(request).texts(request.state.lang)
-    errors: dict[str, str] = {}
-    if not token:
-        errors["token"] = texts.gettext("Geben Sie den Link oder Code aus der E-Mail ein.")
-    if len(form.get("password", "")) < 12:
-        errors["password"] = texts.gettext("Das Passwort muss mindestens 12 Zeichen lang sein.")
-    if not errors:
-        try:
-            await api(request, "POST", "/api/v1/auth/password-reset/confirm", auth=False,
-                      json={"token": token[:500], "password": form["password"]})
-        except ApiError as error:
-            if error.status >= 500:
-                raise
-            errors["password" if error.code == "password_rejected" else "token"] = error.detail
-        else:
-            session_of(request).flash(N_("Ihr neues Passwort ist gesetzt. Sie können sich jetzt anmelden."))
-            return redirect("/konto/anmelden")
-    return render(request, "password_reset.html", 400, errors=errors, token="")
 
 
 # -- eID -------------------------------------------------------------------------------------------
@@ -117,27 +66,20 @@ async def simulator_done(request: Request) -> Response:
     if values["level"] not in LEVELS:
         errors["level"] = texts.gettext("Bitte ausfüllen.")
     if not errors:
-        try:
-            await api(request, "POST", "/api/v1/me/eid/complete", json={"state": pending["state"], **values})
-        except ApiError as error:
-            if error.status >= 500 or error.status == 401:
-                raise
-            errors["given_name"] = error.detail
+        _, refused = await attempt(request, "POST", "/api/v1/me/eid/complete", passes=(401,), json={"state": pending["state"], **values})
+        if refused:
+            errors["given_name"] = refused.detail
     if errors:
         return render(request, "eid_simulator.html", 400, errors=errors, values=values)
     session = session_of(request)
     session.data.pop("eid", None)
     await web_of(request).gateway.refresh(session, request.state.lang)  # the tokens carry the new level
-    session.auth["account"] = await api(request, "GET", "/api/v1/me")
+    session.remember_account(await api(request, "GET", "/api/v1/me"))
     session.flash(N_("Ihre Identität ist nachgewiesen."))
     return redirect(pending["next"])
 
 
 routes = [
-    Route("/konto/passwort-vergessen", reset_request_form, methods=["GET"]),
-    Route("/konto/passwort-vergessen", reset_request, methods=["POST"]),
-    Route("/konto/passwort-neu", reset_form, methods=["GET"]),
-    Route("/konto/passwort-neu", reset, methods=["POST"]),
     Route("/mein-rathaus/identitaet", identity_page, methods=["GET"]),
     Route("/mein-rathaus/identitaet", identity_start, methods=["POST"]),
     Route("/mein-rathaus/identitaet/simulator", simulator_page, methods=["GET"]),

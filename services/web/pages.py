@@ -13,10 +13,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from services.common import config
 from services.common.config import WebSettings
 from services.web.gateway import ApiError, Gateway, NotLoggedIn
 from services.web.i18n import Texts, load_catalogs
-from services.web.sessions import Session, SessionStore
+from services.web.sessions import Session, SessionCookies, session_keys
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TENANTS_TTL = 300  # s: the list of tenants is reloaded this often
@@ -26,7 +27,7 @@ class Web:
     def __init__(self, settings: WebSettings, gateway: Gateway | None = None):
         self.settings = settings
         self.gateway = gateway or Gateway(settings)
-        self.sessions = SessionStore(settings.session_idle)
+        self.sessions = SessionCookies(session_keys(settings, config.settings()), settings.session_idle)
         self.catalogs = load_catalogs()
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True
@@ -65,6 +66,18 @@ def lang_of(request: Request) -> str:
 async def api(request: Request, method: str, path: str, **kwargs: Any) -> Any:
     """The gateway's answer for this page's session and language."""
     return await web_of(request).gateway.call(method, path, session=session_of(request), lang=lang_of(request), **kwargs)
+
+
+async def attempt(request: Request, method: str, path: str, *, passes: tuple[int, ...] = (), **kwargs: Any
+                  ) -> tuple[Any, ApiError | None]:
+    """A form's call to the gateway: its answer, or the refusal (4xx) to show on the form. A
+    failure of the gateway (5xx) and the ``passes`` statuses go on to the error pages."""
+    try:
+        return await api(request, method, path, **kwargs), None
+    except ApiError as error:
+        if error.status >= 500 or error.status in passes:
+            raise
+        return None, error
 
 
 def require_login(request: Request) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Web security of every page: the session cookie, security headers and CSRF.
 
-* Session cookie ``vr_web``: HttpOnly, SameSite=Lax, Secure when the portal is https.
+* Session cookie ``vr_web`` (the encrypted session itself, sessions.py): HttpOnly,
+  SameSite=Lax, Secure when the portal is https; issued again when the session changed.
 * Content-Security-Policy without inline script or style (``'self'`` only; KERN's icons
   are ``data:`` SVGs), ``frame-ancestors 'none'``; ``no-store`` on every page rendered for
   a session (personal pages included), nosniff, a strict referrer policy.
@@ -81,12 +82,9 @@ class WebMiddleware(BaseHTTPMiddleware):
         response.headers["X-Frame-Options"] = "DENY"
         if page:
             response.headers["Cache-Control"] = "no-store"
-            session = request.state.session
-            if session.fresh:
-                response.set_cookie(
-                    COOKIE, session.sid, httponly=True, samesite="lax", secure=web.settings.cookie_secure, path="/"
-                )
-                session.fresh = False
+            cookie = web.sessions.dump(request.state.session)
+            if cookie is not None:
+                response.set_cookie(COOKIE, cookie, httponly=True, samesite="lax", secure=web.settings.cookie_secure, path="/")
         route = request.scope.get("route")
         metrics.HTTP_REQUESTS.labels(getattr(route, "path", "static" if not page else "other"), request.method,
                                      str(response.status_code)).observe(time.perf_counter() - started)

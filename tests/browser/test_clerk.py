@@ -12,9 +12,9 @@ import uuid
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import answer, check_page, fill_form, log_in, log_out
+from tests.browser.conftest import answer, check_page, log_in, log_out
 from tests.e2e.accounts import Account, Accounts
-from tests.e2e.conftest import BAKUM, LOHNE, client_for
+from tests.e2e.conftest import LOHNE, client_for
 from tests.e2e.payments.conftest import pay, start
 from tests.examples import form
 from tests.support import Platform
@@ -160,46 +160,3 @@ def test_the_worklist_filters_counts_and_refreshes_without_a_reload(
         reload_until_in(page, "#vr-worklist tbody", dog["reference"])
         expect(page.locator("#vr-worklist tbody")).not_to_contain_text(third["reference"])
         expect(page.locator("label[for=mine]")).to_contain_text(re.compile(r"\([1-9]\d*\)"))
-
-
-BRIEFWAHL = {
-    "first_name": "Hannelore", "last_name": "Wählerin", "birth_date": "1950-06-01", "street": "Rathausplatz",
-    "house_number": "3", "postal_code": "49456", "city": "Bakum", "email": "hannelore@example.org",
-    "election": "Kommunalwahl 2026", "delivery": "registered_address", "declaration": True,
-}
-
-
-def test_briefwahl_in_bakum_from_search_to_the_clerks_decision(
-    context: BrowserContext, running: Platform, accounts: Accounts
-) -> None:
-    citizen = accounts.citizen()
-    page = context.new_page()
-    log_in(page, citizen)
-    page.goto("/bakum/")
-    page.fill("#q", "per Brief wählen")
-    page.click("form.vr-search button")
-    page.click("a[href='/bakum/leistungen/briefwahl']")
-    page.click("text=Antrag starten")
-    fill_form(page, BRIEFWAHL)
-    expect(page.locator("main")).to_contain_text("Kommunalwahl 2026")
-    page.click("#absenden button")
-    reference = page.locator(".vr-reference").inner_text()
-    assert reference.startswith("BAK-")
-    log_out(page)
-
-    log_in(page, accounts.staff([(BAKUM, "clerk", ["briefwahl"])]), staff=True)
-    page.goto(f"/verwaltung/{BAKUM}/?service_id=briefwahl&sort=submitted_at&order=desc")
-    reload_until_in(page, "#vr-worklist tbody", reference)
-    page.click(f"text={reference}")
-    expect(page.locator("main")).to_contain_text("Hannelore")
-    page.click("text=Bearbeitung beginnen")
-    page.fill("#decision", "Die Briefwahlunterlagen gehen heute an Ihre Meldeanschrift.")
-    page.click("form[action$='/approve'] button")
-    expect(page.locator("dd strong")).to_have_text("Bewilligt")
-    log_out(page)
-
-    log_in(page, citizen)
-    page.goto("/mein-rathaus/")
-    reload_until_in(page, "main", "Bewilligt")
-    page.locator("tr", has_text=reference).locator("a").click()
-    expect(page.locator("main")).to_contain_text("Die Briefwahlunterlagen gehen heute an Ihre Meldeanschrift.")

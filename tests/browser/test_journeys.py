@@ -22,9 +22,10 @@ from tests.support import Platform
 
 
 def decide_as_clerk(page: Page, accounts: Accounts, reference: str, tenant: str, checks: bool = True,
-                    decision: str = "Die Steuermarke kommt per Post.") -> None:
-    """The responsible clerk finds the case in the worklist, starts the review and approves."""
-    clerk = accounts.staff([(tenant, "clerk", ["*"])])
+                    decision: str = "Die Steuermarke kommt per Post.", services: tuple[str, ...] = ("*",)) -> None:
+    """The responsible clerk (for ``services`` of the tenant) finds the case in the worklist,
+    starts the review and approves."""
+    clerk = accounts.staff([(tenant, "clerk", list(services))])
     log_in(page, clerk, staff=True, name="clerk-login" if checks else None)
     expect(page).to_have_url(re.compile(f"/verwaltung/{tenant}/"))
     if checks:
@@ -149,10 +150,12 @@ def test_registration_with_the_link_from_the_mail(context: BrowserContext, runni
     page.fill("#password", "Ein-langes-Passwort-2026")
     page.click("form.vr-form button[type=submit]")
     check_page(page, "registered")
-    link = running.mail(email, "verify_email")["link"]
-    page.goto("/konto/bestaetigen")
+    link = running.mail(email, "verify_email")["link"]  # a page of the portal, the token in its fragment
+    assert link.startswith(f"{running.web_url}/konto/bestaetigen#token=")
+    page.goto(link)
     check_page(page, "confirm-email")
-    page.fill("#token", link)
+    expect(page.locator("#token")).to_have_value(link.split("#token=")[1])  # static/token.js
+    assert "#" not in page.url  # out of the address bar and the history
     page.click("form.vr-form button[type=submit]")
     expect(page.locator(".kern-alert--success")).to_contain_text("bestätigt")
     page.fill("#email", email)

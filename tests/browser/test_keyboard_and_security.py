@@ -4,6 +4,7 @@ and the web's security headers, cookie and CSRF checks (over plain HTTP)."""
 from __future__ import annotations
 
 import re
+import signal
 from datetime import date
 
 import httpx
@@ -12,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.browser.conftest import check_page, fill_form, log_in, log_out, reload_until, submit_and_open_as_clerk
 from tests.e2e.accounts import Accounts
 from tests.examples import form
-from tests.support import Platform
+from tests.support import Platform, eventually
 
 HOSTILE = ['<script>window.__pwned=1</script>', '"><img src=x onerror="window.__pwned=1">']
 
@@ -143,8 +144,52 @@ def test_headers_cookie_and_csrf(running: Platform, accounts: Accounts) -> None:
         done = web.post("/konto/anmelden", data={**credentials, "csrf_token": token}, headers={"Origin": running.web_url})
         assert done.status_code == 303
         assert "access_token" not in done.text and citizen.token not in web.get("/mein-rathaus/").text
-        assert web.cookies.get("vr_web") and "vr_access" not in web.cookies  # the gateway's tokens stay server-side
+        assert web.cookies.get("vr_web") and "vr_access" not in web.cookies  # the gateway's tokens are sealed in vr_web
         assert web.post("/konto/abmelden", data={"csrf_token": token}).status_code == 403  # the token was rotated
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def serving(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def logged_out(web: httpx.Client) -> bool:
+    answer = web.get("/mein-rathaus/")
+    assert answer.status_code in (200, 303), answer.text
+    return answer.status_code == 303 and answer.headers["location"].startswith("/konto/anmelden?next=")
+
+
+def test_a_web_session_outlives_a_restart_and_ends_with_the_logout(running: Platform, accounts: Accounts) -> None:
+    """The session is the encrypted cookie (services/web/sessions.py): a restarted web (or
+    another replica with the same WEB_SESSION_SECRET) continues it; a changed cookie is no
+    session; after logging out, a copy of the old cookie gets nothing (revoked at the gateway)."""
+    citizen = accounts.citizen()
+    with httpx.Client(base_url=running.web_url, timeout=30) as web:
+        credentials = {"email": citizen.email, "password": citizen.password, "csrf_token": csrf_of(web.get("/konto/anmelden").text)}
+        assert web.post("/konto/anmelden", data=credentials).status_code == 303
+        cookie = web.cookies["vr_web"]
+        assert len(cookie) < 4000
+
+        running.kill("web", signal.SIGTERM)
+        running.start("web")
+        eventually(lambda: serving(running.web_url), timeout=60)
+        assert not logged_out(web)  # still logged in, with the same cookie
+
+        for tampered in (cookie[:-6] + ("A" if cookie[-6] != "A" else "B") + cookie[-5:], cookie[:100], "kein-cookie"):
+            with httpx.Client(base_url=running.web_url, timeout=30, cookies={"vr_web": tampered}) as other:
+                assert logged_out(other)  # a new, empty session: no 500
+
+        csrf = csrf_of(web.get("/mein-rathaus/").text)
+        assert web.post("/konto/abmelden", data={"csrf_token": csrf}).status_code == 303
+        assert logged_out(web)
+        with httpx.Client(base_url=running.web_url, timeout=30, cookies={"vr_web": cookie}) as replay:
+            assert eventually(lambda: logged_out(replay))  # the old cookie's tokens are revoked
 
 
 def test_a_form_page_with_its_styles_stays_under_100_kb(running: Platform, accounts: Accounts) -> None:

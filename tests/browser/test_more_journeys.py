@@ -43,6 +43,7 @@ class Journey:
     pays: bool = False
     axe: bool = False  # check the form pages (widgets the Hundeanmeldung does not have)
     reference: str = ""  # the reference's prefix
+    clerk_services: tuple[str, ...] = ("*",)  # what the deciding clerk is responsible for
 
 
 JOURNEYS = [
@@ -50,9 +51,9 @@ JOURNEYS = [
         "gewerbeanmeldung", city="Lohne", postal_code="49393", business_city="Lohne", business_postal_code="49393",
         business_name="Muster GmbH", legal_form="gmbh", register_number="HRB 123456"),
         kind="organisation", trust="substantial", pays=True, reference="LOH-", axe=True),  # select, textarea
-    Journey("bakum", "Briefwahl", "briefwahl", "03460001", {
+    Journey("bakum", "per Brief wählen", "briefwahl", "03460001", {
         **person("49456", "Bakum"), "election": "Bundestagswahl 2029", "delivery": "registered_address",
-        "declaration": True}, reference="BAK-", axe=True),  # the declaration
+        "declaration": True}, reference="BAK-", axe=True, clerk_services=("briefwahl",)),  # the declaration
     Journey("neuenkirchen-voerden", "Kita Platz", "kita-anmeldung", "03460007", {
         "parent_first_name": "Erika", "parent_last_name": "Muster", "parent_birth_date": "1990-05-05",
         "parent_street": "Hauptstraße", "parent_house_number": "7", "parent_postal_code": "49434",
@@ -123,7 +124,8 @@ def test_from_the_portals_search_to_the_decision_in_mein_rathaus(
     log_out(page)
 
     decision = f"Ihr Antrag {reference} ist bewilligt."
-    decide_as_clerk(page, accounts, reference, journey.clerk_tenant, checks=False, decision=decision)
+    decide_as_clerk(page, accounts, reference, journey.clerk_tenant, checks=False, decision=decision,
+                    services=journey.clerk_services)
 
     log_in(page, citizen)
     reload_until(page, "Bewilligt")  # "Mein Rathaus" is a projection

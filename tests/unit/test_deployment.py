@@ -63,8 +63,9 @@ def test_every_process_runs_in_the_cluster_with_probes_limits_and_its_config() -
         assert container["envFrom"] == [{"configMapRef": {"name": "vr-config"}}, {"secretRef": {"name": "vr-secrets"}}]
         port = int(spec["template"]["metadata"]["annotations"]["prometheus.io/port"])
         assert port == METRICS_PORTS[next(p for p in METRICS_PORTS if p.replace("_", "-") == name)]
-        # RPC services and the gateway are stateless: several replicas; ordered consumers run once, never twice
-        stateless = "services.common.launch" in container["command"] and name != "notifications"
+        # RPC services, the gateway and the web (sessions in sealed cookies) are stateless: several
+        # replicas; ordered consumers run once, never twice
+        stateless = ("services.common.launch" in container["command"] and name != "notifications") or name == "web"
         assert (spec["replicas"] >= 2) == stateless, name
         assert spec["strategy"]["type"] == ("RollingUpdate" if stateless else "Recreate"), name
     assert deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/health/ready"

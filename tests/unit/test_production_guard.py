@@ -17,6 +17,7 @@ SAFE = {
     "VR_SECRET_KEY": "k" * 48,
     "PUBLIC_BASE_URL": "https://rathaus.example.de",
     "WEB_PUBLIC_URL": "https://portal.rathaus.example.de",
+    "WEB_SESSION_SECRET": "s" * 48 + ",previous-key-still-decrypting-old-cookies",
 }
 
 UNSAFE = {
@@ -31,6 +32,8 @@ UNSAFE = {
     "default public url": ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL"),  # unset: http://127.0.0.1:8000
     "plain-http portal": ({"WEB_PUBLIC_URL": "http://portal.rathaus.example.de"}, "WEB_PUBLIC_URL"),
     "default portal url": ({"WEB_PUBLIC_URL": ""}, "WEB_PUBLIC_URL"),  # unset: http://127.0.0.1:8080
+    "generated session key": ({"WEB_SESSION_SECRET": ""}, "WEB_SESSION_SECRET"),
+    "short session key": ({"WEB_SESSION_SECRET": "s" * 48 + ",kurz"}, "WEB_SESSION_SECRET"),
     "portal links to a mail sink": ({"WEB_DEV_MAIL_SINK_URL": "http://127.0.0.1:8025"}, "WEB_DEV_MAIL_SINK_URL"),
 }
 
@@ -51,7 +54,7 @@ def test_everything_unsafe_at_once_gives_one_line_each() -> None:
     problems = unsafe_settings(env)
     named = {line.split(" ")[0].split("=")[0].rstrip(":") for line in problems}
     assert named == {"IDENTITY_EID_PROVIDER", "COOKIE_SECURE", "IDENTITY_SIGNING_KEY_FILE", "AMQP_URI",
-                     "VR_SECRET_KEY", "PUBLIC_BASE_URL", "WEB_PUBLIC_URL"}
+                     "VR_SECRET_KEY", "PUBLIC_BASE_URL", "WEB_PUBLIC_URL", "WEB_SESSION_SECRET"}
     assert all("\n" not in line for line in problems)
 
 

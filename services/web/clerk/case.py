@@ -23,7 +23,7 @@ from services.web import forms
 from services.web.clerk.worklist import clerk_name
 from services.web.gateway import ApiError
 from services.web.i18n import N_
-from services.web.pages import api, not_found, redirect, render, require_login, session_of, web_of
+from services.web.pages import api, attempt, not_found, redirect, render, require_login, session_of, web_of
 from services.web.security import read_form
 
 ACTIONS = {
@@ -148,12 +148,9 @@ async def act(request: Request) -> Response:
             payload[field_name] = value
     if action == "request-information" and form.get("due_date"):
         payload["due_date"] = form["due_date"][:10]
-    try:
-        await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/{action}", json=payload)
-    except ApiError as error:
-        if error.status in (401, 404) or error.status >= 500:
-            raise
-        return await case_page(request, {field_name or "aktionen": error.detail}, 400, form)
+    _, refused = await attempt(request, "POST", f"/api/v1/cases/{quote(case_id)}/actions/{action}", passes=(401, 404), json=payload)
+    if refused:
+        return await case_page(request, {field_name or "aktionen": refused.detail}, 400, form)
     session_of(request).flash(done)
     return redirect(f"/verwaltung/faelle/{quote(case_id)}")
 
@@ -189,12 +186,9 @@ async def refund(request: Request) -> Response:
             payload["amount_cents"] = cents
     if errors:
         return await case_page(request, errors, 400, form)
-    try:
-        await api(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment/refund", json=payload)
-    except ApiError as error:
-        if error.status in (401, 404) or error.status >= 500:
-            raise
-        return await case_page(request, {"refund_reason": error.detail}, 400, form)
+    _, refused = await attempt(request, "POST", f"/api/v1/cases/{quote(case_id)}/payment/refund", passes=(401, 404), json=payload)
+    if refused:
+        return await case_page(request, {"refund_reason": refused.detail}, 400, form)
     session_of(request).flash(N_("Die Erstattung wurde veranlasst."))
     return redirect(f"/verwaltung/faelle/{quote(case_id)}#zahlung")
 
