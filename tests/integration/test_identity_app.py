@@ -17,6 +17,7 @@ from services.identity.domain import (
     EmailAlreadyInUse,
     EmailIndex,
     FourEyesRequired,
+    GrantRequestExpired,
     GrantRequestNotFound,
     InvalidCredentials,
     InvalidGrant,
@@ -633,6 +634,26 @@ class TestDurableBackends:
         second.approve_grant(created.account_id, "03460009", request["request_id"], approved_by="admin-b")
         assert [g.role for g in first.resolve_principal(created.account_id).grants] == ["clerk"]
         assert [e["action"] for e in first.grant_history(created.account_id, "03460009")["items"]] == ["requested", "approved"]
+
+    def test_a_role_request_expires_after_the_configured_time(self, shared: AppFactory):
+        """IDENTITY_GRANT_REQUEST_TTL (an hour here): listed as expired, not approvable
+        (409 ``grant_request_expired``), asked for anew; the same on another instance."""
+        first = shared(IDENTITY_GRANT_REQUEST_TTL="3600")
+        created = first.create_staff_account("alt@vechta.example", kind="clerk", password=STRONG)
+        request = first.request_grant(created.account_id, "03460009", "clerk", ["*"], requested_by="admin-a")
+        assert request["expired"] is False and request["expires_at"] > request["requested_at"]
+        shared.clock.advance(3600)
+        second = shared(IDENTITY_GRANT_REQUEST_TTL="3600")
+        [pending] = second.staff_grants(created.account_id, "03460009")["pending"]
+        assert (pending["request_id"], pending["expired"]) == (request["request_id"], True)
+        with pytest.raises(GrantRequestExpired) as raised:
+            second.approve_grant(created.account_id, "03460009", request["request_id"], approved_by="admin-b")
+        assert raised.value.status == 409 and second.resolve_principal(created.account_id).grants == ()
+        again = second.request_grant(created.account_id, "03460009", "clerk", ["*"], requested_by="admin-a")
+        first.approve_grant(created.account_id, "03460009", again["request_id"], approved_by="admin-b")
+        assert [g.role for g in first.resolve_principal(created.account_id).grants] == ["clerk"]
+        history = first.grant_history(created.account_id, "03460009")["items"]
+        assert [e["action"] for e in history] == ["requested", "expired", "requested", "approved"]
 
     def test_unique_address_across_instances(self, shared: AppFactory):
         one, two = shared(), shared()
