@@ -655,6 +655,34 @@ class TestDurableBackends:
         history = first.grant_history(created.account_id, "03460009")["items"]
         assert [e["action"] for e in history] == ["requested", "expired", "requested", "approved"]
 
+    def test_the_login_budget_is_shared_by_instances_and_survives_a_restart(self, shared: AppFactory):
+        """The throttle counts in identity's own database: two instances (processes) share one
+        budget, a restarted one still knows it; the window starts anew after an idle hour."""
+        one, two = shared(shared_throttle=True), shared(shared_throttle=True)
+        email, ip = "demo.buerger@example.org", "192.0.2.7"
+        register_verified(one, email)
+        # 3 free wrong passwords per account and address, then 1 s doubling: spread over two instances
+        assert one.login(email, "falsch-1", client_ip=ip).error == "invalid_credentials"
+        assert two.login(email, "falsch-2", client_ip=ip).error == "invalid_credentials"
+        third = one.login(email, "falsch-3", client_ip=ip)
+        assert (third.error, third.retry_after) == ("invalid_credentials", 1)
+        assert two.login(email, STRONG, client_ip=ip).error == "rate_limited"  # the other instance waits too
+        one.close()
+        restarted = shared(shared_throttle=True)
+        assert restarted.login(email, STRONG, client_ip=ip).error == "rate_limited"
+        shared.clock.advance(1)
+        fourth = restarted.login(email, "falsch-4", client_ip=ip)
+        assert (fourth.error, fourth.retry_after) == ("invalid_credentials", 2)  # the count went on: 1 s, then 2 s
+        shared.clock.advance(2)
+        assert two.login(email, STRONG, client_ip=ip).ok  # the owner gets in once the wait is over
+        # registrations (mail) share their budget too: 3 per address, then 60 s
+        for app in (two, restarted, two):
+            app.register("neu@example.org", STRONG_2, client_ip=ip)
+        with pytest.raises(RateLimited):
+            restarted.register("neu@example.org", STRONG_2, client_ip=ip)
+        shared.clock.advance(3600)  # an idle hour: a new window
+        assert two.login(email, "falsch-5", client_ip="192.0.2.8").error == "invalid_credentials"
+
     def test_unique_address_across_instances(self, shared: AppFactory):
         one, two = shared(), shared()
         created = one.register("demo.buerger@example.org", STRONG)
