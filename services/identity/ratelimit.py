@@ -1,9 +1,9 @@
-"""In-memory throttling with exponential backoff: failed logins, registrations and
-verification mails.
+"""Throttling with exponential backoff: failed logins, registrations and verification mails.
 
 Counters live in memory (pure Python, injectable monotonic clock) or, given a
 :class:`~services.identity.throttle_store.ThrottleStore`, in identity's own database,
-shared by all identity processes and kept across restarts (wall-clock seconds). Each key (``email:<sha256>``,
+shared by all identity processes and kept across restarts (wall-clock seconds). Each
+key (``email:<sha256>``,
 ``ip:<address>``, both together) may be counted ``free_attempts`` times; every further
 count doubles the wait (``base_delay * 2**(count - free_attempts)``, capped at
 ``max_delay``). A key is forgotten ``forget_after`` seconds after it was last counted,

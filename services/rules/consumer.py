@@ -4,8 +4,7 @@ active rules act through ordinary case commands to submissions over RPC.
 
 Idempotent: what the rules did for a batch of case events is saved with the tracking record
 of its last event, in one transaction, before the batch is acked (a redelivered event does
-nothing); the case commands are idempotent by the
-case's own state. Poison messages (malformed, a case that does not exist) go to
+nothing); the case commands are idempotent by the case's own state. Poison messages (malformed, a case that does not exist) go to
 ``rules.cases.dead`` (the shared saga loop); a submissions outage leaves them unacked.
 """
 
@@ -19,7 +18,7 @@ from typing import Any
 from services.common import logs, metrics
 from services.common.amqp import BatchConsumer, Delivery, check_broker
 from services.common.production import refuse_unsafe_start
-from services.common.saga import Handler, Poison, SagaConsumer
+from services.common.saga import Poison, SagaConsumer
 from services.rules.application import RulesApp, open_rules
 from services.rules.application.consuming import CaseCommands, CaseEventBatch
 
@@ -79,20 +78,6 @@ class RpcCases:
         self._proxy = self._cluster = None
 
 
-def rules_handler(app: RulesApp, cases: CaseCommands) -> Handler:
-    """One event on its own (a batch of one); the process uses :class:`RulesConsumer`."""
-    return lambda envelope: _consume(envelope, app.open_batch(), cases, commit=True)
-
-
-def _consume(envelope: dict[str, Any], batch: CaseEventBatch, cases: CaseCommands, commit: bool = False) -> str:
-    if "aggregate_id" not in envelope or "event_id" not in envelope or "tenant" not in envelope:
-        raise Poison("not a case integration event")
-    result = batch.consume(envelope, cases)
-    if commit:
-        batch.commit()
-    return result
-
-
 class RulesConsumer(SagaConsumer):
     """The saga loop with one transaction per batch on the rules store: each message is
     handled (or parked) in order, then what the rules did and the tracking record of the
@@ -105,8 +90,10 @@ class RulesConsumer(SagaConsumer):
         self.batch: CaseEventBatch | None = None
 
     def _handle(self, envelope: dict[str, Any]) -> str:
+        if "aggregate_id" not in envelope or "event_id" not in envelope or "tenant" not in envelope:
+            raise Poison("not a case integration event")
         assert self.batch is not None  # set by handle_batch
-        return _consume(envelope, self.batch, self.cases)
+        return self.batch.consume(envelope, self.cases)
 
     def handle_batch(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
         self.batch = self.app.open_batch()
