@@ -8,8 +8,10 @@ when the key waits. Every count is one upsert in one transaction (the row lock s
 concurrent processes); a key idle for ``forget_after`` starts a new window. Times are wall
 clock seconds (shared across processes and restarts, unlike ``time.monotonic``).
 
-Old rows are deleted now and then (every ``PRUNE_EVERY`` counts of a process), which keeps
-the table small whatever keys a sprayer invents.
+Keys are stored as an HMAC under the deployment secret (``keyed_hex``): the table names no
+e-mail address or client address anyone could read back or test a guess against. Rows
+idle for ``KEEP_SECONDS`` are deleted when a process opens the store and every
+``PRUNE_EVERY`` counts, which keeps the table small whatever keys a sprayer invents.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from services.common.secrets import keyed_hex
+
 TABLE = "throttle_counts"
 PRUNE_EVERY = 1000
-KEEP_SECONDS = 24 * 3600  # longer than any limiter's forget_after: rows older than this are dead
+KEEP_SECONDS = 2 * 3600  # longer than any limiter's forget_after (1 h): rows older than this are dead
 
 
 class ThrottleStore:
     """(failures, blocked_until) per (scope, key) in the datastore of identity's event store."""
 
-    def __init__(self, datastore: Any) -> None:
+    def __init__(self, datastore: Any, secret: bytes, clock: Callable[[], float] = time.time) -> None:
         self.datastore = datastore
+        self._secret = secret
         self.postgres = hasattr(datastore, "schema")  # eventsourcing's PostgresDatastore
         self.table = f'"{datastore.schema}".{TABLE}' if self.postgres else TABLE
         self._counted = 0
@@ -41,11 +46,12 @@ class ThrottleStore:
                         "failures INTEGER NOT NULL, last_failure DOUBLE PRECISION NOT NULL, "
                         "blocked_until DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, key))"
                     )
-                return
+                break
             except Exception as exc:
                 if attempt == 4 or ("already exists" not in str(exc) and "duplicate key" not in str(exc)):
                     raise
                 time.sleep(0.1 * (attempt + 1))
+        self._prune(clock())
 
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
@@ -57,11 +63,14 @@ class ThrottleStore:
     def _row(row: Any) -> tuple[Any, ...]:
         return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
+    def _key(self, key: str) -> str:
+        return keyed_hex("throttle", key, self._secret)
+
     def get(self, scope: str, key: str, now: float, forget_after: float) -> tuple[int, float] | None:
         """The key's (failures, blocked_until) in its live window, or None."""
         with self.datastore.transaction(commit=False) as cur:
             cur.execute(self._sql(f"SELECT failures, blocked_until FROM {self.table} "
-                                  "WHERE scope = ? AND key = ? AND last_failure > ?"), (scope, key, now - forget_after))
+                                  "WHERE scope = ? AND key = ? AND last_failure > ?"), (scope, self._key(key), now - forget_after))
             row = cur.fetchone()
         return None if row is None else (int(self._row(row)[0]), float(self._row(row)[1]))
 
@@ -69,7 +78,7 @@ class ThrottleStore:
               delay_for: Callable[[int], float]) -> tuple[int, float]:
         """Count one attempt; ``delay_for(failures)`` is the wait it earns (0 within the free
         attempts). Returns (failures, blocked_until) after the count."""
-        fresh = now - forget_after
+        fresh, key = now - forget_after, self._key(key)
         with self._transaction() as cur:
             cur.execute(self._sql(
                 f"INSERT INTO {self.table} AS t (scope, key, failures, last_failure, blocked_until) "
@@ -90,19 +99,22 @@ class ThrottleStore:
 
     def reset(self, scope: str, key: str) -> None:
         with self._transaction() as cur:
-            cur.execute(self._sql(f"DELETE FROM {self.table} WHERE scope = ? AND key = ?"), (scope, key))
+            cur.execute(self._sql(f"DELETE FROM {self.table} WHERE scope = ? AND key = ?"), (scope, self._key(key)))
 
     def _maybe_prune(self, now: float) -> None:
         with self._lock:
             self._counted += 1
             due = self._counted % PRUNE_EVERY == 0
         if due:
-            with self._transaction() as cur:
-                cur.execute(self._sql(f"DELETE FROM {self.table} WHERE last_failure < ?"), (now - KEEP_SECONDS,))
+            self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        with self._transaction() as cur:
+            cur.execute(self._sql(f"DELETE FROM {self.table} WHERE last_failure < ?"), (now - KEEP_SECONDS,))
 
 
-def store_of(recorder: Any) -> ThrottleStore | None:
+def store_of(recorder: Any, secret: bytes, clock: Callable[[], float] = time.time) -> ThrottleStore | None:
     """The shared store on the recorder's database; None for the in-memory (POPO) store,
     whose counters stay in the process like its events."""
     datastore = getattr(recorder, "datastore", None)
-    return ThrottleStore(datastore) if datastore is not None else None
+    return ThrottleStore(datastore, secret, clock) if datastore is not None else None

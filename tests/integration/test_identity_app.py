@@ -31,6 +31,7 @@ from services.identity.domain import (
 from services.identity.domain.errors import RateLimited, WrongPassword
 from services.identity.eid import EidError
 from services.identity.passwords import PasswordService
+from services.identity.ratelimit import account_key
 from tests.identity_support import (
     STRONG,
     STRONG_2,
@@ -682,6 +683,11 @@ class TestDurableBackends:
             restarted.register("neu@example.org", STRONG_2, client_ip=ip)
         shared.clock.advance(3600)  # an idle hour: a new window
         assert two.login(email, "falsch-5", client_ip="192.0.2.8").error == "invalid_credentials"
+        # the table names no address: keys are keyed hashes under the deployment secret
+        with two.recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(f"SELECT key FROM {two.throttle.per_pair.store.table}")
+            stored = " ".join(str(row["key"] if isinstance(row, dict) else row[0]) for row in cur.fetchall())
+        assert stored and ip not in stored and account_key(email).split(":")[1] not in stored
 
     def test_unique_address_across_instances(self, shared: AppFactory):
         one, two = shared(), shared()

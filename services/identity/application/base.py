@@ -108,8 +108,12 @@ class IdentityBase(Application):
         self.eid_provider = eid_provider or provider_from_name(self.settings.eid_provider)
         # counters in identity's own database: one budget for every identity process, kept
         # across restarts (in memory only on the in-memory POPO store)
-        store = store_of(self.recorder) if throttle is None or mail_throttle is None else None
-        wall = {"store": store, "clock": lambda: self._now().timestamp()} if store else {}
+        def wall_clock() -> float:
+            return self._now().timestamp()
+
+        secret = secret_from(Settings.from_env(self.env))
+        store = store_of(self.recorder, secret, wall_clock) if throttle is None or mail_throttle is None else None
+        wall = {"store": store, "clock": wall_clock} if store else {}
         self.throttle = throttle or LoginThrottle(**wall)
         self.mail_throttle = mail_throttle or MailThrottle(free_per_ip=self.settings.mail_free_per_ip, **wall)
 
