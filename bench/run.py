@@ -337,6 +337,8 @@ class Bench:
         consumer, synthetic, real = result["consumer"], result["shadow_synthetic"], result["shadow_through_submissions"]
         rows = [
             ["consumer: case events/s (evaluate, case command, tracking; no broker/RPC)", consumer["events_per_s"]],
+            [f"consumer: rules-store transactions per event (batches of {consumer['batch']})",
+             consumer["rules_store_transactions_per_event"]],
             ["consumer: redelivered events/s (tracking hit)", consumer["redelivered_per_s"]],
             [f"shadow run, rule side: {synthetic['cases']} past cases (s)", synthetic["seconds"]],
             [f"shadow run through submissions' store: {real['cases']} cases (s)", real["seconds"]],

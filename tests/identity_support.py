@@ -81,14 +81,17 @@ class AppFactory:
         self.keyset = keyset
         self.apps: list[IdentityApplication] = []
 
-    def __call__(self, *, throttle: LoginThrottle | None = None, **env: str) -> IdentityApplication:
+    def __call__(self, *, throttle: LoginThrottle | None = None, shared_throttle: bool = False, **env: str) -> IdentityApplication:
+        """``shared_throttle``: the application's own counters in its store (as in production),
+        instead of in-memory ones on the test clock."""
+        memory = not shared_throttle
         app = IdentityApplication(
             env={**TEST_SETTINGS, **self.env, **env},
             clock=self.clock,
             keyset=self.keyset,
             eid_provider=SimulatedEidProvider(),
-            throttle=throttle or LoginThrottle(clock=self.clock.monotonic),
-            mail_throttle=MailThrottle(clock=self.clock.monotonic),
+            throttle=throttle or (LoginThrottle(clock=self.clock.monotonic) if memory else None),
+            mail_throttle=MailThrottle(clock=self.clock.monotonic) if memory else None,
         )
         self.apps.append(app)
         return app

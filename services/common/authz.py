@@ -237,6 +237,12 @@ def can_read_kpis(principal: Principal, tenant: str) -> bool:
     return principal.kind == "tenant_admin" and bool(principal.grants_for(tenant, roles=("tenant_admin",)))
 
 
+def can_read_all_kpis(principal: Principal) -> bool:
+    """The KPIs of all tenants together (``GET /api/v1/kpis``): operators only — a tenant
+    admin sees one municipality, the platform's operators the whole deployment."""
+    return _valid(principal) and principal.kind == "operator"
+
+
 def is_second_person(approver: str, requested_by: str | None, grantee: str) -> bool:
     """Four-eyes: a role request is approved by someone who neither asked for it nor gets it
     (that the approver manages the tenant's staff is :func:`can_manage_staff`)."""

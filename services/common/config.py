@@ -320,6 +320,8 @@ class IdentitySettings:
     reset_ttl: int = 3600
     email_change_ttl: int = 24 * 3600
     invitation_ttl: int = 72 * 3600
+    #: A role request not approved within this many seconds expires: it can only be rejected.
+    grant_request_ttl: int = 7 * 24 * 3600
     eid_ttl: int = 15 * 60
     reset_request_interval: int = 60
     #: Registrations and verification resends one client address may send before it is

@@ -59,6 +59,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "password_rejected": (400, "Das Passwort ist nicht sicher genug ({reason}). Bitte wählen Sie mindestens 10 Zeichen, die nicht leicht zu erraten sind.", "The password is not strong enough ({reason}). Please choose at least 10 characters that are hard to guess."),
     "invalid_grant": (400, "Die Berechtigung ist ungültig.", "The grant is invalid."),
     "grant_request_not_found": (404, "Diese Anfrage auf eine Rolle gibt es nicht oder sie ist schon entschieden.", "There is no such pending role request (or it was already decided)."),
+    "grant_request_expired": (409, "Diese Anfrage auf eine Rolle ist abgelaufen; sie kann nur noch abgelehnt werden. Bitte stellen Sie sie neu.", "This role request has expired; it can only be rejected now. Please request the role again."),
     "four_eyes_required": (403, "Vier-Augen-Prinzip: Eine Rolle gibt eine zweite Person frei – weder wer sie beantragt hat noch wer sie erhalten soll.", "Four-eyes principle: a role is approved by a second person — neither whoever asked for it nor whoever is to receive it."),
     "account_not_found": (404, "Dieses Konto gibt es nicht.", "There is no such account."),
     "account_deleted": (410, "Dieses Konto wurde gelöscht.", "This account was deleted."),

@@ -45,21 +45,27 @@ class SagaConsumer:
         """Handle in order; ack after each handled or dead-lettered message. A transient
         error propagates: the rest of the batch stays unacked and is delivered again."""
         for delivery in batch:
-            body = delivery.body if isinstance(delivery.body, dict) else {}
-            logs.bind_correlation_id(body.get("correlation_id"))
-            try:
-                if "_malformed" in body or "type" not in body or "data" not in body:
-                    raise Poison("malformed message")
-                result = self.handle(body)
-            except (Poison, DomainError, KeyError, TypeError, ValueError) as exc:
-                reason = f"{type(exc).__name__}: {getattr(exc, 'code', exc)}"
-                result = self.park(consumer, delivery, reason)
-            except Exception as exc:
-                if delivery.attempts < MAX_ATTEMPTS:
-                    raise  # transient: unacked, it comes back after the reconnect
-                result = self.park(consumer, delivery, f"gave up after {delivery.attempts} attempts: {exc!r}")
+            self.handle_one(consumer, delivery)
             consumer.ack_through(delivery.delivery_tag)
-            SAGA_MESSAGES.labels(self.queue, result).inc()
+
+    def handle_one(self, consumer: BatchConsumer, delivery: Delivery) -> str:
+        """Handle one message, or park it (poison, or MAX_ATTEMPTS transient failures);
+        raises on a transient error before that. The caller acks."""
+        body = delivery.body if isinstance(delivery.body, dict) else {}
+        logs.bind_correlation_id(body.get("correlation_id"))
+        try:
+            if "_malformed" in body or "type" not in body or "data" not in body:
+                raise Poison("malformed message")
+            result = self.handle(body)
+        except (Poison, DomainError, KeyError, TypeError, ValueError) as exc:
+            reason = f"{type(exc).__name__}: {getattr(exc, 'code', exc)}"
+            result = self.park(consumer, delivery, reason)
+        except Exception as exc:
+            if delivery.attempts < MAX_ATTEMPTS:
+                raise  # transient: unacked, it comes back after the reconnect
+            result = self.park(consumer, delivery, f"gave up after {delivery.attempts} attempts: {exc!r}")
+        SAGA_MESSAGES.labels(self.queue, result).inc()
+        return result
 
     def park(self, consumer: BatchConsumer, delivery: Delivery, reason: str) -> str:
         body = delivery.body if isinstance(delivery.body, dict) else {}

@@ -1,8 +1,9 @@
 """Gateway routes of the usage and acceptance KPIs (issue #15): JSON, or CSV for a
 spreadsheet — one line per day, tenant and service.
 
-Tenant admins read their tenant's KPIs, operators every tenant's (``authz.can_read_kpis``);
-the numbers hold no case contents. The insights service counts them from its read model;
+Tenant admins read their tenant's KPIs, operators every tenant's (``authz.can_read_kpis``)
+and all tenants' together (``GET /api/v1/kpis``, ``authz.can_read_all_kpis``); the numbers
+hold no case contents. The insights service counts them from its read model;
 the messages not delivered now come from the notifications service's outbox.
 """
 
@@ -54,10 +55,26 @@ class KpiRoutes:
         self.tenants.get(self.catalog, ags)
         if not authz.can_read_kpis(principal, ags):
             raise DomainError("forbidden")
+        return self._report(request, ags)
+
+    def _report(self, request: Request, tenant: str | None) -> dict[str, Any]:
         args = request.args
         service = (args.get("service") or "")[:64] or None
-        body = self.insights.kpis(ags, args.get("from") or None, args.get("to") or None, service)
-        return {**body, "messages_undelivered": self.notifications.undelivered(ags)}
+        body = self.insights.kpis(tenant, args.get("from") or None, args.get("to") or None, service)
+        return {**body, "messages_undelivered": self.notifications.undelivered(tenant)}
+
+    @http("GET", "/api/v1/kpis")
+    @endpoint("kpis_all")
+    def kpis_all(self, request: Request, lang: str, principal: Principal) -> Response:
+        """Every tenant's KPIs in one report (operators): ``days`` and ``services`` rows carry
+        their tenant, ``total`` is the whole deployment's; CSV on ``Accept: text/csv``."""
+        require_login(principal)
+        if not authz.can_read_all_kpis(principal):
+            raise DomainError("forbidden")
+        body = self._report(request, None)
+        if wants_csv(request):
+            return self._csv(body, "alle", lang)
+        return json_response(body, lang=lang)
 
     @http("GET", "/api/v1/tenants/<ags>/kpis")
     @endpoint("kpis")

@@ -1,7 +1,9 @@
-"""In-memory throttling with exponential backoff: failed logins, registrations and
-verification mails.
+"""Throttling with exponential backoff: failed logins, registrations and verification mails.
 
-Pure Python, no I/O, injectable monotonic clock. Each key (``email:<sha256>``,
+Counters live in memory (pure Python, injectable monotonic clock) or, given a
+:class:`~services.identity.throttle_store.ThrottleStore`, in identity's own database,
+shared by all identity processes and kept across restarts (wall-clock seconds). Each
+key (``email:<sha256>``,
 ``ip:<address>``, both together) may be counted ``free_attempts`` times; every further
 count doubles the wait (``base_delay * 2**(count - free_attempts)``, capped at
 ``max_delay``). A key is forgotten ``forget_after`` seconds after it was last counted,
@@ -14,8 +16,9 @@ stranger's wrong passwords cannot lock the owner out. While a key waits, every a
 is the same (``rate_limited`` with Retry-After) before any password is looked at, so
 the wait reveals nothing about the password either.
 
-Scope: one process. With several identity workers an attacker gets at most one budget
-per worker. The per-address limits see the address the gateway passes on: behind a
+Scope: with a store (what the identity application uses on SQLite and PostgreSQL) one
+budget for all identity processes; in memory (the POPO store of tests) one per process.
+The per-address limits see the address the gateway passes on: behind a
 reverse proxy that is not in TRUSTED_PROXIES every caller has the proxy's address (the
 gateway warns about that at start).
 """
@@ -32,6 +35,7 @@ from typing import Any, NamedTuple
 
 from services.identity.domain.errors import InvalidInput
 from services.identity.domain.values import normalise_email
+from services.identity.throttle_store import ThrottleStore
 
 
 @dataclass
@@ -51,6 +55,8 @@ class RateLimiter:
         forget_after: float = 3600.0,
         max_entries: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        store: ThrottleStore | None = None,
+        scope: str = "",
     ) -> None:
         self.free_attempts = free_attempts
         self.base_delay = base_delay
@@ -58,6 +64,7 @@ class RateLimiter:
         self.forget_after = forget_after
         self.max_entries = max_entries
         self.clock = clock
+        self.store, self.scope = store, scope
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -68,14 +75,25 @@ class RateLimiter:
             return None
         return entry
 
+    def _delay(self, failures: int) -> float:
+        excess = failures - self.free_attempts
+        return min(self.max_delay, self.base_delay * (2 ** min(excess, 32))) if excess >= 0 else 0.0
+
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may try again (0.0 = now)."""
+        if self.store is not None:
+            now = self.clock()
+            found = self.store.get(self.scope, key, now, self.forget_after)
+            return max(0.0, found[1] - now) if found else 0.0
         with self._lock:
             now = self.clock()
             entry = self._live(key, now)
             return max(0.0, entry.blocked_until - now) if entry else 0.0
 
     def failures(self, key: str) -> int:
+        if self.store is not None:
+            found = self.store.get(self.scope, key, self.clock(), self.forget_after)
+            return found[0] if found else 0
         with self._lock:
             entry = self._live(key, self.clock())
             return entry.failures if entry else 0
@@ -86,14 +104,16 @@ class RateLimiter:
 
     def count(self, key: str) -> tuple[float, int]:
         """Count an attempt; return the resulting wait in seconds and the count so far."""
+        if self.store is not None:
+            now = self.clock()
+            failures, blocked_until = self.store.count(self.scope, key, now, self.forget_after, self._delay)
+            return max(0.0, blocked_until - now), failures
         with self._lock:
             now = self.clock()
             entry = self._live(key, now) or _Entry(0, now, now)
             entry.failures += 1
             entry.last_failure = now
-            excess = entry.failures - self.free_attempts
-            if excess >= 0:
-                delay = min(self.max_delay, self.base_delay * (2 ** min(excess, 32)))
+            if delay := self._delay(entry.failures):
                 entry.blocked_until = max(entry.blocked_until, now + delay)
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -102,6 +122,9 @@ class RateLimiter:
             return max(0.0, entry.blocked_until - now), entry.failures
 
     def reset(self, key: str) -> None:
+        if self.store is not None:
+            self.store.reset(self.scope, key)
+            return
         with self._lock:
             self._entries.pop(key, None)
 
@@ -125,6 +148,14 @@ def ip_key(client_ip: str | None) -> str:
 def _or_default(given: RateLimiter | None, **defaults: Any) -> RateLimiter:
     # ``is None``, not ``or``: a limiter without entries has length 0 and is falsy
     return RateLimiter(**defaults) if given is None else given
+
+
+# The budgets (constants on purpose: a setting would invite loosening them per deployment).
+LOGIN_PER_PAIR = {"free_attempts": 3, "base_delay": 1.0, "max_delay": 900.0}
+LOGIN_PER_ACCOUNT = {"free_attempts": 20, "base_delay": 1.0, "max_delay": 60.0}
+LOGIN_PER_IP = {"free_attempts": 30, "base_delay": 1.0, "max_delay": 900.0}
+MAIL_PER_ADDRESS = {"free_attempts": 3, "base_delay": 60.0, "max_delay": 3600.0}
+MAIL_PER_IP = {"base_delay": 1.0, "max_delay": 900.0}  # free attempts: IDENTITY_MAIL_FREE_PER_IP
 
 
 class Failure(NamedTuple):
@@ -155,10 +186,12 @@ class LoginThrottle:
         per_account: RateLimiter | None = None,
         per_ip: RateLimiter | None = None,
         notify_after: int = 20,
+        store: ThrottleStore | None = None,
     ) -> None:
-        self.per_pair = _or_default(per_pair, free_attempts=3, base_delay=1.0, max_delay=900.0, clock=clock)
-        self.per_account = _or_default(per_account, free_attempts=20, base_delay=1.0, max_delay=60.0, clock=clock)
-        self.per_ip = _or_default(per_ip, free_attempts=30, base_delay=1.0, max_delay=900.0, clock=clock)
+        shared = {"clock": clock, "store": store}
+        self.per_pair = _or_default(per_pair, **LOGIN_PER_PAIR, **shared, scope="login_pair")
+        self.per_account = _or_default(per_account, **LOGIN_PER_ACCOUNT, **shared, scope="login_account")
+        self.per_ip = _or_default(per_ip, **LOGIN_PER_IP, **shared, scope="login_ip")
         self.notify_after = notify_after
 
     def _keys(self, email: str, client_ip: str | None) -> tuple[str, str, str]:
@@ -196,9 +229,11 @@ class MailThrottle:
         per_address: RateLimiter | None = None,
         per_ip: RateLimiter | None = None,
         free_per_ip: int = 30,
+        store: ThrottleStore | None = None,
     ) -> None:
-        self.per_address = _or_default(per_address, free_attempts=3, base_delay=60.0, max_delay=3600.0, clock=clock)
-        self.per_ip = _or_default(per_ip, free_attempts=free_per_ip, base_delay=1.0, max_delay=900.0, clock=clock)
+        shared = {"clock": clock, "store": store}
+        self.per_address = _or_default(per_address, **MAIL_PER_ADDRESS, **shared, scope="mail_address")
+        self.per_ip = _or_default(per_ip, free_attempts=free_per_ip, **MAIL_PER_IP, **shared, scope="mail_ip")
 
     def retry_after(self, email: str, client_ip: str | None) -> float:
         wait = self.per_address.retry_after(account_key(email))

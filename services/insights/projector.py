@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 from services.common import logs, metrics, shutdown
-from services.common.amqp import MAX_ATTEMPTS, BatchConsumer, Delivery, check_broker
+from services.common.amqp import BatchConsumer, Delivery, check_broker
+from services.common.batches import fold_or_park
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
 from services.insights.projections import KpiReadModel
@@ -44,31 +45,11 @@ class KpiProjector:
                 consumer.dead_letter(body, "malformed event: not an integration event", delivery)
                 continue
             good.append(delivery)
-        try:
-            applied = self.model.apply(d.body for d in good)
-        except Exception:
-            if not good or max(d.attempts for d in good) < MAX_ATTEMPTS:
-                raise  # transient: the batch stays unacked and comes back after the reconnect
-            applied = self.one_by_one(consumer, good)
+        applied = fold_or_park(consumer, good, self.model.apply, self.log)
         consumer.ack_through(batch[-1].delivery_tag)
         metrics.PROJECTION_APPLIED.labels("kpis", "applied").inc(applied)
         metrics.PROJECTION_APPLIED.labels("kpis", "skipped").inc(len(batch) - applied)
         metrics.BATCH_SIZE.labels(PROCESS).observe(len(batch))
-
-    def one_by_one(self, consumer: BatchConsumer, deliveries: list[Delivery]) -> int:
-        """A batch that failed ``MAX_ATTEMPTS`` times: each event alone; the one that still
-        fails goes to the dead-letter queue with its attempts, the others are folded."""
-        applied = 0
-        for delivery in deliveries:
-            try:
-                applied += self.model.apply([delivery.body])
-            except Exception as exc:
-                if delivery.attempts < MAX_ATTEMPTS:
-                    raise
-                self.log.error("event_dead_lettered", type=delivery.body.get("type"), attempts=delivery.attempts,
-                               error=repr(exc)[:300])
-                consumer.dead_letter(delivery.body, f"gave up after {delivery.attempts} attempts: {exc!r}", delivery)
-        return applied
 
     def run(self) -> None:
         shutdown.on_terminate(self.stop, PROCESS)

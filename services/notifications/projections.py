@@ -135,10 +135,12 @@ class Outbox:
         )
         return {str(status): int(count) for status, count, _ in rows}, min((str(r[2]) for r in rows), default=None)
 
-    def undelivered(self, tenant: str) -> dict[str, int]:
-        """A tenant's messages not delivered now: still on their way (pending) or given up (failed)."""
-        rows = self.store.query("SELECT status, COUNT(*) FROM outbox WHERE tenant = ? AND status <> ? GROUP BY status",
-                                (tenant, DELIVERED))
+    def undelivered(self, tenant: str | None) -> dict[str, int]:
+        """A tenant's (None: every tenant's) messages not delivered now: still on their way
+        (pending) or given up (failed)."""
+        where, params = ("tenant = ? AND ", (tenant,)) if tenant is not None else ("", ())
+        rows = self.store.query(f"SELECT status, COUNT(*) FROM outbox WHERE {where}status <> ? GROUP BY status",
+                                (*params, DELIVERED))
         counts = {str(status): int(count) for status, count in rows}
         return {"pending": sum(counts.get(s, 0) for s in PENDING),
                 "failed": sum(n for s, n in counts.items() if s not in PENDING)}

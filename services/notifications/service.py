@@ -137,8 +137,8 @@ class NotificationsService(PostboxRpc):
         metrics.OLDEST_PENDING.set(max(age, 0.0))
 
     @rpc(expected_exceptions=DomainError)
-    def undelivered(self, tenant: str) -> dict[str, int]:
-        """A tenant's undelivered messages now (``pending``, ``failed``), for its KPIs."""
+    def undelivered(self, tenant: str | None) -> dict[str, int]:
+        """A tenant's (None: every tenant's) undelivered messages now (``pending``, ``failed``), for the KPIs."""
         self.outbox.catch_up(self.app)
         return self.outbox.undelivered(tenant)
 

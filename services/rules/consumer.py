@@ -2,9 +2,9 @@
 consuming ``rules.cases`` (new, paid, answered and questioned cases), letting the tenant's
 active rules act through ordinary case commands to submissions over RPC.
 
-Idempotent: the tracking record of each case event is saved with what the rules did, in one
-transaction (a redelivered event does nothing); the case commands are idempotent by the
-case's own state. Poison messages (malformed, a case that does not exist) go to
+Idempotent: what the rules did for a batch of case events is saved with the tracking record
+of its last event, in one transaction, before the batch is acked (a redelivered event does
+nothing); the case commands are idempotent by the case's own state. Poison messages (malformed, a case that does not exist) go to
 ``rules.cases.dead`` (the shared saga loop); a submissions outage leaves them unacked.
 """
 
@@ -16,11 +16,11 @@ import threading
 from typing import Any
 
 from services.common import logs, metrics
-from services.common.amqp import check_broker
+from services.common.amqp import BatchConsumer, Delivery, check_broker
 from services.common.production import refuse_unsafe_start
-from services.common.saga import Handler, Poison, SagaConsumer
+from services.common.saga import Poison, SagaConsumer
 from services.rules.application import RulesApp, open_rules
-from services.rules.application.consuming import CaseCommands
+from services.rules.application.consuming import CaseCommands, CaseEventBatch
 
 QUEUE = "rules.cases"
 REMINDER_INTERVAL = 60.0  # seconds between rounds of due reminders (reminders are due by days)
@@ -81,13 +81,34 @@ class RpcCases:
         self._proxy = self._cluster = None
 
 
-def rules_handler(app: RulesApp, cases: CaseCommands) -> Handler:
-    def handle(envelope: dict[str, Any]) -> str:
+class RulesConsumer(SagaConsumer):
+    """The saga loop with one transaction per batch on the rules store: each message is
+    handled (or parked) in order, then what the rules did and the tracking record of the
+    last event are saved together, and only then is the batch acked. A transient error
+    saves what was handled before it, acks that much and propagates."""
+
+    def __init__(self, app: RulesApp, cases: CaseCommands) -> None:
+        super().__init__(QUEUE, self._handle, "rules-consumer")
+        self.app, self.cases = app, cases
+        self.batch: CaseEventBatch | None = None
+
+    def _handle(self, envelope: dict[str, Any]) -> str:
         if "aggregate_id" not in envelope or "event_id" not in envelope or "tenant" not in envelope:
             raise Poison("not a case integration event")
-        return app.consume(envelope, cases)
+        assert self.batch is not None  # set by handle_batch
+        return self.batch.consume(envelope, self.cases)
 
-    return handle
+    def handle_batch(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
+        self.batch = self.app.open_batch()
+        done: Delivery | None = None
+        try:
+            for delivery in batch:
+                self.handle_one(consumer, delivery)
+                done = delivery
+        finally:
+            self.batch.commit()
+            if done is not None:
+                consumer.ack_through(done.delivery_tag)
 
 
 def remind_forever(app: RulesApp, stop: threading.Event, interval: float = REMINDER_INTERVAL) -> None:
@@ -115,7 +136,7 @@ def main() -> int:
     cases, app, stop = RpcCases(), open_rules(), threading.Event()
     threading.Thread(target=remind_forever, args=(app, stop), name="reminders", daemon=True).start()
     try:
-        SagaConsumer(QUEUE, rules_handler(app, cases), "rules-consumer").run()
+        RulesConsumer(app, cases).run()
     finally:
         stop.set()
         cases.close()

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from services.common.cases import Status
 from services.common.erasure import rewrite_event
 from services.submissions.application import SubmissionsApp, case_view
 from services.submissions.domain import ApplicantCases, redacted
@@ -65,13 +66,15 @@ def close_applicant(app: SubmissionsApp, applicant_ref: str, actor: str, correla
 
 
 def erase_case(app: SubmissionsApp, case_id: str, actor: str, correlation_id: str) -> ErasedCase:
-    """``PersonalDataErased`` on the case (once), then every stored event still holding
+    """``PersonalDataErased`` on the case (once) — with ``Withdrawn`` if it waited for the
+    applicant's answer, which can never come now — then every stored event still holding
     personal data rewritten without it."""
     for _attempt in range(ATTEMPTS):
         case = app.get_case(case_id)
-        if case.personal_data_erased:
+        if case.personal_data_erased and case.status != Status.INFORMATION_REQUESTED:
             break
         case.erase_personal_data(actor, correlation_id)
+        case.close_unanswerable_question(actor, correlation_id)
         try:
             app.save(case)
         except IntegrityError:

@@ -16,7 +16,8 @@ from typing import Any
 from tqdm import tqdm
 
 from services.common import logs, metrics, shutdown
-from services.common.amqp import BatchConsumer, check_broker
+from services.common.amqp import BatchConsumer, Delivery, check_broker
+from services.common.batches import fold_or_park
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
 from services.submissions.application import SubmissionsApp, open_submissions
@@ -62,10 +63,10 @@ def count_case_event(body: dict[str, Any]) -> None:
 
 
 class Projector:
-    def __init__(self) -> None:
+    def __init__(self, app: SubmissionsApp | None = None, models: CaseReadModels | None = None) -> None:
         self.running = True
-        self.app = open_submissions()
-        self.models = CaseReadModels(ReadStore("submissions"))
+        self.app = app or open_submissions()
+        self.models = models or CaseReadModels(ReadStore("submissions"))
         self.log = logs.get_logger("projector")
 
     def stop(self, *_: Any) -> None:
@@ -75,6 +76,29 @@ class Projector:
         head = self.app.recorder.max_notification_id() or 0
         for projection, position in self.models.positions().items():
             metrics.observe_projection(projection, head, position)
+
+    def handle(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
+        """Fold one batch in one transaction, then ack it; malformed events and, after
+        ``MAX_ATTEMPTS`` failed deliveries, an event that keeps failing are parked."""
+        good = []
+        for delivery in batch:
+            if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
+                body = delivery.body if isinstance(delivery.body, dict) else {}
+                # never the body itself: an event's data may hold form contents
+                self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
+                consumer.dead_letter(body, "malformed event: no aggregate_id", delivery)
+                continue
+            good.append(delivery)
+            if not delivery.redelivered:  # a redelivered event was counted before
+                count_case_event(delivery.body)
+        applied = fold_or_park(consumer, good, self.models.apply, self.log)
+        consumer.ack_through(batch[-1].delivery_tag)
+        metrics.PROJECTION_APPLIED.labels("case", "applied").inc(applied)
+        metrics.PROJECTION_APPLIED.labels("case", "skipped").inc(len(batch) - applied)
+        metrics.BATCH_SIZE.labels("projector").observe(len(batch))
+        for delivery in good[:1]:
+            logs.bind_correlation_id(delivery.body.get("correlation_id"))
+            self.log.debug("batch_applied", events=len(batch), applied=applied)
 
     def run(self) -> None:
         shutdown.on_terminate(self.stop, "projector")
@@ -87,25 +111,7 @@ class Projector:
                     consumer = BatchConsumer(QUEUE)
                 batch = consumer.next_batch(max_size=500, wait=0.2)
                 if batch:
-                    bodies = []
-                    for delivery in batch:
-                        if "_malformed" in delivery.body or "aggregate_id" not in delivery.body:
-                            body = delivery.body if isinstance(delivery.body, dict) else {}
-                            # never the body itself: an event's data may hold form contents
-                            self.log.error("malformed_event_dead_lettered", type=body.get("type"), keys=sorted(body)[:20])
-                            consumer.dead_letter(body, "malformed event: no aggregate_id", delivery)
-                            continue
-                        bodies.append(delivery.body)
-                        if not delivery.redelivered:  # a redelivered event was counted before
-                            count_case_event(delivery.body)
-                    applied = self.models.apply(bodies)
-                    consumer.ack_through(batch[-1].delivery_tag)
-                    metrics.PROJECTION_APPLIED.labels("case", "applied").inc(applied)
-                    metrics.PROJECTION_APPLIED.labels("case", "skipped").inc(len(batch) - applied)
-                    metrics.BATCH_SIZE.labels("projector").observe(len(batch))
-                    for body in bodies[:1]:
-                        logs.bind_correlation_id(body.get("correlation_id"))
-                        self.log.debug("batch_applied", events=len(batch), applied=applied)
+                    self.handle(consumer, batch)
                 if time.monotonic() - last_lag > 1.0:
                     self.update_lag()
                     last_lag = time.monotonic()

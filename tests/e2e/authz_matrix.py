@@ -265,6 +265,7 @@ MATRIX: tuple[Row, ...] = (
     logged_in("GET", KPIS, "kpis", FORBIDDEN, tenant_admin=OK200, operator=OK200),
     logged_in("GET", KPIS, "kpis:other_tenant", FORBIDDEN, operator=OK200),
     logged_in("GET", f"{KPIS}.csv", "kpis_csv", FORBIDDEN, tenant_admin=OK200, operator=OK200),
+    logged_in("GET", "/api/v1/kpis", "kpis_all", FORBIDDEN, operator=OK200),  # all tenants: operators only
     # -- the postbox and a case's documents (citizen A's approved Hundeanmeldung) --------------
     logged_in("GET", POSTBOX, "postbox", FORBIDDEN, citizen_a=OK200, citizen_b=OK200),
     logged_in("GET", f"{POSTBOX}/<item_id>", "postbox_item", HIDDEN_ITEM, citizen_a=OK200),

@@ -369,6 +369,7 @@ simple("payments_reconciliation", "GET", "/api/v1/tenants/{ags}/payments/reconci
 simple("payments_export", "GET", "/api/v1/tenants/{ags}/payments/export", params={"from": "2026-01-05"})
 simple("kpis", "GET", "/api/v1/tenants/{ags}/kpis", check=expect_json("services"))
 simple("kpis:other_tenant", "GET", f"/api/v1/tenants/{m.LOHNE}/kpis", check=expect_json("services"))
+simple("kpis_all", "GET", "/api/v1/kpis", check=expect_json("services"))
 simple("kpis_csv", "GET", "/api/v1/tenants/{ags}/kpis.csv",
        check=lambda r: None if r.text.startswith("date,tenant,service_id") else f"no CSV: {r.text[:200]}")
 simple("preferences:get", "GET", "/api/v1/me/preferences", check=expect_json("email"))

@@ -65,6 +65,8 @@ STATE_CHANGING = ("post", "put", "patch", "delete")
 
 # Documented answers this test cannot provoke on the e2e platform, and why.
 UNPROVOKED = {
+    ("approve_grant", "409"): "a role request expires after IDENTITY_GRANT_REQUEST_TTL (7 days); "
+                              "tests/integration/test_identity_app.py advances the clock for it",
     ("change_password", "429"): "password guessing is provoked in test_authorization (it would slow this run's account down)",
     ("change_email", "429"): "password guessing is provoked in test_authorization (it would slow this run's account down)",
     ("eid_start", "403"): "not_permitted needs a platform without an eID provider (e2e runs the simulator)",
@@ -825,6 +827,13 @@ def run_payment_requests(people: People, check: Contract, high_citizen: httpx.Cl
         check(people.anonymous.get(url), 401, "unauthenticated")
         check(people.vechta_admin.get(f"/api/v1/tenants/x1/{path}"), 404, "unknown_tenant")
     check(people.vechta_admin.get(f"/api/v1/tenants/{VECHTA}/kpis", headers={"Accept": "text/csv"}), 200)
+    # every tenant together: operators only
+    together = check(people.operator.get("/api/v1/kpis", params={"from": today, "to": today}), 200).json()
+    assert together["tenant"] is None
+    check(people.operator.get("/api/v1/kpis", headers={"Accept": "text/csv"}), 200)
+    check(people.operator.get("/api/v1/kpis", params={"from": "gestern"}), 400, "invalid_parameter")
+    check(people.vechta_admin.get("/api/v1/kpis"), 403, "forbidden")
+    check(people.anonymous.get("/api/v1/kpis"), 401, "unauthenticated")
 
 
 def run_catalog_requests(people: People, check: Contract) -> None:

@@ -17,6 +17,7 @@ from services.identity.domain import (
     EmailAlreadyInUse,
     EmailIndex,
     FourEyesRequired,
+    GrantRequestExpired,
     GrantRequestNotFound,
     InvalidCredentials,
     InvalidGrant,
@@ -30,6 +31,7 @@ from services.identity.domain import (
 from services.identity.domain.errors import RateLimited, WrongPassword
 from services.identity.eid import EidError
 from services.identity.passwords import PasswordService
+from services.identity.ratelimit import account_key
 from tests.identity_support import (
     STRONG,
     STRONG_2,
@@ -633,6 +635,59 @@ class TestDurableBackends:
         second.approve_grant(created.account_id, "03460009", request["request_id"], approved_by="admin-b")
         assert [g.role for g in first.resolve_principal(created.account_id).grants] == ["clerk"]
         assert [e["action"] for e in first.grant_history(created.account_id, "03460009")["items"]] == ["requested", "approved"]
+
+    def test_a_role_request_expires_after_the_configured_time(self, shared: AppFactory):
+        """IDENTITY_GRANT_REQUEST_TTL (an hour here): listed as expired, not approvable
+        (409 ``grant_request_expired``), asked for anew; the same on another instance."""
+        first = shared(IDENTITY_GRANT_REQUEST_TTL="3600")
+        created = first.create_staff_account("alt@vechta.example", kind="clerk", password=STRONG)
+        request = first.request_grant(created.account_id, "03460009", "clerk", ["*"], requested_by="admin-a")
+        assert request["expired"] is False and request["expires_at"] > request["requested_at"]
+        shared.clock.advance(3600)
+        second = shared(IDENTITY_GRANT_REQUEST_TTL="3600")
+        [pending] = second.staff_grants(created.account_id, "03460009")["pending"]
+        assert (pending["request_id"], pending["expired"]) == (request["request_id"], True)
+        with pytest.raises(GrantRequestExpired) as raised:
+            second.approve_grant(created.account_id, "03460009", request["request_id"], approved_by="admin-b")
+        assert raised.value.status == 409 and second.resolve_principal(created.account_id).grants == ()
+        again = second.request_grant(created.account_id, "03460009", "clerk", ["*"], requested_by="admin-a")
+        first.approve_grant(created.account_id, "03460009", again["request_id"], approved_by="admin-b")
+        assert [g.role for g in first.resolve_principal(created.account_id).grants] == ["clerk"]
+        history = first.grant_history(created.account_id, "03460009")["items"]
+        assert [e["action"] for e in history] == ["requested", "expired", "requested", "approved"]
+
+    def test_the_login_budget_is_shared_by_instances_and_survives_a_restart(self, shared: AppFactory):
+        """The throttle counts in identity's own database: two instances (processes) share one
+        budget, a restarted one still knows it; the window starts anew after an idle hour."""
+        one, two = shared(shared_throttle=True), shared(shared_throttle=True)
+        email, ip = "demo.buerger@example.org", "192.0.2.7"
+        register_verified(one, email)
+        # 3 free wrong passwords per account and address, then 1 s doubling: spread over two instances
+        assert one.login(email, "falsch-1", client_ip=ip).error == "invalid_credentials"
+        assert two.login(email, "falsch-2", client_ip=ip).error == "invalid_credentials"
+        third = one.login(email, "falsch-3", client_ip=ip)
+        assert (third.error, third.retry_after) == ("invalid_credentials", 1)
+        assert two.login(email, STRONG, client_ip=ip).error == "rate_limited"  # the other instance waits too
+        one.close()
+        restarted = shared(shared_throttle=True)
+        assert restarted.login(email, STRONG, client_ip=ip).error == "rate_limited"
+        shared.clock.advance(1)
+        fourth = restarted.login(email, "falsch-4", client_ip=ip)
+        assert (fourth.error, fourth.retry_after) == ("invalid_credentials", 2)  # the count went on: 1 s, then 2 s
+        shared.clock.advance(2)
+        assert two.login(email, STRONG, client_ip=ip).ok  # the owner gets in once the wait is over
+        # registrations (mail) share their budget too: 3 per address, then 60 s
+        for app in (two, restarted, two):
+            app.register("neu@example.org", STRONG_2, client_ip=ip)
+        with pytest.raises(RateLimited):
+            restarted.register("neu@example.org", STRONG_2, client_ip=ip)
+        shared.clock.advance(3600)  # an idle hour: a new window
+        assert two.login(email, "falsch-5", client_ip="192.0.2.8").error == "invalid_credentials"
+        # the table names no address: keys are keyed hashes under the deployment secret
+        with two.recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(f"SELECT key FROM {two.throttle.per_pair.store.table}")
+            stored = " ".join(str(row["key"] if isinstance(row, dict) else row[0]) for row in cur.fetchall())
+        assert stored and ip not in stored and account_key(email).split(":")[1] not in stored
 
     def test_unique_address_across_instances(self, shared: AppFactory):
         one, two = shared(), shared()

@@ -165,3 +165,19 @@ def test_an_attempt_cut_off_mid_send_is_due_again_after_the_lease(app, smtp) -> 
     assert (result["status"], result["attempts"]) == (DELIVERED, 2)
     outbox.catch_up(app)
     assert outbox.pending() == ({}, None)
+
+
+def test_undelivered_messages_of_one_tenant_or_of_all(backend) -> None:
+    """The KPIs' ``messages_undelivered``: one tenant's, or every tenant's for ``GET /api/v1/kpis``."""
+    from services.notifications.projections import INSERT
+
+    outbox = Outbox(ReadStore("notifications"))
+    now = datetime(2026, 11, 25, tzinfo=UTC).isoformat()
+    rows = [("03460009", "created"), ("03460009", DELIVERED), ("03460009", PERMANENT_FAILURE),
+            ("03460006", TEMPORARY_FAILURE), ("03460006", PERMANENT_FAILURE)]
+    with outbox.store.transaction() as cur:
+        for tenant, status in rows:
+            cur.execute(INSERT, (str(uuid4()), tenant, str(uuid4()), "case_submitted", "email", "acc", status, now, now, 1))
+    assert outbox.undelivered("03460009") == {"pending": 1, "failed": 1}
+    assert outbox.undelivered("03460006") == {"pending": 1, "failed": 1}
+    assert outbox.undelivered(None) == {"pending": 2, "failed": 2}

@@ -231,6 +231,34 @@ def test_an_interrupted_erasure_is_resumed(submissions, resolve) -> None:
     assert_erased(submissions, ids)
 
 
+def test_a_case_waiting_for_the_erased_applicants_answer_is_closed(submissions, resolve) -> None:
+    """The applicant deletes the account while the authority waits for an answer that can
+    never come now: the erasure withdraws the case (the authority keeps it, no text left).
+    A case erased before that rule (still waiting) is decided by the clerk, or closed when
+    the erasure runs again."""
+    from services.submissions.privacy import erase_applicant
+
+    waiting, legacy = (c["case_id"] for c in cases(submissions.submit_batch(
+        [command(key="waiting"), command(key="legacy", principal="citizen:old")], resolve)))
+    for case_id in (waiting, legacy):
+        submissions.act(case_id, "start-review", {"clerk": "Frau Meyer"}, "clerk:meyer", "c1")
+        submissions.act(case_id, "request-information", {"question": QUESTION}, "clerk:meyer", "c2")
+    erase_applicant(submissions, "citizen:erika", "citizen:erika", "erase-1")
+    closed = submissions.get_case(waiting)
+    assert (closed.status.value, closed.personal_data_erased) == ("withdrawn", True)
+    assert [type(e).__name__ for e in submissions.case_events(waiting)][-2:] == ["PersonalDataErased", "Withdrawn"]
+    assert_erased(submissions, [waiting])
+    erase_applicant(submissions, "citizen:erika", "citizen:erika", "erase-2")  # again: nothing more happens
+    assert submissions.get_case(waiting).version == closed.version
+
+    # erased the old way (only PersonalDataErased), still waiting: the clerk decides on the record
+    case = submissions.get_case(legacy)
+    case.erase_personal_data("citizen:old", "old-erasure")
+    submissions.save(case)
+    decided = submissions.act(legacy, "reject", {"reason": "Unterlagen fehlen"}, "clerk:meyer", "c4")
+    assert decided["status"] == "rejected"
+
+
 def test_the_cases_of_an_applicant_come_from_the_event_store(submissions, resolve) -> None:
     """Saved in the same transaction as the cases, so nothing waits for a read model."""
     first = cases(submissions.submit_batch([command(key="a"), command(key="b", principal="citizen:other")], resolve))

@@ -195,3 +195,24 @@ def test_no_personal_free_text_is_recorded_once_personal_data_are_erased() -> No
     withdrawn.erase_personal_data(**META)
     withdrawn.withdraw("Umzug zu Erika", **META)
     assert "Erika" not in repr(withdrawn.collect_events()[-1])
+
+
+def test_an_open_question_ends_with_the_erasure() -> None:
+    """Nobody can answer once the applicant's data are erased: the case is withdrawn by the
+    erasure, or — erased before that rule — a clerk decides it while the question is open."""
+    waiting = case_in(Status.INFORMATION_REQUESTED)
+    waiting.close_unanswerable_question(**META)
+    assert waiting.status == Status.INFORMATION_REQUESTED  # not erased: the applicant may still answer
+    with pytest.raises(DomainError):
+        waiting.approve("ok", **META)
+    waiting.erase_personal_data(**META)
+    waiting.approve("Bewilligt nach Aktenlage", **META)
+    assert waiting.status == Status.APPROVED and waiting.decision == ""
+    closing = case_in(Status.INFORMATION_REQUESTED)
+    closing.erase_personal_data(**META)
+    closing.close_unanswerable_question(**META)
+    assert closing.status == Status.WITHDRAWN
+    in_review = case_in(Status.IN_REVIEW)
+    in_review.erase_personal_data(**META)
+    in_review.close_unanswerable_question(**META)
+    assert in_review.status == Status.IN_REVIEW  # the clerk decides it as before

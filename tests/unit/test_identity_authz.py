@@ -13,6 +13,7 @@ from services.common.authz import (
     WorklistScope,
     can_act_on_case,
     can_manage_staff,
+    can_read_all_kpis,
     can_read_audit,
     can_read_case,
     can_submit_for,
@@ -230,3 +231,8 @@ def test_principal_from_claims():
 def test_a_grant_is_approved_by_a_second_person(approver, expected):
     """Four-eyes: neither who asked for a role nor who gets it may approve it."""
     assert is_second_person(approver, "acc-requester", "acc-grantee") is expected
+
+
+def test_only_operators_read_every_tenants_kpis_together() -> None:
+    allowed = {name for name, principal in P.items() if can_read_all_kpis(principal)}
+    assert allowed == {"operator"}

@@ -14,6 +14,7 @@ from services.identity.domain import (
     Account,
     AccountDeleted,
     FourEyesRequired,
+    GrantRequestExpired,
     GrantRequestNotFound,
     InvalidEmail,
     InvalidGrant,
@@ -29,6 +30,8 @@ from services.identity.passwords import PasswordPolicy, PasswordService, load_co
 from services.identity.ratelimit import LoginThrottle, RateLimiter
 from tests.identity_support import STRONG, STRONG_2
 from tests.support import Clock
+
+TTL = timedelta(days=7)  # IDENTITY_GRANT_REQUEST_TTL
 
 
 # --------------------------------------------------------------------------- values
@@ -188,7 +191,7 @@ class TestAggregates:
         with pytest.raises(InvalidGrant):
             account.grant_role(tenant, role, keys, clock())
         with pytest.raises(InvalidGrant):  # a request for a role follows the same rules
-            account.request_grant(tenant, role, keys, clock(), requested_by="acc-admin")
+            account.request_grant(tenant, role, keys, clock(), requested_by="acc-admin", expires_after=TTL)
 
     def test_session_rotation_and_reuse_detection(self):
         clock = Clock()
@@ -214,53 +217,79 @@ class TestFourEyesGrants:
     def test_a_requested_role_is_not_held_until_a_second_person_approves(self):
         clock = Clock()
         account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
-        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
         assert request["requested_by"] == self.ADMIN_A and request["role"] == "clerk"
         assert account.grant_list() == []
-        assert [p["request_id"] for p in account.pending_grants(self.VECHTA)] == [request["request_id"]]
-        assert account.pending_grants(self.LOHNE) == []
+        assert [p["request_id"] for p in account.pending_grants(self.VECHTA, clock(), TTL)] == [request["request_id"]]
+        assert account.pending_grants(self.LOHNE, clock(), TTL) == []
         for same_person in (self.ADMIN_A, str(account.id)):  # the requester, the grantee
             with pytest.raises(FourEyesRequired):
-                account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=same_person)
+                account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=same_person, expires_after=TTL)
         with pytest.raises(GrantRequestNotFound):  # a request of Vechta is not approved through Lohne
-            account.approve_grant(request["request_id"], self.LOHNE, clock(), approved_by=self.ADMIN_B)
+            account.approve_grant(request["request_id"], self.LOHNE, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
         assert account.grant_list() == []
-        account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
         assert account.grant_list() == [{"tenant": self.VECHTA, "role": "clerk", "service_keys": ["*"]}]
-        assert account.pending_grants(self.VECHTA) == []
+        assert account.pending_grants(self.VECHTA, clock(), TTL) == []
         with pytest.raises(GrantRequestNotFound):  # decided once
-            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
 
     def test_an_admin_asking_for_a_clerk_role_for_itself_needs_another_admin(self):
         clock = Clock()
         admin = Account.register(kind="tenant_admin", personal_data_id=uuid.uuid4(), now=clock())
         admin.grant_role(self.VECHTA, "tenant_admin", ["*"], clock(), granted_by="setup")
         me = str(admin.id)
-        request = admin.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=me)
+        request = admin.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=me, expires_after=TTL)
         with pytest.raises(FourEyesRequired):
-            admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=me)
+            admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=me, expires_after=TTL)
         assert [g["role"] for g in admin.grant_list()] == ["tenant_admin"]
-        admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+        admin.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
         assert sorted(g["role"] for g in admin.grant_list()) == ["clerk", "tenant_admin"]
+
+    def test_a_request_expires_it_is_listed_as_expired_only_rejected_and_asked_for_anew(self):
+        clock = Clock()
+        account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
+        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
+        assert request["expired"] is False and request["expires_at"] == (clock() + TTL).isoformat()
+        clock.advance(TTL.total_seconds())
+        [listed] = account.pending_grants(self.VECHTA, clock(), TTL)
+        assert listed["expired"] is True
+        with pytest.raises(GrantRequestExpired) as raised:
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
+        assert raised.value.code == "grant_request_expired" and account.grant_list() == []
+        with pytest.raises(FourEyesRequired):  # separation of duties is still checked first
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_A, expires_after=TTL)
+        # the same role asked for again: the expired request is closed, a fresh one waits
+        fresh = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
+        assert fresh["request_id"] != request["request_id"] and fresh["expired"] is False
+        assert [p["request_id"] for p in account.pending_grants(self.VECHTA, clock(), TTL)] == [fresh["request_id"]]
+        assert [e["action"] for e in account.grant_log] == ["requested", "expired", "requested"]
+        account.approve_grant(fresh["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
+        assert account.grant_list() == [{"tenant": self.VECHTA, "role": "clerk", "service_keys": ["*"]}]
+        # an expired request can still be turned down, which clears it from the list
+        lead = account.request_grant(self.VECHTA, "team_lead", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
+        clock.advance(TTL.total_seconds() + 1)
+        account.reject_grant(lead["request_id"], self.VECHTA, clock(), rejected_by=self.ADMIN_B)
+        assert account.pending_grants(self.VECHTA, clock(), TTL) == []
 
     def test_the_same_pending_request_is_not_made_twice(self):
         clock = Clock()
         account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
-        first = account.request_grant(self.VECHTA, "clerk", ["b", "a"], clock(), requested_by=self.ADMIN_A)
-        again = account.request_grant(self.VECHTA, "clerk", ["a", "b"], clock(), requested_by=self.ADMIN_B)
-        other = account.request_grant(self.VECHTA, "team_lead", ["a"], clock(), requested_by=self.ADMIN_A)
+        first = account.request_grant(self.VECHTA, "clerk", ["b", "a"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
+        again = account.request_grant(self.VECHTA, "clerk", ["a", "b"], clock(), requested_by=self.ADMIN_B, expires_after=TTL)
+        other = account.request_grant(self.VECHTA, "team_lead", ["a"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
         assert again == first and other["request_id"] != first["request_id"]
-        assert len(account.pending_grants(self.VECHTA)) == 2
+        assert len(account.pending_grants(self.VECHTA, clock(), TTL)) == 2
 
     def test_every_request_decision_and_change_is_in_the_grant_log(self):
         clock = Clock()
         account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
-        withdrawn = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        withdrawn = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
         account.reject_grant(withdrawn["request_id"], self.VECHTA, clock(), rejected_by=self.ADMIN_A)
         with pytest.raises(GrantRequestNotFound):
-            account.approve_grant(withdrawn["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
-        approved = account.request_grant(self.VECHTA, "team_lead", ["hund"], clock(), requested_by=self.ADMIN_A)
-        account.approve_grant(approved["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+            account.approve_grant(withdrawn["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
+        approved = account.request_grant(self.VECHTA, "team_lead", ["hund"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
+        account.approve_grant(approved["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
         account.revoke_role(self.VECHTA, "team_lead", clock(), revoked_by=self.ADMIN_B)
         account.grant_role(self.LOHNE, "clerk", ["*"], clock(), granted_by="setup")
         log = [(e["action"], e["tenant"], e["role"], e["by"], e["request_id"]) for e in account.grant_log]
@@ -277,12 +306,12 @@ class TestFourEyesGrants:
     def test_a_deleted_account_gets_no_approved_role(self):
         clock = Clock()
         account = Account.register(kind="clerk", personal_data_id=uuid.uuid4(), now=clock())
-        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A)
+        request = account.request_grant(self.VECHTA, "clerk", ["*"], clock(), requested_by=self.ADMIN_A, expires_after=TTL)
         account.request_deletion(clock(), by=self.ADMIN_A)
         account.delete(clock())
-        assert account.pending_grants(self.VECHTA) == []
+        assert account.pending_grants(self.VECHTA, clock(), TTL) == []
         with pytest.raises(AccountDeleted):
-            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B)
+            account.approve_grant(request["request_id"], self.VECHTA, clock(), approved_by=self.ADMIN_B, expires_after=TTL)
 
 
 class TestEidProvider:

@@ -44,6 +44,7 @@ from services.identity.eid import IdentityProvider, provider_from_name
 from services.identity.keys import KeySet, ensure_dev_keys
 from services.identity.passwords import PasswordService
 from services.identity.ratelimit import LoginThrottle, MailThrottle
+from services.identity.throttle_store import store_of
 from services.identity.tokens import TokenService
 
 T = TypeVar("T")
@@ -105,8 +106,16 @@ class IdentityBase(Application):
             clock=lambda: self.clock().timestamp(),
         )
         self.eid_provider = eid_provider or provider_from_name(self.settings.eid_provider)
-        self.throttle = throttle or LoginThrottle()
-        self.mail_throttle = mail_throttle or MailThrottle(free_per_ip=self.settings.mail_free_per_ip)
+        # counters in identity's own database: one budget for every identity process, kept
+        # across restarts (in memory only on the in-memory POPO store)
+        def wall_clock() -> float:
+            return self._now().timestamp()
+
+        secret = secret_from(Settings.from_env(self.env))
+        store = store_of(self.recorder, secret, wall_clock) if throttle is None or mail_throttle is None else None
+        wall = {"store": store, "clock": wall_clock} if store else {}
+        self.throttle = throttle or LoginThrottle(**wall)
+        self.mail_throttle = mail_throttle or MailThrottle(free_per_ip=self.settings.mail_free_per_ip, **wall)
 
     # ------------------------------------------------------------- helpers
     def _now(self) -> datetime:

@@ -8,7 +8,7 @@ roles four-eyes: :meth:`StaffCommands.request_grant`, then a second person's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -102,13 +102,17 @@ class StaffCommands(IdentityBase):
         """Ask for ``role`` in ``tenant`` for the account; nothing is granted until
         :meth:`approve_grant`. Returns the pending request."""
         request = self._update(
-            account_id, lambda a: a.request_grant(tenant, role, list(service_keys), self._now(), requested_by=requested_by)
+            account_id,
+            lambda a: a.request_grant(tenant, role, list(service_keys), self._now(), requested_by=requested_by,
+                                      expires_after=self._grant_ttl()),
         )
         return self._plain_entry(request)
 
     def approve_grant(self, account_id: str | UUID, tenant: str, request_id: str, *, approved_by: str) -> dict[str, Any]:
-        """The second person's approval: the role is held from the next token refresh."""
-        self._update(account_id, lambda a: a.approve_grant(request_id, tenant, self._now(), approved_by=approved_by))
+        """The second person's approval: the role is held from the next token refresh.
+        Raises GrantRequestExpired after IDENTITY_GRANT_REQUEST_TTL."""
+        self._update(account_id, lambda a: a.approve_grant(request_id, tenant, self._now(), approved_by=approved_by,
+                                                           expires_after=self._grant_ttl()))
         return self.staff_grants(account_id, tenant)
 
     def reject_grant(self, account_id: str | UUID, tenant: str, request_id: str, *, rejected_by: str) -> dict[str, Any]:
@@ -122,7 +126,7 @@ class StaffCommands(IdentityBase):
             "account_id": str(account.id),
             "tenant": tenant,
             "grants": [g for g in account.grant_list() if g["tenant"] == tenant],
-            "pending": [self._plain_entry(r) for r in account.pending_grants(tenant)],
+            "pending": [self._plain_entry(r) for r in account.pending_grants(tenant, self._now(), self._grant_ttl())],
         }
 
     def grant_history(self, account_id: str | UUID, tenant: str) -> dict[str, Any]:
@@ -130,6 +134,9 @@ class StaffCommands(IdentityBase):
         account = self._get_account(account_id)
         items = [self._plain_entry(e) for e in account.grant_log if e["tenant"] == tenant]
         return {"account_id": str(account.id), "tenant": tenant, "items": items}
+
+    def _grant_ttl(self) -> timedelta:
+        return self._seconds(self.settings.grant_request_ttl)
 
     def _plain_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
         return {key: self._iso(value) for key, value in entry.items()}

@@ -244,6 +244,11 @@ class Account(AccountAccessRules, Aggregate):
     def _grant_rejected(self, request_id: str, rejected_by: str, timestamp: datetime) -> None:
         self._log_grant("rejected", timestamp, self.grant_requests.pop(request_id), rejected_by)
 
+    @event("GrantExpired")
+    def _grant_expired(self, request_id: str, timestamp: datetime) -> None:
+        """An expired request closed when the same role is asked for again."""
+        self._log_grant("expired", timestamp, self.grant_requests.pop(request_id), None)
+
     @event("LoginFailed")
     def _login_failed(self, timestamp: datetime) -> None:
         # Written until failed logins were throttled instead of counted here; kept for replay.

@@ -8,13 +8,14 @@ on the aggregate class itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from services.common.authz import is_second_person
 from services.identity.domain.errors import (
     FourEyesRequired,
+    GrantRequestExpired,
     GrantRequestNotFound,
     InvalidGrant,
     NotPermitted,
@@ -86,20 +87,24 @@ class AccountAccessRules:
         self._role_granted(tenant=tenant, role=role, service_keys=keys, granted_by=granted_by, timestamp=now)
 
     def request_grant(
-        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, requested_by: str
+        self, tenant: str, role: str, service_keys: list[str], now: datetime, *, requested_by: str,
+        expires_after: timedelta,
     ) -> dict[str, Any]:
         """Ask for a role; it is held only once a second person approves (four-eyes).
-        The same pending request is not made twice: it is returned instead."""
+        The same pending request is not made twice: it is returned instead — unless it has
+        expired, then it is closed as ``expired`` and asked for anew."""
         self._alive()
         tenant, keys = self._checked_grant(tenant, role, service_keys)
-        for request in self.grant_requests.values():
+        for request in list(self.grant_requests.values()):
             if (request["tenant"], request["role"], request["service_keys"]) == (tenant, role, keys):
-                return dict(request)
+                if not _expired(request, now, expires_after):
+                    return _with_expiry(request, now, expires_after)
+                self._grant_expired(request_id=request["request_id"], timestamp=now)
         request_id = str(uuid4())
         self._grant_requested(
             request_id=request_id, tenant=tenant, role=role, service_keys=keys, requested_by=requested_by, timestamp=now
         )
-        return dict(self.grant_requests[request_id])
+        return _with_expiry(self.grant_requests[request_id], now, expires_after)
 
     def _pending_request(self, request_id: str, tenant: str) -> dict[str, Any]:
         self._alive()
@@ -108,19 +113,27 @@ class AccountAccessRules:
             raise GrantRequestNotFound(f"no pending request {request_id!r} for tenant {tenant!r}")
         return request
 
-    def approve_grant(self, request_id: str, tenant: str, now: datetime, *, approved_by: str) -> None:
+    def approve_grant(
+        self, request_id: str, tenant: str, now: datetime, *, approved_by: str, expires_after: timedelta
+    ) -> None:
+        """The second person's approval, before the request expires (a role asked for
+        weeks ago may no longer be wanted; an expired request can only be rejected)."""
         request = self._pending_request(request_id, tenant)
         if not is_second_person(approved_by, request["requested_by"], str(self.id)):
             raise FourEyesRequired(f"{approved_by} asked for or receives request {request_id}")
+        if _expired(request, now, expires_after):
+            raise GrantRequestExpired(f"request {request_id} expired", expires_at=_expiry(request, expires_after))
         self._grant_approved(request_id=request_id, approved_by=approved_by, timestamp=now)
 
     def reject_grant(self, request_id: str, tenant: str, now: datetime, *, rejected_by: str) -> None:
-        """Turn a request down (its requester withdrawing it, too: that grants nothing)."""
+        """Turn a request down (its requester withdrawing it, too: that grants nothing);
+        an expired one as well, which clears it from the list."""
         self._pending_request(request_id, tenant)
         self._grant_rejected(request_id=request_id, rejected_by=rejected_by, timestamp=now)
 
-    def pending_grants(self, tenant: str) -> list[dict[str, Any]]:
-        return [dict(request) for request in self.grant_requests.values() if request["tenant"] == tenant]
+    def pending_grants(self, tenant: str, now: datetime, expires_after: timedelta) -> list[dict[str, Any]]:
+        """The requests not yet decided in ``tenant``, each with ``expires_at`` and ``expired``."""
+        return [_with_expiry(r, now, expires_after) for r in self.grant_requests.values() if r["tenant"] == tenant]
 
     def revoke_role(self, tenant: str, role: str, now: datetime, *, revoked_by: str | None = None) -> None:
         self._alive()
@@ -168,3 +181,17 @@ class AccountAccessRules:
         if self.status != DELETION_REQUESTED:
             raise NotPermitted("deletion was not requested")
         self._account_deleted(reason=self.deletion["reason"], deleted_by=self.deletion["by"], timestamp=now)
+
+
+def _expiry(request: dict[str, Any], expires_after: timedelta) -> str:
+    return (request["requested_at"] + expires_after).isoformat()
+
+
+def _expired(request: dict[str, Any], now: datetime, expires_after: timedelta) -> bool:
+    """Expiry is the request's time plus the configured TTL, decided when asked: requests
+    made before expiry existed expire too, and a changed TTL applies to all."""
+    return now >= request["requested_at"] + expires_after
+
+
+def _with_expiry(request: dict[str, Any], now: datetime, expires_after: timedelta) -> dict[str, Any]:
+    return {**request, "expires_at": _expiry(request, expires_after), "expired": _expired(request, now, expires_after)}

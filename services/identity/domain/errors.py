@@ -50,6 +50,13 @@ class GrantRequestNotFound(IdentityError, LookupError):
     code = "grant_request_not_found"
 
 
+class GrantRequestExpired(IdentityError):
+    """The role request waited longer than IDENTITY_GRANT_REQUEST_TTL: it can only be
+    rejected now; whoever still wants the role asks again."""
+
+    code = "grant_request_expired"
+
+
 class FourEyesRequired(IdentityError):
     """The approver of a role request asked for it or would receive it."""
 

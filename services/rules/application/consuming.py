@@ -6,10 +6,17 @@ Why act first, record second: the case command is idempotent by the case's own s
 same rule's decision again is a ``duplicate``, a case decided meanwhile is left alone), so a
 crash between the two repeats a harmless command on redelivery; the tracking record then
 makes every later redelivery a no-op.
+
+Why batches (:class:`CaseEventBatch`): the consumer reads the tracking position once per
+batch and saves what the rules did for the whole batch with the tracking record of its last
+event in one transaction — two statements on the rules store per batch instead of a read
+and a commit per event. The tracking record is a single row (the highest position), so one
+record covers the batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -42,15 +49,21 @@ class RuleConsumption:
     active_rules: Any
     _record: Any
 
+    def open_batch(self) -> CaseEventBatch:
+        """A batch of case events: consume each, then :meth:`CaseEventBatch.commit` once."""
+        return CaseEventBatch(self, self.recorder.max_tracking_id(SOURCE) or 0)
+
     def consume(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any = None) -> str:
-        """``applied`` (a rule acted), ``skipped`` (no rule for it) or ``seen`` (redelivery)."""
-        position = envelope.get("position")
-        tracking = Tracking(SOURCE, int(position)) if position is not None else None
-        if tracking is not None and self.recorder.has_tracking_id(SOURCE, tracking.notification_id):
-            return "seen"
+        """One event as a batch of one: ``applied``, ``skipped`` or ``seen``."""
+        batch = self.open_batch()
+        result = batch.consume(envelope, cases, registry)
+        batch.commit()
+        return result
+
+    def _evaluate(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any) -> list[RuleAction]:
         kind = envelope["type"].rsplit(".", 1)[0]
         rules = [r for r in self.active_rules(envelope["tenant"], envelope["service_id"]) if kind in TRIGGERS[r.kind]]
-        actions = []
+        actions: list[RuleAction] = []
         if rules:
             now = self.clock()
             asks = any("registry_address_match" in facts_used(r.active_definition["when"]) for r in rules)
@@ -62,16 +75,7 @@ class RuleConsumption:
                 actions.append(self._act(rule, outcome, envelope, cases, now))
                 if outcome.kind == "decision":
                     break  # one decision per case event: the first matching decision rule wins
-        processing = ProcessingEvent[UUID](tracking)
-        processing.collect_events(*actions)
-        try:
-            if actions:
-                self._record(processing)
-            elif tracking is not None:
-                self.recorder.insert_tracking(tracking)
-        except IntegrityError:
-            return "seen"  # the same event handled concurrently
-        return "applied" if actions else "skipped"
+        return actions
 
     def _act(self, rule: Rule, outcome: Outcome, envelope: dict[str, Any], cases: CaseCommands, now: datetime) -> RuleAction:
         actor = rule.actor_of(rule.active_version)
@@ -104,3 +108,49 @@ def _fits(outcome: Outcome, kind: str) -> bool:
     if outcome.kind != "reminder":
         return True
     return (outcome.target == "citizen") == (kind == "case.information_requested")
+
+
+class CaseEventBatch:
+    """Case events consumed in order; what the rules did is saved by :meth:`commit` in one
+    transaction with the tracking record of the last event (redelivered ones are ``seen``)."""
+
+    def __init__(self, app: RuleConsumption, tracked: int) -> None:
+        self.app = app
+        self.tracked = tracked  # the highest position whose event was recorded
+        self.actions: list[RuleAction] = []
+        self.position: int | None = None  # the highest position consumed in this batch
+
+    def consume(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any = None) -> str:
+        """``applied`` (a rule acted), ``skipped`` (no rule for it) or ``seen`` (redelivery)."""
+        position = envelope.get("position")
+        if position is not None and int(position) <= max(self.tracked, self.position or 0):
+            return "seen"
+        actions = self.app._evaluate(envelope, cases, registry)
+        self.actions.extend(actions)
+        if position is not None:
+            self.position = int(position)
+        return "applied" if actions else "skipped"
+
+    def commit(self) -> None:
+        """One transaction: the batch's RuleActions and its tracking record. If another
+        consumer recorded the same events meanwhile, what is new of them is kept."""
+        actions, position = self.actions, self.position
+        self.actions, self.position = [], None
+        if position is not None:
+            self.tracked = max(self.tracked, position)
+        tracking = Tracking(SOURCE, position) if position is not None else None
+        if not actions and tracking is None:
+            return
+        processing = ProcessingEvent[UUID](tracking)
+        processing.collect_events(*actions)
+        try:
+            if actions:
+                self.app._record(processing)
+            elif tracking is not None:
+                self.app.recorder.insert_tracking(tracking)
+        except IntegrityError:
+            for event in processing.events:  # handled concurrently: each action once (deterministic ids)
+                alone = ProcessingEvent[UUID](None)
+                alone.collect_events(event)
+                with contextlib.suppress(IntegrityError):
+                    self.app._record(alone)

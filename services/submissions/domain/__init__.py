@@ -161,12 +161,19 @@ class Case(Aggregate):
         self._require("supply-information", Status.INFORMATION_REQUESTED)
         self._trigger(self.InformationSupplied, actor, correlation_id, answer=self._free_text(answer))
 
+    def _decidable(self) -> tuple[Status, ...]:
+        """In review; and, once nobody is left to answer (personal data erased), also while
+        a question is open — a case erased before the erasure closed such cases itself."""
+        if self.personal_data_erased:
+            return Status.IN_REVIEW, Status.INFORMATION_REQUESTED
+        return (Status.IN_REVIEW,)
+
     def approve(self, decision: str, actor: str, correlation_id: str) -> None:
-        self._require("approve", Status.IN_REVIEW)
+        self._require("approve", *self._decidable())
         self._trigger(self.Approved, actor, correlation_id, decision=self._free_text(decision))
 
     def reject(self, reason: str, actor: str, correlation_id: str) -> None:
-        self._require("reject", Status.IN_REVIEW)
+        self._require("reject", *self._decidable())
         self._trigger(self.Rejected, actor, correlation_id, reason=self._free_text(reason))
 
     def withdraw(self, reason: str, actor: str, correlation_id: str) -> None:
@@ -208,6 +215,13 @@ class Case(Aggregate):
         keep: reference, authority, service, dates, fee, decision), personal data go."""
         if not self.personal_data_erased:
             self._trigger(self.PersonalDataErased, actor, correlation_id)
+
+    def close_unanswerable_question(self, actor: str, correlation_id: str) -> None:
+        """After the erasure an open question can never be answered (the account and its
+        data are gone): the case is withdrawn, as the applicant ended the procedure by
+        deleting the account while the authority waited; the authority keeps the case."""
+        if self.personal_data_erased and self.status == Status.INFORMATION_REQUESTED:
+            self._trigger(self.Withdrawn, actor, correlation_id, reason=ERASED_TEXT)
 
     @property
     def personal_data_erased(self) -> bool:
