@@ -16,6 +16,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_extension
 
+from services.common import amqp
 from services.common.nameko_deps import Provided
 from services.common.problems import DomainError
 from services.identity.service import IdentityService
@@ -35,7 +36,19 @@ class RevocationListener:
 
 
 @pytest.fixture
-def identity(start_container) -> Any:
+def identity(start_container, interface_amqp_uri: str) -> Any:
+    """Identity, with the notifications service's RPC queue in place (no consumer): identity
+    hands its mails over with ``call_async``, which a deployment's queue holds while that
+    service is away — without the queue the hand-over is refused as an unknown service, and
+    whether an earlier test had declared it decided the outcome."""
+    conn = amqp.connect(interface_amqp_uri)
+    try:
+        channel = conn.channel()
+        channel.exchange_declare("nameko-rpc", "topic", durable=True, auto_delete=False)
+        channel.queue_declare("rpc-notifications", durable=True, auto_delete=False)
+        channel.queue_bind("rpc-notifications", "nameko-rpc", routing_key="notifications.*")
+    finally:
+        conn.close()
     return start_container(IdentityService)
 
 
