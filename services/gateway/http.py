@@ -86,7 +86,7 @@ def read_json(request: Request) -> Any:
     if not raw.strip():
         raise DomainError("malformed_json", detail=text("empty_body"))
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except RecursionError:  # "[[[[…" deeper than the parser's stack: bad input, not a bug
         raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH)) from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -94,6 +94,12 @@ def read_json(request: Request) -> Any:
     if nesting_depth(body) > MAX_DEPTH:
         raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH))
     return body
+
+
+def _not_json(name: str) -> Any:
+    """NaN and Infinity, which Python's parser accepts, are not JSON (and a NaN made
+    jsonschema's multipleOf raise)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def nesting_depth(value: Any) -> int:
