@@ -74,7 +74,7 @@ WAITING = re.compile(
     r"^(Condition\.wait \(threading|Event\.wait \(threading|_PollLikeSelector\.select \(selectors|"
     r"\w*Selector\.select \(selectors|BaseServer\.serve_forever \(socketserver|Relay\.run \(services/common/relay|"
     r"TCPTransport\._read \(amqp/transport|Connection\.wait \(psycopg/connection|Hub\.wait \(eventlet/hubs/|"
-    r"\w+\.wait \(eventlet/hubs/)"
+    r"\w+\.wait \(eventlet/hubs/|\w+\.do_poll \(eventlet/hubs/)"
 )
 
 

@@ -127,6 +127,7 @@ class Bench:
         amqp_uri = support.fresh_vhost("vr_bench")
         self.step("ceilings", lambda: self.ceilings(amqp_uri))
         self.step("rules", self.rules)  # in-process, before the platform takes the cores
+        self.step("validation", self.validation)
         log_dir = self.out_dir / f"{args.name}-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
@@ -277,6 +278,14 @@ class Bench:
             plat.restart("gateway", SUBMIT_PIPELINES="2")  # the config.yml default
         self.results["pipelines"] = runs
         self.show(report.e2e(f"2e. Gateway SUBMIT_PIPELINES (N={n} each, c={self.args.concurrency})", runs, "submit_pipelines"))
+
+    def validation(self) -> None:
+        """Form validation per submission, jsonschema alone against compiled (bench/writepath.py)."""
+        from bench.writepath import validation_timing
+
+        result = self.results["validation"] = validation_timing()
+        self.show(report.table("1c. Form validation of one Hundeanmeldung (in-process, µs)", ["measure", "value"],
+                               [[k, v] for k, v in result.items()]))
 
     def replicas(self, plat: BenchPlatform) -> None:
         """GATEWAY_REPLICAS 1 against 2 (bench/writepath.py)."""

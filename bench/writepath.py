@@ -70,15 +70,50 @@ def replicas_step(plat: BenchPlatform, submit: Callable[..., dict[str, Any]], n:
     return {"runs": runs, "rows": rows}
 
 
+def validation_share(results: dict[str, Any]) -> float | None:
+    """Form validation's share of the submissions service's busy py-spy samples, from the
+    raw stacks when they are still there (so older runs are read the same way)."""
+    from bench.profiling import analyse
+
+    label = "form validation (field_errors, jsonschema)"
+    profile = results.get("profile") or {}
+    stacks = Path(profile.get("raw_stacks") or "/nonexistent") / "submissions.txt"
+    spy = analyse(stacks, "submissions") if stacks.exists() else (profile.get("py_spy") or {}).get("submissions") or {}
+    return (spy.get("inclusive_pct_of_busy") or {}).get(label)
+
+
+def validation_timing(repeat: int = 2000) -> dict[str, Any]:
+    """One Hundeanmeldung validated by jsonschema alone and by the compiled validator, µs
+    each (in-process, so the figure hardly depends on the rest of the box)."""
+    import timeit
+
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from services.catalog.definitions import DEFINITIONS_DIR
+    from services.common.validation import CompiledValidator
+    from services.submissions.commands import field_errors
+    from tests.examples import form
+
+    schema = json.loads((DEFINITIONS_DIR / "hundeanmeldung.json").read_text(encoding="utf-8"))["form"]
+    data, bad = form(), {**form(), "chip_number": "12", "email": 5}
+    before = Draft202012Validator(schema, format_checker=FormatChecker())
+    after = CompiledValidator(schema, format_checker=FormatChecker())
+    out: dict[str, Any] = {}
+    for name, validator in (("jsonschema", before), ("compiled", after)):
+        for kind, value in (("valid", data), ("invalid", bad)):
+            seconds = min(timeit.repeat(lambda v=validator, d=value: field_errors(v, d), number=repeat // 4, repeat=3))
+            out[f"{name}_{kind}_us"] = round(seconds / (repeat // 4) * 1e6, 1)
+    out["speedup_valid"] = round(out["jsonschema_valid_us"] / out["compiled_valid_us"], 1)
+    return out
+
+
 def summary_row(results: dict[str, Any], label: str) -> dict[str, Any] | None:
     """The main end-to-end run of one bench result as a row (its own raw INSERT rate)."""
     run = results.get("end_to_end")
     if not run:
         return None
     raw = ((results.get("raw") or {}).get("postgres_insert") or {}).get("rows_per_s")
-    spy = ((results.get("profile") or {}).get("py_spy") or {}).get("submissions") or {}
-    validation = (spy.get("inclusive_pct") or {}).get("form validation (field_errors, jsonschema)")
-    out = row(label, run, raw, validation)
+    out = row(label, run, raw, validation_share(results))
     out["loadavg"] = (results.get("machine") or {}).get("loadavg_at_start")
     return out
 

@@ -104,7 +104,9 @@ def read_json(request: Request) -> Any:
         raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DomainError("malformed_json", detail=str(exc)[:200]) from None
-    if nesting_depth(body) > MAX_DEPTH:
+    # each level needs an opening bracket of its own: with no more brackets than the limit
+    # (counted in C, strings included) the walk through the body cannot find too deep a nesting
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and nesting_depth(body) > MAX_DEPTH:
         raise DomainError("malformed_json", detail=text("nesting_depth", limit=MAX_DEPTH))
     return body
 
