@@ -44,7 +44,7 @@ from tests import support
 
 # Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
 # run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
-LATEST_START_S = {"concurrency": 240, "pipelines": 270, "replicas": 300, "profile": 330, "search": 540}
+LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "replicas": 360, "search": 540}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -162,8 +162,8 @@ class Bench:
             self.step("handover", lambda: self.handover(plat))
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
-            self.step("replicas", lambda: self.replicas(plat))
             self.step("profile", lambda: self.profile(plat))
+            self.step("replicas", lambda: self.replicas(plat))
             self.step("worklist", lambda: self.worklist(plat))
             self.step("search", lambda: self.search(plat))
         finally:
@@ -295,7 +295,7 @@ class Bench:
             self.show("(skipped GATEWAY_REPLICAS 1 vs 2: time budget)")
             return
         raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
-        result = replicas_step(plat, self.submit, max(500, self.args.compare_n // 2), raw)
+        result = replicas_step(plat, self.submit, max(500, self.args.compare_n // 6), raw)
         self.results["writepath_replicas"] = result
         self.show(show(f"2f. GATEWAY_REPLICAS (c={self.args.concurrency}, ratio against this run's raw INSERTs)", result["rows"]))
 

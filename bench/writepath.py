@@ -19,8 +19,10 @@ from typing import Any
 
 from bench.common import ROOT, BenchPlatform, table
 
-HEADER = ["run", "gateway cpu ms/sub", "validation % of submissions", "submit/s", "e2e/s", "ratio e2e/raw",
-          "p50 ms", "p99 ms"]
+HEADER = ["run", "gateway cpu ms/sub", "submissions cpu ms/sub", "relay+projector cpu ms/sub", "platform cpu ms/sub",
+          "validation % of submissions", "submit/s", "e2e/s", "ratio e2e/raw", "p50 ms", "p99 ms", "load avg"]
+#: Not the platform's own processes: shared with everything else on the box, or the bench itself.
+SHARED = ("postgresql", "rabbitmq", "bench (load generator)")
 
 
 def cpu_ms_per_submission(run: dict[str, Any], prefix: str) -> float | None:
@@ -31,11 +33,23 @@ def cpu_ms_per_submission(run: dict[str, Any], prefix: str) -> float | None:
     return round(share / 100 * cpu["wall_s"] / accepted * 1000, 3) if accepted and cpu.get("wall_s") else None
 
 
+def platform_cpu_ms_per_submission(run: dict[str, Any]) -> float | None:
+    """CPU ms per accepted submission of all the platform's own processes together."""
+    cpu, accepted = run.get("cpu") or {}, run.get("accepted") or 0
+    per = cpu.get("per_process_pct_of_one_core") or {}
+    share = sum(v for k, v in per.items() if k not in SHARED)
+    return round(share / 100 * cpu["wall_s"] / accepted * 1000, 3) if accepted and cpu.get("wall_s") else None
+
+
 def row(label: str, run: dict[str, Any], raw_inserts: float | None, validation_pct: float | None = None) -> dict[str, Any]:
     e2e = run.get("end_to_end_per_s")
     return {
         "run": label,
         "gateway_cpu_ms_per_submission": cpu_ms_per_submission(run, "gateway"),
+        "submissions_cpu_ms_per_submission": cpu_ms_per_submission(run, "submissions"),
+        "relay_projector_cpu_ms_per_submission": round(sum(
+            cpu_ms_per_submission(run, name) or 0.0 for name in ("relay", "projector")), 3),
+        "platform_cpu_ms_per_submission": platform_cpu_ms_per_submission(run),
         "validation_pct_of_submissions": validation_pct,
         "submissions_per_s": run.get("submissions_per_s"),
         "end_to_end_per_s": e2e,
@@ -48,8 +62,10 @@ def row(label: str, run: dict[str, Any], raw_inserts: float | None, validation_p
 
 
 def show(title: str, rows: list[dict[str, Any]]) -> str:
-    keys = ["run", "gateway_cpu_ms_per_submission", "validation_pct_of_submissions", "submissions_per_s",
-            "end_to_end_per_s", "ratio_end_to_end_vs_raw_insert", "submit_p50_ms", "submit_p99_ms"]
+    keys = ["run", "gateway_cpu_ms_per_submission", "submissions_cpu_ms_per_submission",
+            "relay_projector_cpu_ms_per_submission", "platform_cpu_ms_per_submission", "validation_pct_of_submissions",
+            "submissions_per_s", "end_to_end_per_s", "ratio_end_to_end_vs_raw_insert", "submit_p50_ms", "submit_p99_ms",
+            "loadavg"]
     return table(title, HEADER, [[r.get(k) for k in keys] for r in rows])
 
 
@@ -114,7 +130,7 @@ def summary_row(results: dict[str, Any], label: str) -> dict[str, Any] | None:
         return None
     raw = ((results.get("raw") or {}).get("postgres_insert") or {}).get("rows_per_s")
     out = row(label, run, raw, validation_share(results))
-    out["loadavg"] = (results.get("machine") or {}).get("loadavg_at_start")
+    out["loadavg"] = round(((results.get("machine") or {}).get("loadavg_at_start") or [0])[0], 1)
     return out
 
 
