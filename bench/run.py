@@ -1,7 +1,7 @@
 """``make bench``: how fast is the platform, and where does the time go? One run measures
 
 1. the ceilings: raw PostgreSQL single-row INSERTs (8 connections) and raw RabbitMQ
-   publishing with confirms;
+   publishing with confirms; one form validated by jsonschema alone and compiled (in-process);
 2. submissions through the HTTP gateway into the clerk worklist, with the real processes
    (catalog, submissions, gateway, relay, projector): submissions/s, end-to-end/s, submit
    and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4,
