@@ -98,3 +98,24 @@ def test_form_invalid_problem_reads_the_same_in_german_and_english() -> None:
     assert (de_messages["/"], en_messages["/"]) == ("Unbekanntes Feld.", "Unknown field.")
     assert de_messages["/chip_number"] == "Ungültiger Wert (pattern)."
     assert en_messages["/chip_number"].startswith("'27609810654321X' does not match")
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b"[" * 40 + b"]" * 40])
+def test_gateway_refuses_what_is_not_json_or_nests_too_deep(raw: bytes) -> None:
+    from werkzeug.wrappers import Request
+
+    from services.common.problems import DomainError
+    from services.gateway.http import read_json
+
+    with pytest.raises(DomainError) as caught:
+        read_json(Request.from_values(data=raw, content_type="application/json"))
+    assert caught.value.code == "malformed_json"
+
+
+def test_gateway_takes_a_form_with_brackets_inside_its_strings() -> None:
+    from werkzeug.wrappers import Request
+
+    from services.gateway.http import read_json
+
+    body = b'{"form_data": {"note": "' + b"[{" * 40 + b'"}}'
+    assert read_json(Request.from_values(data=body, content_type="application/json"))["form_data"]["note"] == "[{" * 40
