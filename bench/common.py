@@ -14,6 +14,7 @@ import psycopg
 
 from services.catalog.search import percentile
 from tests import support
+from tests.support import free_port
 
 ROOT = support.ROOT
 
@@ -59,11 +60,26 @@ class BenchPlatform(support.Platform):
     """The real platform processes, plus restarting the gateway with other settings."""
 
     def restart(self, name: str, **env: str) -> None:
+        """Restart a process (``gateway``: every replica) with these settings."""
         self.env.update(env)
-        if name in self.procs:
-            self.kill(name, signal.SIGTERM)
-        self.start(name)
+        names = [name, *self.gateway_replicas] if name == "gateway" else [name]
+        for each in names:
+            if each in self.procs:
+                self.kill(each, signal.SIGTERM)
+        for each in names:
+            self.start(each)
         self.wait_ready()
+
+    def set_gateway_replicas(self, replicas: int) -> None:
+        """Run ``replicas`` gateway processes on the platform's port from now on."""
+        for name in self.gateway_replicas:
+            if name in self.procs:
+                self.kill(name, signal.SIGTERM)
+        self.env["GATEWAY_REPLICAS"] = str(replicas)
+        self.gateway_replicas = [f"gateway-{k}" for k in range(2, replicas + 1)]
+        for name in self.gateway_replicas:
+            self.metrics_ports.setdefault(name, free_port())
+        self.restart("gateway")
 
     def pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.procs.items() if proc.poll() is None}

@@ -67,6 +67,15 @@ OPERATIONS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 _FILE = re.compile(r"\(([^():]+)(?::\d+)?\)$")
+#: Innermost frames of a thread that waits rather than works: py-spy's own idle detection
+#: missed these (background threads of the pools and the metrics server, the relay's idle
+#: sleep, a blocking read from the broker or the database). The "busy" view leaves them out.
+WAITING = re.compile(
+    r"^(Condition\.wait \(threading|Event\.wait \(threading|_PollLikeSelector\.select \(selectors|"
+    r"\w*Selector\.select \(selectors|BaseServer\.serve_forever \(socketserver|Relay\.run \(services/common/relay|"
+    r"TCPTransport\._read \(amqp/transport|Connection\.wait \(psycopg/connection|Hub\.wait \(eventlet/hubs/|"
+    r"\w+\.wait \(eventlet/hubs/|\w+\.do_poll \(eventlet/hubs/)"
+)
 
 
 def pyspy_binary(install: bool = True) -> str | None:
@@ -152,10 +161,23 @@ def analyse(path: Path, process: str, top: int = 12) -> dict[str, Any]:
     for frames, count in stacks:
         by_lib[library(frames[-1])] += count
         by_func[frames[-1].rsplit(":", 1)[0] + ")"] += count
+    busy_stacks = [(frames, c) for frames, c in stacks if not WAITING.search(frames[-1])]
+    busy = sum(c for _, c in busy_stacks)
+    inclusive_busy = {}
+    for label, pattern in OPERATIONS.get(process, []):
+        regex = re.compile(pattern)
+        hits = sum(c for frames, c in busy_stacks if any(regex.search(f) for f in frames))
+        inclusive_busy[label] = round(100 * hits / busy, 1) if busy else None
+    busy_by_lib: Counter = Counter()
+    for frames, count in busy_stacks:
+        busy_by_lib[library(frames[-1])] += count
     return {
         "samples": total,
         "cpu_seconds_approx": round(total / RATE, 1),
         "inclusive_pct": inclusive,
+        "busy_samples": busy,
+        "inclusive_pct_of_busy": inclusive_busy,
+        "busy_self_pct_by_library": {k: round(100 * v / busy, 1) for k, v in busy_by_lib.most_common(top)} if busy else {},
         "self_pct_by_library": {k: round(100 * v / total, 1) for k, v in by_lib.most_common(top)},
         "self_pct_top_functions": {k: round(100 * v / total, 1) for k, v in by_func.most_common(top)},
     }

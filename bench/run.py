@@ -1,10 +1,11 @@
 """``make bench``: how fast is the platform, and where does the time go? One run measures
 
 1. the ceilings: raw PostgreSQL single-row INSERTs (8 connections) and raw RabbitMQ
-   publishing with confirms;
+   publishing with confirms; one form validated by jsonschema alone and compiled (in-process);
 2. submissions through the HTTP gateway into the clerk worklist, with the real processes
    (catalog, submissions, gateway, relay, projector): submissions/s, end-to-end/s, submit
-   and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4;
+   and submit→visible latencies, load generator comparison, SUBMIT_PIPELINES 1/2/4,
+   GATEWAY_REPLICAS 1/2 (bench/writepath.py);
 3. worklist page queries with 100,000 cases over 25 tenants, via HTTP and in-process;
 4. a profile (py-spy on every platform process, cProfile of ``submit_batch`` in-process);
 5. notifications per second: events in → mails accepted by the SMTP sink, against the raw
@@ -43,7 +44,7 @@ from tests import support
 
 # Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
 # run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
-LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "search": 540}
+LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "replicas": 360, "search": 540}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -126,6 +127,7 @@ class Bench:
         amqp_uri = support.fresh_vhost("vr_bench")
         self.step("ceilings", lambda: self.ceilings(amqp_uri))
         self.step("rules", self.rules)  # in-process, before the platform takes the cores
+        self.step("validation", self.validation)
         log_dir = self.out_dir / f"{args.name}-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.results["platform_logs"] = str(log_dir)
@@ -161,6 +163,7 @@ class Bench:
             self.step("concurrency", lambda: self.concurrency(plat))
             self.step("pipelines", lambda: self.pipelines(plat))
             self.step("profile", lambda: self.profile(plat))
+            self.step("replicas", lambda: self.replicas(plat))
             self.step("worklist", lambda: self.worklist(plat))
             self.step("search", lambda: self.search(plat))
         finally:
@@ -275,6 +278,26 @@ class Bench:
             plat.restart("gateway", SUBMIT_PIPELINES="2")  # the config.yml default
         self.results["pipelines"] = runs
         self.show(report.e2e(f"2e. Gateway SUBMIT_PIPELINES (N={n} each, c={self.args.concurrency})", runs, "submit_pipelines"))
+
+    def validation(self) -> None:
+        """Form validation per submission, jsonschema alone against compiled (bench/writepath.py)."""
+        from bench.writepath import validation_timing
+
+        result = self.results["validation"] = validation_timing()
+        self.show(report.table("1c. Form validation of one Hundeanmeldung (in-process, µs)", ["measure", "value"],
+                               [[k, v] for k, v in result.items()]))
+
+    def replicas(self, plat: BenchPlatform) -> None:
+        """GATEWAY_REPLICAS 1 against 2 (bench/writepath.py)."""
+        from bench.writepath import replicas_step, show
+
+        if self.elapsed() > LATEST_START_S["replicas"] and not self.args.only:
+            self.show("(skipped GATEWAY_REPLICAS 1 vs 2: time budget)")
+            return
+        raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
+        result = replicas_step(plat, self.submit, max(500, self.args.compare_n // 6), raw)
+        self.results["writepath_replicas"] = result
+        self.show(show(f"2f. GATEWAY_REPLICAS (c={self.args.concurrency}, ratio against this run's raw INSERTs)", result["rows"]))
 
     def profile(self, plat: BenchPlatform) -> None:
         if self.elapsed() > LATEST_START_S["profile"]:

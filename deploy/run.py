@@ -79,6 +79,23 @@ PROCESSES: list[tuple[str, list[str]]] = [
 ]
 
 
+def with_gateway_replicas(processes: list[tuple[str, list[str]]], names: list[str]) -> list[tuple[str, list[str]]]:
+    """The process list with the extra gateway replicas (``gateway-2`` …) after ``gateway``."""
+    out = []
+    for name, command in processes:
+        out.append((name, command))
+        if name == "gateway":
+            out.extend((replica, nameko("gateway")) for replica in names[1:])
+    return out
+
+
+def process_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    """A gateway replica's own /metrics port (the others read theirs from the configuration)."""
+    if name.startswith("gateway-") and not os.environ.get("METRICS_PORT"):
+        return {**env, "METRICS_PORT": str(settings().metrics_port_for(name))}
+    return env
+
+
 def development_merchants(env: dict[str, str]) -> None:
     """Development: every tenant of the catalog is a merchant at the PSP simulator, with the
     credentials the payments service derives when no merchants file is configured."""
@@ -121,7 +138,7 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
 
 def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
     # own process group: Ctrl-C reaches only this supervisor, which stops the rest in order
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env=process_env(name, env), start_new_session=True)
 
 
 class Supervisor:
@@ -194,8 +211,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    commands = dict(PROCESSES)
-    for name, command in PROCESSES:
+    processes = with_gateway_replicas(PROCESSES, settings().gateway_processes())
+    commands = dict(processes)
+    for name, command in processes:
         procs[name] = start(name, command, env)
         if name == "catalog":
             time.sleep(1.0)

@@ -352,12 +352,17 @@ class Platform:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
-        self.metrics_ports = {name: free_port() for name in (*self.NAMEKO, *self.PLAIN)}
+        # GATEWAY_REPLICAS: gateway-2 … on the same port (SO_REUSEPORT), as deploy/run.py starts them
+        self.gateway_replicas = Settings.from_env(self.env).gateway_processes()[1:]
+        self.metrics_ports = {name: free_port() for name in self.names()}
         self.base_url = f"http://127.0.0.1:{self.port}"
 
+    def names(self) -> tuple[str, ...]:
+        return (*self.NAMEKO, *self.gateway_replicas, *self.PLAIN)
+
     def command(self, name: str) -> list[str]:
-        if name in self.NAMEKO:
-            return [sys.executable, "-m", "services.common.launch", name]
+        if name in self.NAMEKO or name in self.gateway_replicas:
+            return [sys.executable, "-m", "services.common.launch", name.partition("-")[0]]
         return [sys.executable, *self.PLAIN[name]]
 
     def start(self, name: str) -> None:
@@ -369,7 +374,7 @@ class Platform:
         )
 
     def start_all(self) -> None:
-        for name in (*self.NAMEKO, *self.PLAIN):
+        for name in self.names():
             self.start(name)
         self.wait_ready()
         self._supervisor = threading.Thread(target=self._supervise, name="platform-supervisor", daemon=True)

@@ -255,15 +255,20 @@ class BatchConsumer:
         attempts = count_attempt(message_id, headers, redelivered)
         self._buffer.append(Delivery(message.delivery_info["delivery_tag"], body, redelivered, attempts, headers))
 
-    def next_batch(self, max_size: int = 500, wait: float = 0.2) -> list[Delivery]:
-        """Wait up to ``wait`` seconds for the first message, then take what is buffered."""
+    def next_batch(self, max_size: int = 500, wait: float = 0.2, linger: float = 0.0) -> list[Delivery]:
+        """Wait up to ``wait`` seconds for the first message, then up to ``linger`` seconds
+        more for others (under load: fewer, larger transactions), then take what is buffered."""
         deadline = time.monotonic() + wait
+        full_by: float | None = None  # when the first message was there: stop gathering at this time
         while len(self._buffer) < max_size:
-            remaining = deadline - time.monotonic() if not self._buffer else 0.0
+            now = time.monotonic()
+            if self._buffer and full_by is None:
+                full_by = now + linger
+            remaining = (full_by if full_by is not None else deadline) - now
             try:
                 self.conn.drain_events(timeout=max(remaining, 0.001))
             except TimeoutError:
-                if self._buffer or time.monotonic() >= deadline:
+                if (self._buffer and time.monotonic() >= (full_by or 0.0)) or time.monotonic() >= deadline:
                     break
         batch, self._buffer = self._buffer[:max_size], self._buffer[max_size:]
         return batch

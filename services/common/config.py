@@ -18,6 +18,7 @@ variable                   default                              meaning
 ``GATEWAY_HOST``/``_PORT``   ``127.0.0.1`` / ``8000``           the HTTP API
 ``GATEWAY_MAX_WORKERS``    ``200``                              concurrent HTTP requests
 ``SUBMIT_PIPELINES``       ``2``                                submit batches in flight at once
+``GATEWAY_REPLICAS``       ``1``                                gateway processes on GATEWAY_PORT (SO_REUSEPORT)
 ``GATEWAY_REFRESH_INTERVAL`` ``60``                             s between reloads of identity's keys and revocations
 ``GATEWAY_REQUEST_TIMEOUT`` ``30``                              s an API call may wait for the services (then 503)
 ``BROKER_WATCH_INTERVAL``  ``1``                                s between a process's probes of RabbitMQ (:mod:`.broker_watch`)
@@ -95,6 +96,9 @@ METRICS_PORTS: Mapping[str, int] = {
     "handover": 9121,
     "handover-consumer": 9122,
 }
+
+#: Gateway replica k ≥ 2 (GATEWAY_REPLICAS) serves /metrics on this + k: gateway-2 on 9202, …
+GATEWAY_REPLICA_METRICS_BASE = 9200
 
 _TRUE = {"1", "y", "yes", "true", "on"}
 
@@ -215,6 +219,11 @@ class Settings:
     gateway_port: int = 8000
     gateway_max_workers: int = 200
     submit_pipelines: int = 2
+    #: Gateway processes sharing GATEWAY_PORT: each listens with SO_REUSEPORT (eventlet sets
+    #: it) and the kernel spreads the connections; the gateway keeps no state a request needs
+    #: from an earlier one, so any replica can answer any request. Started by deploy/run.py
+    #: and the test platform as ``gateway``, ``gateway-2``, …
+    gateway_replicas: int = 1
     #: Seconds between the gateway's reloads of identity's public keys and revocations
     #: (a key removed from identity's set stops verifying within this time).
     gateway_refresh_interval: int = 60
@@ -295,7 +304,15 @@ class Settings:
         return bool(self.postgres_dsn or self.postgres_dbname)
 
     def metrics_port_for(self, process: str) -> int:
-        return int(self.metrics_port) if self.metrics_port != "" else METRICS_PORTS[process]
+        if self.metrics_port != "":
+            return int(self.metrics_port)
+        if process.startswith("gateway-") and process.removeprefix("gateway-").isdigit():
+            return GATEWAY_REPLICA_METRICS_BASE + int(process.removeprefix("gateway-"))
+        return METRICS_PORTS[process]
+
+    def gateway_processes(self) -> list[str]:
+        """The names of the gateway replicas: ``gateway``, ``gateway-2``, …"""
+        return ["gateway", *(f"gateway-{k}" for k in range(2, max(1, self.gateway_replicas) + 1))]
 
 
 def settings() -> Settings:

@@ -72,7 +72,10 @@ class Correlation(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[str | None], str]:
         def rebind(correlation_id: str | None) -> str:
-            cid = logs.bind_correlation_id(logs.valid_correlation_id(correlation_id), service=worker_ctx.service_name)
+            valid = logs.valid_correlation_id(correlation_id)
+            if valid is None and worker_ctx.data.get(self.KEY):  # keep the new id worker_setup bound
+                return worker_ctx.data[self.KEY]
+            cid = logs.bind_correlation_id(valid, service=worker_ctx.service_name)
             worker_ctx.data[self.KEY] = cid
             return cid
 

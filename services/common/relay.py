@@ -26,6 +26,7 @@ POSITION_DDL = "CREATE TABLE IF NOT EXISTS relay_position (source TEXT PRIMARY K
 
 class Relay:
     DEPTH_INTERVAL = 5.0  # s between readings of the queue depths (vr_queue_depth_messages)
+    LAG_INTERVAL = 1.0  # s between readings of the head for vr_relay_lag_events (unless a batch was full)
 
     def __init__(self, app: Application, store: ReadStore, mapper: Mapper, source: str, batch_size: int = 500):
         self.app = app
@@ -37,6 +38,7 @@ class Relay:
         self.log = logs.get_logger("relay")
         store.executescript(POSITION_DDL)
         self._position: int | None = None  # this process is the only writer: read once
+        self._lag_read_at = 0.0
 
     def position(self) -> int:
         if self._position is None:
@@ -69,7 +71,10 @@ class Relay:
         metrics.EVENTS_RELAYED.labels(self.source).inc(len(envelopes))
         metrics.RELAY_POSITION.labels(self.source).set(last)
         metrics.BATCH_SIZE.labels("relay").observe(len(envelopes))
-        metrics.RELAY_LAG.labels(self.source).set(max((self.app.recorder.max_notification_id() or 0) - last, 0))
+        # one query less per batch: under load the batches are small and many
+        if len(notifications) >= self.batch_size or time.monotonic() - self._lag_read_at > self.LAG_INTERVAL:
+            metrics.RELAY_LAG.labels(self.source).set(max((self.app.recorder.max_notification_id() or 0) - last, 0))
+            self._lag_read_at = time.monotonic()
         return len(notifications)
 
     def run(self, idle_sleep: float = 0.01) -> None:
@@ -81,7 +86,7 @@ class Relay:
             try:
                 if publisher is None:
                     publisher = ConfirmingPublisher()
-                if self.run_once(publisher) == 0:
+                if self.run_once(publisher) < self.batch_size:  # idle, or a small batch: let more gather
                     time.sleep(idle_sleep)
                 if time.monotonic() - last_depths > self.DEPTH_INTERVAL:
                     queue_depths(publisher.channel)

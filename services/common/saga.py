@@ -42,11 +42,18 @@ class SagaConsumer:
         self.running = False
 
     def handle_batch(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
-        """Handle in order; ack after each handled or dead-lettered message. A transient
-        error propagates: the rest of the batch stays unacked and is delivered again."""
-        for delivery in batch:
-            self.handle_one(consumer, delivery)
-            consumer.ack_through(delivery.delivery_tag)
+        """Handle in order; then ack everything handled or dead-lettered with one ``multiple``
+        ack (one frame per batch instead of one per message: less work for the broker). A
+        transient error propagates: what was handled before it is acked, the rest of the
+        batch stays unacked and is delivered again."""
+        handled: int | None = None
+        try:
+            for delivery in batch:
+                self.handle_one(consumer, delivery)
+                handled = delivery.delivery_tag
+        finally:
+            if handled is not None:
+                consumer.ack_through(handled)
 
     def handle_one(self, consumer: BatchConsumer, delivery: Delivery) -> str:
         """Handle one message, or park it (poison, or MAX_ATTEMPTS transient failures);

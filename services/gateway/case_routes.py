@@ -11,13 +11,13 @@ import re
 import uuid
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from werkzeug.wrappers import Request, Response
 
 from services.common import authz, logs
 from services.common.authz import Principal
 from services.common.cases import ACTIONS, WORKLIST_SORTS, Status
 from services.common.problems import DomainError, text
+from services.common.validation import CompiledValidator
 from services.gateway.auth import require_login
 from services.gateway.http import endpoint, http, json_response, problem_response, query_choice, query_int, read_json
 
@@ -31,7 +31,7 @@ APPLICANT_SCHEMA = {
         "phone": {"type": "string", "maxLength": 50},
     },
 }
-SUBMIT_SCHEMA = Draft202012Validator(
+SUBMIT_SCHEMA = CompiledValidator(
     {
         "type": "object",
         "required": ["service_id", "form_data"],

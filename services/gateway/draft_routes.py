@@ -15,13 +15,13 @@ import base64
 from typing import Any
 from urllib.parse import quote, unquote
 
-from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from services.common import authz, logs
 from services.common.authz import Principal
 from services.common.problems import DomainError, text
+from services.common.validation import CompiledValidator
 from services.gateway.auth import require_login
 from services.gateway.case_routes import APPLICANT_SCHEMA, IDEMPOTENCY_KEY, _describe, check_ags, submission_response
 from services.gateway.csrf import RAW_UPLOADS
@@ -31,7 +31,7 @@ from services.gateway.http import endpoint, http, json_response, read_json
 ATTACHMENT_TYPES = RAW_UPLOADS["/api/v1/attachments"]
 DRAFT_ID_MAX = 64
 PAGE = {"type": ["string", "integer", "null"]}
-START_SCHEMA = Draft202012Validator({
+START_SCHEMA = CompiledValidator({
     "type": "object",
     "required": ["service_id"],
     "additionalProperties": False,
@@ -41,20 +41,20 @@ START_SCHEMA = Draft202012Validator({
         "page": PAGE,
     },
 })
-SAVE_SCHEMA = Draft202012Validator({
+SAVE_SCHEMA = CompiledValidator({
     "type": "object",
     "required": ["form_data"],
     "additionalProperties": False,
     "properties": {"form_data": {"type": "object"}, "page": PAGE},
 })
-SUBMIT_DRAFT_SCHEMA = Draft202012Validator({
+SUBMIT_DRAFT_SCHEMA = CompiledValidator({
     "type": "object",
     "additionalProperties": False,
     "properties": {"applicant": APPLICANT_SCHEMA},
 })
 
 
-def checked(validator: Draft202012Validator, body: Any) -> dict[str, Any]:
+def checked(validator: CompiledValidator, body: Any) -> dict[str, Any]:
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         raise DomainError("invalid_request", detail="; ".join(_describe(e) for e in errors[:5]))

@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import eventlet
-from jsonschema import Draft202012Validator
 from werkzeug.wrappers import Request, Response
 
 from services.common import authz, logs
 from services.common.authz import Principal
 from services.common.problems import DomainError
+from services.common.validation import CompiledValidator
 from services.gateway.auth import require_login
 from services.gateway.http import endpoint, http, json_response, read_json
 
 log = logs.get_logger("gateway")
-PREFERENCES_SCHEMA = Draft202012Validator({
+PREFERENCES_SCHEMA = CompiledValidator({
     "type": "object",
     "additionalProperties": False,
     "properties": {

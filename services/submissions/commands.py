@@ -9,13 +9,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import FormatChecker
 
 from services.common.authz import TRUST_LEVELS, trust_rank
 from services.common.problems import DomainError, text
 from services.common.secrets import keyed_hex
+from services.common.validation import CompiledValidator
 
 _FORMAT_CHECKER = FormatChecker()
+#: Compiled form validators per (service, form version): a version never changes, and the
+#: offering cache asks the catalog again every few seconds.
+_VALIDATORS: dict[tuple[str, int], CompiledValidator] = {}
+
+
+def form_validator(service_id: str, version: int, form: dict[str, Any]) -> CompiledValidator:
+    """The compiled validator of one form version (built once; rebuilt should a catalog
+    ever answer a different schema under the same version)."""
+    key = (service_id, version)
+    cached = _VALIDATORS.get(key)
+    if cached is None or cached.schema != form:
+        if len(_VALIDATORS) > 1000:
+            _VALIDATORS.clear()
+        cached = _VALIDATORS[key] = CompiledValidator(form, format_checker=_FORMAT_CHECKER)
+    return cached
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class Offering:
     processing_days: int
     trust_level: str
     form_schema: dict[str, Any]
-    validator: Draft202012Validator = field(compare=False, repr=False)
+    validator: CompiledValidator = field(compare=False, repr=False)
 
     @classmethod
     def from_catalog(cls, data: dict[str, Any]) -> Offering:
@@ -47,7 +63,7 @@ class Offering:
             processing_days=data["processing_days"],
             trust_level=data.get("trust_level", "basic"),
             form_schema=data["form"],
-            validator=Draft202012Validator(data["form"], format_checker=_FORMAT_CHECKER),
+            validator=form_validator(data["service_id"], data["form_version"], data["form"]),
         )
 
 
@@ -96,7 +112,7 @@ class SubmitCommand:
         return keyed_hex("request-fingerprint", canonical, secret)
 
 
-def field_errors(validator: Draft202012Validator, data: Any) -> list[dict[str, Any]]:
+def field_errors(validator: CompiledValidator, data: Any) -> list[dict[str, Any]]:
     """jsonschema errors as one entry per field (JSON pointer); the message is rendered in
     the caller's language at the edge."""
     errors = []

@@ -25,6 +25,9 @@ from services.submissions.integration import map_notification
 from services.submissions.projections import PROJECTIONS, CaseReadModels
 
 QUEUE = "submissions.projections"
+#: Seconds a batch gathers after its first event: under load one read-model transaction
+#: (and one ack) covers tens of events instead of a few; the worklist shows them that much later.
+LINGER = 0.02
 
 
 def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
@@ -109,7 +112,7 @@ class Projector:
             try:
                 if consumer is None:
                     consumer = BatchConsumer(QUEUE)
-                batch = consumer.next_batch(max_size=500, wait=0.2)
+                batch = consumer.next_batch(max_size=500, wait=0.2, linger=LINGER)
                 if batch:
                     self.handle(consumer, batch)
                 if time.monotonic() - last_lag > 1.0:
