@@ -9,6 +9,8 @@ variable                   default                              meaning
 =========================  ===================================  ==========================================
 ``AMQP_URI``               ``amqp://guest:guest@127.0.0.1:5672/``  RabbitMQ
 ``AMQP_QUEUE_TYPE``        (empty: the broker's default)        ``quorum`` for the event queues in a cluster
+``CASE_PARTITIONS``        ``1``                                case event store partitions (:mod:`.partitions`)
+``CASE_PARTITION_MAP``     (empty: hash of the AGS)             ``AGS-prefix:partition,…`` pins tenants or Länder
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
 ``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
@@ -94,6 +96,7 @@ METRICS_PORTS: Mapping[str, int] = {
     "insights-projector": 9120,
     "handover": 9121,
     "handover-consumer": 9122,
+    "relay-p1": 9123,  # the relay of case partition 1 (further partitions: METRICS_PORT per process)
 }
 
 _TRUE = {"1", "y", "yes", "true", "on"}
@@ -202,6 +205,12 @@ class Settings:
     #: x-queue-type of the event queues and their dead-letter queues (``quorum`` on a
     #: RabbitMQ cluster, deploy/k8s); empty declares them without it, as they always were.
     amqp_queue_type: str = ""
+    #: How many partitions the case event store has (services.common.partitions): each its own
+    #: schema ``submissions`` (0), ``submissions_p1`` … with its own relay. 1: one store, as always.
+    case_partitions: int = 1
+    #: ``AGS-prefix:partition`` pairs, comma-separated (``03460009:1,09:1``: a tenant, a Land);
+    #: the longest matching prefix wins, unmapped tenants go by a stable hash of their AGS.
+    case_partition_map: str = ""
     var_dir: Path = ROOT / "var"
     schema_prefix: str = ""
     log_level: str = "INFO"

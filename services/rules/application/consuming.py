@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from services.common.partitions import source_of_position
 from services.common.problems import DomainError
 from services.rules.domain import Rule, RuleAction
 from services.rules.domain.conditions import facts_used
@@ -45,8 +46,9 @@ class RuleConsumption:
     def consume(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any = None) -> str:
         """``applied`` (a rule acted), ``skipped`` (no rule for it) or ``seen`` (redelivery)."""
         position = envelope.get("position")
-        tracking = Tracking(SOURCE, int(position)) if position is not None else None
-        if tracking is not None and self.recorder.has_tracking_id(SOURCE, tracking.notification_id):
+        source = source_of_position(SOURCE, position)  # one source per case partition
+        tracking = Tracking(source, int(position)) if position is not None else None
+        if tracking is not None and self.recorder.has_tracking_id(source, tracking.notification_id):
             return "seen"
         kind = envelope["type"].rsplit(".", 1)[0]
         rules = [r for r in self.active_rules(envelope["tenant"], envelope["service_id"]) if kind in TRIGGERS[r.kind]]
