@@ -4,7 +4,7 @@
 
 Processes: catalog, identity, submissions, gateway, payments, notifications, rules, council (nameko services),
 the web front end (portals and clerk workspace, http://127.0.0.1:8080),
-the submissions relay and projector, the payments relay, the payment saga's two consumers, the
+the submissions relay (one per case partition, CASE_PARTITIONS) and projector, the payments relay, the payment saga's two consumers, the
 PSP simulator, the notifications consumer, the rules consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
 the PSP simulator keeps its own SQLite file under var/ always.
@@ -77,6 +77,12 @@ PROCESSES: list[tuple[str, list[str]]] = [
     ("handover", nameko("handover")),
     ("handover-consumer", [PYTHON, "-m", "services.handover.consumer"]),
 ]
+
+
+def partition_relays(partitions: int) -> list[tuple[str, list[str]]]:
+    """One relay per case partition beyond 0 (``CASE_PARTITIONS``; partition 0's is ``relay``)."""
+    return [(f"relay-p{k}", [PYTHON, "-m", "services.submissions.relay", "--partition", str(k)])
+            for k in range(1, partitions)]
 
 
 def development_merchants(env: dict[str, str]) -> None:
@@ -194,8 +200,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    commands = dict(PROCESSES)
-    for name, command in PROCESSES:
+    processes = [*PROCESSES, *partition_relays(settings().case_partitions)]
+    commands = dict(processes)
+    for name, command in processes:
         procs[name] = start(name, command, env)
         if name == "catalog":
             time.sleep(1.0)
