@@ -304,7 +304,11 @@ class Settings:
         return bool(self.postgres_dsn or self.postgres_dbname)
 
     def metrics_port_for(self, process: str) -> int:
-        return int(self.metrics_port) if self.metrics_port != "" else METRICS_PORTS[process]
+        """METRICS_PORT, else the process's fixed port; a relay of case partition 2 or higher
+        has none (0: no /metrics) unless METRICS_PORT gives it one."""
+        if self.metrics_port != "":
+            return int(self.metrics_port)
+        return METRICS_PORTS.get(process, 0) if process.startswith("relay-p") else METRICS_PORTS[process]
 
 
 def settings() -> Settings:

@@ -6,10 +6,8 @@ tracked position in its partition's schema; partition 0 is the relay as it alway
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from services.common.config import METRICS_PORTS
 from services.common.partitions import relay_process, schema_name
 from services.common.relay import main
 from services.submissions.application import open_submissions
@@ -20,8 +18,6 @@ def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.submissions.relay")
     parser.add_argument("--partition", type=int, default=0, help="the case partition to relay (default 0)")
     partition = parser.parse_args(argv).partition
-    if relay_process(partition) not in METRICS_PORTS:  # partitions beyond 1 have no fixed port
-        os.environ.setdefault("METRICS_PORT", "0")
     return main(relay_process(partition), lambda: open_submissions(partition), schema_name("submissions", partition), map_notification)
 
 
