@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from typing import Any
 
 from bench.common import BenchPlatform
@@ -28,9 +29,21 @@ def set_partitions(plat: BenchPlatform, partitions: int) -> None:
         if partitions > k and name not in plat.procs:
             plat.PLAIN = {**plat.PLAIN, name: ["-m", "services.submissions.relay", "--partition", str(k)]}
             plat.metrics_ports.setdefault(name, support.free_port())
+            started = plat.tail(name, 10**8).count("relay_started")
             plat.start(name)
+            wait_started(plat, name, started)
         elif partitions <= k and name in plat.procs:
             plat.kill(name, signal.SIGTERM)
+
+
+def wait_started(plat: BenchPlatform, name: str, before: int, timeout: float = 120.0) -> None:
+    """Until the relay logged its start (on a box whose PostgreSQL is shared it may be refused
+    a connection and be restarted by the supervisor first): no round measures a missing relay."""
+    deadline = time.monotonic() + timeout
+    while plat.tail(name, 10**8).count("relay_started") <= before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not start: {plat.tail(name)}")
+        time.sleep(0.5)
 
 
 def prepare(partitions: int = 2) -> None:

@@ -103,10 +103,25 @@ def tenants() -> list[dict[str, Any]]:
 
 
 def positions() -> list[Position]:
-    """Every saved consumer position with the head of the event store it reads."""
-    heads = {service: head(service) for service in ("submissions", "payments")}
+    """Every saved consumer position with the head of the event store it reads. The case
+    store's partitions (services/common/partitions.py) each have their head: a relay saves
+    its partition's notification id, the projections and consumers the published position."""
+    from services.common.partitions import encode_position, partition_of_position, schema_name
+
+    with stores("submissions") as named:
+        case_heads = {app.partition: app.recorder.max_notification_id() or 0 for _, app in named}
+    heads = {"submissions": case_heads[0], "payments": head("payments")}
+    heads |= {schema_name("submissions", k): last for k, last in case_heads.items()}
+    tables = [*POSITION_TABLES, *((schema_name("submissions", k), "relay_position", "source", "relay") for k in case_heads if k)]
+
+    def head_of(service: str, kind: str, position: int) -> int:
+        if service != "submissions" or kind == "relay":
+            return heads[service]
+        partition = partition_of_position(position)  # a published position names its partition
+        return encode_position(partition, case_heads.get(partition, 0))
+
     found: list[Position] = []
-    for service, table, key, kind in POSITION_TABLES:
+    for service, table, key, kind in tables:
         store = ReadStore(service)
         try:
             rows = store.query(f"SELECT {key}, position FROM {table}")  # names from POSITION_TABLES
@@ -114,10 +129,12 @@ def positions() -> list[Position]:
             rows = []
         finally:
             store.close()
-        found += [Position(service, kind, str(name), int(position), heads[service]) for name, position in rows]
+        found += [Position(service, kind, str(name), int(position), head_of(service, kind, int(position))) for name, position in rows]
     with opened("notifications") as app:  # the notifications consumer tracks submissions' positions
-        tracked = app.recorder.max_tracking_id("submissions") or 0
-    found.append(Position("submissions", "consumer", "notifications", int(tracked), heads["submissions"]))
+        for k in case_heads:
+            tracked = app.recorder.max_tracking_id(schema_name("submissions", k)) or 0
+            name = "notifications" if k == 0 else f"notifications_p{k}"
+            found.append(Position("submissions", "consumer", name, int(tracked), encode_position(k, case_heads[k])))
     return found
 
 

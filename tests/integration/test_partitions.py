@@ -12,6 +12,7 @@ from services.common.amqp import BatchConsumer, ConfirmingPublisher
 from services.common.db import ReadStore
 from services.common.partitions import partition_of_id, partition_of_position, schema_name
 from services.common.relay import Relay
+from services.ops import platform
 from services.submissions.integration import map_notification
 from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.projections import CaseReadModels
@@ -112,6 +113,8 @@ def test_both_partitions_reach_the_worklist_through_their_relays_and_rebuild_ali
         tracked = models.positions()
         assert {"worklist", "worklist_p1", "case_status", "case_status_p1"} <= set(tracked)
         assert partition_of_position(tracked["worklist_p1"]) == 1
+        shown = {(p.service, p.kind, p.name): p.lag for p in platform.positions()}  # the operator's view
+        assert shown[("submissions_p1", "relay", "submissions_p1")] == 0 == shown[("submissions", "projection", "worklist_p1")]
 
         before = snapshot(models)
         assert rebuild(progress=False) > 0
