@@ -8,7 +8,6 @@ resolved by looking the existing case up and comparing the request fingerprint.
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -123,18 +122,8 @@ class BatchSubmission(Application[UUID]):
         if self.files is not self:  # drafts live in partition 0: marked there once the case is saved here
             for cmd, result in zip(commands, results, strict=True):
                 if cmd.draft_id and result is not None and "case" in result:
-                    self.files.mark_draft_submitted(cmd.draft_id, result["case"]["case_id"], cmd)
+                    self.files.mark_draft_submitted(cmd.draft_id, result["case"]["case_id"], cmd.actor or cmd.principal, cmd.correlation_id)
         return results  # type: ignore[return-value]
-
-    def mark_draft_submitted(self, draft_id: str, case_id: str, cmd: SubmitCommand) -> None:
-        """``Draft.Submitted`` for a draft whose case another partition saved. A crash before
-        this leaves the draft open; submitting it again replays the same case and marks it."""
-        draft = self.repository.get(UUID(draft_id))
-        if draft.status == OPEN:
-            draft.submit(case_id, actor=cmd.actor or cmd.principal, correlation_id=cmd.correlation_id)
-            # saved meanwhile (the owner, or a concurrent submit): the next submit marks it
-            with contextlib.suppress(IntegrityError):
-                self.save(draft)
 
     def _same_request(self, first: dict[str, Any] | None, fingerprint: str, first_cmd: SubmitCommand) -> dict[str, Any]:
         if first is None or "error" in first:
