@@ -44,7 +44,7 @@ from tests import support
 
 # Optional steps (concurrency sweep, SUBMIT_PIPELINES, profile, search) start only while the
 # run is younger than these, so that the 100k worklist step (~2-3 min) still ends before 10 min.
-LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "replicas": 360, "search": 540}
+LATEST_START_S = {"concurrency": 240, "pipelines": 270, "profile": 330, "replicas": 360, "search": 540, "partitions": 560}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -166,6 +166,7 @@ class Bench:
             self.step("replicas", lambda: self.replicas(plat))
             self.step("worklist", lambda: self.worklist(plat))
             self.step("search", lambda: self.search(plat))
+            self.step("partitions", lambda: self.partitions(plat))  # last: it restarts the case-store processes
         finally:
             plat.stop_all()
             if not args.keep:
@@ -368,6 +369,23 @@ class Bench:
             ["  → estimated for 100,000 cases (s)", real["estimated_100k_s"]],
         ]
         self.show(report.table("Rules (bench/rules.py)", ["measure", "value"], rows))
+
+    def partitions(self, plat: BenchPlatform) -> None:
+        """1 vs 2 partitions of the case event store (bench/partitions.py)."""
+        if self.elapsed() > LATEST_START_S["partitions"] and "partitions" not in self.args.only:
+            self.show("(skipped partitions: time budget; run --only partitions)")
+            return
+        from bench.partitions import partition_runs
+
+        raw = (self.results.get("raw") or {}).get("postgres_insert", {}).get("rows_per_s")
+        result = partition_runs(lambda n, tag: self.submit(plat, n, tag), plat, self.args.compare_n,
+                                1 if self.args.quick else 2, raw, self.tenants)
+        self.results["partitions"] = result
+        self.show(report.e2e(f"8. Case store partitions 1 vs 2 (N={result['n']} each, c={self.args.concurrency}, "
+                             f"tenants per partition {result['tenants_per_partition']})", result["runs"], "partitions"))
+        self.show("   mean per setting: " + "; ".join(
+            f"{k} partition(s): {v['submissions_per_s']} submit/s, {v['end_to_end_per_s']} e2e/s, "
+            f"ratio {v['ratio_end_to_end_vs_raw_insert']}, submit p99 {v['submit_p99_ms']} ms" for k, v in result["mean"].items()))
 
     def search(self, plat: BenchPlatform) -> None:
         """The catalog search bench of bench/search.py, when it is there and time allows."""

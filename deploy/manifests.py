@@ -61,6 +61,8 @@ PROCESSES: tuple[Process, ...] = (
     # one sender: its timer delivers due messages (two would race for the same message)
     Process("notifications", nameko("notifications")),
     Process("relay", ("python", "-m", "services.submissions.relay")),
+    # one relay per case partition (CASE_PARTITIONS below; deploy/SCALING.md)
+    Process("relay-p1", ("python", "-m", "services.submissions.relay", "--partition", "1")),
     Process("projector", ("python", "-m", "services.submissions.projector", "run")),
     Process("payments-relay", ("python", "-m", "services.payments.relay")),
     Process("payments-saga", ("python", "-m", "services.payments.saga")),
@@ -97,6 +99,7 @@ CONFIG = {
     "GATEWAY_HOST": "0.0.0.0",
     "METRICS_ADDR": "0.0.0.0",
     "AMQP_QUEUE_TYPE": "quorum",
+    "CASE_PARTITIONS": "2",
     "POSTGRES_HOST": "postgres",
     "POSTGRES_PORT": "5432",
     "POSTGRES_DBNAME": "vr",
@@ -329,6 +332,7 @@ COMPOSE_ENV = {
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000", "COOKIE_SECURE": "0", "IDENTITY_EID_PROVIDER": "simulated",
     "SMTP_HOST": "mail-sink", "SMTP_PORT": "1025", "PSP_BASE_URL": "http://psp-simulator:8090",
     "VR_VAR_DIR": "/var/lib/vr",
+    "CASE_PARTITIONS": "2",
 }
 
 

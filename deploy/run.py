@@ -4,7 +4,7 @@
 
 Processes: catalog, identity, submissions, gateway, payments, notifications, rules, council (nameko services),
 the web front end (portals and clerk workspace, http://127.0.0.1:8080),
-the submissions relay and projector, the payments relay, the payment saga's two consumers, the
+the submissions relay (one per case partition, CASE_PARTITIONS) and projector, the payments relay, the payment saga's two consumers, the
 PSP simulator, the notifications consumer, the rules consumer and the development SMTP sink with its page at
 http://127.0.0.1:8025 (plain processes). Storage: SQLite under var/ unless POSTGRES_* is set;
 the PSP simulator keeps its own SQLite file under var/ always.
@@ -94,6 +94,12 @@ def process_env(name: str, env: dict[str, str]) -> dict[str, str]:
     if name.startswith("gateway-") and not os.environ.get("METRICS_PORT"):
         return {**env, "METRICS_PORT": str(settings().metrics_port_for(name))}
     return env
+
+
+def partition_relays(partitions: int) -> list[tuple[str, list[str]]]:
+    """One relay per case partition beyond 0 (``CASE_PARTITIONS``; partition 0's is ``relay``)."""
+    return [(f"relay-p{k}", [PYTHON, "-m", "services.submissions.relay", "--partition", str(k)])
+            for k in range(1, partitions)]
 
 
 def development_merchants(env: dict[str, str]) -> None:
@@ -211,7 +217,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    processes = with_gateway_replicas(PROCESSES, settings().gateway_processes())
+    processes = [*with_gateway_replicas(PROCESSES, settings().gateway_processes()), *partition_relays(settings().case_partitions)]
     commands = dict(processes)
     for name, command in processes:
         procs[name] = start(name, command, env)

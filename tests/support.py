@@ -346,6 +346,9 @@ class Platform:
                 Settings.from_env(self.env), TENANTS_CSV, webhook_url=f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
             )
             self.env["PSP_SIMULATOR_MERCHANTS_FILE"] = str(merchants)
+        # one relay per case partition beyond 0 (CASE_PARTITIONS, services/common/partitions.py)
+        self.PLAIN = {**self.PLAIN, **{f"relay-p{k}": ["-m", "services.submissions.relay", "--partition", str(k)]
+                                       for k in range(1, int(self.env.get("CASE_PARTITIONS") or 1))}}
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: Counter[str] = Counter()  # by the supervisor, as deploy/run.py does

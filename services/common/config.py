@@ -9,6 +9,8 @@ variable                   default                              meaning
 =========================  ===================================  ==========================================
 ``AMQP_URI``               ``amqp://guest:guest@127.0.0.1:5672/``  RabbitMQ
 ``AMQP_QUEUE_TYPE``        (empty: the broker's default)        ``quorum`` for the event queues in a cluster
+``CASE_PARTITIONS``        ``1``                                case event store partitions (:mod:`.partitions`)
+``CASE_PARTITION_MAP``     (empty: hash of the AGS)             ``AGS-prefix:partition,…`` pins tenants or Länder
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
 ``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
@@ -95,6 +97,7 @@ METRICS_PORTS: Mapping[str, int] = {
     "insights-projector": 9120,
     "handover": 9121,
     "handover-consumer": 9122,
+    "relay-p1": 9123,  # the relay of case partition 1 (further partitions: METRICS_PORT per process)
 }
 
 #: Gateway replica k ≥ 2 (GATEWAY_REPLICAS) serves /metrics on this + k: gateway-2 on 9202, …
@@ -206,6 +209,12 @@ class Settings:
     #: x-queue-type of the event queues and their dead-letter queues (``quorum`` on a
     #: RabbitMQ cluster, deploy/k8s); empty declares them without it, as they always were.
     amqp_queue_type: str = ""
+    #: How many partitions the case event store has (services.common.partitions): each its own
+    #: schema ``submissions`` (0), ``submissions_p1`` … with its own relay. 1: one store, as always.
+    case_partitions: int = 1
+    #: ``AGS-prefix:partition`` pairs, comma-separated (``03460009:1,09:1``: a tenant, a Land);
+    #: the longest matching prefix wins, unmapped tenants go by a stable hash of their AGS.
+    case_partition_map: str = ""
     var_dir: Path = ROOT / "var"
     schema_prefix: str = ""
     log_level: str = "INFO"
@@ -304,11 +313,14 @@ class Settings:
         return bool(self.postgres_dsn or self.postgres_dbname)
 
     def metrics_port_for(self, process: str) -> int:
+        """METRICS_PORT, else the process's fixed port: gateway replica k ≥ 2 on
+        GATEWAY_REPLICA_METRICS_BASE + k; a relay of case partition 2 or higher has none (0: no
+        /metrics) unless METRICS_PORT gives it one."""
         if self.metrics_port != "":
             return int(self.metrics_port)
         if process.startswith("gateway-") and process.removeprefix("gateway-").isdigit():
             return GATEWAY_REPLICA_METRICS_BASE + int(process.removeprefix("gateway-"))
-        return METRICS_PORTS[process]
+        return METRICS_PORTS.get(process, 0) if process.startswith("relay-p") else METRICS_PORTS[process]
 
     def gateway_processes(self) -> list[str]:
         """The names of the gateway replicas: ``gateway``, ``gateway-2``, …"""

@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     from services.common import logs
     from services.common.broker_watch import WATCH
     from services.common.config import nameko_config, settings
+    from services.common.nameko_deps import declare_rpc_queues_as
 
     logs.configure(args.service)
     current = settings()
+    declare_rpc_queues_as(current.amqp_queue_type)  # rpc-<service> as a quorum queue on a cluster
     eventlet.spawn(WATCH.run, args.service, current.amqp_uri, current.broker_watch_interval)
     run([service_class(args.service)], nameko_config(args.service))
     return 0

@@ -134,3 +134,25 @@ DATABASE_UNAVAILABLE = frozenset({
 def database_unavailable(exc: RemoteError) -> bool:
     """The remote service could not reach its database (try again later), not a bug."""
     return exc.exc_type in DATABASE_UNAVAILABLE
+
+
+def declare_rpc_queues_as(queue_type: str) -> None:
+    """Make nameko declare each service's durable RPC queue (``rpc-<service>``) with
+    ``x-queue-type`` (``AMQP_QUEUE_TYPE``, e.g. ``quorum`` on a RabbitMQ cluster). nameko 2
+    has no setting for queue arguments, so its consumer's setup is wrapped once, before any
+    container starts. Its reply and broadcast queues are transient (auto-delete, TTL) and
+    stay classic: a quorum queue cannot be either."""
+    from nameko.rpc import RpcConsumer
+
+    original = getattr(RpcConsumer.setup, "original", RpcConsumer.setup)
+    if not queue_type:  # as nameko declares them (also undoes an earlier call)
+        RpcConsumer.setup = original  # type: ignore[method-assign]
+        return
+
+    def setup(self: Any) -> None:
+        original(self)
+        if self.queue is not None:
+            self.queue.queue_arguments = {**(self.queue.queue_arguments or {}), "x-queue-type": queue_type}
+
+    setup.original = original  # type: ignore[attr-defined]
+    RpcConsumer.setup = setup  # type: ignore[method-assign]

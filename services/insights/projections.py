@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common.db import ReadStore
+from services.common.partitions import source_of_position
 from services.insights.report import ZONE
 
 DDL = """
@@ -57,7 +58,8 @@ def local_day(timestamp: str) -> str:
 
 def source_of(envelope: dict[str, Any]) -> str:
     """Whose event store the envelope's ``position`` counts in."""
-    return "payments" if str(envelope.get("type", "")).startswith("payment.") else "submissions"
+    base = "payments" if str(envelope.get("type", "")).startswith("payment.") else "submissions"
+    return source_of_position(base, envelope.get("position"))  # one source per case partition
 
 
 def statements(envelope: dict[str, Any]) -> list[Statement]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from services.common.partitions import source_of_position
+
 #: Integration event type → message kind (case.* from submissions, payment.* from payments).
 KINDS: Mapping[str, str] = {
     "case.submitted.v1": "case_submitted",
@@ -71,7 +73,8 @@ def case_of(envelope: Mapping[str, Any]) -> str:
 
 
 def source_of(envelope: Mapping[str, Any]) -> str:
-    return SOURCES.get(str(envelope.get("type", "")).partition(".")[0], "submissions")
+    base = SOURCES.get(str(envelope.get("type", "")).partition(".")[0], "submissions")
+    return source_of_position(base, envelope.get("position"))  # one source per case partition
 
 
 def values_of(envelope: Mapping[str, Any]) -> dict[str, Any]:

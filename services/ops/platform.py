@@ -73,6 +73,24 @@ def opened(service: str) -> Iterator[Application]:
         app.close()
 
 
+@contextlib.contextmanager
+def stores(service: str) -> Iterator[list[tuple[str, Application]]]:
+    """The service's event stores by name: the submissions service's case partitions
+    (``submissions``, ``submissions_p1`` …, services/common/partitions.py), else its one."""
+    if service != "submissions":
+        with opened(service) as app:
+            yield [(service, app)]
+        return
+    from services.common.partitions import schema_name
+    from services.submissions.partitioning import open_case_store
+
+    cases = open_case_store()
+    try:
+        yield [(schema_name(service, app.partition), app) for app in cases.apps]
+    finally:
+        cases.close()
+
+
 def head(service: str) -> int:
     with opened(service) as app:
         return app.recorder.max_notification_id() or 0
@@ -85,10 +103,25 @@ def tenants() -> list[dict[str, Any]]:
 
 
 def positions() -> list[Position]:
-    """Every saved consumer position with the head of the event store it reads."""
-    heads = {service: head(service) for service in ("submissions", "payments")}
+    """Every saved consumer position with the head of the event store it reads. The case
+    store's partitions (services/common/partitions.py) each have their head: a relay saves
+    its partition's notification id, the projections and consumers the published position."""
+    from services.common.partitions import encode_position, partition_of_position, schema_name
+
+    with stores("submissions") as named:
+        case_heads = {app.partition: app.recorder.max_notification_id() or 0 for _, app in named}
+    heads = {"submissions": case_heads[0], "payments": head("payments")}
+    heads |= {schema_name("submissions", k): last for k, last in case_heads.items()}
+    tables = [*POSITION_TABLES, *((schema_name("submissions", k), "relay_position", "source", "relay") for k in case_heads if k)]
+
+    def head_of(service: str, kind: str, position: int) -> int:
+        if service != "submissions" or kind == "relay":
+            return heads[service]
+        partition = partition_of_position(position)  # a published position names its partition
+        return encode_position(partition, case_heads.get(partition, 0))
+
     found: list[Position] = []
-    for service, table, key, kind in POSITION_TABLES:
+    for service, table, key, kind in tables:
         store = ReadStore(service)
         try:
             rows = store.query(f"SELECT {key}, position FROM {table}")  # names from POSITION_TABLES
@@ -96,10 +129,12 @@ def positions() -> list[Position]:
             rows = []
         finally:
             store.close()
-        found += [Position(service, kind, str(name), int(position), heads[service]) for name, position in rows]
+        found += [Position(service, kind, str(name), int(position), head_of(service, kind, int(position))) for name, position in rows]
     with opened("notifications") as app:  # the notifications consumer tracks submissions' positions
-        tracked = app.recorder.max_tracking_id("submissions") or 0
-    found.append(Position("submissions", "consumer", "notifications", int(tracked), heads["submissions"]))
+        for k in case_heads:
+            tracked = app.recorder.max_tracking_id(schema_name("submissions", k)) or 0
+            name = "notifications" if k == 0 else f"notifications_p{k}"
+            found.append(Position("submissions", "consumer", name, int(tracked), encode_position(k, case_heads[k])))
     return found
 
 
@@ -139,8 +174,8 @@ def rebuild_kpis(tenant: str | None = None, progress: bool = True) -> int:
 
     model = KpiReadModel(ReadStore("insights"))
     try:
-        with opened("submissions") as cases, opened("payments") as payments:
-            events = itertools.chain(integration_events("submissions", cases, progress),
+        with stores("submissions") as cases, opened("payments") as payments:
+            events = itertools.chain(*(integration_events("submissions", app, progress) for _, app in cases),
                                      integration_events("payments", payments, progress))
             return model.rebuild(events, tenant)
     finally:
@@ -157,24 +192,30 @@ def _event_record(service: str, app: Application, notification: Any) -> dict[str
     }
 
 
+def _export_store(ags: str, label: str, app: Application, out: IO[str]) -> int:
+    count, mine = 0, set()
+    position, last = 0, app.recorder.max_notification_id() or 0
+    while position < last:
+        notes = app.recorder.select_notifications(start=position, limit=1000, stop=last, inclusive_of_start=False)
+        if not notes:
+            break
+        for note in notes:
+            record = _event_record(label, app, note)
+            if record["data"].get("tenant") == ags or record["data"].get("ags") == ags:
+                mine.add(note.originator_id)
+            if note.originator_id in mine:
+                out.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+                count += 1
+        position = notes[-1].id
+    return count
+
+
 def export_tenant(ags: str, out: IO[str], services: tuple[str, ...] = ("catalog", "submissions", "payments", "notifications")) -> int:
     """Write one tenant's events, one JSON object per line, in each store's order; an
     aggregate belongs to the tenant once one of its events names it. Returns the count."""
     count = 0
     for service in services:
-        with opened(service) as app:
-            mine: set[Any] = set()
-            position, last = 0, app.recorder.max_notification_id() or 0
-            while position < last:
-                notes = app.recorder.select_notifications(start=position, limit=1000, stop=last, inclusive_of_start=False)
-                if not notes:
-                    break
-                for note in notes:
-                    record = _event_record(service, app, note)
-                    if record["data"].get("tenant") == ags or record["data"].get("ags") == ags:
-                        mine.add(note.originator_id)
-                    if note.originator_id in mine:
-                        out.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
-                        count += 1
-                position = notes[-1].id
+        with stores(service) as named:
+            for label, app in named:  # the store's name: its positions count there
+                count += _export_store(ags, label, app, out)
     return count

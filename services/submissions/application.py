@@ -16,6 +16,7 @@ from services.common.blobs import BlobStore, open_blobs
 from services.common.cases import ACTIONS, Status
 from services.common.config import settings
 from services.common.db import open_application
+from services.common.partitions import schema_name
 from services.common.problems import DomainError
 from services.common.secrets import secret_from
 from services.submissions.automatic import AutomaticDecisions
@@ -47,6 +48,22 @@ class SubmissionsApp(AutomaticDecisions, DraftsAndAttachments, BatchSubmission):
         self.secret = secret_from(settings())  # keys the request fingerprints
         self._sequences: dict[tuple[str, int], ReferenceSequence] = {}
         self._indexes: OrderedDict[str, ApplicantCases | None] = OrderedDict()
+        # case partitioning (services/submissions/partitioning.py): this store's partition, where
+        # drafts and attachments live (partition 0's store), and how a case id or a tenant's
+        # reference sequence is found in any partition; alone, this store is all of them
+        self.partition = 0
+        self.files: DraftsAndAttachments = self
+        self.find_case: Callable[[UUID | str], Case] = self.get_case
+        self.case_stream: Callable[[UUID], Any] = self.events.get
+        self.sequence_floor: Callable[[str, int], int] = lambda tenant, year: 0
+
+    def of_case(self, case_id: UUID | str) -> SubmissionsApp:
+        """The store that holds the case (this one; the partitioned store routes by the id)."""
+        return self
+
+    @property
+    def partitions(self) -> list[SubmissionsApp]:
+        return [self]
 
     # -- lifecycle actions ------------------------------------------------------------------
     def act(self, case_id: UUID | str, action: str, payload: dict[str, Any], actor: str, correlation_id: str) -> dict[str, Any]:
@@ -135,6 +152,9 @@ def case_uuid(case_id: UUID | str) -> UUID:
         raise DomainError("case_not_found", case_id=str(case_id)[:64]) from None
 
 
-def open_submissions() -> SubmissionsApp:
-    """The submissions application on the configured store (SQLite under var/ or PostgreSQL)."""
-    return open_application(SubmissionsApp, "submissions")
+def open_submissions(partition: int = 0) -> SubmissionsApp:
+    """The submissions application on the configured store (SQLite under var/ or PostgreSQL):
+    partition 0 is the schema ``submissions`` as always, partition k ``submissions_p<k>``."""
+    app = open_application(SubmissionsApp, schema_name("submissions", partition))
+    app.partition = partition
+    return app

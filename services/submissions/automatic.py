@@ -48,6 +48,7 @@ class AutomaticDecisions:
     get_case: Any
     save: Any
     events: Any
+    case_stream: Any  # a case's events by its id, in whichever partition it is
 
     def decide_automatically(self, case_id: str, outcome: str, reason: str, rule: str, correlation_id: str) -> str:
         """Idempotent by the case's state: the same rule's decision again changes nothing;
@@ -83,7 +84,7 @@ class AutomaticDecisions:
         )
         items = []
         for case_id, _ in rows:
-            events = list(self.events.get(UUID(case_id)))  # one read: the case is folded from them
+            events = list(self.case_stream(UUID(case_id)))  # one read: the case is folded from them
             case = None
             for event in events:
                 case = event.mutate(case)

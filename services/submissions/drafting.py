@@ -12,6 +12,7 @@ command), which saves the case and ``Draft.Submitted`` in one transaction.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 
 from services.common.blobs import BlobStore
 from services.common.problems import DomainError, text
@@ -142,6 +144,16 @@ class DraftsAndAttachments(Application[UUID]):
     blobs: BlobStore
 
     # -- drafts ------------------------------------------------------------------------------
+    def mark_draft_submitted(self, draft_id: str, case_id: str, actor: str, correlation_id: str) -> None:
+        """``Draft.Submitted`` for a draft whose case another case partition saved. A crash
+        before this leaves the draft open; submitting it again replays the case and marks it."""
+        draft = self.repository.get(UUID(draft_id))
+        if draft.status == OPEN:
+            draft.submit(case_id, actor=actor, correlation_id=correlation_id)
+            # saved meanwhile (the owner, or a concurrent submit): the next submit marks it
+            with contextlib.suppress(IntegrityError):
+                self.save(draft)
+
     def start_draft(
         self, offering: Any, portal: str, owner: str, form_data: Any, page: Any, actor: str, correlation_id: str
     ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from services.common.contracts import envelope
+from services.common.partitions import encode_position
 from services.submissions.domain import Case
 from services.submissions.domain.drafts import Draft
 
@@ -70,4 +71,7 @@ def to_envelope(domain_event: Any, position: int | None = None) -> dict[str, Any
 
 
 def map_notification(app: Application, notification: Notification) -> dict[str, Any] | None:
-    return to_envelope(app.mapper.to_domain_event(notification), notification.id)
+    """The integration event of a stored event; its position names the partition too
+    (services/common/partitions.py), so consumers track each partition on its own."""
+    position = encode_position(getattr(app, "partition", 0), notification.id)
+    return to_envelope(app.mapper.to_domain_event(notification), position)

@@ -16,12 +16,13 @@ from typing import Any
 from services.common import logs, metrics
 from services.common.amqp import check_broker
 from services.common.saga import Handler, Poison, SagaConsumer
-from services.submissions.application import SubmissionsApp, open_submissions
+from services.submissions.application import SubmissionsApp
+from services.submissions.partitioning import CaseStore, open_case_store
 
 QUEUE = "submissions.payments"
 
 
-def payment_handler(app: SubmissionsApp) -> Handler:
+def payment_handler(app: SubmissionsApp | CaseStore) -> Handler:
     def handle(envelope: dict[str, Any]) -> str:
         if envelope["type"] != "payment.succeeded.v1":
             raise Poison(f"unexpected event type {envelope['type']}")
@@ -38,7 +39,7 @@ def main() -> int:
     logs.configure("submissions-payments")
     check_broker()
     metrics.serve("submissions-payments")
-    SagaConsumer(QUEUE, payment_handler(open_submissions()), "submissions-payments").run()
+    SagaConsumer(QUEUE, payment_handler(open_case_store()), "submissions-payments").run()
     return 0
 
 

@@ -38,10 +38,11 @@ def export_applicant(app: SubmissionsApp, case_ids: list[str]) -> list[dict[str,
     """Every case of the applicant with its full contents and history."""
     cases = []
     for case_id in case_ids:
-        case = app.get_case(case_id)
+        store = app.of_case(case_id)
+        case = store.get_case(case_id)
         history = [
             {"at": e.timestamp.isoformat(), "event": type(e).__name__, "actor": getattr(e, "actor", None)}
-            for e in app.events.get(case.id)
+            for e in store.events.get(case.id)
         ]
         cases.append({**case_view(case), "applicant": case.applicant, "form_data": case.form_data, "history": history})
     return cases
@@ -155,7 +156,9 @@ def erase_applicant(
     """Erase the applicant's personal data in every case of theirs: the cases their index
     holds, plus ``also`` (cases known elsewhere, e.g. stored before the index existed).
     Raises if any case could not be erased; the caller retries the whole (idempotent) run."""
-    case_ids = close_applicant(app, applicant_ref, actor, correlation_id)
-    erased = [erase_case(app, case_id, actor, correlation_id) for case_id in dict.fromkeys([*case_ids, *also])]
-    erase_files(app, applicant_ref, actor, correlation_id)
+    # every partition's index is closed (so none accepts the applicant again), then each case
+    # is erased in the partition its id names, the files in partition 0 where they live
+    case_ids = [case_id for store in app.partitions for case_id in close_applicant(store, applicant_ref, actor, correlation_id)]
+    erased = [erase_case(app.of_case(case_id), case_id, actor, correlation_id) for case_id in dict.fromkeys([*case_ids, *also])]
+    erase_files(app.files, applicant_ref, actor, correlation_id)
     return erased

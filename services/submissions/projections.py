@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.db import ReadStore
+from services.common.partitions import encode_position, partition_of_position, schema_name
 from services.common.problems import DomainError
 from services.submissions.casefold import fold, status_view
 from services.submissions.domain import FINAL, STATUS_DE, Status
@@ -113,9 +114,15 @@ class CaseReadModels:
                 states[new["case_id"]] = changed[new["case_id"]] = new
                 applied += 1
         self._write(cur, list(changed.values()), projections)
-        positions = [e["position"] for e in envelopes if e.get("position") is not None]
-        if positions:
-            self._track(cur, projections, max(positions))
+        # one tracking row per projection and case partition (``worklist``, ``worklist_p1`` …):
+        # positions of two partitions are not comparable
+        heads: dict[int, int] = {}
+        for e in envelopes:
+            if e.get("position") is not None:
+                partition = partition_of_position(e["position"])
+                heads[partition] = max(heads.get(partition, 0), int(e["position"]))
+        for partition, position in heads.items():
+            self._track(cur, tuple(schema_name(p, partition) for p in projections), position)
         return applied
 
     def _write(self, cur: Any, states: list[dict[str, Any]], projections: tuple[str, ...]) -> None:
@@ -222,9 +229,10 @@ class CaseReadModels:
         envelopes: Iterable[dict[str, Any]],
         projections: tuple[str, ...] = PROJECTIONS,
         tenant: str | None = None,
-        head: int | None = None,
+        head: int | dict[int, int] | None = None,
     ) -> int:
-        """Drop and refold (all tenants or one) in one exclusive transaction."""
+        """Drop and refold (all tenants or one) in one exclusive transaction; ``head``: the
+        notification id folded up to (per case partition when a dict)."""
         with self.store.transaction(exclusive=True) as cur:
             if self.store.postgres:
                 cur.execute("LOCK TABLE worklist, case_status, projection_tracking IN EXCLUSIVE MODE")
@@ -244,12 +252,13 @@ class CaseReadModels:
                     states[new["case_id"]] = new
                     count += 1
             self._write(cur, list(states.values()), projections)
-            if head is not None and not tenant:
+            heads = head if isinstance(head, dict) else {0: head} if head is not None else {}
+            for partition, notification_id in heads.items() if not tenant else ():
                 for projection in projections:
                     cur.execute(
                         "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
                         "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                        (projection, head),
+                        (schema_name(projection, partition), encode_position(partition, notification_id)),
                     )
         with self.store.transaction() as cur:  # fresh statistics for the planner after a bulk change
             cur.execute("ANALYZE worklist")

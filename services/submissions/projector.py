@@ -19,9 +19,11 @@ from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, Delivery, check_broker
 from services.common.batches import fold_or_park
 from services.common.db import ReadStore
+from services.common.partitions import encode_position, partition_of_position
 from services.common.production import refuse_unsafe_start
-from services.submissions.application import SubmissionsApp, open_submissions
+from services.submissions.application import SubmissionsApp
 from services.submissions.integration import map_notification
+from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.projections import PROJECTIONS, CaseReadModels
 
 QUEUE = "submissions.projections"
@@ -31,9 +33,10 @@ LINGER = 0.02
 
 
 def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
-    """Every case event in the event store up to ``head``, as integration events."""
+    """Every case event in one partition's event store up to ``head``, as integration events."""
     position = 0
-    with tqdm(total=head, unit="ev", desc="rebuild", disable=not progress, file=sys.stderr) as bar:
+    desc = f"rebuild p{app.partition}" if app.partition else "rebuild"
+    with tqdm(total=head, unit="ev", desc=desc, disable=not progress, file=sys.stderr) as bar:
         while position < head:
             notes = app.recorder.select_notifications(start=position, limit=2000, stop=head, inclusive_of_start=False)
             if not notes:
@@ -47,14 +50,19 @@ def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) 
 
 
 def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:
-    app = open_submissions()
+    """Refold the read models from every case partition (a tenant's cases may lie in more than
+    one, if the partition map changed: each case is in the partition its id names)."""
+    store = open_case_store()
     models = CaseReadModels(ReadStore("submissions"))
-    head = app.recorder.max_notification_id() or 0
+    heads = {app.partition: app.recorder.max_notification_id() or 0 for app in store.apps}
     projections = PROJECTIONS if projection == "all" else (projection,)
-    count = models.rebuild(envelopes_from_store(app, head, progress), projections, tenant=tenant, head=head)
+    envelopes = (e for app in store.apps for e in envelopes_from_store(app, heads[app.partition], progress))
+    count = models.rebuild(envelopes, projections, tenant=tenant, head=heads)
     logs.get_logger("projector").info(
-        "projection_rebuilt", projections=list(projections), tenant=tenant, events=count, head=head
+        "projection_rebuilt", projections=list(projections), tenant=tenant, events=count, heads=heads
     )
+    store.close()
+    models.close()
     return count
 
 
@@ -66,9 +74,9 @@ def count_case_event(body: dict[str, Any]) -> None:
 
 
 class Projector:
-    def __init__(self, app: SubmissionsApp | None = None, models: CaseReadModels | None = None) -> None:
+    def __init__(self, cases: CaseStore | None = None, models: CaseReadModels | None = None) -> None:
         self.running = True
-        self.app = app or open_submissions()
+        self.cases = cases or open_case_store()
         self.models = models or CaseReadModels(ReadStore("submissions"))
         self.log = logs.get_logger("projector")
 
@@ -76,9 +84,12 @@ class Projector:
         self.running = False
 
     def update_lag(self) -> None:
-        head = self.app.recorder.max_notification_id() or 0
+        """Per projection and partition: the partition's head against the tracked position."""
+        heads = [encode_position(app.partition, app.recorder.max_notification_id() or 0) for app in self.cases.apps]
         for projection, position in self.models.positions().items():
-            metrics.observe_projection(projection, head, position)
+            partition = partition_of_position(position)
+            if partition < len(heads):
+                metrics.observe_projection(projection, heads[partition], position)
 
     def handle(self, consumer: BatchConsumer, batch: list[Delivery]) -> None:
         """Fold one batch in one transaction, then ack it; malformed events and, after

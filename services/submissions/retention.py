@@ -88,9 +88,9 @@ def run_retention(app: SubmissionsApp, store: Any, audit: Any, months_for: Calla
             continue
         form_data = app.get_case(item.case_id).form_data
         files = [ref for ref in (attachment_ref(v) for v in form_data.values()) if ref]
-        result = erase_case(app, item.case_id, RETENTION_ACTOR, correlation_id)
+        result = erase_case(app.of_case(item.case_id), item.case_id, RETENTION_ACTOR, correlation_id)
         rewritten = result.events_redacted + sum(
-            erase_attachment(app, ref, RETENTION_ACTOR, correlation_id) for ref in files)
+            erase_attachment(app.files, ref, RETENTION_ACTOR, correlation_id) for ref in files)
         entry = str(uuid5(UUID(item.case_id), "personal_data_redacted"))
         audit.record(item.case_id, item.tenant, RETENTION_ACTOR, "retention_expired", entry_id=entry)
         erased.append(Expired(**{**asdict(item), "events_redacted": rewritten}))

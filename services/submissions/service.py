@@ -25,12 +25,12 @@ from services.common.cases import WORKLIST_SORTS
 from services.common.db import ReadStore
 from services.common.nameko_deps import Correlation, EntrypointMetrics, Observability, Provided, domain_error
 from services.common.problems import DomainError, text
-from services.submissions.application import SubmissionsApp, open_submissions
 from services.submissions.audit import AuditLog
 from services.submissions.casefold import fold, status_view
 from services.submissions.commands import Offering, SubmitCommand
 from services.submissions.drafting import attachment_ref, draft_view, file_fields
 from services.submissions.integration import to_envelope
+from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.privacy import erase_applicant, export_applicant
 from services.submissions.projections import CaseReadModels
 from services.submissions.timetravel import case_as_of, instant, worklist_as_of
@@ -104,7 +104,7 @@ class WriteLock(DependencyProvider):
 class SubmissionsService:
     name = "submissions"
 
-    app: SubmissionsApp = Provided(open_submissions)
+    app: CaseStore = Provided(open_case_store)  # one application per case partition
     read: CaseReadModels = Provided(lambda: CaseReadModels(ReadStore("submissions")))
     audit: AuditLog = Provided(lambda: AuditLog(ReadStore("submissions")))
     offerings: OfferingCache = OfferingCache()
@@ -145,7 +145,7 @@ class SubmissionsService:
     @rpc(expected_exceptions=DomainError)
     def case_status(self, case_id: str, contents: bool = False, as_of: str | None = None) -> dict[str, Any]:
         if as_of is not None:  # time travel: folded from the events up to the instant
-            return case_as_of(self.app, case_id, instant(as_of), contents)
+            return case_as_of(self.app.of_case(case_id), case_id, instant(as_of), contents)
         state = self.read.case_state(str(case_id)[:64])
         if state is None or state["version"] < self.app.case_version(case_id):
             # the projector has not caught up yet: fold the case's own events (read-your-writes)
@@ -176,31 +176,31 @@ class SubmissionsService:
         offering = self.offerings.resolver(self.catalog)(portal, service_id)
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
-            draft = self.app.start_draft(offering, portal, owner, form_data, page, actor, cid)
+            draft = self.app.files.start_draft(offering, portal, owner, form_data, page, actor, cid)
         log.info("draft_started", draft_id=draft["draft_id"], tenant=draft["tenant"], service_id=service_id)
         return draft
 
     @rpc(expected_exceptions=DomainError)
     def get_draft(self, draft_id: str, owner: str) -> dict[str, Any]:
-        return draft_view(self.app.get_draft(draft_id, owner))
+        return draft_view(self.app.files.get_draft(draft_id, owner))
 
     @rpc(expected_exceptions=DomainError)
     def save_draft(self, draft_id: str, owner: str, actor: str, form_data: Any, page: Any = None) -> dict[str, Any]:
-        draft = self.app.get_draft(draft_id, owner, open_only=True)
+        draft = self.app.files.get_draft(draft_id, owner, open_only=True)
         schema = self.forms.form(self.catalog, draft.service_id, draft.form_version)
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
-            return self.app.save_draft(draft_id, owner, schema, form_data, page, actor, cid)
+            return self.app.files.save_draft(draft_id, owner, schema, form_data, page, actor, cid)
 
     @rpc(expected_exceptions=DomainError)
     def discard_draft(self, draft_id: str, owner: str, actor: str) -> None:
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
-            self.app.discard_draft(draft_id, owner, actor, cid)
+            self.app.files.discard_draft(draft_id, owner, actor, cid)
 
     @rpc
     def drafts_of(self, owner: str) -> list[dict[str, Any]]:
-        return self.app.drafts_of(owner)
+        return self.app.files.drafts_of(owner)
 
     @rpc(expected_exceptions=DomainError)
     def upload_attachment(self, owner: str, actor: str, content_b64: str, media_type: str, filename: str) -> dict[str, Any]:
@@ -211,7 +211,7 @@ class SubmissionsService:
             raise DomainError("invalid_request", detail="content_b64") from None
         cid = logs.current_correlation_id() or logs.new_correlation_id()
         with self.write_lock:
-            attachment = self.app.upload_attachment(owner, content, media_type, filename, actor, cid)
+            attachment = self.app.files.upload_attachment(owner, content, media_type, filename, actor, cid)
         log.info("attachment_uploaded", attachment_id=attachment["attachment_id"], size=attachment["size"])
         return attachment
 
@@ -224,7 +224,7 @@ class SubmissionsService:
         referred = {attachment_ref(case.form_data.get(name)) for name in file_fields(schema)}
         if str(attachment_id) not in referred:
             raise DomainError("attachment_not_found", attachment_id=str(attachment_id)[:64])
-        return self.app.attachment_content(self.app.attachment(attachment_id))
+        return self.app.files.attachment_content(self.app.files.attachment(attachment_id))
 
     # -- rules (issue #16): facts, past cases, automatic decisions (services/submissions/automatic.py) --
     @rpc(expected_exceptions=DomainError)
@@ -269,7 +269,7 @@ class SubmissionsService:
     @rpc
     def export_files(self, applicant_ref: str) -> dict[str, list[dict[str, Any]]]:
         """The applicant's drafts and uploaded attachments (metadata), for the data export."""
-        return self.app.export_files(applicant_ref)
+        return self.app.files.export_files(applicant_ref)
 
     @rpc(expected_exceptions=DomainError)
     def erase_applicant(self, applicant_ref: str) -> dict[str, int]:

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
+from services.common.partitions import mark_case_id
 from services.common.problems import DomainError
 from services.common.streams import select_streams
 from services.submissions.commands import Offering, SubmitCommand, field_errors
@@ -58,16 +59,17 @@ class BatchSubmission(Application[UUID]):
     secret: bytes
     _sequences: dict[tuple[str, int], ReferenceSequence]
     _indexes: OrderedDict[str, ApplicantCases | None]
-    get_draft: Callable[..., Draft]
-    get_case: Callable[..., Case]
-    attachment_errors: Callable[..., list[dict[str, Any]]]
+    partition: int
+    files: Any  # the store of drafts and attachments (partition 0's)
+    find_case: Callable[..., Case]
+    sequence_floor: Callable[[str, int], int]
 
     def _from_draft(self, cmd: SubmitCommand) -> dict[str, Any] | None:
         """Fill the command from the principal's draft; the case if it was submitted already
         (a retry). The draft's id is the idempotency key: one draft, at most one case."""
-        draft = self.get_draft(cmd.draft_id, cmd.principal)
+        draft = self.files.get_draft(cmd.draft_id, cmd.principal)
         if draft.status == SUBMITTED:
-            return {"case": case_view(self.get_case(draft.case_id)), "replayed": True}
+            return {"case": case_view(self.find_case(draft.case_id)), "replayed": True}
         cmd.portal, cmd.service_id, cmd.form_version = draft.portal, draft.service_id, draft.form_version
         cmd.form_data = draft.form_data
         cmd.idempotency_key = f"draft:{draft.id}"
@@ -96,13 +98,13 @@ class BatchSubmission(Application[UUID]):
                 cmd.check_trust(offering.trust_level)
                 errors = field_errors(offering.validator, cmd.form_data)
                 if not errors:  # the attachments the form refers to are the applicant's (or the assisting clerk's)
-                    errors = self.attachment_errors(offering.form_schema, cmd.form_data, {cmd.principal, cmd.actor or cmd.principal})
+                    errors = self.files.attachment_errors(offering.form_schema, cmd.form_data, {cmd.principal, cmd.actor or cmd.principal})
                 if errors:
                     raise DomainError("form_invalid", errors=errors)
             except DomainError as exc:
                 results[i] = {"error": {"code": exc.code, "params": exc.params}}
                 continue
-            case_id = case_id_for(cmd.portal, cmd.principal, cmd.idempotency_key)
+            case_id = mark_case_id(case_id_for(cmd.portal, cmd.principal, cmd.idempotency_key), self.partition)
             if case_id in seen:  # the same key twice in one batch: resolve after saving
                 results[i] = {"duplicate_of": seen[case_id]}
                 continue
@@ -117,6 +119,10 @@ class BatchSubmission(Application[UUID]):
             if result is not None and "duplicate_of" in result:
                 first = results[result["duplicate_of"]]
                 results[i] = self._same_request(first, cmd.fingerprint(self.secret), commands[result["duplicate_of"]])
+        if self.files is not self:  # drafts live in partition 0: marked there once the case is saved here
+            for cmd, result in zip(commands, results, strict=True):
+                if cmd.draft_id and result is not None and "case" in result:
+                    self.files.mark_draft_submitted(cmd.draft_id, result["case"]["case_id"], cmd.actor or cmd.principal, cmd.correlation_id)
         return results  # type: ignore[return-value]
 
     def _same_request(self, first: dict[str, Any] | None, fingerprint: str, first_cmd: SubmitCommand) -> dict[str, Any]:
@@ -204,6 +210,9 @@ class BatchSubmission(Application[UUID]):
                 sequence = self.repository.get(ReferenceSequence.create_id(tenant, year))
             except AggregateNotFoundError:
                 sequence = ReferenceSequence(tenant=tenant, year=year)
+                floor = self.sequence_floor(tenant, year)  # the tenant numbered cases in another partition before
+                if floor:
+                    sequence.allocate(floor)
             self._sequences[key] = sequence
         return sequence
 
@@ -255,7 +264,9 @@ class BatchSubmission(Application[UUID]):
     def _drafts_submitted(self, pending: list[Pending]) -> list[Draft]:
         """``Draft.Submitted`` for the batch's drafts, saved with their cases (loaded afresh on
         every attempt, so a retry after a conflict records it once)."""
-        drafts = []
+        drafts: list[Draft] = []
+        if self.files is not self:
+            return drafts  # partition 0 holds the drafts: marked after the save (submit_batch)
         for _, case_id, cmd, _, _ in pending:
             if cmd.draft_id:
                 draft = self.repository.get(UUID(cmd.draft_id))

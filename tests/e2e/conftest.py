@@ -25,6 +25,10 @@ def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
         "IDENTITY_EID_PROVIDER": "simulated", "IDENTITY_ARGON2_TIME_COST": "1", "IDENTITY_ARGON2_MEMORY_COST": "8192",
         "IDENTITY_DELETION_RETRY_INTERVAL": "1", "IDENTITY_DELETION_ERASURE_TIMEOUT": "3",
         "HANDOVER_LEASE_SECONDS": "3",  # a crashed back-office client's lease runs out within the test
+        # the case event store in two partitions, each with its relay: Vechta (most tests' tenant)
+        # in partition 1, Lohne and Bakum in 0 (test_resilience stops partition 0's relay), the
+        # others by the hash of their AGS (services/common/partitions.py)
+        "CASE_PARTITIONS": "2", "CASE_PARTITION_MAP": "03460009:1,03460006:0,03460001:0",
     }
     support.drop_schemas(prefix)
 

@@ -14,6 +14,7 @@ import psycopg
 import psycopg.sql
 import pytest
 
+from services.common.partitions import schema_name
 from tests import support
 from tests.e2e.accounts import Accounts
 from tests.e2e.conftest import LOHNE, VECHTA, client_for, eventually
@@ -190,24 +191,27 @@ def work_on_cases(citizen: httpx.Client, clerk: httpx.Client, vechta_case: str, 
 
 def stored_personal_values(env: dict[str, str], case_ids: list[str], values: list[str]) -> list[str]:
     """Which of ``values`` appear in the stored bytes of any event (or snapshot) of the cases,
-    read straight from the submissions schema in PostgreSQL: not the folded case."""
-    schema = env["VR_SCHEMA_PREFIX"] + "submissions"
+    read straight from the submissions schemas in PostgreSQL (every case partition's,
+    services/common/partitions.py): not the folded case."""
+    partitions = int(env.get("CASE_PARTITIONS") or 1)
+    raw = b""
     with psycopg.connect(support.conninfo(env["POSTGRES_DBNAME"])) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'state' "
-            "INTERSECT SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'originator_id'",
-            (schema, schema),
-        )]
-        assert tables, f"no event tables in {schema}"
-        raw = b"".join(
-            bytes(state)
-            for table in tables
-            for (state,) in conn.execute(
-                psycopg.sql.SQL("SELECT state FROM {}.{} WHERE originator_id = ANY(%s)").format(
-                    psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)),
-                ([uuid.UUID(c) for c in case_ids],),
+        for schema in (env["VR_SCHEMA_PREFIX"] + schema_name("submissions", k) for k in range(partitions)):
+            tables = [row[0] for row in conn.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'state' "
+                "INTERSECT SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'originator_id'",
+                (schema, schema),
+            )]
+            assert tables, f"no event tables in {schema}"
+            raw += b"".join(
+                bytes(state)
+                for table in tables
+                for (state,) in conn.execute(
+                    psycopg.sql.SQL("SELECT state FROM {}.{} WHERE originator_id = ANY(%s)").format(
+                        psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)),
+                    ([uuid.UUID(c) for c in case_ids],),
+                )
             )
-        )
     assert raw.count(b"originator_topic") >= len(case_ids)  # the events were read
     found = []
     for value in values:

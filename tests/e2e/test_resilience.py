@@ -28,8 +28,8 @@ import pytest
 
 from services.common.amqp import ConfirmingPublisher, connect, declare_topology
 from services.common.contracts import event_id
-from services.submissions.application import open_submissions
 from services.submissions.integration import to_envelope
+from services.submissions.partitioning import open_case_store
 from services.submissions.projector import QUEUE as PROJECTOR_QUEUE
 from tests import support
 from tests.e2e.accounts import Account, Accounts
@@ -38,6 +38,9 @@ from tests.examples import form
 from tests.support import Platform
 
 TENANTS = (VECHTA, LOHNE, BAKUM)
+#: the tenants whose cases the relay of case partition 0 (``relay``) publishes (tests/e2e/conftest.py
+#: pins them there; Vechta's go through ``relay-p1``): the test below stops and kills that relay
+RELAY_0_TENANTS = (LOHNE, BAKUM)
 OBSERVER = "test.resilience.observer"
 
 
@@ -186,7 +189,7 @@ def test_relay_and_projector_killed_mid_batch(
     # 60 submissions wait in the event store while the relay is stopped
     running.kill("relay", signal.SIGTERM)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        cases = list(pool.map(lambda i: submit_one(running.base_url, TENANTS[i % 3], applicant.headers), range(60)))
+        cases = list(pool.map(lambda i: submit_one(running.base_url, RELAY_0_TENANTS[i % 2], applicant.headers), range(60)))
     ids = [case["case_id"] for case in cases]
     batch = {event_id(uuid.UUID(case_id), 1) for case_id in ids}
 
@@ -273,8 +276,8 @@ def test_a_redelivered_event_changes_nothing(
     eventually(lambda: (read_side.projected_case(case_id) or {}).get("version") == 3)
 
     # deliver every event of the case again, in order and out of order
-    with mock.patch.dict(os.environ, {k: v for k, v in running.env.items() if k.startswith(("POSTGRES", "VR_"))}):
-        app = open_submissions()
+    with mock.patch.dict(os.environ, {k: v for k, v in running.env.items() if k.startswith(("POSTGRES", "VR_", "CASE_"))}):
+        app = open_case_store()
         events = [to_envelope(event, None) for event in app.case_events(case_id)]
         app.close()
     publisher = ConfirmingPublisher(running.env["AMQP_URI"])

@@ -58,7 +58,7 @@ def test_an_event_that_keeps_failing_is_parked_after_max_attempts(postgres, monk
     publisher.close()
     models = FlakyModels(ReadStore("submissions"))
     models.broken = str(bad.id)
-    projector = Projector(app=object(), models=models)  # type: ignore[arg-type]  # no event store needed
+    projector = Projector(cases=object(), models=models)  # type: ignore[arg-type]  # no event store needed
 
     for _ in range(1, MAX_ATTEMPTS):
         with pytest.raises(psycopg.OperationalError):

@@ -72,7 +72,7 @@ def citizen_with_a_case(identity: Any, rpc: Any) -> tuple[str, str, str]:
 
 
 def stored_bytes(submissions: Any, case_id: str) -> bytes:
-    return b"".join(s.state for s in app_of(submissions).recorder.select_events(UUID(case_id)))
+    return b"".join(s.state for s in app_of(submissions).of_case(case_id).recorder.select_events(UUID(case_id)))
 
 
 def test_deletion_is_reauthenticated_and_erases_the_cases_first(start_container, rpc) -> None:

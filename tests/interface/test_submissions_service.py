@@ -32,7 +32,7 @@ class Submissions:
 
     def __init__(self, container: Any):
         self.container = container
-        self.app: SubmissionsApp = get_extension(container, Provided, attr_name="app").instance
+        self.app: SubmissionsApp = get_extension(container, Provided, attr_name="app").instance.primary  # one partition: the whole store
         self.read: CaseReadModels = get_extension(container, Provided, attr_name="read").instance
 
     def call(self, method: str, *args: Any, context_data: dict[str, Any] | None = None) -> Any:

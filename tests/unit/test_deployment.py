@@ -30,7 +30,10 @@ def load(path: Path):
 
 
 def run_processes() -> set[str]:
-    return {name for name, _ in load(DEPLOY / "run.py").PROCESSES}
+    """deploy/run.py's processes with the deployment's case partitions (a relay each)."""
+    run = load(DEPLOY / "run.py")
+    partitions = int(load(DEPLOY / "manifests.py").CONFIG["CASE_PARTITIONS"])
+    return {name for name, _ in [*run.PROCESSES, *run.partition_relays(partitions)]}
 
 
 def documents() -> list[dict]:

@@ -24,6 +24,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from services.common.partitions import source_of_position
 from services.common.problems import DomainError
 from services.rules.domain import Rule, RuleAction
 from services.rules.domain.conditions import facts_used
@@ -51,7 +52,7 @@ class RuleConsumption:
 
     def open_batch(self) -> CaseEventBatch:
         """A batch of case events: consume each, then :meth:`CaseEventBatch.commit` once."""
-        return CaseEventBatch(self, self.recorder.max_tracking_id(SOURCE) or 0)
+        return CaseEventBatch(self)
 
     def consume(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any = None) -> str:
         """One event as a batch of one: ``applied``, ``skipped`` or ``seen``."""
@@ -112,33 +113,44 @@ def _fits(outcome: Outcome, kind: str) -> bool:
 
 class CaseEventBatch:
     """Case events consumed in order; what the rules did is saved by :meth:`commit` in one
-    transaction with the tracking record of the last event (redelivered ones are ``seen``)."""
+    transaction per case partition (tracking source) with the tracking record of that
+    partition's last event (redelivered ones are ``seen``)."""
 
-    def __init__(self, app: RuleConsumption, tracked: int) -> None:
+    def __init__(self, app: RuleConsumption) -> None:
         self.app = app
-        self.tracked = tracked  # the highest position whose event was recorded
-        self.actions: list[RuleAction] = []
-        self.position: int | None = None  # the highest position consumed in this batch
+        self.tracked: dict[str, int] = {}  # per source: the highest position recorded
+        self.actions: dict[str | None, list[RuleAction]] = {}
+        self.positions: dict[str, int] = {}  # per source: the highest position consumed in this batch
+
+    def _tracked(self, source: str) -> int:
+        if source not in self.tracked:  # read once per batch and source
+            self.tracked[source] = self.app.recorder.max_tracking_id(source) or 0
+        return self.tracked[source]
 
     def consume(self, envelope: dict[str, Any], cases: CaseCommands, registry: Any = None) -> str:
         """``applied`` (a rule acted), ``skipped`` (no rule for it) or ``seen`` (redelivery)."""
         position = envelope.get("position")
-        if position is not None and int(position) <= max(self.tracked, self.position or 0):
+        source = source_of_position(SOURCE, position) if position is not None else None
+        if source is not None and int(position) <= max(self._tracked(source), self.positions.get(source, 0)):
             return "seen"
         actions = self.app._evaluate(envelope, cases, registry)
-        self.actions.extend(actions)
-        if position is not None:
-            self.position = int(position)
+        self.actions.setdefault(source, []).extend(actions)
+        if source is not None:
+            self.positions[source] = int(position)
         return "applied" if actions else "skipped"
 
     def commit(self) -> None:
-        """One transaction: the batch's RuleActions and its tracking record. If another
+        """Per source one transaction: its RuleActions and its tracking record. If another
         consumer recorded the same events meanwhile, what is new of them is kept."""
-        actions, position = self.actions, self.position
-        self.actions, self.position = [], None
-        if position is not None:
-            self.tracked = max(self.tracked, position)
-        tracking = Tracking(SOURCE, position) if position is not None else None
+        actions, positions = self.actions, self.positions
+        self.actions, self.positions = {}, {}
+        for source in {*actions, *positions}:
+            position = positions.get(source) if source is not None else None
+            if position is not None:
+                self.tracked[source] = max(self._tracked(source), position)
+            self._save(actions.get(source, []), Tracking(source, position) if position is not None else None)
+
+    def _save(self, actions: list[RuleAction], tracking: Tracking | None) -> None:
         if not actions and tracking is None:
             return
         processing = ProcessingEvent[UUID](tracking)
