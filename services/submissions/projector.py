@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from tqdm import tqdm
 
 from services.common import logs, metrics, shutdown
@@ -20,10 +21,12 @@ from services.common.amqp import BatchConsumer, check_broker
 from services.common.db import ReadStore
 from services.common.production import refuse_unsafe_start
 from services.submissions.application import SubmissionsApp, open_submissions
-from services.submissions.integration import map_notification
+from services.submissions.domain import Case
+from services.submissions.integration import PUBLISHED, map_notification
 from services.submissions.projections import PROJECTIONS, CaseReadModels
 
 QUEUE = "submissions.projections"
+CASE_TOPICS = tuple(get_topic(cls) for cls in PUBLISHED if issubclass(cls, Case.Event))
 
 
 def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
@@ -31,12 +34,15 @@ def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) 
     position = 0
     with tqdm(total=head, unit="ev", desc="rebuild", disable=not progress, file=sys.stderr) as bar:
         while position < head:
-            notes = app.recorder.select_notifications(start=position, limit=2000, stop=head, inclusive_of_start=False)
+            # only the case events are read and decoded: about a third of the log are reference
+            # sequences, applicant indexes and drafts, which have no read model here
+            notes = app.recorder.select_notifications(
+                start=position, limit=2000, stop=head, topics=CASE_TOPICS, inclusive_of_start=False)
             if not notes:
                 break
             for note in notes:
                 envelope = map_notification(app, note)
-                if envelope is not None and envelope["type"].startswith("case."):  # drafts have no read model here
+                if envelope is not None and envelope["type"].startswith("case."):
                     yield envelope
             bar.update(notes[-1].id - position)
             position = notes[-1].id
