@@ -23,7 +23,7 @@ from services.submissions.domain import FINAL, STATUS_DE, Status
 
 PROJECTIONS = ("worklist", "case_status")
 REBUILD_CHUNK = 2000  # events folded between two looks at the memory bound
-REBUILD_MAX_STATES = 100_000  # cases a rebuild holds in memory (~2 KB each)
+REBUILD_MAX_STATES = 25_000  # cases a rebuild holds in memory (~4 KB each as dicts: ~100 MB)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS worklist (
