@@ -8,9 +8,10 @@ RabbitMQ into the worklist and case-status read models, plus the rebuild command
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -29,8 +30,26 @@ QUEUE = "submissions.projections"
 CASE_TOPICS = tuple(get_topic(cls) for cls in PUBLISHED if issubclass(cls, Case.Event))
 
 
-def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
-    """Every case event in the event store up to ``head``, as integration events."""
+def tenant_prefilter(app: SubmissionsApp, tenant: str | None) -> Callable[[Any], bool]:
+    """A look at a stored event's bytes, so that a one-tenant rebuild decodes only that
+    tenant's events (the log has no tenant column: without it, rebuilding a village of 50
+    cases decoded all 10,800 tenants' events — 87 s at 150,000 cases). Only where the bytes
+    are plain JSON as the mapper writes it (no cipher, no compression, checked with a probe);
+    otherwise every event is decoded. A false hit costs a decode: the fold filters by tenant."""
+    mapper = app.mapper
+    plain = mapper.cipher is None and mapper.compressor is None
+    if tenant is None or not plain or mapper.transcoder.encode({"tenant": "0"}) != b'{"tenant":"0"}':
+        return lambda note: True
+    needle = b'"tenant":' + json.dumps(tenant).encode()
+    return lambda note: needle in note.state
+
+
+def envelopes_from_store(
+    app: SubmissionsApp, head: int, progress: bool = True, tenant: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every case event in the event store up to ``head`` (of ``tenant``, or all), as
+    integration events."""
+    wanted = tenant_prefilter(app, tenant)
     position = 0
     with tqdm(total=head, unit="ev", desc="rebuild", disable=not progress, file=sys.stderr) as bar:
         while position < head:
@@ -41,7 +60,7 @@ def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) 
             if not notes:
                 break
             for note in notes:
-                envelope = map_notification(app, note)
+                envelope = map_notification(app, note) if wanted(note) else None
                 if envelope is not None and envelope["type"].startswith("case."):
                     yield envelope
             bar.update(notes[-1].id - position)
@@ -53,7 +72,7 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
     models = CaseReadModels(ReadStore("submissions"))
     head = app.recorder.max_notification_id() or 0
     projections = PROJECTIONS if projection == "all" else (projection,)
-    count = models.rebuild(envelopes_from_store(app, head, progress), projections, tenant=tenant, head=head)
+    count = models.rebuild(envelopes_from_store(app, head, progress, tenant), projections, tenant=tenant, head=head)
     logs.get_logger("projector").info(
         "projection_rebuilt", projections=list(projections), tenant=tenant, events=count, head=head
     )
