@@ -10,9 +10,9 @@ import pytest
 
 from services.common.db import ReadStore
 from services.common.problems import DomainError
+from services.submissions import projections
 from services.submissions.domain import Case
 from services.submissions.integration import to_envelope
-from services.submissions import projections
 from services.submissions.projections import CaseReadModels
 
 META = {"actor": "clerk", "correlation_id": "c"}
