@@ -28,7 +28,6 @@ import sys
 import time
 from datetime import UTC, datetime
 from itertools import chain
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,10 +37,10 @@ from bench.common import ROOT, BenchPlatform, latency_summary
 from bench.run import Bench
 from bench.scale_data import case_counts, generate, own_cases, pick, plan_cases
 from bench.scale_load import load_cases, register_germany, say
+from bench.scale_measure import SERVICE_KEYS, direct_queries, rss_mb, timed_get
 from services.catalog.reference import DATA_DIR, read_csv
 from tests import support
 
-SERVICE_KEYS = ["hundeanmeldung", "meldebescheinigung", "gewerbeanmeldung"]  # the clerk's authorisation
 TARGETS = {"worklist_p99_ms": 50, "rebuild_events_per_s": 20_000, "rss_mb": 300}
 
 
@@ -59,52 +58,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.cases, args.before, args.repeats = min(args.cases, 20_000), 2_000, 100
     args.only = []
     return args
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
-def timed_get(client: httpx.Client, path: str, repeats: int, params: Any = None) -> dict[str, Any]:
-    """p50/p99 of ``repeats`` GETs (after 5 warm-ups); the rows of the last answer."""
-    for _ in range(5):
-        client.get(path, params=params)
-    times, statuses, rows = [], set(), 0
-    for _ in range(repeats):
-        began = time.perf_counter()
-        response = client.get(path, params=params)
-        times.append(time.perf_counter() - began)
-        statuses.add(response.status_code)
-        rows = len(response.json().get("items", [])) if response.status_code == 200 else -1
-    return {**latency_summary(times), "statuses": sorted(statuses), "rows": rows}
-
-
-def direct_queries(chosen: dict[str, str], repeats: int, village_only: bool) -> dict[str, Any]:
-    """The same pages on the read model in-process (no HTTP, no RPC): what the database
-    costs, apart from the processes that share the box's cores."""
-    from services.common.db import ReadStore
-    from services.submissions.projections import CaseReadModels
-
-    models = CaseReadModels(ReadStore("submissions"))
-    out: dict[str, Any] = {}
-    for name, ags in chosen.items():
-        if village_only and name == "town":
-            continue
-        for label, params in (("", {}), ("_in_review", {"status": "in_review"}), ("_closed", {"state": "closed"})):
-            times, rows = [], 0
-            for _ in range(repeats):
-                began = time.perf_counter()
-                rows = len(models.worklist(ags, service_ids=SERVICE_KEYS, **params)["items"])
-                times.append(time.perf_counter() - began)
-            out[f"direct_{name}{label}"] = {**latency_summary(times), "statuses": ["in-process"], "rows": rows}
-    models.close()
-    return out
 
 
 class ScaleBench(Bench):
