@@ -23,7 +23,7 @@ PYTEST = env $(TEST_ENV) VR_CHAOS_PAYMENTS=$(CHAOS_PAYMENTS_CI) $(PY) -m pytest 
 # moment when two parts' peaks meet, rather than failing its test after the production 5 s.
 TEST_ENV := POSTGRES_DBNAME=$(TEST_PG_DB) POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=5432 POSTGRES_USER=postgres POSTGRES_PASSWORD=postgres POSTGRES_POOL_SIZE=1 POSTGRES_CONNECT_TIMEOUT=30
 
-.PHONY: install chromium system-deps run chaos fuzz demo-data test test-unit bench lint rebuild clean
+.PHONY: install chromium system-deps run chaos fuzz demo-data test test-unit bench bench-scale lint rebuild clean
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,6 +90,12 @@ fuzz: install
 bench: install
 	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py vr_bench
 	@$(TEST_ENV) POSTGRES_DBNAME=vr_bench $(PY) -m bench
+
+# ~10,800 synthetic municipalities and a million cases (issue #12; see README for how long it
+# takes): SCALE_CASES / SCALE_TENANTS, or SCALE_ARGS=--quick (20,000 cases) to try it.
+bench-scale: install
+	@$(TEST_ENV) PYTHONPATH=. $(PY) deploy/testdb.py vr_bench
+	@$(TEST_ENV) POSTGRES_DBNAME=vr_bench $(PY) -m bench.scale $(SCALE_ARGS)
 
 lint: install
 	@$(PY) -m ruff check services tests deploy bench

@@ -105,14 +105,28 @@ class CatalogApp(Application):
 
     # -- tenant administration ----------------------------------------------------------------
     def register_tenant(self, row: dict[str, Any]) -> dict[str, Any]:
-        data = validate_tenant(row, self.view)
-        tenant = Tenant(
-            ags=data["ags"], name=data["name"], code=data["code"], kind=data["kind"],
-            district_ags=data.get("district_ags") or None,
-            profile={k: v for k, v in data.items() if k in PROFILE_FIELDS and v not in (None, "")},
-        )
-        self.save(tenant)
-        return self.tenant(data["ags"])
+        return self.register_tenants([row])[0]
+
+    def register_tenants(self, rows: list[dict[str, Any]], batch: int = 500) -> list[dict[str, Any]]:
+        """Many tenants at once (thousands of municipalities): each checked as a single one,
+        saved ``batch`` at a time instead of one save (and view catch-up) per tenant. A
+        district must be registered before (an earlier call) the municipalities it hosts."""
+        saved = []
+        for start in range(0, len(rows), batch):
+            tenants, seen = [], set()
+            for row in rows[start : start + batch]:
+                data = validate_tenant(row, self.view)
+                if data["ags"] in seen or data["code"] in seen:  # twice in one batch: the view cannot tell yet
+                    raise DomainError("tenant_exists", ags=data["ags"])
+                seen.update((data["ags"], data["code"]))
+                tenants.append(Tenant(
+                    ags=data["ags"], name=data["name"], code=data["code"], kind=data["kind"],
+                    district_ags=data.get("district_ags") or None,
+                    profile={k: v for k, v in data.items() if k in PROFILE_FIELDS and v not in (None, "")},
+                ))
+            self.save(*tenants)
+            saved.extend(self.tenant(t.ags) for t in tenants)
+        return saved
 
     def update_tenant_profile(self, ags: str, profile: dict[str, Any]) -> dict[str, Any]:
         self.tenant(ags)

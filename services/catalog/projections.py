@@ -5,6 +5,8 @@ notifications are read). Rebuilt from scratch by simply creating a new view.
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 from typing import Any
@@ -30,6 +32,7 @@ class CatalogView:
         self._offering_keys: dict[Any, tuple[str, str]] = {}
         self._tenant_ags: dict[Any, str] = {}
         self._lock = threading.Lock()
+        self._lists: dict[str, list[Any]] = {}  # shared attachment lists (see _shared)
         self._checked = 0.0
 
     def catch_up(self, force: bool = False, freshness: float = 1.0) -> None:
@@ -55,7 +58,7 @@ class CatalogView:
             key = (event.tenant, event.service_id)
             self._offering_keys[event.originator_id] = key
             self.offerings[key] = {
-                **{name: getattr(event, name) for name in OFFERING_FIELDS},
+                **{name: self._shared(getattr(event, name)) for name in OFFERING_FIELDS},
                 "active": True,
                 "since": event.timestamp.isoformat(),
             }
@@ -87,6 +90,16 @@ class CatalogView:
         elif isinstance(event, ServiceDefinition.FormVersionPublished):
             definition = {**event.definition, "published_at": event.timestamp.isoformat()}
             self.definitions.setdefault(definition["service_id"], {})[int(event.version)] = definition
+
+    def _shared(self, value: Any) -> Any:
+        """One object for equal values: every municipality's offering of a service carries
+        the same attachment list and keys, and 120,000 offerings (10,800 tenants) with a
+        copy each took ~300 MB of the catalog process."""
+        if isinstance(value, str):
+            return sys.intern(value)
+        if isinstance(value, list):
+            return self._lists.setdefault(json.dumps(value, sort_keys=True), value)
+        return value
 
     def tenant(self, ags: str) -> dict[str, Any] | None:
         self.catch_up()

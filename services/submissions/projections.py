@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from services.common.db import ReadStore
@@ -21,6 +23,8 @@ from services.submissions.casefold import fold, status_view
 from services.submissions.domain import FINAL, STATUS_DE, Status
 
 PROJECTIONS = ("worklist", "case_status")
+REBUILD_CHUNK = 2000  # events folded between two looks at the memory bound
+REBUILD_MAX_STATES = 25_000  # cases a rebuild holds in memory (~4 KB each as dicts: ~100 MB)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS worklist (
@@ -98,14 +102,7 @@ class CaseReadModels:
     def _apply(self, cur: Any, envelopes: list[dict[str, Any]], projections: tuple[str, ...]) -> int:
         if not envelopes:
             return 0
-        ids = sorted({e["aggregate_id"] for e in envelopes})
-        states: dict[str, dict[str, Any]] = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            for (state,) in cur.execute(f"SELECT state FROM case_status WHERE case_id IN ({marks})", part).fetchall():
-                loaded = json.loads(state)
-                states[loaded["case_id"]] = loaded
+        states = self._read_states(cur, {e["aggregate_id"] for e in envelopes})
         changed: dict[str, dict[str, Any]] = {}
         applied = 0
         for envelope in sorted(envelopes, key=lambda e: (e["aggregate_id"], e["aggregate_version"])):
@@ -124,6 +121,19 @@ class CaseReadModels:
         for partition, position in heads.items():
             self._track(cur, tuple(schema_name(p, partition) for p in projections), position)
         return applied
+
+    @staticmethod
+    def _read_states(cur: Any, case_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The stored fold states of these cases (those that have one)."""
+        ids = sorted(case_ids)
+        states: dict[str, dict[str, Any]] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ",".join("?" * len(part))
+            for (state,) in cur.execute(f"SELECT state FROM case_status WHERE case_id IN ({marks})", part).fetchall():
+                loaded = json.loads(state)
+                states[loaded["case_id"]] = loaded
+        return states
 
     def _write(self, cur: Any, states: list[dict[str, Any]], projections: tuple[str, ...]) -> None:
         if "worklist" in projections:
@@ -230,9 +240,13 @@ class CaseReadModels:
         projections: tuple[str, ...] = PROJECTIONS,
         tenant: str | None = None,
         head: int | dict[int, int] | None = None,
+        max_states: int = REBUILD_MAX_STATES,
     ) -> int:
         """Drop and refold (all tenants or one) in one exclusive transaction; ``head``: the
-        notification id folded up to (per case partition when a dict)."""
+        notification id folded up to (per case partition when a dict). Memory stays
+        bounded at any size (a million cases held as dicts need gigabytes): beyond
+        ``max_states`` cases, the least recently changed half is written out, and read back
+        as the live projector does if a later event of theirs comes."""
         with self.store.transaction(exclusive=True) as cur:
             if self.store.postgres:
                 cur.execute("LOCK TABLE worklist, case_status, projection_tracking IN EXCLUSIVE MODE")
@@ -242,15 +256,24 @@ class CaseReadModels:
                     cur.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
                 else:
                     cur.execute(f"DELETE FROM {table}")
-            states: dict[str, dict[str, Any]] = {}
-            count = 0
-            for envelope in envelopes:
-                if tenant and envelope["tenant"] != tenant:
-                    continue
-                new = fold(states.get(envelope["aggregate_id"]), envelope)
-                if new is not None:
-                    states[new["case_id"]] = new
-                    count += 1
+            states: OrderedDict[str, dict[str, Any]] = OrderedDict()
+            written, count = False, 0
+            wanted = (e for e in envelopes if not tenant or e["tenant"] == tenant)
+            while chunk := list(islice(wanted, REBUILD_CHUNK)):
+                if written:  # a case not in memory may have been written out
+                    states.update(self._read_states(cur, {
+                        e["aggregate_id"] for e in chunk
+                        if e["aggregate_id"] not in states and not e["type"].startswith("case.submitted.")}))
+                for envelope in chunk:
+                    new = fold(states.get(envelope["aggregate_id"]), envelope)
+                    if new is not None:
+                        states[new["case_id"]] = new
+                        states.move_to_end(new["case_id"])
+                        count += 1
+                if len(states) > max_states:
+                    self._write(cur, [states.popitem(last=False)[1] for _ in range(len(states) - max_states // 2)],
+                                projections)
+                    written = True
             self._write(cur, list(states.values()), projections)
             heads = head if isinstance(head, dict) else {0: head} if head is not None else {}
             for partition, notification_id in heads.items() if not tenant else ():

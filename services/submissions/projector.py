@@ -8,11 +8,13 @@ RabbitMQ into the worklist and case-status read models, plus the rebuild command
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from tqdm import tqdm
 
 from services.common import logs, metrics, shutdown
@@ -22,7 +24,8 @@ from services.common.db import ReadStore
 from services.common.partitions import encode_position, partition_of_position
 from services.common.production import refuse_unsafe_start
 from services.submissions.application import SubmissionsApp
-from services.submissions.integration import map_notification
+from services.submissions.domain import Case
+from services.submissions.integration import PUBLISHED, map_notification
 from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.projections import PROJECTIONS, CaseReadModels
 
@@ -30,20 +33,42 @@ QUEUE = "submissions.projections"
 #: Seconds a batch gathers after its first event: under load one read-model transaction
 #: (and one ack) covers tens of events instead of a few; the worklist shows them that much later.
 LINGER = 0.02
+CASE_TOPICS = tuple(get_topic(cls) for cls in PUBLISHED if issubclass(cls, Case.Event))
 
 
-def envelopes_from_store(app: SubmissionsApp, head: int, progress: bool = True) -> Iterator[dict[str, Any]]:
-    """Every case event in one partition's event store up to ``head``, as integration events."""
+def tenant_prefilter(app: SubmissionsApp, tenant: str | None) -> Callable[[Any], bool]:
+    """A look at a stored event's bytes, so that a one-tenant rebuild decodes only that
+    tenant's events (the log has no tenant column: without it, rebuilding a village of 50
+    cases decoded all 10,800 tenants' events — 87 s at 150,000 cases). Only where the bytes
+    are plain JSON as the mapper writes it (no cipher, no compression, checked with a probe);
+    otherwise every event is decoded. A false hit costs a decode: the fold filters by tenant."""
+    mapper = app.mapper
+    plain = mapper.cipher is None and mapper.compressor is None
+    if tenant is None or not plain or mapper.transcoder.encode({"tenant": "0"}) != b'{"tenant":"0"}':
+        return lambda note: True
+    needle = b'"tenant":' + json.dumps(tenant).encode()
+    return lambda note: needle in note.state
+
+
+def envelopes_from_store(
+    app: SubmissionsApp, head: int, progress: bool = True, tenant: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every case event in one partition's event store up to ``head`` (of ``tenant``, or all),
+    as integration events."""
+    wanted = tenant_prefilter(app, tenant)
     position = 0
     desc = f"rebuild p{app.partition}" if app.partition else "rebuild"
     with tqdm(total=head, unit="ev", desc=desc, disable=not progress, file=sys.stderr) as bar:
         while position < head:
-            notes = app.recorder.select_notifications(start=position, limit=2000, stop=head, inclusive_of_start=False)
+            # only the case events are read and decoded: about a third of the log are reference
+            # sequences, applicant indexes and drafts, which have no read model here
+            notes = app.recorder.select_notifications(
+                start=position, limit=2000, stop=head, topics=CASE_TOPICS, inclusive_of_start=False)
             if not notes:
                 break
             for note in notes:
-                envelope = map_notification(app, note)
-                if envelope is not None and envelope["type"].startswith("case."):  # drafts have no read model here
+                envelope = map_notification(app, note) if wanted(note) else None
+                if envelope is not None and envelope["type"].startswith("case."):
                     yield envelope
             bar.update(notes[-1].id - position)
             position = notes[-1].id
@@ -56,7 +81,7 @@ def rebuild(projection: str = "all", tenant: str | None = None, progress: bool =
     models = CaseReadModels(ReadStore("submissions"))
     heads = {app.partition: app.recorder.max_notification_id() or 0 for app in store.apps}
     projections = PROJECTIONS if projection == "all" else (projection,)
-    envelopes = (e for app in store.apps for e in envelopes_from_store(app, heads[app.partition], progress))
+    envelopes = (e for app in store.apps for e in envelopes_from_store(app, heads[app.partition], progress, tenant))
     count = models.rebuild(envelopes, projections, tenant=tenant, head=heads)
     logs.get_logger("projector").info(
         "projection_rebuilt", projections=list(projections), tenant=tenant, events=count, heads=heads

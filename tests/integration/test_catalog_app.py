@@ -86,6 +86,23 @@ def test_tenant_administration_validates(catalog: CatalogApp) -> None:
     assert updated["opening_hours"] == "Mo–Fr 8–16 Uhr" and updated["email"] == "info@koeln.example"
 
 
+def test_many_tenants_register_in_batches_and_share_their_offerings_lists(catalog: CatalogApp) -> None:
+    """A Land's municipalities at once (register_tenants); twice in one batch is refused
+    before anything is saved. Equal attachment lists are one object in the view (memory)."""
+    rows = [{"ags": f"0531600{n}", "name": f"Ort {n}", "code": f"ORT{n}", "kind": "gemeinde"} for n in range(3)]
+    assert [t["ags"] for t in catalog.register_tenants(rows, batch=2)] == [r["ags"] for r in rows]
+    with pytest.raises(DomainError) as refused:
+        catalog.register_tenants([{**rows[0], "ags": "05316010"}, {**rows[0], "ags": "05316011", "code": "ORT9"}])
+    assert refused.value.code == "invalid_parameter"  # ORT0 is taken
+    twice = {"ags": "05316020", "name": "Doppelt", "code": "DOP", "kind": "gemeinde"}
+    with pytest.raises(DomainError) as refused:
+        catalog.register_tenants([twice, twice])
+    assert refused.value.code == "tenant_exists" and catalog.view.tenant("05316020") is None
+    catalog.sync_offerings()
+    first, second = (catalog.view.offering(r["ags"], "hundeanmeldung") for r in rows[:2])
+    assert first["attachments"] and first["attachments"] is second["attachments"]
+
+
 def test_search_ranks_own_then_district_then_catalog(catalog: CatalogApp) -> None:
     finder = ServiceFinder(catalog)
     (first, *_) = finder.search(BAKUM, "Elterngeld")
