@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import re
 import shutil
 import signal
@@ -275,10 +276,28 @@ def isolate(monkeypatch, tmp_path: Path, pg_env: dict[str, str] | None) -> str:
     return prefix
 
 
+#: Ports handed out by this process (never twice), from below Linux's ephemeral range
+#: (32768–60999): a port the kernel chose for us there could be taken by any outgoing
+#: connection (RabbitMQ, PostgreSQL, HTTP clients of a test part running alongside) before
+#: the server binds it — the gateway then died with "Address already in use".
+_PORTS_GIVEN: set[int] = set()
+_PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(*_PORT_RANGE)
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_RANGE}")
 
 
 def unique_prefix() -> str:

@@ -88,6 +88,26 @@ def eventstore_env(service: str) -> dict[str, str]:
     }
 
 
+def connect_postgres(conninfo: str, **kwargs: Any) -> Any:
+    """``psycopg.connect`` that waits up to ``POSTGRES_CONNECT_TIMEOUT`` for a free slot when
+    the server answers "too many clients" (SQLSTATE 53300) — as the event stores' pools wait
+    for a connection — instead of failing a process's start or a read at a busy moment."""
+    import psycopg
+
+    deadline = time.monotonic() + float(config.settings().postgres_connect_timeout or 5)
+    pause = 0.2
+    while True:
+        try:
+            return psycopg.connect(conninfo, **kwargs)
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            full = getattr(exc, "sqlstate", None) == "53300" or "too many clients" in text or "too many connections" in text
+            if not full or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 def ensure_schema(service: str) -> None:
     """Create the PostgreSQL schema a service keeps its tables in (no-op for SQLite)."""
     current = config.settings()
@@ -97,7 +117,7 @@ def ensure_schema(service: str) -> None:
 
     # another process of the service may create it at the same moment
     race = contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
-    with psycopg.connect(postgres_conninfo(current), autocommit=True) as conn, race:
+    with connect_postgres(postgres_conninfo(current), autocommit=True) as conn, race:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service, current)}"')
 
 
@@ -149,9 +169,7 @@ class ReadStore:
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.postgres:
-            import psycopg
-
-            conn = psycopg.connect(self.conninfo, autocommit=False)
+            conn = connect_postgres(self.conninfo, autocommit=False)
             conn.execute(f'SET search_path TO "{self.service}"')
             conn.commit()
             return conn

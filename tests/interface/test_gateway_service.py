@@ -101,7 +101,7 @@ def test_submit_case_goes_through_the_batcher(platform, citizen: httpx.Client) -
     assert (command["idempotency_key"], command["correlation_id"]) == ("gw-1", "http-gw-1")
 
     # the HTTP correlation id and the logged-in citizen are stored with the event
-    [event] = provided(submissions, "app").events.get(UUID(case["case_id"]))
+    [event] = provided(submissions, "app").of_case(case["case_id"]).events.get(UUID(case["case_id"]))
     assert event.correlation_id == "http-gw-1"
     assert event.actor == event.applicant_ref == command["principal"] != "anonymous"
 
@@ -117,7 +117,7 @@ def test_submit_case_goes_through_the_batcher(platform, citizen: httpx.Client) -
 
 
 def test_anonymous_submission_is_refused(platform, web_base_url: str) -> None:
-    store = provided(get_container(platform, SubmissionsService), "app").recorder
+    store = provided(get_container(platform, SubmissionsService), "app").primary.recorder  # one partition: the whole store
     head = store.max_notification_id()
     with entrypoint_waiter(get_container(platform, GatewayService), "submit_case"):
         response = httpx.post(
