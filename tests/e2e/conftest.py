@@ -14,6 +14,7 @@ from tests.e2e.accounts import Account, Accounts
 from tests.support import eventually  # noqa: F401 - the e2e tests import it from here
 
 VECHTA, LOHNE, LK_VECHTA, BAKUM = "03460009", "03460006", "03460000", "03460001"
+PARTITIONS = os.environ.get("VR_E2E_CASE_PARTITIONS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +32,8 @@ def platform_env(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
         # partitions are proven in tests/integration/test_partitions.py; for a run of the e2e
         # tests on two: VR_E2E_CASE_PARTITIONS=2 — Vechta in 1, Lohne and Bakum in 0, since
         # test_resilience stops partition 0's relay)
-        "CASE_PARTITIONS": os.environ.get("VR_E2E_CASE_PARTITIONS", "1"),
-        "CASE_PARTITION_MAP": "03460009:1,03460006:0,03460001:0",
+        "CASE_PARTITIONS": PARTITIONS,
+        "CASE_PARTITION_MAP": "03460009:1,03460006:0,03460001:0" if PARTITIONS == "2" else "",
     }
     support.drop_schemas(prefix)
 
