@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -195,3 +196,12 @@ def notifications_app(backend: str) -> Any:
     from services.notifications.application import open_notifications
 
     return open_notifications()
+
+
+@pytest.fixture(autouse=True)
+def _release_connections() -> Iterator[None]:
+    """Collect each test's unreachable applications at once: their pools' PostgreSQL
+    connections otherwise lingered until a later garbage collection, and the run held ~40 of
+    CI's 100 beside the shared e2e platform's ~55."""
+    yield
+    gc.collect()
