@@ -11,6 +11,7 @@ variable                   default                              meaning
 ``AMQP_QUEUE_TYPE``        (empty: the broker's default)        ``quorum`` for the event queues in a cluster
 ``CASE_PARTITIONS``        ``1``                                case event store partitions (:mod:`.partitions`)
 ``CASE_PARTITION_MAP``     (empty: hash of the AGS)             ``AGS-prefix:partition,…`` pins tenants or Länder
+``CASE_PARTITION_DSN_<k>`` (empty: POSTGRES_*)                  the PostgreSQL server of case partition k ≥ 1
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
 ``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
@@ -500,6 +501,15 @@ def amqp_uri() -> str:
 
 def postgres_configured() -> bool:
     return settings().postgres_configured
+
+
+def case_partition_dsn(partition: int, env: Mapping[str, str] | None = None) -> str:
+    """``CASE_PARTITION_DSN_<k>``: where case partition k ≥ 1 lives (a libpq conninfo or URI;
+    its database must exist), so partitions can be spread over several PostgreSQL servers.
+    Empty: the platform's own database (POSTGRES_DSN / POSTGRES_*)."""
+    if partition < 1:
+        return ""
+    return (os.environ if env is None else env).get(f"CASE_PARTITION_DSN_{partition}", "").strip()
 
 
 # -- nameko ----------------------------------------------------------------------------------

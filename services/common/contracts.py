@@ -80,9 +80,15 @@ def validate_event(envelope: Any) -> None:
     event_validator(event_type).validate(envelope)
 
 
+@cache
+def snake_name(cls: type) -> str:
+    """``RefundRequested`` → ``refund_requested`` (once per class: a rebuild maps millions of events)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
 def event_type(aggregate: str, domain_event: Any) -> str:
     """``<aggregate>.<event name in snake case>.v1``, e.g. ``payment.refund_requested.v1``."""
-    return f"{aggregate}.{re.sub(r'(?<!^)(?=[A-Z])', '_', type(domain_event).__name__).lower()}.v1"
+    return f"{aggregate}.{snake_name(type(domain_event))}.v1"
 
 
 def event_id(aggregate_id: UUID, version: int) -> str:

@@ -12,22 +12,25 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from services.common import config, health, metrics
+from services.common.partitions import partition_of_schema
 
 T = TypeVar("T")
 
 
-def postgres_parts(current: config.Settings | None = None) -> dict[str, str]:
-    """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* settings."""
+def postgres_parts(current: config.Settings | None = None, service: str | None = None) -> dict[str, str]:
+    """PostgreSQL connection parts from POSTGRES_DSN or the POSTGRES_* settings; a case
+    partition's store (``submissions_p<k>``) from CASE_PARTITION_DSN_<k> if that is set."""
     current = current or config.settings()
-    if current.postgres_dsn:
+    dsn = (config.case_partition_dsn(partition_of_schema(service)) if service else "") or current.postgres_dsn
+    if dsn:
         from psycopg.conninfo import conninfo_to_dict
 
-        parts = conninfo_to_dict(current.postgres_dsn)
+        parts = conninfo_to_dict(dsn)
         return {
             "dbname": str(parts.get("dbname", "postgres")),
             "host": str(parts.get("host", "127.0.0.1")),
@@ -44,8 +47,8 @@ def postgres_parts(current: config.Settings | None = None) -> dict[str, str]:
     }
 
 
-def postgres_conninfo(current: config.Settings | None = None) -> str:
-    parts = postgres_parts(current)
+def postgres_conninfo(current: config.Settings | None = None, service: str | None = None) -> str:
+    parts = postgres_parts(current, service)
     return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
 
 
@@ -64,7 +67,7 @@ def eventstore_env(service: str) -> dict[str, str]:
     """
     current = config.settings()
     if current.postgres_configured:
-        parts = postgres_parts(current)
+        parts = postgres_parts(current, service)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parts["dbname"],
@@ -117,7 +120,7 @@ def ensure_schema(service: str) -> None:
 
     # another process of the service may create it at the same moment
     race = contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
-    with connect_postgres(postgres_conninfo(current), autocommit=True) as conn, race:
+    with connect_postgres(postgres_conninfo(current, service), autocommit=True) as conn, race:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service, current)}"')
 
 
@@ -161,7 +164,7 @@ class ReadStore:
         self.conninfo: str | None = None
         if self.postgres:
             ensure_schema(service)
-            self.conninfo = postgres_conninfo(current)
+            self.conninfo = postgres_conninfo(current, service)
         else:
             current.var_dir.mkdir(parents=True, exist_ok=True)
             self.path = str(current.var_dir / f"{self.service}-{name}.sqlite")
@@ -284,6 +287,13 @@ class _Cursor:
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self._cursor.executemany(self._store.sql(statement), [tuple(r) for r in rows])
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL's ``COPY … FROM STDIN``: bulk loads (rebuilds) at several times the rate of
+        ``executemany`` inserts."""
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def fetchall(self) -> list[tuple]:
         return self._cursor.fetchall()

@@ -98,6 +98,12 @@ def schema_name(base: str, partition: int) -> str:
     return base if partition == 0 else f"{base}_p{partition}"
 
 
+def partition_of_schema(service: str) -> int:
+    """The partition a service name of :func:`schema_name` belongs to (0 for any other name)."""
+    base, sep, number = service.rpartition("_p")
+    return int(number) if sep and base and number.isdigit() else 0
+
+
 def relay_process(partition: int) -> str:
     """The process name (logs, metrics port) of one partition's relay."""
     return "relay" if partition == 0 else f"relay-p{partition}"

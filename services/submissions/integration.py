@@ -8,13 +8,12 @@ reference (aggregate id and version).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from services.common.contracts import envelope
+from services.common.contracts import envelope, snake_name
 from services.common.partitions import encode_position
 from services.submissions.domain import Case
 from services.submissions.domain.drafts import Draft
@@ -56,7 +55,7 @@ PUBLISHED_DRAFTS: dict[type, tuple[int, tuple[str, ...]]] = {
 
 
 def event_type(domain_event: Any) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(domain_event).__name__).lower()
+    snake = snake_name(type(domain_event))
     if isinstance(domain_event, Draft.Event):
         return f"draft.{snake}.v{PUBLISHED_DRAFTS[type(domain_event)][0]}"
     return f"case.{snake}.v{PUBLISHED[type(domain_event)][0]}"

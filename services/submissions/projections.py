@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 
 from services.common.db import ReadStore
-from services.common.partitions import encode_position, partition_of_position, schema_name
+from services.common.partitions import partition_of_position, schema_name
 from services.common.problems import DomainError
+from services.submissions import rebuilding
 from services.submissions.casefold import fold, status_view
 from services.submissions.domain import FINAL, STATUS_DE, Status
 
 PROJECTIONS = ("worklist", "case_status")
-REBUILD_CHUNK = 2000  # events folded between two looks at the memory bound
-REBUILD_MAX_STATES = 25_000  # cases a rebuild holds in memory (~4 KB each as dicts: ~100 MB)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS worklist (
@@ -139,10 +136,7 @@ class CaseReadModels:
         if "worklist" in projections:
             cur.executemany(UPSERT_WORKLIST, [_worklist_row(s) for s in states])
         # case_status holds the fold state, so it is always written (the worklist derives from it)
-        cur.executemany(
-            UPSERT_STATUS,
-            [(s["case_id"], s["tenant"], s["applicant_ref"], s["version"], json.dumps(s, ensure_ascii=False)) for s in states],
-        )
+        cur.executemany(UPSERT_STATUS, [rebuilding.status_row(s) for s in states])
 
     def _track(self, cur: Any, projections: tuple[str, ...], position: int) -> None:
         for projection in projections:
@@ -240,53 +234,13 @@ class CaseReadModels:
         projections: tuple[str, ...] = PROJECTIONS,
         tenant: str | None = None,
         head: int | dict[int, int] | None = None,
-        max_states: int = REBUILD_MAX_STATES,
+        max_states: int = rebuilding.REBUILD_MAX_STATES,
     ) -> int:
-        """Drop and refold (all tenants or one) in one exclusive transaction; ``head``: the
-        notification id folded up to (per case partition when a dict). Memory stays
-        bounded at any size (a million cases held as dicts need gigabytes): beyond
-        ``max_states`` cases, the least recently changed half is written out, and read back
-        as the live projector does if a later event of theirs comes."""
-        with self.store.transaction(exclusive=True) as cur:
-            if self.store.postgres:
-                cur.execute("LOCK TABLE worklist, case_status, projection_tracking IN EXCLUSIVE MODE")
-            tables = set(projections) | {"case_status"}
-            for table in sorted(tables):
-                if tenant:
-                    cur.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
-                else:
-                    cur.execute(f"DELETE FROM {table}")
-            states: OrderedDict[str, dict[str, Any]] = OrderedDict()
-            written, count = False, 0
-            wanted = (e for e in envelopes if not tenant or e["tenant"] == tenant)
-            while chunk := list(islice(wanted, REBUILD_CHUNK)):
-                if written:  # a case not in memory may have been written out
-                    states.update(self._read_states(cur, {
-                        e["aggregate_id"] for e in chunk
-                        if e["aggregate_id"] not in states and not e["type"].startswith("case.submitted.")}))
-                for envelope in chunk:
-                    new = fold(states.get(envelope["aggregate_id"]), envelope)
-                    if new is not None:
-                        states[new["case_id"]] = new
-                        states.move_to_end(new["case_id"])
-                        count += 1
-                if len(states) > max_states:
-                    self._write(cur, [states.popitem(last=False)[1] for _ in range(len(states) - max_states // 2)],
-                                projections)
-                    written = True
-            self._write(cur, list(states.values()), projections)
-            heads = head if isinstance(head, dict) else {0: head} if head is not None else {}
-            for partition, notification_id in heads.items() if not tenant else ():
-                for projection in projections:
-                    cur.execute(
-                        "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
-                        "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                        (schema_name(projection, partition), encode_position(partition, notification_id)),
-                    )
-        with self.store.transaction() as cur:  # fresh statistics for the planner after a bulk change
-            cur.execute("ANALYZE worklist")
-            cur.execute("ANALYZE case_status")
-        return count
+        """Drop and refold (all tenants or one) in one transaction (services/submissions/rebuilding.py);
+        ``head``: the notification id folded up to (per case partition when a dict)."""
+        whole = self.store.postgres and tenant is None and set(projections) == set(PROJECTIONS)
+        target = rebuilding.Swap(DDL, _worklist_row) if whole else rebuilding.InPlace(self, projections, tenant)
+        return rebuilding.rebuild(self.store, target, envelopes, projections, tenant, head, max_states)
 
 
 def encode_cursor(sort: str, value: Any, case_id: str) -> str:

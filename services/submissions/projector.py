@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -54,24 +55,30 @@ def envelopes_from_store(
     app: SubmissionsApp, head: int, progress: bool = True, tenant: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every case event in one partition's event store up to ``head`` (of ``tenant``, or all),
-    as integration events."""
+    as integration events. The next page is read while this one is decoded (the database
+    answers on another core; a quarter of a rebuild's time was waiting for pages)."""
     wanted = tenant_prefilter(app, tenant)
+
+    def page(start: int) -> list[Any]:
+        # only the case events are read and decoded: about a third of the log are reference
+        # sequences, applicant indexes and drafts, which have no read model here
+        return app.recorder.select_notifications(
+            start=start, limit=2000, stop=head, topics=CASE_TOPICS, inclusive_of_start=False)
+
     position = 0
     desc = f"rebuild p{app.partition}" if app.partition else "rebuild"
-    with tqdm(total=head, unit="ev", desc=desc, disable=not progress, file=sys.stderr) as bar:
-        while position < head:
-            # only the case events are read and decoded: about a third of the log are reference
-            # sequences, applicant indexes and drafts, which have no read model here
-            notes = app.recorder.select_notifications(
-                start=position, limit=2000, stop=head, topics=CASE_TOPICS, inclusive_of_start=False)
-            if not notes:
-                break
+    with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as reader, \
+            tqdm(total=head, unit="ev", desc=desc, disable=not progress, file=sys.stderr) as bar:
+        notes = page(position) if position < head else []
+        while notes:
+            position = notes[-1].id
+            ahead = reader.submit(page, position) if position < head else None
             for note in notes:
                 envelope = map_notification(app, note) if wanted(note) else None
                 if envelope is not None and envelope["type"].startswith("case."):
                     yield envelope
-            bar.update(notes[-1].id - position)
-            position = notes[-1].id
+            bar.update(position - bar.n)
+            notes = ahead.result() if ahead is not None else []
 
 
 def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:

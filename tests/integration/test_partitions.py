@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 
 from services.common.amqp import BatchConsumer, ConfirmingPublisher
@@ -17,6 +18,7 @@ from services.submissions.integration import map_notification
 from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.projections import CaseReadModels
 from services.submissions.projector import rebuild
+from tests import support
 from tests.examples import form
 from tests.integration.conftest import command
 
@@ -132,3 +134,45 @@ def snapshot(models: CaseReadModels) -> tuple[list, list]:
         models.store.query("SELECT case_id, tenant, status, version FROM worklist ORDER BY case_id"),
         models.store.query("SELECT case_id, tenant, version, state FROM case_status ORDER BY case_id"),
     )
+
+
+def test_a_partition_on_another_server_is_written_relayed_and_rebuilt_there(postgres, pg_env, resolve_pg, amqp_uri,
+                                                                             monkeypatch) -> None:
+    """``CASE_PARTITION_DSN_1`` puts partition 1 in another database (here: on the same server; another host
+    is the same setting): its log, sequences and relay position live only there, and every reader finds it."""
+    other = f"{pg_env['POSTGRES_DBNAME']}_p1"
+    support.ensure_database(other)
+    monkeypatch.setenv("CASE_PARTITIONS", "2")
+    monkeypatch.setenv("CASE_PARTITION_MAP", f"{VECHTA}:1,{LOHNE}:0")
+    monkeypatch.setenv("CASE_PARTITION_DSN_1", support.conninfo(other))
+    spread = open_case_store()
+    models = CaseReadModels(ReadStore("submissions"))
+    try:
+        vechta, lohne = submit_both(spread, resolve_pg)
+        spread.act(vechta, "start-review", {"clerk": "Frau Meyer"}, "clerk:meyer", "c-act")
+        schema = f"{postgres}submissions_p1"
+        with psycopg.connect(support.conninfo(other)) as conn:
+            table = spread.apps[1].recorder.events_table_name
+            stored = conn.execute(f'SELECT originator_id::text FROM "{schema}"."{table}"').fetchall()
+        assert {row[0] for row in stored} >= {vechta} and lohne not in {row[0] for row in stored}
+        with psycopg.connect(support.conninfo()) as conn:
+            assert not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+
+        queue = f"test.partitions.{uuid.uuid4().hex[:8]}"
+        publisher = ConfirmingPublisher(amqp_uri, {queue: ["case.#"]})
+        try:
+            position = ReadStore(schema_name("submissions", 1))
+            relay = Relay(spread.apps[1], position, map_notification, source=schema_name("submissions", 1))
+            while relay.run_once(publisher):
+                pass
+            assert relay.position() == spread.apps[1].recorder.max_notification_id() > 0
+            assert f"dbname={other}" in position.conninfo
+        finally:
+            publisher.close()
+            BatchConsumer(queue, amqp_uri).channel.queue_delete(queue)
+        assert rebuild(progress=False) >= 3  # both partitions read, each from its own database
+        assert models.case_state(vechta)["status"] == "in_review" and models.case_state(lohne)["status"] == "payment_pending"
+    finally:
+        models.close()
+        spread.close()
+        support.drop_schemas(postgres, other)
