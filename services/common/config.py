@@ -12,6 +12,7 @@ variable                   default                              meaning
 ``CASE_PARTITIONS``        ``1``                                case event store partitions (:mod:`.partitions`)
 ``CASE_PARTITION_MAP``     (empty: hash of the AGS)             ``AGS-prefix:partition,…`` pins tenants or Länder
 ``CASE_PARTITION_DSN_<k>`` (empty: POSTGRES_*)                  the PostgreSQL server of case partition k ≥ 1
+``REBUILD_WORKERS``        ``2``                                processes decoding the log in a large rebuild
 ``VR_VAR_DIR``             ``<repo>/var``                       SQLite files, signing keys (development)
 ``VR_SCHEMA_PREFIX``       (empty)                              prefix of schemas / SQLite files (tests)
 ``LOG_LEVEL``              ``INFO``                             structlog JSON lines on stderr
@@ -216,6 +217,9 @@ class Settings:
     #: ``AGS-prefix:partition`` pairs, comma-separated (``03460009:1,09:1``: a tenant, a Land);
     #: the longest matching prefix wins, unmapped tenants go by a stable hash of their AGS.
     case_partition_map: str = ""
+    #: Processes that read and decode the event log while a rebuild folds (decoding is most of
+    #: its CPU; services/submissions/reading.py); 1 decodes in the rebuilding process itself.
+    rebuild_workers: int = 2
     var_dir: Path = ROOT / "var"
     schema_prefix: str = ""
     log_level: str = "INFO"

@@ -8,15 +8,9 @@ RabbitMQ into the worklist and case-status read models, plus the rebuild command
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from eventsourcing.utils import get_topic
-from tqdm import tqdm
 
 from services.common import logs, metrics, shutdown
 from services.common.amqp import BatchConsumer, Delivery, check_broker
@@ -24,61 +18,14 @@ from services.common.batches import fold_or_park
 from services.common.db import ReadStore
 from services.common.partitions import encode_position, partition_of_position
 from services.common.production import refuse_unsafe_start
-from services.submissions.application import SubmissionsApp
-from services.submissions.domain import Case
-from services.submissions.integration import PUBLISHED, map_notification
 from services.submissions.partitioning import CaseStore, open_case_store
 from services.submissions.projections import PROJECTIONS, CaseReadModels
+from services.submissions.reading import envelopes_from_store
 
 QUEUE = "submissions.projections"
 #: Seconds a batch gathers after its first event: under load one read-model transaction
 #: (and one ack) covers tens of events instead of a few; the worklist shows them that much later.
 LINGER = 0.02
-CASE_TOPICS = tuple(get_topic(cls) for cls in PUBLISHED if issubclass(cls, Case.Event))
-
-
-def tenant_prefilter(app: SubmissionsApp, tenant: str | None) -> Callable[[Any], bool]:
-    """A look at a stored event's bytes, so that a one-tenant rebuild decodes only that
-    tenant's events (the log has no tenant column: without it, rebuilding a village of 50
-    cases decoded all 10,800 tenants' events — 87 s at 150,000 cases). Only where the bytes
-    are plain JSON as the mapper writes it (no cipher, no compression, checked with a probe);
-    otherwise every event is decoded. A false hit costs a decode: the fold filters by tenant."""
-    mapper = app.mapper
-    plain = mapper.cipher is None and mapper.compressor is None
-    if tenant is None or not plain or mapper.transcoder.encode({"tenant": "0"}) != b'{"tenant":"0"}':
-        return lambda note: True
-    needle = b'"tenant":' + json.dumps(tenant).encode()
-    return lambda note: needle in note.state
-
-
-def envelopes_from_store(
-    app: SubmissionsApp, head: int, progress: bool = True, tenant: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every case event in one partition's event store up to ``head`` (of ``tenant``, or all),
-    as integration events. The next page is read while this one is decoded (the database
-    answers on another core; a quarter of a rebuild's time was waiting for pages)."""
-    wanted = tenant_prefilter(app, tenant)
-
-    def page(start: int) -> list[Any]:
-        # only the case events are read and decoded: about a third of the log are reference
-        # sequences, applicant indexes and drafts, which have no read model here
-        return app.recorder.select_notifications(
-            start=start, limit=2000, stop=head, topics=CASE_TOPICS, inclusive_of_start=False)
-
-    position = 0
-    desc = f"rebuild p{app.partition}" if app.partition else "rebuild"
-    with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as reader, \
-            tqdm(total=head, unit="ev", desc=desc, disable=not progress, file=sys.stderr) as bar:
-        notes = page(position) if position < head else []
-        while notes:
-            position = notes[-1].id
-            ahead = reader.submit(page, position) if position < head else None
-            for note in notes:
-                envelope = map_notification(app, note) if wanted(note) else None
-                if envelope is not None and envelope["type"].startswith("case."):
-                    yield envelope
-            bar.update(position - bar.n)
-            notes = ahead.result() if ahead is not None else []
 
 
 def rebuild(projection: str = "all", tenant: str | None = None, progress: bool = True) -> int:

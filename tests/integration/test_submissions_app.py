@@ -280,10 +280,11 @@ def test_no_case_is_saved_for_an_erased_applicant(submissions, resolve) -> None:
     assert len(submissions.applicant_case_ids("citizen:erika")) == 1
 
 
-def test_a_one_tenant_rebuild_reads_only_that_tenants_events(submissions, resolve) -> None:
+def test_a_one_tenant_rebuild_reads_only_that_tenants_events(submissions, resolve, monkeypatch) -> None:
     """The rebuild's look at the stored bytes (tenant_prefilter) keeps exactly the tenant's
     case events; where the bytes are not plain JSON it keeps everything (and decodes)."""
-    from services.submissions.projector import envelopes_from_store, tenant_prefilter
+    from services.submissions import reading
+    from services.submissions.reading import envelopes_from_store, tenant_prefilter
 
     submissions.submit_batch([command(key="v1"), command(key="v2"),
                               command(portal="03460006", key="l1", service_id="meldebescheinigung")], resolve)
@@ -291,6 +292,11 @@ def test_a_one_tenant_rebuild_reads_only_that_tenants_events(submissions, resolv
     everything = list(envelopes_from_store(submissions, head, progress=False))
     lohne = list(envelopes_from_store(submissions, head, progress=False, tenant="03460006"))
     assert lohne == [e for e in everything if e["tenant"] == "03460006"] and len(lohne) == 2  # submitted, fee
+    # a large log is decoded by worker processes, span by span (here spans of 2 ids), in log order
+    monkeypatch.setattr(reading, "SPAN", 2)
+    assert list(envelopes_from_store(submissions, head, progress=False, workers=2, parallel_from=0)) == everything
+    assert list(envelopes_from_store(submissions, head, progress=False, tenant="03460006", workers=2,
+                                     parallel_from=0)) == lohne
     submissions.mapper.compressor = object()  # as if compressed: no look at the bytes
     try:
         keep = tenant_prefilter(submissions, "03460006")

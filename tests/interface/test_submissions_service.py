@@ -18,7 +18,7 @@ from services.common.nameko_deps import Provided, domain_error
 from services.common.problems import DomainError, render
 from services.submissions.application import SubmissionsApp
 from services.submissions.projections import CaseReadModels
-from services.submissions.projector import envelopes_from_store
+from services.submissions.reading import envelopes_from_store
 from services.submissions.service import SubmissionsService
 from tests.examples import form
 from tests.interface.conftest import BAKUM, LK_VECHTA, LOHNE, VECHTA
