@@ -168,6 +168,8 @@ def move_cases(app: SubmissionsApp, case_ids: list[str], share: float = 0.06) ->
         for start in range(0, len(chosen), 250):
             cases = [app.get_case(UUID(cid)) for cid in chosen[start : start + 250]]
             for k, case in enumerate(cases):
+                if case.status == "payment_pending":  # a service with a fee: paid first, as a citizen would
+                    case.receive_payment(case.amount_due_cents, f"PAY-{start + k}", **meta)
                 case.start_review("Frau Meyer" if k % 2 else "Herr Kaya", **meta)
                 counts["review_started"] += 1
                 if k % 3 == 1:
