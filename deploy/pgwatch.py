@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from services.common import db
 
@@ -26,7 +25,6 @@ QUERY = (
 
 
 def main(out: Path) -> None:
-    parts = {key: value for key, value in db.postgres_parts().items() if value != ""}
     stop = False
 
     def ended(*_: object) -> None:
@@ -35,7 +33,7 @@ def main(out: Path) -> None:
 
     signal.signal(signal.SIGTERM, ended)
     signal.signal(signal.SIGINT, ended)
-    with psycopg.connect(make_conninfo(**{**parts, "dbname": "postgres"}), autocommit=True) as conn:
+    with psycopg.connect(db.maintenance_conninfo(), autocommit=True) as conn:
         limit = conn.execute("SHOW max_connections").fetchone()[0]
         peak = -1
         parent = os.getppid()

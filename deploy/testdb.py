@@ -9,16 +9,12 @@ from __future__ import annotations
 import sys
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from services.common import db
 
-MAINTENANCE_DB = "postgres"  # the database every server has, for CREATE DATABASE
-
 
 def main(name: str) -> None:
-    parts = {key: value for key, value in db.postgres_parts().items() if value != ""}
-    with psycopg.connect(make_conninfo(**{**parts, "dbname": MAINTENANCE_DB}), autocommit=True) as conn:
+    with psycopg.connect(db.maintenance_conninfo(), autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),

@@ -40,7 +40,6 @@ TENANTS_CSV = ROOT / "services" / "catalog" / "data" / "tenants.csv"
 # POSTGRES_DBNAME/HOST/PORT/USER/PASSWORD, read by the same rules as the services
 # (services.common.config). Credentials come only from the environment (`make test` sets them).
 DEFAULT_DBNAME = "vr_test"
-MAINTENANCE_DB = "postgres"  # the database every server has, for CREATE DATABASE
 PG_KEYS = ("POSTGRES_DSN", "POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD")
 
 
@@ -66,7 +65,7 @@ def conninfo(dbname: str | None = None, default_dbname: str = DEFAULT_DBNAME) ->
 
 def admin_conninfo() -> str:
     """The configured server's maintenance database, same host/port/user/password."""
-    return conninfo(MAINTENANCE_DB)
+    return conninfo(db.MAINTENANCE_DB)
 
 
 def ensure_database(name: str) -> None:

@@ -52,6 +52,17 @@ def postgres_conninfo(current: config.Settings | None = None, service: str | Non
     return " ".join(f"{key}={value}" for key, value in parts.items() if value != "")
 
 
+MAINTENANCE_DB = "postgres"  # the database every server has: CREATE DATABASE, server-wide views
+
+
+def maintenance_conninfo(current: config.Settings | None = None) -> str:
+    """The configured server's maintenance database, same host, port, user and password."""
+    from psycopg.conninfo import make_conninfo
+
+    parts = {key: value for key, value in postgres_parts(current).items() if value != ""}
+    return make_conninfo(**{**parts, "dbname": MAINTENANCE_DB})
+
+
 def schema_for(service: str, current: config.Settings | None = None) -> str:
     """The PostgreSQL schema (or SQLite file stem) a service keeps its data in.
 
