@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 """
 
 
+WORKLIST_COLUMNS = ("case_id", "tenant", "reference", "service_id", "status", "is_open", "submitted_at",
+                    "due_date", "assignee", "version", "updated_at")
+STATUS_COLUMNS = ("case_id", "tenant", "applicant_ref", "version", "state")
+
+
 def _worklist_row(state: dict[str, Any]) -> tuple:
     return (
         state["case_id"], state["tenant"], state["reference"], state["service_id"], state["status"],
@@ -65,16 +70,26 @@ def _worklist_row(state: dict[str, Any]) -> tuple:
     )
 
 
+def _status_row(state: dict[str, Any]) -> tuple:
+    return (state["case_id"], state["tenant"], state["applicant_ref"], state["version"],
+            json.dumps(state, ensure_ascii=False))
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+
+
+#: Each read model's columns and how a fold state becomes its row (the rebuild copies by them).
+ROWS = {"worklist": (WORKLIST_COLUMNS, _worklist_row), "case_status": (STATUS_COLUMNS, _status_row)}
 UPSERT_WORKLIST = (
-    "INSERT INTO worklist (case_id, tenant, reference, service_id, status, is_open, submitted_at, "
-    "due_date, assignee, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, is_open = excluded.is_open, "
+    _insert("worklist", WORKLIST_COLUMNS)
+    + "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, is_open = excluded.is_open, "
     "due_date = excluded.due_date, assignee = excluded.assignee, version = excluded.version, "
     "updated_at = excluded.updated_at WHERE worklist.version < excluded.version"
 )
 UPSERT_STATUS = (
-    "INSERT INTO case_status (case_id, tenant, applicant_ref, version, state) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, state = excluded.state "
+    _insert("case_status", STATUS_COLUMNS)
+    + "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, state = excluded.state "
     "WHERE case_status.version < excluded.version"
 )
 
@@ -136,7 +151,7 @@ class CaseReadModels:
         if "worklist" in projections:
             cur.executemany(UPSERT_WORKLIST, [_worklist_row(s) for s in states])
         # case_status holds the fold state, so it is always written (the worklist derives from it)
-        cur.executemany(UPSERT_STATUS, [rebuilding.status_row(s) for s in states])
+        cur.executemany(UPSERT_STATUS, [_status_row(s) for s in states])
 
     def _track(self, cur: Any, projections: tuple[str, ...], position: int) -> None:
         for projection in projections:
@@ -239,7 +254,7 @@ class CaseReadModels:
         """Drop and refold (all tenants or one) in one transaction (services/submissions/rebuilding.py);
         ``head``: the notification id folded up to (per case partition when a dict)."""
         whole = self.store.postgres and tenant is None and set(projections) == set(PROJECTIONS)
-        target = rebuilding.Swap(DDL, _worklist_row) if whole else rebuilding.InPlace(self, projections, tenant)
+        target = rebuilding.Swap(DDL, ROWS) if whole else rebuilding.InPlace(self, projections, tenant)
         return rebuilding.rebuild(self.store, target, envelopes, projections, tenant, head, max_states)
 
 

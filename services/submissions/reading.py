@@ -80,18 +80,23 @@ def envelopes_from_store(
             yield from _here(app, head, tenant, bar)
 
 
-def _here(app: SubmissionsApp, head: int, tenant: str | None, bar: tqdm) -> Iterator[dict[str, Any]]:
-    """In this process; the next page is read while this one is decoded (the database
-    answers on another core)."""
-    wanted = tenant_prefilter(app, tenant)
+def _pages(app: SubmissionsApp, start: int, stop: int) -> Iterator[list[Any]]:
+    """The pages of case notifications with ids in (start, stop]; the next page is read while
+    this one is decoded (the database answers on another core)."""
     with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as reader:
-        notes = _page(app, 0, head) if head > 0 else []
+        notes = _page(app, start, stop) if start < stop else []
         while notes:
             position = notes[-1].id
-            ahead = reader.submit(_page, app, position, head) if position < head else None
-            yield from _decode(app, notes, wanted)
-            bar.update(position - bar.n)
+            ahead = reader.submit(_page, app, position, stop) if position < stop else None
+            yield notes
             notes = ahead.result() if ahead is not None else []
+
+
+def _here(app: SubmissionsApp, head: int, tenant: str | None, bar: tqdm) -> Iterator[dict[str, Any]]:
+    wanted = tenant_prefilter(app, tenant)
+    for notes in _pages(app, 0, head):
+        yield from _decode(app, notes, wanted)
+        bar.update(notes[-1].id - bar.n)
 
 
 def _by_workers(partition: int, head: int, tenant: str | None, workers: int, bar: tqdm) -> Iterator[dict[str, Any]]:
@@ -120,9 +125,4 @@ def _start_worker(partition: int, tenant: str | None) -> None:
 def _decode_span(start: int, stop: int) -> tuple[int, list[dict[str, Any]]]:
     """The case events with notification ids in (start, stop], decoded."""
     app, wanted = _WORKER["app"], _WORKER["wanted"]
-    envelopes: list[dict[str, Any]] = []
-    position = start
-    while position < stop and (notes := _page(app, position, stop)):
-        envelopes += _decode(app, notes, wanted)
-        position = notes[-1].id
-    return stop, envelopes
+    return stop, [envelope for notes in _pages(app, start, stop) for envelope in _decode(app, notes, wanted)]

@@ -27,16 +27,8 @@ from services.submissions.casefold import fold
 REBUILD_CHUNK = 2000  # events folded between two looks at the memory bound
 REBUILD_MAX_STATES = 25_000  # cases a rebuild holds in memory (~4 KB each as dicts: ~100 MB)
 
-WORKLIST_COLUMNS = ("case_id", "tenant", "reference", "service_id", "status", "is_open", "submitted_at",
-                    "due_date", "assignee", "version", "updated_at")
-STATUS_COLUMNS = ("case_id", "tenant", "applicant_ref", "version", "state")
-SWAPPED = ("worklist", "case_status")
 NEW = "_rebuilt"  # suffix of the tables (and indexes) being filled
-
-
-def status_row(state: dict[str, Any]) -> tuple:
-    return (state["case_id"], state["tenant"], state["applicant_ref"], state["version"],
-            json.dumps(state, ensure_ascii=False))
+Rows = dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple]]]
 
 
 class InPlace:
@@ -66,20 +58,19 @@ class Swap:
     """Fill ``worklist_rebuilt`` and ``case_status_rebuilt`` (primary key only) by COPY,
     index them, then drop the old tables and give the new ones their names."""
 
-    def __init__(self, ddl: str, worklist_row: Callable[[dict[str, Any]], tuple]) -> None:
-        self.worklist_row = worklist_row
+    def __init__(self, ddl: str, rows: Rows) -> None:
+        self.rows = rows  # table → (columns, fold state → row)
         # the read model's own index definitions, built on the new table under a new name
         self.indexes = re.findall(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+) (\([^)]*\))", ddl)
 
     def begin(self, cur: Any) -> None:
-        for table in SWAPPED:
-            cur.execute(f"DROP TABLE IF EXISTS {table}{NEW}")
+        for table in self.rows:
             cur.execute(f"CREATE TABLE {table}{NEW} (LIKE {table} INCLUDING DEFAULTS)")
             cur.execute(f"ALTER TABLE {table}{NEW} ADD CONSTRAINT {table}{NEW}_pkey PRIMARY KEY (case_id)")
 
     def write(self, cur: Any, states: list[dict[str, Any]]) -> None:
-        cur.copy_rows(f"worklist{NEW}", WORKLIST_COLUMNS, (self.worklist_row(s) for s in states))
-        cur.copy_rows(f"case_status{NEW}", STATUS_COLUMNS, (status_row(s) for s in states))
+        for table, (columns, row) in self.rows.items():
+            cur.copy_rows(f"{table}{NEW}", columns, (row(s) for s in states))
 
     def take_back(self, cur: Any, case_ids: set[str]) -> dict[str, dict[str, Any]]:
         ids = sorted(case_ids)
@@ -90,7 +81,7 @@ class Swap:
     def finish(self, cur: Any) -> None:
         for name, table, columns in self.indexes:
             cur.execute(f"CREATE INDEX {name}{NEW} ON {table}{NEW} {columns}")
-        for table in SWAPPED:
+        for table in self.rows:
             cur.execute(f"DROP TABLE {table}")
             cur.execute(f"ALTER TABLE {table}{NEW} RENAME TO {table}")
             cur.execute(f"ALTER INDEX {table}{NEW}_pkey RENAME TO {table}_pkey")
